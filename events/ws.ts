@@ -1,0 +1,65 @@
+import { z } from "zod";
+import { TimelineEvent } from "./timeline.ts";
+
+/** Client → server. Routed on `$request.body.action`. */
+export const SubscribeMessage = z.union([
+  z
+    .object({
+      action: z.literal("subscribe"),
+      jobId: z.string().min(1).max(64),
+      /** Replay the timeline events after this sequence number before going live. */
+      since: z.number().int().min(0).optional(),
+    })
+    .strict(),
+  z.object({ action: z.literal("subscribe"), all: z.literal(true) }).strict(),
+]);
+export const UnsubscribeMessage = z.union([
+  z.object({ action: z.literal("unsubscribe"), jobId: z.string().min(1).max(64) }).strict(),
+  z.object({ action: z.literal("unsubscribe"), all: z.literal(true) }).strict(),
+]);
+export const PingMessage = z.object({ action: z.literal("ping") }).strict();
+
+export const ClientMessage = z.union([SubscribeMessage, UnsubscribeMessage, PingMessage]);
+export type ClientMessage = z.infer<typeof ClientMessage>;
+
+/** Server → client. Every message has `type` and `at`. */
+export const SubscribedMessage = z.object({
+  type: z.literal("subscribed"),
+  at: z.string(),
+  jobId: z.string().optional(),
+  all: z.boolean().optional(),
+  /** The job's latest sequence number when the subscription was made. */
+  seq: z.number().int().optional(),
+});
+export const UnsubscribedMessage = z.object({
+  type: z.literal("unsubscribed"),
+  at: z.string(),
+  jobId: z.string().optional(),
+  all: z.boolean().optional(),
+});
+export const PongMessage = z.object({ type: z.literal("pong"), at: z.string() });
+export const ErrorMessage = z.object({
+  type: z.literal("error"),
+  at: z.string(),
+  code: z.string(),
+  message: z.string(),
+});
+export const AgentToken = z.object({
+  type: z.literal("agent.token"),
+  at: z.string(),
+  jobId: z.string(),
+  nodeId: z.string(),
+  itemIndex: z.number().int().optional(),
+  text: z.string(),
+  index: z.number().int(),
+});
+
+export const ServerMessage = z.union([
+  SubscribedMessage,
+  UnsubscribedMessage,
+  PongMessage,
+  ErrorMessage,
+  AgentToken,
+  TimelineEvent,
+]);
+export type ServerMessage = z.infer<typeof ServerMessage>;

@@ -1,0 +1,192 @@
+/**
+ * The one description of Switchboard's moving parts. The CDK stack (`infra/stack/`) and the local twin
+ * (`infra/local/`) both loop over it, so the cloud and the laptop cannot drift apart.
+ */
+
+export type Role = "admin" | "user" | "viewer";
+export const ROLES: readonly Role[] = ["admin", "user", "viewer"];
+
+export type FunctionName = "api" | "authorizer" | "ws" | "worker" | "fanout" | "dlq" | "sweeper";
+
+export interface FunctionSpec {
+  /** Source file, relative to the repository root. It exports `handler`. */
+  entry: string;
+  description: string;
+  timeoutSeconds: number;
+  memoryMb: number;
+}
+
+export interface HttpRoute {
+  /** Stable operation id: the api Lambda's router and the OpenAPI document are keyed by it. */
+  id: string;
+  method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+  /** API Gateway path syntax: `/v1/jobs/{id}`. */
+  path: string;
+  function: FunctionName;
+  /** `public` routes skip the authorizer. */
+  auth: "public" | "authorizer";
+  /** Roles allowed to call the route; empty for public routes. */
+  roles: readonly Role[];
+  /** Only a platform admin (of the bootstrap tenant) may call it. */
+  platformAdmin?: boolean;
+}
+
+export interface WsRoute {
+  route: "$connect" | "$disconnect" | "$default" | string;
+  function: FunctionName;
+}
+
+export interface QueueSpec {
+  /** Logical name, also the CDK id and (locally) the queue name. */
+  name: string;
+  /** Environment variable that carries the queue URL to the functions. */
+  urlEnv: string;
+  visibilityTimeoutSeconds: number;
+  retentionSeconds: number;
+  dlq: { name: string; urlEnv: string; maxReceiveCount: number; retentionSeconds: number };
+  consumer: { function: FunctionName; batchSize: number; maxBatchingWindowSeconds: number; maxConcurrency: number };
+  dlqConsumer?: { function: FunctionName; batchSize: number };
+}
+
+export interface StreamConsumerSpec {
+  function: FunctionName;
+  batchSize: number;
+  /** Only records whose new image's `sk` starts with one of these prefixes reach the function. */
+  skPrefixes: readonly string[];
+  eventNames: readonly ("INSERT" | "MODIFY" | "REMOVE")[];
+  retryAttempts: number;
+  maxBatchingWindowSeconds: number;
+}
+
+export interface ScheduleSpec {
+  name: string;
+  /** EventBridge Scheduler syntax. */
+  expression: string;
+  function: FunctionName;
+}
+
+export interface IndexSpec {
+  name: string;
+  partitionKey: string;
+  sortKey: string;
+}
+
+export const allRoles: readonly Role[] = ROLES;
+const writers: readonly Role[] = ["admin", "user"];
+const admins: readonly Role[] = ["admin"];
+
+function route(
+  id: string,
+  method: HttpRoute["method"],
+  path: string,
+  roles: readonly Role[],
+  extra: Partial<HttpRoute> = {},
+): HttpRoute {
+  return { id, method, path, function: "api", auth: "authorizer", roles, ...extra };
+}
+
+export const manifest = {
+  table: {
+    partitionKey: "pk",
+    sortKey: "sk",
+    ttlAttribute: "ttl",
+    indexes: [
+      { name: "gsi1", partitionKey: "gsi1pk", sortKey: "gsi1sk" },
+      { name: "gsi2", partitionKey: "gsi2pk", sortKey: "gsi2sk" },
+      { name: "gsi3", partitionKey: "gsi3pk", sortKey: "gsi3sk" },
+    ] satisfies IndexSpec[],
+  },
+
+  functions: {
+    api: { entry: "functions/http/api.ts", description: "REST API", timeoutSeconds: 29, memoryMb: 1024 },
+    authorizer: {
+      entry: "functions/http/authorizer.ts",
+      description: "REST and WebSocket $connect authorizer",
+      timeoutSeconds: 10,
+      memoryMb: 512,
+    },
+    ws: { entry: "functions/ws/ws.ts", description: "WebSocket routes", timeoutSeconds: 29, memoryMb: 512 },
+    worker: {
+      entry: "functions/queues/steps.ts",
+      description: "Claims and runs workflow steps",
+      timeoutSeconds: 120,
+      memoryMb: 1024,
+    },
+    dlq: {
+      entry: "functions/queues/steps-dlq.ts",
+      description: "Marks steps whose messages exhausted their receives as failed",
+      timeoutSeconds: 60,
+      memoryMb: 512,
+    },
+    fanout: {
+      entry: "functions/streams/fanout.ts",
+      description: "Pushes job timeline events to subscribed WebSocket connections",
+      timeoutSeconds: 60,
+      memoryMb: 512,
+    },
+    sweeper: {
+      entry: "functions/schedules/sweeper.ts",
+      description: "Heals expired leases, lost messages and timed-out jobs",
+      timeoutSeconds: 120,
+      memoryMb: 512,
+    },
+  } satisfies Record<FunctionName, FunctionSpec>,
+
+  http: {
+    authorizer: "authorizer" as FunctionName,
+    routes: [
+      route("health", "GET", "/health", [], { auth: "public" }),
+      route("ready", "GET", "/ready", [], { auth: "public" }),
+      route("openapi", "GET", "/openapi.json", [], { auth: "public" }),
+      route("login", "POST", "/v1/auth/login", [], { auth: "public" }),
+      route("refresh", "POST", "/v1/auth/refresh", [], { auth: "public" }),
+      route("me", "GET", "/v1/me", allRoles),
+      route("createJob", "POST", "/v1/jobs", writers),
+      route("listJobs", "GET", "/v1/jobs", allRoles),
+      route("getJob", "GET", "/v1/jobs/{id}", allRoles),
+      route("getJobEvents", "GET", "/v1/jobs/{id}/events", allRoles),
+      route("cancelJob", "POST", "/v1/jobs/{id}/cancel", writers),
+      route("retryJob", "POST", "/v1/jobs/{id}/retry", writers),
+      route("systemStatus", "GET", "/v1/system/status", admins),
+    ] satisfies HttpRoute[],
+  },
+
+  websocket: {
+    authorizer: "authorizer" as FunctionName,
+    routeSelectionExpression: "$request.body.action",
+    routes: [
+      { route: "$connect", function: "ws" },
+      { route: "$disconnect", function: "ws" },
+      { route: "$default", function: "ws" },
+    ] satisfies WsRoute[],
+  },
+
+  queues: [
+    {
+      name: "steps",
+      urlEnv: "STEPS_QUEUE_URL",
+      // At least 6x the worker's timeout, so a slow batch is not redelivered while it is still running.
+      visibilityTimeoutSeconds: 720,
+      retentionSeconds: 4 * 24 * 3600,
+      dlq: { name: "steps-dlq", urlEnv: "STEPS_DLQ_URL", maxReceiveCount: 5, retentionSeconds: 14 * 24 * 3600 },
+      consumer: { function: "worker", batchSize: 10, maxBatchingWindowSeconds: 0, maxConcurrency: 20 },
+      dlqConsumer: { function: "dlq", batchSize: 10 },
+    },
+  ] satisfies QueueSpec[],
+
+  streams: [
+    {
+      function: "fanout",
+      batchSize: 100,
+      skPrefixes: ["E#"],
+      eventNames: ["INSERT"],
+      retryAttempts: 3,
+      maxBatchingWindowSeconds: 0,
+    },
+  ] satisfies StreamConsumerSpec[],
+
+  schedules: [{ name: "sweeper", expression: "rate(1 minute)", function: "sweeper" }] satisfies ScheduleSpec[],
+} as const;
+
+export type Manifest = typeof manifest;
+export type RouteId = (typeof manifest.http.routes)[number]["id"];

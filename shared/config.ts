@@ -1,0 +1,53 @@
+/**
+ * Environment, read once per cold start. A missing variable fails at once with its name, not later in the
+ * middle of a request.
+ */
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export function requireEnv(name: string): string {
+  const value = process.env[name];
+  if (value === undefined || value === "") {
+    throw new ConfigError(`Environment variable ${name} is required but not set`);
+  }
+  return value;
+}
+
+export function optionalEnv(name: string, fallback: string): string {
+  const value = process.env[name];
+  return value === undefined || value === "" ? fallback : value;
+}
+
+export function numberEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value)) throw new ConfigError(`Environment variable ${name} must be a number, got "${raw}"`);
+  return value;
+}
+
+/** Names of every variable the functions read. The stack and the twin set them. */
+export const ENV = {
+  tableName: "TABLE_NAME",
+  stepsQueueUrl: "STEPS_QUEUE_URL",
+  stepsDlqUrl: "STEPS_DLQ_URL",
+  /** Endpoint of the API Gateway management API (`https://{api}.execute-api.{region}.amazonaws.com/{stage}`). */
+  wsCallbackUrl: "WS_CALLBACK_URL",
+  /** Secrets Manager id of the JWT signing secret. */
+  jwtSecretId: "JWT_SECRET_ID",
+  jwtIssuer: "JWT_ISSUER",
+  jwtAudience: "JWT_AUDIENCE",
+  /** S3 bucket for payloads over the claim-check threshold. */
+  payloadBucket: "PAYLOAD_BUCKET",
+  /** KMS key for envelope encryption of stored provider secrets. */
+  secretsKeyId: "SECRETS_KMS_KEY_ID",
+  ecsCluster: "ECS_CLUSTER",
+  taskDefinition: "TASK_DEFINITION_ARN",
+  taskSubnets: "TASK_SUBNETS",
+  taskSecurityGroups: "TASK_SECURITY_GROUPS",
+  taskContainerName: "TASK_CONTAINER_NAME",
+  allowHosts: "SWITCHBOARD_ALLOW_HOSTS",
+  version: "SWITCHBOARD_VERSION",
+} as const;
