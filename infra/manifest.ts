@@ -94,6 +94,8 @@ export const manifest = {
       { name: "gsi1", partitionKey: "gsi1pk", sortKey: "gsi1sk" },
       { name: "gsi2", partitionKey: "gsi2pk", sortKey: "gsi2sk" },
       { name: "gsi3", partitionKey: "gsi3pk", sortKey: "gsi3sk" },
+      // The sweeper's index: active steps and jobs keyed by when they are due for a look.
+      { name: "gsi4", partitionKey: "gsi4pk", sortKey: "gsi4sk" },
     ] satisfies IndexSpec[],
   },
 

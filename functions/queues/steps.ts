@@ -1,0 +1,37 @@
+import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
+import middy from "@middy/core";
+import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
+import { StepMessage } from "#events/steps";
+import { processStepMessage } from "#shared/jobs/service";
+import { logger, tracer } from "#shared/observability";
+import { backOffRecord } from "#shared/queue-retry";
+
+const processor = new BatchProcessor(EventType.SQS);
+
+async function processRecord(record: SQSRecord): Promise<void> {
+  const parsed = StepMessage.safeParse(JSON.parse(record.body));
+  if (!parsed.success) {
+    // A malformed message can never succeed; failing it would only loop it into the DLQ later.
+    logger.error("Dropping malformed step message", { messageId: record.messageId, issues: parsed.error.issues });
+    return;
+  }
+  logger.appendKeys({ jobId: parsed.data.jobId, nodeId: parsed.data.nodeId, tenantId: parsed.data.tenantId });
+  try {
+    await processStepMessage(parsed.data);
+  } catch (error) {
+    logger.error("Step message failed; it will be retried", error as Error);
+    await backOffRecord(record);
+    throw error;
+  } finally {
+    logger.removeKeys(["jobId", "nodeId", "tenantId"]);
+  }
+}
+
+/** Claims and runs workflow steps. Failed records are reported one by one, never the whole batch. */
+export const handler = middy((event: SQSEvent, context: Context) =>
+  processPartialResponse(event, processRecord, processor, { context }),
+)
+  .use(captureLambdaHandler(tracer))
+  .use(injectLambdaContext(logger, { resetKeys: true }));

@@ -1,0 +1,174 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { dirname, join, resolve } from "node:path";
+import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
+import type { Logger } from "./log.ts";
+import { freePort } from "./ports.ts";
+
+export interface DynamoDbLocal {
+  endpoint: string;
+  port: number;
+  /** Resolves once DynamoDB Local answers `ListTables`. */
+  ready: Promise<void>;
+  stop(): Promise<void>;
+}
+
+const READY_TIMEOUT_MS = 60_000;
+const JAVA_MISSING =
+  "DynamoDB Local needs Java, and `java` was not found on PATH. Install a JRE, e.g. `apt-get install -y openjdk-17-jre-headless` (Debian/Ubuntu) or `brew install openjdk@17` (macOS).";
+
+function emulatorDir(): string {
+  const require = createRequire(import.meta.url);
+  return join(dirname(require.resolve("amplify-dynamodb-simulator/package.json")), "emulator");
+}
+
+function commandOf(pid: number): Promise<string | undefined> {
+  return new Promise((resolvePromise) => {
+    execFile("ps", ["-o", "command=", "-p", String(pid)], (error, stdout) =>
+      resolvePromise(error ? undefined : stdout.trim()),
+    );
+  });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A twin killed with SIGKILL leaves its Java child running, holding the SQLite file. The pid file lets the
+ * next start stop that orphan, and only it: the command line must name the jar and this data directory.
+ */
+async function stopOrphan(pidFile: string, dbPath: string, log: Logger): Promise<void> {
+  const pid = Number.parseInt(await readFile(pidFile, "utf8").catch(() => ""), 10);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  const command = await commandOf(pid);
+  if (command === undefined || !command.includes("DynamoDBLocal.jar") || !command.includes(dbPath)) return;
+  log.warn(`stopping DynamoDB Local left running by an earlier twin (pid ${pid})`);
+  process.kill(pid, "SIGTERM");
+  for (let waited = 0; waited < 5_000 && isAlive(pid); waited += 100) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (isAlive(pid)) process.kill(pid, "SIGKILL");
+}
+
+async function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return true;
+  return new Promise((resolvePromise) => {
+    const timer = setTimeout(() => resolvePromise(false), timeoutMs);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolvePromise(true);
+    });
+  });
+}
+
+export async function startDynamoDbLocal(options: {
+  dataDir: string;
+  preferredPort?: number;
+  log: Logger;
+}): Promise<DynamoDbLocal> {
+  const { log } = options;
+  const dbPath = resolve(options.dataDir, "dynamodb");
+  await mkdir(dbPath, { recursive: true });
+  const pidFile = join(dbPath, "dynamodb-local.pid");
+  await stopOrphan(pidFile, dbPath, log);
+
+  const port = await freePort(options.preferredPort);
+  const emulator = emulatorDir();
+  const child = spawn(
+    "java",
+    [
+      // C1 only and the serial collector: on a two-core laptop these halve the JVM's start time.
+      "-XX:TieredStopAtLevel=1",
+      "-XX:+UseSerialGC",
+      `-Djava.library.path=${join(emulator, "DynamoDBLocal_lib")}`,
+      "-jar",
+      join(emulator, "DynamoDBLocal.jar"),
+      "-port",
+      String(port),
+      "-dbPath",
+      dbPath,
+      // One database for every access key and region, so a client with other credentials sees the same tables.
+      "-sharedDb",
+      // DynamoDB Local phones home by default; a laptop twin must work offline and stay quiet.
+      "-disableTelemetry",
+    ],
+    { cwd: emulator, stdio: ["ignore", "pipe", "pipe"] },
+  );
+
+  let output = "";
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-4_000);
+  };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+
+  const killOnExit = () => child.kill("SIGKILL");
+  process.once("exit", killOnExit);
+
+  const exited = new Promise<Error>((resolvePromise) => {
+    child.once("error", (error: NodeJS.ErrnoException) => {
+      resolvePromise(error.code === "ENOENT" ? new Error(JAVA_MISSING) : error);
+    });
+    child.once("exit", (code, signal) => {
+      resolvePromise(new Error(`DynamoDB Local exited (${signal ?? `code ${code}`}) before it was ready:\n${output}`));
+    });
+  });
+
+  if (child.pid !== undefined) await writeFile(pidFile, String(child.pid));
+  const endpoint = `http://127.0.0.1:${port}`;
+
+  const ready = (async () => {
+    const client = new DynamoDBClient({
+      endpoint,
+      region: "us-east-1",
+      credentials: { accessKeyId: "twin", secretAccessKey: "twin" },
+      maxAttempts: 1,
+    });
+    const started = Date.now();
+    let failure: Error | undefined;
+    void exited.then((error) => {
+      failure = error;
+    });
+    try {
+      while (Date.now() - started < READY_TIMEOUT_MS) {
+        if (failure) throw failure;
+        try {
+          await client.send(new ListTablesCommand({ Limit: 1 }));
+          return;
+        } catch {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+      throw failure ?? new Error(`DynamoDB Local did not answer within ${READY_TIMEOUT_MS / 1000}s:\n${output}`);
+    } finally {
+      client.destroy();
+    }
+  })();
+  // The twin awaits `ready` later; until then a failure must not count as unhandled.
+  ready.catch(() => undefined);
+
+  return {
+    endpoint,
+    port,
+    ready,
+    async stop() {
+      process.removeListener("exit", killOnExit);
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGTERM");
+        if (!(await waitForExit(child, 5_000))) {
+          child.kill("SIGKILL");
+          await waitForExit(child, 2_000);
+        }
+      }
+      await rm(pidFile, { force: true });
+      log.info("DynamoDB Local stopped");
+    },
+  };
+}

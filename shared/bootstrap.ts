@@ -1,0 +1,25 @@
+import { hashPassword, MIN_PASSWORD_LENGTH } from "./auth/passwords.ts";
+import { nowIso } from "./db.ts";
+import { createUser, findUserByEmail, putTenant } from "./stores/identity.ts";
+
+export const DEFAULT_TENANT_ID = "default";
+
+/**
+ * Creates tenant `default` and its platform admin on first start. Idempotent: an existing admin is left
+ * as it is (its password is not reset).
+ */
+export async function ensurePlatformAdmin(options: { email: string; password: string }): Promise<{ created: boolean }> {
+  if (options.password.length < MIN_PASSWORD_LENGTH) {
+    throw new Error(`The admin password must have at least ${MIN_PASSWORD_LENGTH} characters`);
+  }
+  await putTenant({ id: DEFAULT_TENANT_ID, name: "Default", createdAt: nowIso() });
+  if ((await findUserByEmail(options.email)) !== undefined) return { created: false };
+  await createUser({
+    tenantId: DEFAULT_TENANT_ID,
+    email: options.email,
+    role: "admin",
+    passwordHash: await hashPassword(options.password),
+    platformAdmin: true,
+  });
+  return { created: true };
+}

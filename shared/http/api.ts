@@ -1,0 +1,185 @@
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
+import middy from "@middy/core";
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-lambda";
+import { type ZodType, z } from "zod";
+import { AuthContext } from "#events/auth";
+import { type HttpRoute, manifest } from "#infra/manifest";
+import { AppError, forbidden, payloadTooLarge, unauthorized } from "../errors.ts";
+import { logger, tracer } from "../observability.ts";
+import { errorResult, json } from "./respond.ts";
+
+/** Bodies larger than this are refused before parsing. API Gateway's own limit is 10 MB. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export interface Principal {
+  tenantId: string;
+  principalId: string;
+  principalType: "user" | "apiKey";
+  role: AuthContext["role"];
+  email?: string;
+  platformAdmin: boolean;
+}
+
+export interface ApiRequest<B, Q> {
+  event: APIGatewayProxyEvent;
+  body: B;
+  query: Q;
+  params: Record<string, string>;
+  /** Present on every route behind the authorizer. */
+  principal: Principal;
+  requestId: string;
+  sourceIp: string;
+}
+
+/** A route may return a plain value (sent with `status`) or a full response. */
+export interface ApiResponse {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface RouteDefinition<B = unknown, Q = unknown> {
+  body?: ZodType<B>;
+  query?: ZodType<Q>;
+  /** The success body's schema, for the OpenAPI document. */
+  response?: ZodType;
+  status?: number;
+  summary?: string;
+  handle(request: ApiRequest<B, Q>): Promise<unknown>;
+}
+
+export function defineRoute<B = undefined, Q = undefined>(definition: RouteDefinition<B, Q>): RouteDefinition<B, Q> {
+  return definition;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: a registry holds routes of every body and query type.
+export type RouteTable = Record<string, RouteDefinition<any, any>>;
+
+export function isApiResponse(value: unknown): value is ApiResponse {
+  return typeof value === "object" && value !== null && "status" in value && typeof value.status === "number";
+}
+
+function zodDetails(error: z.ZodError) {
+  return error.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message, code: issue.code }));
+}
+
+function parseOrThrow<T>(schema: ZodType<T>, value: unknown, where: string): T {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    throw new AppError(400, "VALIDATION_FAILED", `Invalid ${where}`, zodDetails(result.error));
+  }
+  return result.data;
+}
+
+function header(event: APIGatewayProxyEvent, name: string): string | undefined {
+  const lower = name.toLowerCase();
+  for (const [key, value] of Object.entries(event.headers ?? {})) {
+    if (key.toLowerCase() === lower && value !== undefined) return value;
+  }
+  return undefined;
+}
+
+function parseBody(event: APIGatewayProxyEvent): unknown {
+  if (event.body === null || event.body === undefined || event.body === "") return undefined;
+  const raw = event.isBase64Encoded ? Buffer.from(event.body, "base64").toString("utf8") : event.body;
+  if (Buffer.byteLength(raw, "utf8") > MAX_BODY_BYTES) {
+    throw payloadTooLarge(`Request body is larger than ${MAX_BODY_BYTES} bytes`);
+  }
+  const type = header(event, "content-type");
+  if (type !== undefined && !/^application\/(.+\+)?json\b/i.test(type)) {
+    throw new AppError(415, "UNSUPPORTED_MEDIA_TYPE", "Request body must be application/json");
+  }
+  try {
+    return JSON.parse(raw);
+  } catch (error) {
+    throw new AppError(400, "BAD_REQUEST", "Request body is not valid JSON", {
+      reason: error instanceof Error ? error.message : String(error),
+    });
+  }
+}
+
+function principalOf(event: APIGatewayProxyEvent): Principal {
+  const parsed = AuthContext.safeParse(event.requestContext.authorizer ?? {});
+  if (!parsed.success) throw unauthorized();
+  const { platformAdmin, ...rest } = parsed.data;
+  return { ...rest, platformAdmin: platformAdmin === "true" };
+}
+
+/** Role checks live here, read from the manifest's route table, and nowhere else. */
+export function authorizeRoute(route: HttpRoute, principal: Principal): void {
+  if (!route.roles.includes(principal.role)) throw forbidden();
+  if (route.platformAdmin === true && !principal.platformAdmin) throw forbidden("Only a platform admin may do this");
+}
+
+export function findRoute(event: APIGatewayProxyEvent): HttpRoute | undefined {
+  return manifest.http.routes.find((r) => r.path === event.resource && r.method === event.httpMethod);
+}
+
+export function toErrorResult(error: unknown, requestId: string): APIGatewayProxyResult {
+  if (error instanceof AppError) {
+    return errorResult(
+      error.status,
+      {
+        code: error.code,
+        message: error.message,
+        ...(error.details === undefined ? {} : { details: error.details }),
+        requestId,
+      },
+      error.headers,
+    );
+  }
+  logger.error("Unhandled error", error as Error);
+  return errorResult(500, { code: "INTERNAL", message: "Internal error", requestId });
+}
+
+async function dispatch(routes: RouteTable, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
+  const requestId = event.requestContext?.requestId ?? "unknown";
+  try {
+    const route = findRoute(event);
+    const definition = route === undefined ? undefined : routes[route.id];
+    if (route === undefined || definition === undefined) {
+      throw new AppError(404, "NOT_FOUND", `No route for ${event.httpMethod} ${event.path}`);
+    }
+    let principal: Principal | undefined;
+    if (route.auth === "authorizer") {
+      principal = principalOf(event);
+      logger.appendKeys({ tenantId: principal.tenantId, principalId: principal.principalId });
+      authorizeRoute(route, principal);
+    }
+    const rawBody = parseBody(event);
+    const body = definition.body === undefined ? rawBody : parseOrThrow(definition.body, rawBody ?? {}, "request body");
+    const rawQuery = event.queryStringParameters ?? {};
+    const query = definition.query === undefined ? rawQuery : parseOrThrow(definition.query, rawQuery, "query string");
+    const result = await definition.handle({
+      event,
+      body,
+      query,
+      params: Object.fromEntries(Object.entries(event.pathParameters ?? {}).map(([k, v]) => [k, v ?? ""])),
+      principal: principal as Principal,
+      requestId,
+      sourceIp: event.requestContext?.identity?.sourceIp ?? "unknown",
+    });
+    if (isApiResponse(result)) return json(result.status, result.body, result.headers);
+    return json(definition.status ?? 200, result);
+  } catch (error) {
+    return toErrorResult(error, requestId);
+  }
+}
+
+/**
+ * The REST handler: Powertools logger and tracer, then one dispatcher that finds the route in the manifest,
+ * checks the caller's role, parses and validates body and query with the route's zod schemas, and maps every
+ * error to the contract's body.
+ */
+export function createApiHandler(routes: RouteTable) {
+  const handler = (event: APIGatewayProxyEvent, _context: Context) => dispatch(routes, event);
+  return middy(handler)
+    .use(captureLambdaHandler(tracer))
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use({
+      before: (request) => {
+        logger.appendKeys({ requestId: request.event.requestContext?.requestId });
+      },
+    });
+}

@@ -1,0 +1,67 @@
+import type { StepError } from "#events/jobs";
+import type { WorkflowNode } from "#events/workflow";
+import { buildContext, getNode } from "../engine/engine.ts";
+import { resolveTemplate } from "../engine/expressions.ts";
+import { runCode } from "../engine/sandbox.ts";
+import type { JobState } from "../engine/types.ts";
+import { logger } from "../observability.ts";
+
+export type StepOutcome = { ok: true; output: unknown } | { ok: false; error: StepError; retryable: boolean };
+
+/** Default per-attempt limit for a node without `timeoutSeconds`. */
+export const DEFAULT_STEP_TIMEOUT_SECONDS = 60;
+/** Extra time on a lease beyond the step's own limit, before the sweeper treats the attempt as lost. */
+const LEASE_MARGIN_SECONDS = 60;
+
+export function stepTimeoutSeconds(node: WorkflowNode | undefined): number {
+  return node?.timeoutSeconds ?? DEFAULT_STEP_TIMEOUT_SECONDS;
+}
+
+export function leaseSecondsFor(state: JobState, nodeId: string): number {
+  return stepTimeoutSeconds(getNode(state, nodeId)) + LEASE_MARGIN_SECONDS;
+}
+
+function failure(code: string, message: string, retryable: boolean): StepOutcome {
+  return { ok: false, error: { code, message }, retryable };
+}
+
+/**
+ * Runs one attempt of a step: resolves its input, then calls the node's runner. Errors of the step itself
+ * (a throw in user code, a bad expression) come back as a failed outcome; errors of the platform throw, so
+ * the message is retried.
+ */
+export async function executeStep(
+  state: JobState,
+  nodeId: string,
+  itemIndex: number | undefined,
+  attempt: number,
+): Promise<StepOutcome> {
+  const node = getNode(state, nodeId);
+  if (node === undefined) return failure("UNKNOWN_NODE", `Node ${nodeId} is not in the workflow`, false);
+  const context = buildContext(state, { nodeId, itemIndex, attempt });
+  let input: unknown;
+  try {
+    input = node.input === undefined ? undefined : await resolveTemplate(node.input, context);
+  } catch (error) {
+    return failure("INPUT_ERROR", `Could not resolve the input of ${nodeId}: ${(error as Error).message}`, false);
+  }
+  const timeoutMs = stepTimeoutSeconds(node) * 1000;
+  switch (node.type) {
+    case "code": {
+      const result = await runCode({
+        code: node.code,
+        input,
+        item: context.$item,
+        index: context.$index,
+        attempt,
+        steps: context.$steps,
+        timeoutMs,
+      });
+      if (result.ok) return { ok: true, output: result.output };
+      logger.info("Code step failed", { nodeId, code: result.error.code });
+      return { ok: false, error: result.error, retryable: result.error.code !== "CODE_MEMORY" };
+    }
+    default:
+      return failure("UNSUPPORTED_NODE", `Nodes of type ${node.type} cannot run on this runtime yet`, false);
+  }
+}

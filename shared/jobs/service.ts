@@ -1,0 +1,255 @@
+import type { StepError } from "#events/jobs";
+import type { StepMessage } from "#events/steps";
+import type { NewTimelineEvent } from "#events/timeline";
+import type { WorkflowDefinition } from "#events/workflow";
+import { decide } from "../engine/engine.ts";
+import { type Command, type Decision, type EngineEvent, type JobState, stepKey } from "../engine/types.ts";
+import { conflict, notFound } from "../errors.ts";
+import { newId } from "../ids.ts";
+import { logger } from "../observability.ts";
+import { MAX_DELAY_SECONDS, type OutgoingStep, sendStepMessages } from "../queues.ts";
+import { ConcurrentUpdateError, commitDecision, insertJob, type LoadedJob, loadJob } from "../stores/jobs.ts";
+import { executeStep, leaseSecondsFor } from "./run-step.ts";
+
+const MAX_COMMIT_ATTEMPTS = 12;
+
+async function backoff(attempt: number): Promise<void> {
+  const ms = Math.min(1000, 10 * 2 ** attempt) * (0.5 + Math.random());
+  await new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Loads the job, lets `step` decide on it, and commits, reloading and deciding again when another writer
+ * got there first. `step` returns undefined when, on the state it sees, there is nothing to do.
+ */
+export async function withJob<T>(
+  tenantId: string,
+  jobId: string,
+  step: (loaded: LoadedJob) => Promise<{ decision: Decision; extraEvents?: NewTimelineEvent[]; result: T } | undefined>,
+  now: () => Date = () => new Date(),
+): Promise<{ loaded: LoadedJob; result: T; committed: boolean } | undefined> {
+  for (let attempt = 0; ; attempt++) {
+    const loaded = await loadJob(tenantId, jobId);
+    if (loaded === undefined) return undefined;
+    const outcome = await step(loaded);
+    if (outcome === undefined) return { loaded, result: undefined as T, committed: false };
+    const nothingChanged =
+      outcome.decision.changedSteps.length === 0 &&
+      !outcome.decision.jobChanged &&
+      outcome.decision.notes.length === 0 &&
+      (outcome.extraEvents ?? []).length === 0;
+    if (nothingChanged) {
+      await runCommands(loaded.state, outcome.decision.commands);
+      return { loaded, result: outcome.result, committed: false };
+    }
+    try {
+      await commitDecision(loaded, outcome.decision, now(), outcome.extraEvents);
+      await runCommands(loaded.state, outcome.decision.commands);
+      return { loaded, result: outcome.result, committed: true };
+    } catch (error) {
+      if (!(error instanceof ConcurrentUpdateError) || attempt + 1 >= MAX_COMMIT_ATTEMPTS) throw error;
+      await backoff(attempt);
+    }
+  }
+}
+
+/** Carries out an engine decision's side effects. Run commands become step messages. */
+export async function runCommands(state: JobState, commands: Command[]): Promise<void> {
+  const outgoing: OutgoingStep[] = [];
+  for (const command of commands) {
+    switch (command.type) {
+      case "run":
+        outgoing.push({
+          message: {
+            v: 1,
+            tenantId: state.tenantId,
+            jobId: state.jobId,
+            nodeId: command.nodeId,
+            ...(command.itemIndex === undefined ? {} : { itemIndex: command.itemIndex }),
+            attempt: command.attempt,
+          },
+          delaySeconds: command.delaySeconds,
+        });
+        break;
+      default:
+        // Stopping tasks and requesting approvals arrive with the engine's later capabilities; until then a
+        // decision that asks for them is logged so it is never silently lost.
+        logger.warn("Command not carried out", { command: command.type, jobId: state.jobId });
+    }
+  }
+  if (outgoing.length > 0) await sendStepMessages(outgoing);
+}
+
+export interface StartJobInput {
+  tenantId: string;
+  createdBy: string;
+  definition: WorkflowDefinition;
+  workflowId?: string;
+  workflowVersion?: number;
+  input?: unknown;
+  idempotencyKey?: string;
+  scheduleId?: string;
+}
+
+/** Plans the job's first steps, writes everything in one transaction, then sends the ready steps' messages. */
+export async function startJob(input: StartJobInput, now = new Date()): Promise<{ jobId: string; status: string; created: boolean }> {
+  const jobId = newId("j_", now.getTime());
+  const initial: JobState = {
+    jobId,
+    tenantId: input.tenantId,
+    status: "queued",
+    definition: input.definition,
+    input: input.input ?? {},
+    steps: {},
+    createdAt: now.toISOString(),
+  };
+  const decision = await decide(initial, { type: "start" }, now);
+  // Until a worker claims a step the job is queued, not running.
+  if (decision.state.status === "running") decision.state.status = "queued";
+  const outcome = await insertJob(
+    {
+      tenantId: input.tenantId,
+      jobId,
+      createdBy: input.createdBy,
+      definition: input.definition,
+      input: initial.input,
+      ...(input.workflowId === undefined ? {} : { workflowId: input.workflowId }),
+      ...(input.workflowVersion === undefined ? {} : { workflowVersion: input.workflowVersion }),
+      ...(input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey }),
+      ...(input.scheduleId === undefined ? {} : { scheduleId: input.scheduleId }),
+    },
+    initial,
+    decision,
+    now,
+  );
+  if (!outcome.created) {
+    const existing = await loadJob(input.tenantId, outcome.jobId);
+    return { jobId: outcome.jobId, status: existing?.state.status ?? "queued", created: false };
+  }
+  await runCommands(decision.state, decision.commands);
+  return { jobId, status: decision.state.status, created: true };
+}
+
+function noChange(state: JobState): Decision {
+  return { state, changedSteps: [], jobChanged: false, commands: [], notes: [] };
+}
+
+const TERMINAL = ["succeeded", "failed", "cancelled", "timed_out"];
+
+/**
+ * The worker's unit of work: claim the step named by the message, run it, record the result, and send the
+ * messages of the steps that are ready now. Every write is conditional, so a duplicate or late message
+ * changes nothing.
+ */
+export async function processStepMessage(message: StepMessage): Promise<void> {
+  const { tenantId, jobId, nodeId, itemIndex, attempt } = message;
+  const key = stepKey(nodeId, itemIndex);
+
+  // 1. Claim: queued → running for exactly this attempt.
+  const claim = await withJob(tenantId, jobId, async (loaded) => {
+    const { state } = loaded;
+    const step = state.steps[key];
+    if (TERMINAL.includes(state.status) || step === undefined || step.attempt !== attempt) return undefined;
+    const now = new Date();
+    if (step.status === "waiting") {
+      return { decision: await decide(state, { type: "waitElapsed", nodeId, itemIndex }, now), result: "waited" as const };
+    }
+    if (step.status !== "queued") return undefined;
+    if (step.notBefore !== undefined && Date.parse(step.notBefore) > now.getTime() + 1000) {
+      // Back-off longer than SQS's longest delay: send the message again for the time that is left.
+      const remaining = (Date.parse(step.notBefore) - now.getTime()) / 1000;
+      await sendStepMessages([{ message, delaySeconds: Math.min(remaining, MAX_DELAY_SECONDS) }]);
+      return undefined;
+    }
+    const next: JobState = structuredClone(state);
+    const claimed = next.steps[key];
+    if (claimed === undefined) return undefined;
+    claimed.status = "running";
+    claimed.startedAt = now.toISOString();
+    claimed.leaseUntil = new Date(now.getTime() + leaseSecondsFor(state, nodeId) * 1000).toISOString();
+    if (next.status === "queued") {
+      next.status = "running";
+      next.startedAt ??= now.toISOString();
+    }
+    return {
+      decision: { ...noChange(next), changedSteps: [claimed], jobChanged: next.status !== state.status },
+      result: "claimed" as const,
+    };
+  });
+  if (claim === undefined) {
+    logger.warn("Step message for an unknown job dropped", { tenantId, jobId });
+    return;
+  }
+  if (claim.result !== "claimed" || !claim.committed) return;
+
+  // 2. Run. The step's own failures become a result; only infrastructure errors throw.
+  const claimedState = claim.loaded.state;
+  const outcome = await executeStep(claimedState, nodeId, itemIndex, attempt);
+
+  // 3. Record the result and advance the workflow.
+  const event: EngineEvent = outcome.ok
+    ? { type: "stepSucceeded", nodeId, ...(itemIndex === undefined ? {} : { itemIndex }), attempt, output: outcome.output }
+    : {
+        type: "stepFailed",
+        nodeId,
+        ...(itemIndex === undefined ? {} : { itemIndex }),
+        attempt,
+        error: outcome.error,
+        retryable: outcome.retryable,
+      };
+  await withJob(tenantId, jobId, async (loaded) => {
+    const step = loaded.state.steps[key];
+    if (step === undefined || step.status !== "running" || step.attempt !== attempt) return undefined;
+    return { decision: await decide(loaded.state, event, new Date()), result: undefined };
+  });
+}
+
+async function decideOnJob(tenantId: string, jobId: string, event: EngineEvent, allowed: string[], verb: string) {
+  const outcome = await withJob(tenantId, jobId, async (loaded) => {
+    if (!allowed.includes(loaded.state.status)) {
+      throw conflict(`Job ${jobId} is ${loaded.state.status} and cannot be ${verb}`);
+    }
+    return { decision: await decide(loaded.state, event, new Date()), result: undefined };
+  });
+  if (outcome === undefined) throw notFound("Job", jobId);
+  return { jobId, status: outcome.loaded.state.status };
+}
+
+export function cancelJob(tenantId: string, jobId: string, reason?: string) {
+  return decideOnJob(
+    tenantId,
+    jobId,
+    { type: "cancel", ...(reason === undefined ? {} : { reason }) },
+    ["queued", "running", "waiting"],
+    "cancelled",
+  );
+}
+
+export function retryJob(tenantId: string, jobId: string) {
+  return decideOnJob(tenantId, jobId, { type: "retry" }, ["failed", "cancelled", "timed_out"], "retried");
+}
+
+/** Marks a step failed because its message could not be processed (dead-lettered), so the job does not hang. */
+export async function failStepFromDeadLetter(message: StepMessage, reason: string): Promise<void> {
+  const { tenantId, jobId, nodeId, itemIndex, attempt } = message;
+  const key = stepKey(nodeId, itemIndex);
+  const error: StepError = { code: "DEAD_LETTERED", message: reason };
+  await withJob(tenantId, jobId, async (loaded) => {
+    const step = loaded.state.steps[key];
+    if (TERMINAL.includes(loaded.state.status) || step === undefined || step.attempt !== attempt) return undefined;
+    if (!["queued", "running", "waiting"].includes(step.status)) return undefined;
+    // A step still queued has to pass through running for the engine to accept its failure.
+    const state = structuredClone(loaded.state);
+    const target = state.steps[key];
+    if (target !== undefined) target.status = "running";
+    return {
+      decision: await decide(
+        state,
+        { type: "stepFailed", nodeId, ...(itemIndex === undefined ? {} : { itemIndex }), attempt, error, retryable: false },
+        new Date(),
+      ),
+      extraEvents: [{ type: "job.note", nodeId, message: `Step dead-lettered: ${reason}`, reason: "DEAD_LETTERED" }],
+      result: undefined,
+    };
+  });
+}

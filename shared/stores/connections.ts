@@ -1,0 +1,113 @@
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { dynamo } from "../aws.ts";
+import { epochSeconds, nowIso, tableName } from "../db.ts";
+import { keys } from "../keys.ts";
+
+/** API Gateway closes a WebSocket after two hours; the items outlive it a little in case $disconnect is missed. */
+export const CONNECTION_TTL_SECONDS = 3 * 3600;
+
+export type SubscriptionTarget = { jobId: string } | { all: true };
+
+function subscribersPk(tenantId: string, target: SubscriptionTarget): string {
+  return "jobId" in target ? keys.jobSubscribers(tenantId, target.jobId) : keys.tenantSubscribers(tenantId);
+}
+
+export async function putConnection(
+  tenantId: string,
+  connectionId: string,
+  principal: { principalId: string; role: string },
+): Promise<void> {
+  await dynamo().send(
+    new PutCommand({
+      TableName: tableName(),
+      Item: {
+        ...keys.connection(tenantId, connectionId),
+        type: "connection",
+        tenantId,
+        connectionId,
+        principalId: principal.principalId,
+        role: principal.role,
+        connectedAt: nowIso(),
+        subscriptions: [],
+        ttl: epochSeconds() + CONNECTION_TTL_SECONDS,
+      },
+    }),
+  );
+}
+
+export async function addSubscription(tenantId: string, connectionId: string, target: SubscriptionTarget) {
+  const pk = subscribersPk(tenantId, target);
+  await dynamo().send(
+    new PutCommand({
+      TableName: tableName(),
+      Item: {
+        ...keys.subscription(pk, connectionId),
+        type: "subscription",
+        tenantId,
+        connectionId,
+        ttl: epochSeconds() + CONNECTION_TTL_SECONDS,
+      },
+    }),
+  );
+  // The connection remembers its subscriptions so $disconnect can remove them without a scan.
+  await dynamo().send(
+    new UpdateCommand({
+      TableName: tableName(),
+      Key: keys.connection(tenantId, connectionId),
+      UpdateExpression: "SET subscriptions = list_append(if_not_exists(subscriptions, :empty), :pk)",
+      ConditionExpression: "attribute_exists(pk) AND NOT contains(subscriptions, :one)",
+      ExpressionAttributeValues: { ":empty": [], ":pk": [pk], ":one": pk },
+    }),
+  ).catch((error: Error) => {
+    if (error.name !== "ConditionalCheckFailedException") throw error;
+  });
+}
+
+export async function removeSubscription(tenantId: string, connectionId: string, target: SubscriptionTarget) {
+  await dynamo().send(
+    new DeleteCommand({
+      TableName: tableName(),
+      Key: keys.subscription(subscribersPk(tenantId, target), connectionId),
+    }),
+  );
+}
+
+export async function deleteConnection(tenantId: string, connectionId: string): Promise<void> {
+  const { Item } = await dynamo().send(
+    new GetCommand({ TableName: tableName(), Key: keys.connection(tenantId, connectionId) }),
+  );
+  const subscriptions = (Item?.subscriptions as string[] | undefined) ?? [];
+  await Promise.all(
+    subscriptions.map((pk) =>
+      dynamo().send(new DeleteCommand({ TableName: tableName(), Key: keys.subscription(pk, connectionId) })),
+    ),
+  );
+  await dynamo().send(new DeleteCommand({ TableName: tableName(), Key: keys.connection(tenantId, connectionId) }));
+}
+
+/** Connections subscribed to this job, or to every job of its tenant. */
+export async function subscribersOf(tenantId: string, jobId: string): Promise<string[]> {
+  const partitions = [keys.jobSubscribers(tenantId, jobId), keys.tenantSubscribers(tenantId)];
+  const found = new Set<string>();
+  const now = epochSeconds();
+  for (const pk of partitions) {
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await dynamo().send(
+        new QueryCommand({
+          TableName: tableName(),
+          KeyConditionExpression: "pk = :pk",
+          ExpressionAttributeValues: { ":pk": pk },
+          ExclusiveStartKey,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        // TTL deletion lags by up to days; an expired subscription is treated as gone.
+        if (typeof item.ttl === "number" && item.ttl < now) continue;
+        found.add(String(item.connectionId));
+      }
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey !== undefined);
+  }
+  return [...found];
+}

@@ -1,0 +1,131 @@
+import { createHash } from "node:crypto";
+import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import type { APIGatewayRequestAuthorizerEvent, Context } from "aws-lambda";
+import { mockClient } from "aws-sdk-client-mock";
+import jwt from "jsonwebtoken";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import authorizerFixture from "#events/fixtures/authorizer-request.json" with { type: "json" };
+
+const SECRET = "s".repeat(48);
+const secrets = mockClient(SecretsManagerClient);
+const ddb = mockClient(DynamoDBDocumentClient);
+const context = { functionName: "authorizer", awsRequestId: "r" } as Context;
+
+const user = {
+  pk: "T#acme",
+  sk: "USER#u_1",
+  id: "u_1",
+  tenantId: "acme",
+  email: "ada@acme.test",
+  role: "user",
+  passwordHash: "x",
+  platformAdmin: false,
+};
+
+function request(headers: Record<string, string>, query: Record<string, string> = {}): APIGatewayRequestAuthorizerEvent {
+  const event = structuredClone(authorizerFixture) as unknown as APIGatewayRequestAuthorizerEvent;
+  event.headers = headers;
+  event.queryStringParameters = query;
+  return event;
+}
+
+function token(claims: Record<string, unknown>, options: jwt.SignOptions = {}, secret = SECRET) {
+  const merged: jwt.SignOptions = {
+    algorithm: "HS256",
+    subject: "u_1",
+    issuer: "switchboard",
+    audience: "switchboard",
+    ...("exp" in claims ? {} : { expiresIn: 900 }),
+    ...options,
+  };
+  return jwt.sign({ tid: "acme", role: "user", email: user.email, typ: "access", ...claims }, secret, merged);
+}
+
+let handler: typeof import("#functions/http/authorizer").handler;
+
+beforeAll(async () => {
+  vi.stubEnv("TABLE_NAME", "table");
+  vi.stubEnv("JWT_SECRET_ID", "switchboard/jwt");
+  vi.stubEnv("AWS_REGION", "us-east-1");
+  ({ handler } = await import("#functions/http/authorizer"));
+});
+
+afterAll(() => {
+  vi.unstubAllEnvs();
+});
+
+beforeEach(() => {
+  secrets.reset();
+  ddb.reset();
+  secrets.on(GetSecretValueCommand).resolves({ SecretString: SECRET });
+  // Generic behaviour first: a later, more specific one takes precedence.
+  ddb.on(GetCommand).resolves({});
+  ddb.on(GetCommand, { Key: { pk: "T#acme", sk: "USER#u_1" } }).resolves({ Item: user });
+});
+
+describe("authorizer", () => {
+  it("allows a valid access token for the whole stage and passes tenant, principal and role on", async () => {
+    const result = await handler(request({ Authorization: `Bearer ${token({})}` }), context);
+    expect(result.principalId).toBe("u_1");
+    expect(result.policyDocument.Statement[0]).toMatchObject({
+      Effect: "Allow",
+      Resource: "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/*",
+    });
+    expect(result.context).toMatchObject({ tenantId: "acme", principalId: "u_1", role: "user", principalType: "user" });
+  });
+
+  const refused: [string, () => Record<string, string>][] = [
+    ["no credentials", () => ({})],
+    ["alg none", () => ({ Authorization: `Bearer ${jwt.sign({ tid: "acme", typ: "access" }, "", { algorithm: "none", subject: "u_1", issuer: "switchboard", audience: "switchboard" })}` })],
+    ["a tampered signature", () => ({ Authorization: `Bearer ${token({}).slice(0, -3)}abc` })],
+    ["another secret", () => ({ Authorization: `Bearer ${token({}, {}, "o".repeat(48))}` })],
+    ["an expired token", () => ({ Authorization: `Bearer ${token({ exp: Math.floor(Date.now() / 1000) - 10 })}` })],
+    ["the wrong audience", () => ({ Authorization: `Bearer ${token({}, { audience: "elsewhere" })}` })],
+    ["a refresh token used as an access token", () => ({ Authorization: `Bearer ${token({ typ: "refresh" })}` })],
+    ["a token of a deleted user", () => ({ Authorization: `Bearer ${token({}, { subject: "u_gone" })}` })],
+    ["an unknown API key", () => ({ "x-api-key": `sb_${"a".repeat(26)}_${"b".repeat(43)}` })],
+  ];
+  for (const [name, headers] of refused) {
+    it(`refuses ${name} with Unauthorized`, async () => {
+      await expect(handler(request(headers()), context)).rejects.toThrow("Unauthorized");
+    });
+  }
+
+  it("refuses an RS256 token even when signed with the HMAC secret as a public key", async () => {
+    const header = Buffer.from(JSON.stringify({ alg: "RS256", typ: "JWT" })).toString("base64url");
+    const payload = Buffer.from(
+      JSON.stringify({ sub: "u_1", tid: "acme", typ: "access", iss: "switchboard", aud: "switchboard", exp: 9999999999 }),
+    ).toString("base64url");
+    const forged = `${header}.${payload}.${Buffer.from("sig").toString("base64url")}`;
+    await expect(handler(request({ Authorization: `Bearer ${forged}` }), context)).rejects.toThrow("Unauthorized");
+  });
+
+  it("accepts an API key by the hash of its secret and records lastUsedAt", async () => {
+    const id = "k0000000000000000000000001";
+    const secret = "c".repeat(43);
+    ddb.on(GetCommand, { Key: { pk: `APIKEY#${id}`, sk: "APIKEY" } }).resolves({ Item: { tenantId: "acme" } });
+    ddb.on(GetCommand, { Key: { pk: "T#acme", sk: `KEY#${id}` } }).resolves({
+      Item: {
+        id,
+        tenantId: "acme",
+        role: "viewer",
+        name: "ci",
+        prefix: "sb_k000",
+        secretHash: createHash("sha256").update(secret).digest("hex"),
+        createdBy: "u_1",
+        createdAt: new Date().toISOString(),
+      },
+    });
+    ddb.on(UpdateCommand).resolves({});
+    const result = await handler(request({ "X-Api-Key": `sb_${id}_${secret}` }), context);
+    expect(result.context).toMatchObject({ tenantId: "acme", principalType: "apiKey", role: "viewer" });
+    expect(result.usageIdentifierKey).toBe(id);
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
+  });
+
+  it("reads the WebSocket token from the query string", async () => {
+    const result = await handler(request({}, { token: token({}) }), context);
+    expect(result.context).toMatchObject({ tenantId: "acme" });
+  });
+});

@@ -1,0 +1,92 @@
+import type { Step } from "#events/jobs";
+import type { TokenStreams } from "../hooks/use-job-live.ts";
+import { streamKey } from "../hooks/use-job-live.ts";
+import { durationBetween, formatTime } from "../lib/format.ts";
+import type { GraphNodeModel } from "../lib/graph-model.ts";
+import { JsonView } from "./json-view.tsx";
+import { StatusBadge } from "./status-badge.tsx";
+
+function StepDetails({ step, stream }: { step: Step; stream: string | undefined }) {
+  return (
+    <div className="step-details">
+      <dl className="facts">
+        <dt>Status</dt>
+        <dd>
+          <StatusBadge status={step.status} />
+        </dd>
+        <dt>Attempts</dt>
+        <dd>{step.attempt}</dd>
+        <dt>Queued</dt>
+        <dd>{formatTime(step.queuedAt)}</dd>
+        <dt>Started</dt>
+        <dd>{formatTime(step.startedAt)}</dd>
+        <dt>Ended</dt>
+        <dd>{formatTime(step.endedAt)}</dd>
+        <dt>Waited</dt>
+        <dd>{durationBetween(step.queuedAt, step.startedAt)}</dd>
+        <dt>Ran</dt>
+        <dd>{step.startedAt ? durationBetween(step.startedAt, step.endedAt) : "—"}</dd>
+      </dl>
+      {step.error && (
+        <div className="step-error" role="note">
+          <strong>{step.error.code}</strong>: {step.error.message}
+        </div>
+      )}
+      {stream && (
+        <>
+          <h4>Agent output</h4>
+          <pre className="json token-stream" aria-live="polite">
+            {stream}
+          </pre>
+        </>
+      )}
+      <h4>Input</h4>
+      <JsonView value={step.input} label="Input" />
+      <h4>Output</h4>
+      <JsonView value={step.output} label="Output" />
+    </div>
+  );
+}
+
+/** Everything known about one node: its step, or for a fan-out each item's step. */
+export function StepPanel({
+  node,
+  steps,
+  streams,
+  onClose,
+}: {
+  node: GraphNodeModel;
+  steps: readonly Step[];
+  streams: TokenStreams;
+  onClose: () => void;
+}) {
+  const own = steps.find((s) => s.itemIndex === undefined);
+  const items = steps.filter((s) => s.itemIndex !== undefined).sort((a, b) => (a.itemIndex ?? 0) - (b.itemIndex ?? 0));
+  return (
+    <aside className="panel step-panel" aria-label={`Step ${node.id}`}>
+      <div className="panel-header">
+        <h2>
+          <code>{node.id}</code> <span className="muted small">{node.type}</span>
+        </h2>
+        <button type="button" className="button button-ghost" onClick={onClose} aria-label="Close step details">
+          ✕
+        </button>
+      </div>
+      {node.progress && (
+        <p className="muted">
+          {node.progress.done}/{node.progress.total} items succeeded
+        </p>
+      )}
+      {!own && items.length === 0 && <p className="muted">This step has not started.</p>}
+      {own && <StepDetails step={own} stream={streams[streamKey(node.id)]} />}
+      {items.map((step) => (
+        <details key={step.itemIndex} className="item-step" open={items.length <= 3}>
+          <summary>
+            Item {step.itemIndex} <StatusBadge status={step.status} />
+          </summary>
+          <StepDetails step={step} stream={streams[streamKey(node.id, step.itemIndex)]} />
+        </details>
+      ))}
+    </aside>
+  );
+}

@@ -1,0 +1,127 @@
+import {
+  Background,
+  Controls,
+  type Edge,
+  Handle,
+  type Node,
+  type NodeProps,
+  Position,
+  ReactFlow,
+} from "@xyflow/react";
+import { memo, useMemo } from "react";
+import { useTheme } from "../hooks/use-theme.ts";
+import { layoutGraph } from "../lib/graph-layout.ts";
+import type { GraphModel, GraphNodeModel } from "../lib/graph-model.ts";
+
+type StepNodeData = GraphNodeModel & { selected: boolean; onSelect?: (id: string) => void };
+type StepNode = Node<StepNodeData, "step">;
+
+const STATUS_TEXT: Record<string, string> = { waiting_approval: "waiting approval" };
+
+const StepNodeView = memo(function StepNodeView({ data }: NodeProps<StepNode>) {
+  const status = data.status ? (STATUS_TEXT[data.status] ?? data.status) : undefined;
+  const progress = data.progress ? `${data.progress.done}/${data.progress.total}` : undefined;
+  const content = (
+    <>
+      <span className="graph-node-id">{data.id}</span>
+      <span className="graph-node-meta">
+        <span>{data.type}</span>
+        {status && <span className="graph-node-status">{status}</span>}
+        {progress && (
+          <span className="graph-node-progress" title={`${progress} items succeeded`}>
+            {progress}
+          </span>
+        )}
+      </span>
+    </>
+  );
+  return (
+    <div
+      className={`graph-node status-${data.status ?? "none"}${data.selected ? " selected" : ""}`}
+      data-node-id={data.id}
+    >
+      <Handle type="target" position={Position.Left} isConnectable={false} />
+      {data.onSelect ? (
+        <button
+          type="button"
+          className="graph-node-body nodrag"
+          aria-pressed={data.selected}
+          aria-label={`Step ${data.id}, ${data.type}${status ? `, ${status}` : ""}${progress ? `, ${progress} items` : ""}`}
+          onClick={() => data.onSelect?.(data.id)}
+        >
+          {content}
+        </button>
+      ) : (
+        <div className="graph-node-body">{content}</div>
+      )}
+      <Handle type="source" position={Position.Right} isConnectable={false} />
+    </div>
+  );
+});
+
+const nodeTypes = { step: StepNodeView };
+
+export function WorkflowGraph({
+  model,
+  selectedId,
+  onSelect,
+  label,
+}: {
+  model: GraphModel;
+  selectedId?: string | undefined;
+  onSelect?: (id: string) => void;
+  label: string;
+}) {
+  const { theme } = useTheme();
+  // Layout depends only on the shape, not on statuses, so live updates do not move nodes around.
+  const shape = `${model.nodes.map((n) => n.id).join(",")}|${model.edges.map((e) => `${e.source}>${e.target}`).join(",")}`;
+  // biome-ignore lint/correctness/useExhaustiveDependencies: keyed on the shape on purpose
+  const positions = useMemo(() => layoutGraph(model), [shape]);
+
+  const nodes = useMemo<StepNode[]>(
+    () =>
+      model.nodes.map((node) => ({
+        id: node.id,
+        type: "step",
+        position: positions.get(node.id) ?? { x: 0, y: 0 },
+        data: { ...node, selected: node.id === selectedId, ...(onSelect ? { onSelect } : {}) },
+      })),
+    [model.nodes, positions, selectedId, onSelect],
+  );
+  const statusOf = useMemo(() => new Map(model.nodes.map((n) => [n.id, n.status])), [model.nodes]);
+  const edges = useMemo<Edge[]>(
+    () =>
+      model.edges.map((edge) => ({
+        id: `${edge.source}->${edge.target}`,
+        source: edge.source,
+        target: edge.target,
+        animated: statusOf.get(edge.target) === "running",
+        className: `edge-${statusOf.get(edge.source) ?? "none"}`,
+      })),
+    [model.edges, statusOf],
+  );
+
+  return (
+    <section className="graph" aria-label={label}>
+      <ReactFlow
+        key={shape}
+        nodes={nodes}
+        edges={edges}
+        nodeTypes={nodeTypes}
+        colorMode={theme}
+        fitView
+        fitViewOptions={{ padding: 0.15, maxZoom: 1.2 }}
+        minZoom={0.2}
+        nodesDraggable={false}
+        nodesConnectable={false}
+        nodesFocusable={false}
+        edgesFocusable={false}
+        elementsSelectable={false}
+        proOptions={{ hideAttribution: false }}
+      >
+        <Background gap={16} size={1} />
+        <Controls showInteractive={false} />
+      </ReactFlow>
+    </section>
+  );
+}

@@ -1,0 +1,33 @@
+import type { Role } from "#events/auth";
+
+export interface NavItem {
+  label: string;
+  to: string;
+  roles: readonly Role[];
+}
+
+const everyone: readonly Role[] = ["admin", "user", "viewer"];
+const writers: readonly Role[] = ["admin", "user"];
+const admins: readonly Role[] = ["admin"];
+
+/** Who sees which page. The API enforces the same split; hiding a link only spares a 403. */
+export const NAV: readonly NavItem[] = [
+  { label: "Jobs", to: "/jobs", roles: everyone },
+  { label: "Workflows", to: "/workflows", roles: everyone },
+  { label: "Approvals", to: "/approvals", roles: everyone },
+  { label: "Agents", to: "/agents", roles: everyone },
+  { label: "Tools", to: "/tools", roles: everyone },
+  { label: "Schedules", to: "/schedules", roles: everyone },
+  { label: "API keys", to: "/api-keys", roles: writers },
+  { label: "Users", to: "/users", roles: admins },
+  { label: "System", to: "/system", roles: admins },
+  { label: "Audit", to: "/audit", roles: admins },
+];
+
+export function navFor(role: Role | undefined): NavItem[] {
+  return role ? NAV.filter((item) => item.roles.includes(role)) : [];
+}
+
+export function canWrite(role: Role | undefined): boolean {
+  return role === "admin" || role === "user";
+}
