@@ -8,7 +8,10 @@ export const DEFAULT_TENANT_ID = "default";
  * Creates tenant `default` and its platform admin on first start. Idempotent: an existing admin is left
  * as it is (its password is not reset).
  */
-export async function ensurePlatformAdmin(options: { email: string; password: string }): Promise<{ created: boolean }> {
+export async function ensurePlatformAdmin(options: {
+  email: string;
+  password: string;
+}): Promise<{ created: boolean }> {
   if (options.password.length < MIN_PASSWORD_LENGTH) {
     throw new Error(`The admin password must have at least ${MIN_PASSWORD_LENGTH} characters`);
   }

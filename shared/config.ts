@@ -24,7 +24,8 @@ export function numberEnv(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === "") return fallback;
   const value = Number(raw);
-  if (!Number.isFinite(value)) throw new ConfigError(`Environment variable ${name} must be a number, got "${raw}"`);
+  if (!Number.isFinite(value))
+    throw new ConfigError(`Environment variable ${name} must be a number, got "${raw}"`);
   return value;
 }
 

@@ -27,7 +27,8 @@ export const forbidden = (message = "Your role does not allow this action") =>
   new AppError(403, "FORBIDDEN", message);
 export const notFound = (what: string, id?: string) =>
   new AppError(404, "NOT_FOUND", id === undefined ? `${what} not found` : `${what} ${id} not found`);
-export const conflict = (message: string, details?: unknown) => new AppError(409, "CONFLICT", message, details);
+export const conflict = (message: string, details?: unknown) =>
+  new AppError(409, "CONFLICT", message, details);
 export const payloadTooLarge = (message: string) => new AppError(413, "PAYLOAD_TOO_LARGE", message);
 export const tooManyRequests = (message: string, retryAfterSeconds: number) =>
   new AppError(429, "TOO_MANY_REQUESTS", message, undefined, { "Retry-After": String(retryAfterSeconds) });

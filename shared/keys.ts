@@ -37,10 +37,16 @@ export const keys = {
   jobSortKey: (createdAt: string, jobId: string) => `${createdAt}#${jobId}`,
   idempotency: (tenantId: string, key: string) => ({ pk: `T#${tenantId}#IDEM#${key}`, sk: "IDEM" }),
 
-  connection: (tenantId: string, connectionId: string) => ({ pk: `T#${tenantId}#C#${connectionId}`, sk: "CONN" }),
+  connection: (tenantId: string, connectionId: string) => ({
+    pk: `T#${tenantId}#C#${connectionId}`,
+    sk: "CONN",
+  }),
   jobSubscribers: (tenantId: string, jobId: string) => `T#${tenantId}#SUB#J#${jobId}`,
   tenantSubscribers: (tenantId: string) => `T#${tenantId}#SUB#ALL`,
-  subscription: (subscribersPk: string, connectionId: string) => ({ pk: subscribersPk, sk: `C#${connectionId}` }),
+  subscription: (subscribersPk: string, connectionId: string) => ({
+    pk: subscribersPk,
+    sk: `C#${connectionId}`,
+  }),
 } as const;
 
 /** Item kinds by sort-key prefix, as the stream filter and the fanout see them. */

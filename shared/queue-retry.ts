@@ -7,7 +7,8 @@ import { logger } from "./observability.ts";
 function queueUrlOf(record: SQSRecord): string | undefined {
   const [, , , region, account, name] = record.eventSourceARN.split(":");
   if (region === undefined || account === undefined || name === undefined) return undefined;
-  const endpoint = process.env.AWS_ENDPOINT_URL_SQS ?? process.env.AWS_ENDPOINT_URL ?? `https://sqs.${region}.amazonaws.com`;
+  const endpoint =
+    process.env.AWS_ENDPOINT_URL_SQS ?? process.env.AWS_ENDPOINT_URL ?? `https://sqs.${region}.amazonaws.com`;
   return `${endpoint.replace(/\/$/, "")}/${account}/${name}`;
 }
 
@@ -23,7 +24,11 @@ export async function backOffRecord(record: SQSRecord): Promise<void> {
   const seconds = Math.min(900, 2 ** Math.min(receives, 9));
   try {
     await sqsClient().send(
-      new ChangeMessageVisibilityCommand({ QueueUrl: url, ReceiptHandle: record.receiptHandle, VisibilityTimeout: seconds }),
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: url,
+        ReceiptHandle: record.receiptHandle,
+        VisibilityTimeout: seconds,
+      }),
     );
   } catch (error) {
     // The message still comes back after the queue's visibility timeout; only the back-off is lost.

@@ -12,7 +12,10 @@ export interface OutgoingStep {
 }
 
 /** Sends in batches of ten and throws if any entry failed, so the caller's retry covers it. */
-export async function sendStepMessages(steps: OutgoingStep[], queueUrl = requireEnv(ENV.stepsQueueUrl)): Promise<void> {
+export async function sendStepMessages(
+  steps: OutgoingStep[],
+  queueUrl = requireEnv(ENV.stepsQueueUrl),
+): Promise<void> {
   for (let i = 0; i < steps.length; i += 10) {
     const chunk = steps.slice(i, i + 10);
     const result = await sqsClient().send(
@@ -27,7 +30,9 @@ export async function sendStepMessages(steps: OutgoingStep[], queueUrl = require
     );
     if (result.Failed !== undefined && result.Failed.length > 0) {
       const first = result.Failed[0];
-      throw new Error(`SQS refused ${result.Failed.length} step message(s): ${first?.Code} ${first?.Message ?? ""}`);
+      throw new Error(
+        `SQS refused ${result.Failed.length} step message(s): ${first?.Code} ${first?.Message ?? ""}`,
+      );
     }
   }
 }

@@ -36,12 +36,19 @@ export async function handleClientMessage(connectionId: string, principal: Princ
   try {
     parsed = JSON.parse(raw ?? "");
   } catch {
-    await send(connectionId, principal, { type: "error", at: at(), code: "BAD_REQUEST", message: "Message is not valid JSON" });
+    await send(connectionId, principal, {
+      type: "error",
+      at: at(),
+      code: "BAD_REQUEST",
+      message: "Message is not valid JSON",
+    });
     return;
   }
   const result = ClientMessage.safeParse(parsed);
   if (!result.success) {
-    const message = result.error.issues.map((i) => `${i.path.join(".") || "message"}: ${i.message}`).join("; ");
+    const message = result.error.issues
+      .map((i) => `${i.path.join(".") || "message"}: ${i.message}`)
+      .join("; ");
     await send(connectionId, principal, { type: "error", at: at(), code: "VALIDATION_FAILED", message });
     return;
   }
@@ -51,7 +58,11 @@ export async function handleClientMessage(connectionId: string, principal: Princ
       await send(connectionId, principal, { type: "pong", at: at() });
       return;
     case "unsubscribe":
-      await removeSubscription(principal.tenantId, connectionId, "jobId" in msg ? { jobId: msg.jobId } : { all: true });
+      await removeSubscription(
+        principal.tenantId,
+        connectionId,
+        "jobId" in msg ? { jobId: msg.jobId } : { all: true },
+      );
       await send(connectionId, principal, {
         type: "unsubscribed",
         at: at(),
@@ -67,11 +78,24 @@ export async function handleClientMessage(connectionId: string, principal: Princ
       // Another tenant's job looks exactly like a job that does not exist.
       const job = await jobExists(principal.tenantId, msg.jobId);
       if (job === undefined) {
-        await send(connectionId, principal, { type: "error", at: at(), code: "NOT_FOUND", message: `Job ${msg.jobId} not found` });
+        await send(connectionId, principal, {
+          type: "error",
+          at: at(),
+          code: "NOT_FOUND",
+          message: `Job ${msg.jobId} not found`,
+        });
         return;
       }
       await addSubscription(principal.tenantId, connectionId, { jobId: msg.jobId });
-      if (!(await send(connectionId, principal, { type: "subscribed", at: at(), jobId: msg.jobId, seq: job.seq }))) return;
+      if (
+        !(await send(connectionId, principal, {
+          type: "subscribed",
+          at: at(),
+          jobId: msg.jobId,
+          seq: job.seq,
+        }))
+      )
+        return;
       if (msg.since !== undefined) {
         let since = msg.since;
         for (;;) {

@@ -1,4 +1,4 @@
-import { type RouteTable, createApiHandler, defineRoute } from "#shared/http/api";
+import { createApiHandler, defineRoute, type RouteTable } from "#shared/http/api";
 import { openApiDocument } from "#shared/http/openapi";
 import { authRoutes } from "#shared/http/routes/auth";
 import { jobRoutes } from "#shared/http/routes/jobs";

@@ -5,7 +5,9 @@ import { AuthenticationError, authenticate } from "#shared/auth/authenticate";
 import { logger } from "#shared/observability";
 
 function credentialOf(event: APIGatewayRequestAuthorizerEvent): string | undefined {
-  const headers = Object.fromEntries(Object.entries(event.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+  const headers = Object.fromEntries(
+    Object.entries(event.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]),
+  );
   const bearer = headers.authorization?.match(/^Bearer\s+(\S+)$/i)?.[1];
   return bearer ?? headers["x-api-key"] ?? event.queryStringParameters?.token ?? undefined;
 }
@@ -20,32 +22,34 @@ function stageWide(methodArn: string): string {
 }
 
 /** Serves REST (`Authorization: Bearer` or `x-api-key`) and the WebSocket `$connect` (`?token=`). */
-export const handler = middy(async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
-  const credential = credentialOf(event);
-  if (credential === undefined) throw new Error("Unauthorized");
-  try {
-    const context = await authenticate(credential);
-    return {
-      principalId: context.principalId,
-      policyDocument: {
-        Version: "2012-10-17",
-        Statement: [
-          {
-            Action: "execute-api:Invoke",
-            Effect: "Allow",
-            Resource: event.methodArn.includes("$connect") ? event.methodArn : stageWide(event.methodArn),
-          },
-        ],
-      },
-      context: { ...context },
-      ...(context.principalType === "apiKey" ? { usageIdentifierKey: context.principalId } : {}),
-    };
-  } catch (error) {
-    if (error instanceof AuthenticationError) {
-      logger.info("Authentication refused", { reason: error.message });
-      // API Gateway turns exactly this message into a 401.
-      throw new Error("Unauthorized");
+export const handler = middy(
+  async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
+    const credential = credentialOf(event);
+    if (credential === undefined) throw new Error("Unauthorized");
+    try {
+      const context = await authenticate(credential);
+      return {
+        principalId: context.principalId,
+        policyDocument: {
+          Version: "2012-10-17",
+          Statement: [
+            {
+              Action: "execute-api:Invoke",
+              Effect: "Allow",
+              Resource: event.methodArn.includes("$connect") ? event.methodArn : stageWide(event.methodArn),
+            },
+          ],
+        },
+        context: { ...context },
+        ...(context.principalType === "apiKey" ? { usageIdentifierKey: context.principalId } : {}),
+      };
+    } catch (error) {
+      if (error instanceof AuthenticationError) {
+        logger.info("Authentication refused", { reason: error.message });
+        // API Gateway turns exactly this message into a 401.
+        throw new Error("Unauthorized");
+      }
+      throw error;
     }
-    throw error;
-  }
-}).use(injectLambdaContext(logger, { resetKeys: true }));
+  },
+).use(injectLambdaContext(logger, { resetKeys: true }));

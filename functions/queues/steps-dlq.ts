@@ -15,7 +15,10 @@ async function processRecord(record: SQSRecord): Promise<void> {
     return;
   }
   const receives = record.attributes.ApproximateReceiveCount ?? "?";
-  await failStepFromDeadLetter(parsed.data, `the step message failed ${receives} deliveries and was dead-lettered`);
+  await failStepFromDeadLetter(
+    parsed.data,
+    `the step message failed ${receives} deliveries and was dead-lettered`,
+  );
 }
 
 /**

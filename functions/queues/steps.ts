@@ -14,7 +14,10 @@ async function processRecord(record: SQSRecord): Promise<void> {
   const parsed = StepMessage.safeParse(JSON.parse(record.body));
   if (!parsed.success) {
     // A malformed message can never succeed; failing it would only loop it into the DLQ later.
-    logger.error("Dropping malformed step message", { messageId: record.messageId, issues: parsed.error.issues });
+    logger.error("Dropping malformed step message", {
+      messageId: record.messageId,
+      issues: parsed.error.issues,
+    });
     return;
   }
   logger.appendKeys({ jobId: parsed.data.jobId, nodeId: parsed.data.nodeId, tenantId: parsed.data.tenantId });

@@ -9,7 +9,9 @@ import { connect, disconnect, handleClientMessage } from "#shared/realtime";
 
 /** `$connect`, `$disconnect` and `$default` of the WebSocket API; the authorizer ran before `$connect`. */
 export const handler = middy(async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
-  const { connectionId, routeKey } = event.requestContext as typeof event.requestContext & { routeKey?: string };
+  const { connectionId, routeKey } = event.requestContext as typeof event.requestContext & {
+    routeKey?: string;
+  };
   const auth = AuthContext.safeParse(event.requestContext.authorizer ?? {});
   if (connectionId === undefined || !auth.success) {
     logger.warn("WebSocket event without connection or authorizer context", { routeKey });

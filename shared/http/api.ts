@@ -2,11 +2,12 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import middy from "@middy/core";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-lambda";
-import { type ZodType, z } from "zod";
+import type { ZodType, z } from "zod";
 import { AuthContext } from "#events/auth";
 import { type HttpRoute, manifest } from "#infra/manifest";
 import { AppError, forbidden, payloadTooLarge, unauthorized } from "../errors.ts";
 import { logger, tracer } from "../observability.ts";
+import { recordAudit } from "../stores/audit.ts";
 import { errorResult, json } from "./respond.ts";
 
 /** Bodies larger than this are refused before parsing. API Gateway's own limit is 10 MB. */
@@ -46,10 +47,17 @@ export interface RouteDefinition<B = unknown, Q = unknown> {
   response?: ZodType;
   status?: number;
   summary?: string;
+  /**
+   * Mutations are audited by default. `false` for those that are not a change of the tenant's state
+   * (login, validation); a function to name the resource when the path alone does not (a created id).
+   */
+  audit?: false | ((request: ApiRequest<B, Q>, result: unknown) => { resource?: string; tenantId?: string });
   handle(request: ApiRequest<B, Q>): Promise<unknown>;
 }
 
-export function defineRoute<B = undefined, Q = undefined>(definition: RouteDefinition<B, Q>): RouteDefinition<B, Q> {
+export function defineRoute<B = undefined, Q = undefined>(
+  definition: RouteDefinition<B, Q>,
+): RouteDefinition<B, Q> {
   return definition;
 }
 
@@ -61,7 +69,11 @@ export function isApiResponse(value: unknown): value is ApiResponse {
 }
 
 function zodDetails(error: z.ZodError) {
-  return error.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message, code: issue.code }));
+  return error.issues.map((issue) => ({
+    path: issue.path.join("."),
+    message: issue.message,
+    code: issue.code,
+  }));
 }
 
 function parseOrThrow<T>(schema: ZodType<T>, value: unknown, where: string): T {
@@ -109,7 +121,8 @@ function principalOf(event: APIGatewayProxyEvent): Principal {
 /** Role checks live here, read from the manifest's route table, and nowhere else. */
 export function authorizeRoute(route: HttpRoute, principal: Principal): void {
   if (!route.roles.includes(principal.role)) throw forbidden();
-  if (route.platformAdmin === true && !principal.platformAdmin) throw forbidden("Only a platform admin may do this");
+  if (route.platformAdmin === true && !principal.platformAdmin)
+    throw forbidden("Only a platform admin may do this");
 }
 
 export function findRoute(event: APIGatewayProxyEvent): HttpRoute | undefined {
@@ -133,6 +146,39 @@ export function toErrorResult(error: unknown, requestId: string): APIGatewayProx
   return errorResult(500, { code: "INTERNAL", message: "Internal error", requestId });
 }
 
+/**
+ * Every successful mutation leaves an entry: who, what, when, from where. Written before the response, so
+ * a change the caller was told about is never missing from the log.
+ */
+async function audit(
+  route: HttpRoute,
+  definition: RouteDefinition<unknown, unknown>,
+  request: ApiRequest<unknown, unknown>,
+  result: unknown,
+  status: number,
+): Promise<void> {
+  const body = isApiResponse(result) ? result.body : result;
+  const named = typeof definition.audit === "function" ? definition.audit(request, body) : {};
+  const createdId =
+    typeof body === "object" && body !== null
+      ? ((body as Record<string, unknown>).id ?? (body as Record<string, unknown>).jobId)
+      : undefined;
+  const resource =
+    named.resource ??
+    (typeof createdId === "string" ? `${request.event.path}/${createdId}` : request.event.path);
+  await recordAudit({
+    tenantId: named.tenantId ?? request.principal.tenantId,
+    actorId: request.principal.principalId,
+    actorType: request.principal.principalType,
+    action: route.id,
+    resource,
+    requestId: request.requestId,
+    sourceIp: request.sourceIp,
+    status,
+    at: new Date().toISOString(),
+  });
+}
+
 async function dispatch(routes: RouteTable, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
   const requestId = event.requestContext?.requestId ?? "unknown";
   try {
@@ -148,10 +194,12 @@ async function dispatch(routes: RouteTable, event: APIGatewayProxyEvent): Promis
       authorizeRoute(route, principal);
     }
     const rawBody = parseBody(event);
-    const body = definition.body === undefined ? rawBody : parseOrThrow(definition.body, rawBody ?? {}, "request body");
+    const body =
+      definition.body === undefined ? rawBody : parseOrThrow(definition.body, rawBody ?? {}, "request body");
     const rawQuery = event.queryStringParameters ?? {};
-    const query = definition.query === undefined ? rawQuery : parseOrThrow(definition.query, rawQuery, "query string");
-    const result = await definition.handle({
+    const query =
+      definition.query === undefined ? rawQuery : parseOrThrow(definition.query, rawQuery, "query string");
+    const apiRequest: ApiRequest<unknown, unknown> = {
       event,
       body,
       query,
@@ -159,9 +207,15 @@ async function dispatch(routes: RouteTable, event: APIGatewayProxyEvent): Promis
       principal: principal as Principal,
       requestId,
       sourceIp: event.requestContext?.identity?.sourceIp ?? "unknown",
-    });
-    if (isApiResponse(result)) return json(result.status, result.body, result.headers);
-    return json(definition.status ?? 200, result);
+    };
+    const result = await definition.handle(apiRequest);
+    const response = isApiResponse(result)
+      ? json(result.status, result.body, result.headers)
+      : json(definition.status ?? 200, result);
+    if (route.method !== "GET" && principal !== undefined && definition.audit !== false) {
+      await audit(route, definition, apiRequest, result, response.statusCode);
+    }
+    return response;
   } catch (error) {
     return toErrorResult(error, requestId);
   }

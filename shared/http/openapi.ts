@@ -5,11 +5,16 @@ import type { RouteTable } from "./api.ts";
 
 function schema(type: ZodType | undefined, io: "input" | "output"): Record<string, unknown> | undefined {
   if (type === undefined) return undefined;
-  return z.toJSONSchema(type, { io, unrepresentable: "any", target: "draft-2020-12" }) as Record<string, unknown>;
+  return z.toJSONSchema(type, { io, unrepresentable: "any", target: "draft-2020-12" }) as Record<
+    string,
+    unknown
+  >;
 }
 
 function queryParameters(type: ZodType | undefined) {
-  const json = schema(type, "input") as { properties?: Record<string, unknown>; required?: string[] } | undefined;
+  const json = schema(type, "input") as
+    | { properties?: Record<string, unknown>; required?: string[] }
+    | undefined;
   return Object.entries(json?.properties ?? {}).map(([name, property]) => ({
     name,
     in: "query",
@@ -61,7 +66,10 @@ export function openApiDocument(routes: RouteTable, serverUrl?: string): Record<
         : { security: [] }),
     };
     if (definition.body !== undefined) {
-      operation.requestBody = { required: true, content: { "application/json": { schema: schema(definition.body, "input") } } };
+      operation.requestBody = {
+        required: true,
+        content: { "application/json": { schema: schema(definition.body, "input") } },
+      };
     }
     paths[route.path] ??= {};
     (paths[route.path] as Record<string, unknown>)[route.method.toLowerCase()] = operation;

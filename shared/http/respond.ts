@@ -7,7 +7,11 @@ export const JSON_HEADERS = {
   "x-content-type-options": "nosniff",
 } as const;
 
-export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyResult {
+export function json(
+  statusCode: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): APIGatewayProxyResult {
   return {
     statusCode,
     headers: { ...JSON_HEADERS, ...headers },

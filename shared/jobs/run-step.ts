@@ -17,8 +17,13 @@ export function stepTimeoutSeconds(node: WorkflowNode | undefined): number {
   return node?.timeoutSeconds ?? DEFAULT_STEP_TIMEOUT_SECONDS;
 }
 
+/** Fargate tasks renew their lease by heartbeat, so their first lease only has to cover the task's start. */
+export const TASK_START_LEASE_SECONDS = 180;
+
 export function leaseSecondsFor(state: JobState, nodeId: string): number {
-  return stepTimeoutSeconds(getNode(state, nodeId)) + LEASE_MARGIN_SECONDS;
+  const node = getNode(state, nodeId);
+  if (node?.runtime === "fargate") return TASK_START_LEASE_SECONDS;
+  return stepTimeoutSeconds(node) + LEASE_MARGIN_SECONDS;
 }
 
 function failure(code: string, message: string, retryable: boolean): StepOutcome {
@@ -43,7 +48,11 @@ export async function executeStep(
   try {
     input = node.input === undefined ? undefined : await resolveTemplate(node.input, context);
   } catch (error) {
-    return failure("INPUT_ERROR", `Could not resolve the input of ${nodeId}: ${(error as Error).message}`, false);
+    return failure(
+      "INPUT_ERROR",
+      `Could not resolve the input of ${nodeId}: ${(error as Error).message}`,
+      false,
+    );
   }
   const timeoutMs = stepTimeoutSeconds(node) * 1000;
   switch (node.type) {

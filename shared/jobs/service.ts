@@ -2,14 +2,22 @@ import type { StepError } from "#events/jobs";
 import type { StepMessage } from "#events/steps";
 import type { NewTimelineEvent } from "#events/timeline";
 import type { WorkflowDefinition } from "#events/workflow";
-import { decide } from "../engine/engine.ts";
-import { type Command, type Decision, type EngineEvent, type JobState, stepKey } from "../engine/types.ts";
+import { decide, getNode } from "../engine/engine.ts";
+import {
+  type Command,
+  type Decision,
+  type EngineEvent,
+  type JobState,
+  type StepState,
+  stepKey,
+} from "../engine/types.ts";
 import { conflict, notFound } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { logger } from "../observability.ts";
 import { MAX_DELAY_SECONDS, type OutgoingStep, sendStepMessages } from "../queues.ts";
 import { ConcurrentUpdateError, commitDecision, insertJob, type LoadedJob, loadJob } from "../stores/jobs.ts";
-import { executeStep, leaseSecondsFor } from "./run-step.ts";
+import { executeStep, leaseSecondsFor, type StepOutcome } from "./run-step.ts";
+import { startStepTask, stopStepTask } from "./tasks.ts";
 
 const MAX_COMMIT_ATTEMPTS = 12;
 
@@ -25,7 +33,9 @@ async function backoff(attempt: number): Promise<void> {
 export async function withJob<T>(
   tenantId: string,
   jobId: string,
-  step: (loaded: LoadedJob) => Promise<{ decision: Decision; extraEvents?: NewTimelineEvent[]; result: T } | undefined>,
+  step: (
+    loaded: LoadedJob,
+  ) => Promise<{ decision: Decision; extraEvents?: NewTimelineEvent[]; result: T } | undefined>,
   now: () => Date = () => new Date(),
 ): Promise<{ loaded: LoadedJob; result: T; committed: boolean } | undefined> {
   for (let attempt = 0; ; attempt++) {
@@ -71,9 +81,10 @@ export async function runCommands(state: JobState, commands: Command[]): Promise
           delaySeconds: command.delaySeconds,
         });
         break;
+      case "stopTask":
+        await stopStepTask(command.taskArn, `Job ${state.jobId} no longer needs step ${command.nodeId}`);
+        break;
       default:
-        // Stopping tasks and requesting approvals arrive with the engine's later capabilities; until then a
-        // decision that asks for them is logged so it is never silently lost.
         logger.warn("Command not carried out", { command: command.type, jobId: state.jobId });
     }
   }
@@ -92,7 +103,10 @@ export interface StartJobInput {
 }
 
 /** Plans the job's first steps, writes everything in one transaction, then sends the ready steps' messages. */
-export async function startJob(input: StartJobInput, now = new Date()): Promise<{ jobId: string; status: string; created: boolean }> {
+export async function startJob(
+  input: StartJobInput,
+  now = new Date(),
+): Promise<{ jobId: string; status: string; created: boolean }> {
   const jobId = newId("j_", now.getTime());
   const initial: JobState = {
     jobId,
@@ -152,7 +166,10 @@ export async function processStepMessage(message: StepMessage): Promise<void> {
     if (TERMINAL.includes(state.status) || step === undefined || step.attempt !== attempt) return undefined;
     const now = new Date();
     if (step.status === "waiting") {
-      return { decision: await decide(state, { type: "waitElapsed", nodeId, itemIndex }, now), result: "waited" as const };
+      return {
+        decision: await decide(state, { type: "waitElapsed", nodeId, itemIndex }, now),
+        result: "waited" as const,
+      };
     }
     if (step.status !== "queued") return undefined;
     if (step.notBefore !== undefined && Date.parse(step.notBefore) > now.getTime() + 1000) {
@@ -182,13 +199,50 @@ export async function processStepMessage(message: StepMessage): Promise<void> {
   }
   if (claim.result !== "claimed" || !claim.committed) return;
 
-  // 2. Run. The step's own failures become a result; only infrastructure errors throw.
   const claimedState = claim.loaded.state;
-  const outcome = await executeStep(claimedState, nodeId, itemIndex, attempt);
+  if (getNode(claimedState, nodeId)?.runtime === "fargate") {
+    // Long steps leave the worker: the task runs the same step code and reports through recordStepOutcome.
+    let taskArn: string;
+    try {
+      taskArn = await startStepTask(message);
+    } catch (error) {
+      logger.error("Could not start the step's task", error as Error);
+      const reason = (error as Error).message;
+      await recordStepOutcome(message, {
+        ok: false,
+        error: { code: "TASK_START_FAILED", message: reason },
+        retryable: true,
+      });
+      return;
+    }
+    await withJob(tenantId, jobId, async ({ state }) => {
+      const step = state.steps[key];
+      if (step === undefined || step.status !== "running" || step.attempt !== attempt) return undefined;
+      const next = structuredClone(state);
+      const running = next.steps[key] as StepState;
+      running.taskArn = taskArn;
+      return { decision: { ...noChange(next), changedSteps: [running] }, result: undefined };
+    });
+    return;
+  }
 
-  // 3. Record the result and advance the workflow.
+  // 2. Run. The step's own failures become a result; only infrastructure errors throw.
+  const outcome = await executeStep(claimedState, nodeId, itemIndex, attempt);
+  await recordStepOutcome(message, outcome);
+}
+
+/** 3. Records an attempt's result and advances the workflow. A result for an attempt that is no longer running is dropped. */
+export async function recordStepOutcome(message: StepMessage, outcome: StepOutcome): Promise<void> {
+  const { tenantId, jobId, nodeId, itemIndex, attempt } = message;
+  const key = stepKey(nodeId, itemIndex);
   const event: EngineEvent = outcome.ok
-    ? { type: "stepSucceeded", nodeId, ...(itemIndex === undefined ? {} : { itemIndex }), attempt, output: outcome.output }
+    ? {
+        type: "stepSucceeded",
+        nodeId,
+        ...(itemIndex === undefined ? {} : { itemIndex }),
+        attempt,
+        output: outcome.output,
+      }
     : {
         type: "stepFailed",
         nodeId,
@@ -204,7 +258,29 @@ export async function processStepMessage(message: StepMessage): Promise<void> {
   });
 }
 
-async function decideOnJob(tenantId: string, jobId: string, event: EngineEvent, allowed: string[], verb: string) {
+/** Extends a running attempt's lease; false when the attempt is no longer running (cancelled, timed out). */
+export async function heartbeat(message: StepMessage, leaseSeconds: number): Promise<boolean> {
+  const { tenantId, jobId, nodeId, itemIndex, attempt } = message;
+  const key = stepKey(nodeId, itemIndex);
+  const outcome = await withJob(tenantId, jobId, async ({ state }) => {
+    const step = state.steps[key];
+    if (TERMINAL.includes(state.status) || step?.status !== "running" || step.attempt !== attempt)
+      return undefined;
+    const next = structuredClone(state);
+    const running = next.steps[key] as StepState;
+    running.leaseUntil = new Date(Date.now() + leaseSeconds * 1000).toISOString();
+    return { decision: { ...noChange(next), changedSteps: [running] }, result: true };
+  });
+  return outcome?.result === true;
+}
+
+async function decideOnJob(
+  tenantId: string,
+  jobId: string,
+  event: EngineEvent,
+  allowed: string[],
+  verb: string,
+) {
   const outcome = await withJob(tenantId, jobId, async (loaded) => {
     if (!allowed.includes(loaded.state.status)) {
       throw conflict(`Job ${jobId} is ${loaded.state.status} and cannot be ${verb}`);
@@ -236,7 +312,8 @@ export async function failStepFromDeadLetter(message: StepMessage, reason: strin
   const error: StepError = { code: "DEAD_LETTERED", message: reason };
   await withJob(tenantId, jobId, async (loaded) => {
     const step = loaded.state.steps[key];
-    if (TERMINAL.includes(loaded.state.status) || step === undefined || step.attempt !== attempt) return undefined;
+    if (TERMINAL.includes(loaded.state.status) || step === undefined || step.attempt !== attempt)
+      return undefined;
     if (!["queued", "running", "waiting"].includes(step.status)) return undefined;
     // A step still queued has to pass through running for the engine to accept its failure.
     const state = structuredClone(loaded.state);
@@ -245,10 +322,19 @@ export async function failStepFromDeadLetter(message: StepMessage, reason: strin
     return {
       decision: await decide(
         state,
-        { type: "stepFailed", nodeId, ...(itemIndex === undefined ? {} : { itemIndex }), attempt, error, retryable: false },
+        {
+          type: "stepFailed",
+          nodeId,
+          ...(itemIndex === undefined ? {} : { itemIndex }),
+          attempt,
+          error,
+          retryable: false,
+        },
         new Date(),
       ),
-      extraEvents: [{ type: "job.note", nodeId, message: `Step dead-lettered: ${reason}`, reason: "DEAD_LETTERED" }],
+      extraEvents: [
+        { type: "job.note", nodeId, message: `Step dead-lettered: ${reason}`, reason: "DEAD_LETTERED" },
+      ],
       result: undefined,
     };
   });

@@ -27,9 +27,19 @@ async function healStep(item: Record<string, unknown>, now: Date, report: SweepR
   const key = stepKey(nodeId, itemIndex);
   await withJob(tenantId, jobId, async ({ state }) => {
     const step = state.steps[key];
-    if (step === undefined || ["succeeded", "failed", "cancelled", "timed_out"].includes(state.status)) return undefined;
-    const note = (message: string): NewTimelineEvent => ({ type: "job.note", nodeId, message, reason: "SWEEPER" });
-    if (step.status === "running" && step.leaseUntil !== undefined && Date.parse(step.leaseUntil) <= now.getTime()) {
+    if (step === undefined || ["succeeded", "failed", "cancelled", "timed_out"].includes(state.status))
+      return undefined;
+    const note = (message: string): NewTimelineEvent => ({
+      type: "job.note",
+      nodeId,
+      message,
+      reason: "SWEEPER",
+    });
+    if (
+      step.status === "running" &&
+      step.leaseUntil !== undefined &&
+      Date.parse(step.leaseUntil) <= now.getTime()
+    ) {
       report.leasesExpired++;
       const decision = await decide(
         state,
@@ -43,7 +53,11 @@ async function healStep(item: Record<string, unknown>, now: Date, report: SweepR
         },
         now,
       );
-      return { decision, extraEvents: [note(`Attempt ${step.attempt} lost its lease; recorded as failed`)], result: undefined };
+      return {
+        decision,
+        extraEvents: [note(`Attempt ${step.attempt} lost its lease; recorded as failed`)],
+        result: undefined,
+      };
     }
     if (step.status === "queued" || step.status === "waiting") {
       const next = structuredClone(state);
@@ -61,10 +75,18 @@ async function healStep(item: Record<string, unknown>, now: Date, report: SweepR
           ...unchanged(next),
           changedSteps: [healed],
           commands: [
-            { type: "run", nodeId, ...(itemIndex === undefined ? {} : { itemIndex }), attempt: step.attempt, delaySeconds: 0 },
+            {
+              type: "run",
+              nodeId,
+              ...(itemIndex === undefined ? {} : { itemIndex }),
+              attempt: step.attempt,
+              delaySeconds: 0,
+            },
           ],
         },
-        extraEvents: [note(`No worker had taken the ${step.status} step by its due time; its message was sent again`)],
+        extraEvents: [
+          note(`No worker had taken the ${step.status} step by its due time; its message was sent again`),
+        ],
         result: undefined,
       };
     }
@@ -106,7 +128,11 @@ export async function sweep(now = new Date(), limitPerShard = 100): Promise<Swee
         else if (item.type === "job") await healJob(item, now, report);
       } catch (error) {
         // One bad item must not stop the sweep; it is due again on the next run.
-        logger.error("Sweeper could not heal an item", { pk: item.pk, sk: item.sk, error: (error as Error).message });
+        logger.error("Sweeper could not heal an item", {
+          pk: item.pk,
+          sk: item.sk,
+          error: (error as Error).message,
+        });
       }
     }
   }

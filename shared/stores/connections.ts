@@ -50,17 +50,19 @@ export async function addSubscription(tenantId: string, connectionId: string, ta
     }),
   );
   // The connection remembers its subscriptions so $disconnect can remove them without a scan.
-  await dynamo().send(
-    new UpdateCommand({
-      TableName: tableName(),
-      Key: keys.connection(tenantId, connectionId),
-      UpdateExpression: "SET subscriptions = list_append(if_not_exists(subscriptions, :empty), :pk)",
-      ConditionExpression: "attribute_exists(pk) AND NOT contains(subscriptions, :one)",
-      ExpressionAttributeValues: { ":empty": [], ":pk": [pk], ":one": pk },
-    }),
-  ).catch((error: Error) => {
-    if (error.name !== "ConditionalCheckFailedException") throw error;
-  });
+  await dynamo()
+    .send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: keys.connection(tenantId, connectionId),
+        UpdateExpression: "SET subscriptions = list_append(if_not_exists(subscriptions, :empty), :pk)",
+        ConditionExpression: "attribute_exists(pk) AND NOT contains(subscriptions, :one)",
+        ExpressionAttributeValues: { ":empty": [], ":pk": [pk], ":one": pk },
+      }),
+    )
+    .catch((error: Error) => {
+      if (error.name !== "ConditionalCheckFailedException") throw error;
+    });
 }
 
 export async function removeSubscription(tenantId: string, connectionId: string, target: SubscriptionTarget) {
@@ -82,7 +84,9 @@ export async function deleteConnection(tenantId: string, connectionId: string): 
       dynamo().send(new DeleteCommand({ TableName: tableName(), Key: keys.subscription(pk, connectionId) })),
     ),
   );
-  await dynamo().send(new DeleteCommand({ TableName: tableName(), Key: keys.connection(tenantId, connectionId) }));
+  await dynamo().send(
+    new DeleteCommand({ TableName: tableName(), Key: keys.connection(tenantId, connectionId) }),
+  );
 }
 
 /** Connections subscribed to this job, or to every job of its tenant. */

@@ -39,7 +39,9 @@ export interface ApiKeyItem {
 }
 
 export async function getTenant(tenantId: string): Promise<TenantItem | undefined> {
-  const { Item } = await dynamo().send(new GetCommand({ TableName: tableName(), Key: keys.tenant(tenantId) }));
+  const { Item } = await dynamo().send(
+    new GetCommand({ TableName: tableName(), Key: keys.tenant(tenantId) }),
+  );
   return Item === undefined ? undefined : { id: Item.id, name: Item.name, createdAt: Item.createdAt };
 }
 
@@ -48,7 +50,13 @@ export async function putTenant(tenant: TenantItem): Promise<boolean> {
     await dynamo().send(
       new PutCommand({
         TableName: tableName(),
-        Item: { ...keys.tenant(tenant.id), gsi1pk: keys.tenantsIndex(), gsi1sk: tenant.id, type: "tenant", ...tenant },
+        Item: {
+          ...keys.tenant(tenant.id),
+          gsi1pk: keys.tenantsIndex(),
+          gsi1sk: tenant.id,
+          type: "tenant",
+          ...tenant,
+        },
         ConditionExpression: "attribute_not_exists(pk)",
       }),
     );
@@ -60,8 +68,15 @@ export async function putTenant(tenant: TenantItem): Promise<boolean> {
 }
 
 /** Creates the user and claims its email in one transaction: emails are unique across the platform. */
-export async function createUser(input: Omit<UserItem, "id" | "createdAt"> & { id?: string }): Promise<UserItem> {
-  const user: UserItem = { ...input, id: input.id ?? newId("u_"), email: input.email.toLowerCase(), createdAt: nowIso() };
+export async function createUser(
+  input: Omit<UserItem, "id" | "createdAt"> & { id?: string },
+): Promise<UserItem> {
+  const user: UserItem = {
+    ...input,
+    id: input.id ?? newId("u_"),
+    email: input.email.toLowerCase(),
+    createdAt: nowIso(),
+  };
   try {
     await dynamo().send(
       new TransactWriteCommand({
@@ -69,7 +84,12 @@ export async function createUser(input: Omit<UserItem, "id" | "createdAt"> & { i
           {
             Put: {
               TableName: tableName(),
-              Item: { ...keys.emailLookup(user.email), type: "email", tenantId: user.tenantId, userId: user.id },
+              Item: {
+                ...keys.emailLookup(user.email),
+                type: "email",
+                tenantId: user.tenantId,
+                userId: user.id,
+              },
               ConditionExpression: "attribute_not_exists(pk)",
             },
           },
@@ -112,7 +132,9 @@ function toUser(item: Record<string, unknown>): UserItem {
 }
 
 export async function getUser(tenantId: string, userId: string): Promise<UserItem | undefined> {
-  const { Item } = await dynamo().send(new GetCommand({ TableName: tableName(), Key: keys.user(tenantId, userId) }));
+  const { Item } = await dynamo().send(
+    new GetCommand({ TableName: tableName(), Key: keys.user(tenantId, userId) }),
+  );
   return Item === undefined ? undefined : toUser(Item);
 }
 
@@ -126,7 +148,11 @@ export async function findUserByEmail(email: string): Promise<UserItem | undefin
 
 // Refresh-token families: one item per login session, holding the generation that is currently valid.
 
-export async function startRefreshFamily(tenantId: string, userId: string, ttlSeconds: number): Promise<string> {
+export async function startRefreshFamily(
+  tenantId: string,
+  userId: string,
+  ttlSeconds: number,
+): Promise<string> {
   const familyId = randomToken(16);
   await dynamo().send(
     new PutCommand({

@@ -10,8 +10,8 @@ import type { NewTimelineEvent, TimelineEvent } from "#events/timeline";
 import type { WorkflowDefinition } from "#events/workflow";
 import { dynamo } from "../aws.ts";
 import { decodeCursor, encodeCursor, epochSeconds, nowIso, tableName } from "../db.ts";
-import { badRequest, isTransactionConflict } from "../errors.ts";
 import { type Decision, type JobState, type StepState, stepKey } from "../engine/types.ts";
+import { badRequest, isTransactionConflict } from "../errors.ts";
 import { keys } from "../keys.ts";
 
 /** Timeline events are kept this long, then DynamoDB's TTL removes them. */
@@ -139,7 +139,8 @@ export function eventsFor(before: JobState | undefined, decision: Decision): New
   const after = decision.state;
   for (const step of decision.changedSteps) {
     const previous = before?.steps[stepKey(step.nodeId, step.itemIndex)];
-    if (previous !== undefined && previous.status === step.status && previous.attempt === step.attempt) continue;
+    if (previous !== undefined && previous.status === step.status && previous.attempt === step.attempt)
+      continue;
     events.push({
       type: "step.status_changed",
       nodeId: step.nodeId,
@@ -152,7 +153,11 @@ export function eventsFor(before: JobState | undefined, decision: Decision): New
     });
   }
   for (const note of decision.notes) {
-    events.push({ type: "job.note", message: note.message, ...(note.nodeId === undefined ? {} : { nodeId: note.nodeId }) });
+    events.push({
+      type: "job.note",
+      message: note.message,
+      ...(note.nodeId === undefined ? {} : { nodeId: note.nodeId }),
+    });
   }
   if (before === undefined || before.status !== after.status) {
     events.push({
@@ -176,7 +181,9 @@ async function writeChunks(items: Record<string, unknown>[]): Promise<void> {
     let requests = items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }));
     for (let tries = 0; requests.length > 0; tries++) {
       if (tries > 8) throw new Error("DynamoDB left items unprocessed after 8 retries");
-      const result = await dynamo().send(new BatchWriteCommand({ RequestItems: { [tableName()]: requests } }));
+      const result = await dynamo().send(
+        new BatchWriteCommand({ RequestItems: { [tableName()]: requests } }),
+      );
       requests = (result.UnprocessedItems?.[tableName()] ?? []) as typeof requests;
       if (requests.length > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** tries));
     }
@@ -236,7 +243,9 @@ export async function insertJob(
     ...(input.workflowId === undefined
       ? {}
       : { gsi3pk: keys.jobsByWorkflowIndex(input.tenantId, input.workflowId), gsi3sk: sortKey }),
-    ...(deadline === undefined ? {} : { gsi4pk: `SWEEP#${sweepShard(input.jobId)}`, gsi4sk: `${deadline}#J` }),
+    ...(deadline === undefined
+      ? {}
+      : { gsi4pk: `SWEEP#${sweepShard(input.jobId)}`, gsi4sk: `${deadline}#J` }),
   };
   const head: Record<string, unknown>[] = [];
   if (input.idempotencyKey !== undefined) {
@@ -253,7 +262,9 @@ export async function insertJob(
       },
     });
   }
-  head.push({ Put: { TableName: tableName(), Item: jobItem, ConditionExpression: "attribute_not_exists(pk)" } });
+  head.push({
+    Put: { TableName: tableName(), Item: jobItem, ConditionExpression: "attribute_not_exists(pk)" },
+  });
   const rest = [
     ...decision.changedSteps.map((step) => stepItem(state, step, now)),
     ...events.map((event) => eventItem(input.tenantId, event)),
@@ -262,7 +273,10 @@ export async function insertJob(
   try {
     await dynamo().send(
       new TransactWriteCommand({
-        TransactItems: [...head, ...inline.map((Item) => ({ Put: { TableName: tableName(), Item } }))] as never,
+        TransactItems: [
+          ...head,
+          ...inline.map((Item) => ({ Put: { TableName: tableName(), Item } })),
+        ] as never,
       }),
     );
   } catch (error) {
@@ -412,11 +426,15 @@ export async function commitDecision(
   try {
     await dynamo().send(
       new TransactWriteCommand({
-        TransactItems: [jobUpdate, ...inline.map((Item) => ({ Put: { TableName: tableName(), Item } }))] as never,
+        TransactItems: [
+          jobUpdate,
+          ...inline.map((Item) => ({ Put: { TableName: tableName(), Item } })),
+        ] as never,
       }),
     );
   } catch (error) {
-    if (isTransactionConflict(error)) throw new ConcurrentUpdateError(`Job ${meta.jobId} changed concurrently`);
+    if (isTransactionConflict(error))
+      throw new ConcurrentUpdateError(`Job ${meta.jobId} changed concurrently`);
     throw error;
   }
   await writeChunks(puts.slice(inline.length));
@@ -436,7 +454,16 @@ function toJob(item: Record<string, unknown>): Job {
     createdBy: String(item.createdBy),
     seq: Number(item.seq ?? 0),
   };
-  for (const field of ["workflowId", "workflowVersion", "input", "output", "error", "startedAt", "endedAt", "scheduleId"]) {
+  for (const field of [
+    "workflowId",
+    "workflowVersion",
+    "input",
+    "output",
+    "error",
+    "startedAt",
+    "endedAt",
+    "scheduleId",
+  ]) {
     if (item[field] !== undefined) (job as Record<string, unknown>)[field] = item[field];
   }
   return job;
@@ -470,7 +497,10 @@ export interface ListJobsOptions {
 }
 
 /** Newest first, from the index that matches the filter: never a scan. */
-export async function listJobs(tenantId: string, options: ListJobsOptions): Promise<{ items: Job[]; cursor?: string }> {
+export async function listJobs(
+  tenantId: string,
+  options: ListJobsOptions,
+): Promise<{ items: Job[]; cursor?: string }> {
   let index = "gsi1";
   let partition = keys.jobsIndex(tenantId);
   if (options.status !== undefined) {
@@ -534,7 +564,10 @@ export async function listEvents(
     ExclusiveStartKey = page.LastEvaluatedKey;
   } while (ExclusiveStartKey !== undefined && items.length < limit);
   const last = items.at(-1);
-  return { items, ...(ExclusiveStartKey !== undefined && last !== undefined ? { cursor: String(last.seq) } : {}) };
+  return {
+    items,
+    ...(ExclusiveStartKey !== undefined && last !== undefined ? { cursor: String(last.seq) } : {}),
+  };
 }
 
 export async function jobExists(tenantId: string, jobId: string): Promise<{ seq: number } | undefined> {

@@ -23,7 +23,10 @@ const user = {
   platformAdmin: false,
 };
 
-function request(headers: Record<string, string>, query: Record<string, string> = {}): APIGatewayRequestAuthorizerEvent {
+function request(
+  headers: Record<string, string>,
+  query: Record<string, string> = {},
+): APIGatewayRequestAuthorizerEvent {
   const event = structuredClone(authorizerFixture) as unknown as APIGatewayRequestAuthorizerEvent;
   event.headers = headers;
   event.queryStringParameters = query;
@@ -72,17 +75,33 @@ describe("authorizer", () => {
       Effect: "Allow",
       Resource: "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/*",
     });
-    expect(result.context).toMatchObject({ tenantId: "acme", principalId: "u_1", role: "user", principalType: "user" });
+    expect(result.context).toMatchObject({
+      tenantId: "acme",
+      principalId: "u_1",
+      role: "user",
+      principalType: "user",
+    });
   });
 
   const refused: [string, () => Record<string, string>][] = [
     ["no credentials", () => ({})],
-    ["alg none", () => ({ Authorization: `Bearer ${jwt.sign({ tid: "acme", typ: "access" }, "", { algorithm: "none", subject: "u_1", issuer: "switchboard", audience: "switchboard" })}` })],
+    [
+      "alg none",
+      () => ({
+        Authorization: `Bearer ${jwt.sign({ tid: "acme", typ: "access" }, "", { algorithm: "none", subject: "u_1", issuer: "switchboard", audience: "switchboard" })}`,
+      }),
+    ],
     ["a tampered signature", () => ({ Authorization: `Bearer ${token({}).slice(0, -3)}abc` })],
     ["another secret", () => ({ Authorization: `Bearer ${token({}, {}, "o".repeat(48))}` })],
-    ["an expired token", () => ({ Authorization: `Bearer ${token({ exp: Math.floor(Date.now() / 1000) - 10 })}` })],
+    [
+      "an expired token",
+      () => ({ Authorization: `Bearer ${token({ exp: Math.floor(Date.now() / 1000) - 10 })}` }),
+    ],
     ["the wrong audience", () => ({ Authorization: `Bearer ${token({}, { audience: "elsewhere" })}` })],
-    ["a refresh token used as an access token", () => ({ Authorization: `Bearer ${token({ typ: "refresh" })}` })],
+    [
+      "a refresh token used as an access token",
+      () => ({ Authorization: `Bearer ${token({ typ: "refresh" })}` }),
+    ],
     ["a token of a deleted user", () => ({ Authorization: `Bearer ${token({}, { subject: "u_gone" })}` })],
     ["an unknown API key", () => ({ "x-api-key": `sb_${"a".repeat(26)}_${"b".repeat(43)}` })],
   ];
@@ -95,16 +114,27 @@ describe("authorizer", () => {
   it("refuses an RS256 token even when signed with the HMAC secret as a public key", async () => {
     const header = Buffer.from(JSON.stringify({ alg: "RS256", typ: "JWT" })).toString("base64url");
     const payload = Buffer.from(
-      JSON.stringify({ sub: "u_1", tid: "acme", typ: "access", iss: "switchboard", aud: "switchboard", exp: 9999999999 }),
+      JSON.stringify({
+        sub: "u_1",
+        tid: "acme",
+        typ: "access",
+        iss: "switchboard",
+        aud: "switchboard",
+        exp: 9999999999,
+      }),
     ).toString("base64url");
     const forged = `${header}.${payload}.${Buffer.from("sig").toString("base64url")}`;
-    await expect(handler(request({ Authorization: `Bearer ${forged}` }), context)).rejects.toThrow("Unauthorized");
+    await expect(handler(request({ Authorization: `Bearer ${forged}` }), context)).rejects.toThrow(
+      "Unauthorized",
+    );
   });
 
   it("accepts an API key by the hash of its secret and records lastUsedAt", async () => {
     const id = "k0000000000000000000000001";
     const secret = "c".repeat(43);
-    ddb.on(GetCommand, { Key: { pk: `APIKEY#${id}`, sk: "APIKEY" } }).resolves({ Item: { tenantId: "acme" } });
+    ddb
+      .on(GetCommand, { Key: { pk: `APIKEY#${id}`, sk: "APIKEY" } })
+      .resolves({ Item: { tenantId: "acme" } });
     ddb.on(GetCommand, { Key: { pk: "T#acme", sk: `KEY#${id}` } }).resolves({
       Item: {
         id,

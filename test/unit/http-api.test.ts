@@ -1,11 +1,17 @@
+import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 import type { APIGatewayProxyEvent, Context } from "aws-lambda";
-import { beforeEach, describe, expect, it } from "vitest";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import proxyFixture from "#events/fixtures/api-gateway-proxy.json" with { type: "json" };
 import { manifest } from "#infra/manifest";
-import { MAX_BODY_BYTES, createApiHandler, defineRoute } from "#shared/http/api";
+import { createApiHandler, defineRoute, MAX_BODY_BYTES } from "#shared/http/api";
 
-const context = { functionName: "api", awsRequestId: "req-1", getRemainingTimeInMillis: () => 29_000 } as Context;
+const context = {
+  functionName: "api",
+  awsRequestId: "req-1",
+  getRemainingTimeInMillis: () => 29_000,
+} as Context;
 
 function event(overrides: Partial<APIGatewayProxyEvent> = {}): APIGatewayProxyEvent {
   return { ...(structuredClone(proxyFixture) as unknown as APIGatewayProxyEvent), ...overrides };
@@ -13,6 +19,7 @@ function event(overrides: Partial<APIGatewayProxyEvent> = {}): APIGatewayProxyEv
 
 const Body = z.object({ name: z.string().min(1) }).strict();
 let calls: unknown[] = [];
+const ddb = mockClient(DynamoDBDocumentClient);
 
 const handler = createApiHandler({
   createJob: defineRoute({
@@ -38,8 +45,16 @@ async function call(e: APIGatewayProxyEvent) {
 }
 
 describe("REST middleware", () => {
+  beforeAll(() => {
+    vi.stubEnv("TABLE_NAME", "table");
+  });
+  afterAll(() => {
+    vi.unstubAllEnvs();
+  });
   beforeEach(() => {
     calls = [];
+    ddb.reset();
+    ddb.on(PutCommand).resolves({});
   });
 
   it("parses and validates the body, then calls the route with the principal", async () => {
@@ -52,6 +67,29 @@ describe("REST middleware", () => {
         principal: expect.objectContaining({ tenantId: "default", role: "admin", platformAdmin: true }),
       },
     ]);
+  });
+
+  it("writes an audit entry for a successful mutation, naming actor, action, source and request", async () => {
+    await call(event({ body: JSON.stringify({ name: "triage" }) }));
+    const items = ddb.commandCalls(PutCommand).map((c) => c.args[0].input.Item);
+    expect(items).toEqual([
+      expect.objectContaining({
+        pk: "T#default#AUDIT",
+        type: "audit",
+        actorId: "u_01hx0000000000000000000000",
+        actorType: "user",
+        action: "createJob",
+        resource: "/v1/jobs",
+        requestId: "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+        sourceIp: "203.0.113.10",
+        status: 202,
+      }),
+    ]);
+  });
+
+  it("writes no audit entry when the mutation was refused", async () => {
+    await call(event({ body: "{not json" }));
+    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
   });
 
   it("answers malformed JSON with 400 and the contract's error body", async () => {
@@ -67,12 +105,17 @@ describe("REST middleware", () => {
     expect(status).toBe(400);
     expect(body.code).toBe("VALIDATION_FAILED");
     expect(body.details).toEqual(
-      expect.arrayContaining([expect.objectContaining({ path: "name" }), expect.objectContaining({ code: "unrecognized_keys" })]),
+      expect.arrayContaining([
+        expect.objectContaining({ path: "name" }),
+        expect.objectContaining({ code: "unrecognized_keys" }),
+      ]),
     );
   });
 
   it("refuses a body over the limit with 413", async () => {
-    const { status, body } = await call(event({ body: JSON.stringify({ name: "x".repeat(MAX_BODY_BYTES) }) }));
+    const { status, body } = await call(
+      event({ body: JSON.stringify({ name: "x".repeat(MAX_BODY_BYTES) }) }),
+    );
     expect(status).toBe(413);
     expect(body.code).toBe("PAYLOAD_TOO_LARGE");
   });
@@ -86,7 +129,12 @@ describe("REST middleware", () => {
   });
 
   it("answers 403 when the role is not in the manifest's route table", async () => {
-    const e = event({ resource: "/v1/system/status", path: "/v1/system/status", httpMethod: "GET", body: null });
+    const e = event({
+      resource: "/v1/system/status",
+      path: "/v1/system/status",
+      httpMethod: "GET",
+      body: null,
+    });
     (e.requestContext.authorizer as Record<string, unknown>).role = "viewer";
     const { status, body } = await call(e);
     expect(status).toBe(403);
@@ -116,7 +164,10 @@ describe("REST middleware", () => {
 describe("the api function's route table", () => {
   it("has exactly one handler for every manifest route served by the api function", async () => {
     const { routes } = await import("#functions/http/api");
-    const expected = manifest.http.routes.filter((r) => r.function === "api").map((r) => r.id).sort();
+    const expected = manifest.http.routes
+      .filter((r) => r.function === "api")
+      .map((r) => r.id)
+      .sort();
     expect(Object.keys(routes).sort()).toEqual(expected);
   });
 });

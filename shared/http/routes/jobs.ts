@@ -1,5 +1,11 @@
 import { z } from "zod";
-import { CreateJobRequest, CreateJobResponse, JobWithSteps, ListJobsQuery, ListJobsResponse } from "#events/jobs";
+import {
+  CreateJobRequest,
+  CreateJobResponse,
+  JobWithSteps,
+  ListJobsQuery,
+  ListJobsResponse,
+} from "#events/jobs";
 import { TimelineEvent } from "#events/timeline";
 import { WorkflowDefinition } from "#events/workflow";
 import { validateWorkflow } from "../../engine/validate.ts";
@@ -67,7 +73,8 @@ export const jobRoutes: RouteTable = {
   cancelJob: defineRoute({
     summary: "Cancel a job: no new steps start and running tasks are stopped",
     response: CreateJobResponse,
-    handle: ({ params, principal }) => cancelJob(principal.tenantId, params.id ?? "", `cancelled by ${principal.principalId}`),
+    handle: ({ params, principal }) =>
+      cancelJob(principal.tenantId, params.id ?? "", `cancelled by ${principal.principalId}`),
   }),
   retryJob: defineRoute({
     summary: "Re-run a failed job from its failed steps, keeping what succeeded",

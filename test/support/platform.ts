@@ -1,0 +1,149 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import WebSocket from "ws";
+
+export const ADMIN_EMAIL = "admin@switchboard.test";
+export const ADMIN_PASSWORD = "correct-horse-battery-staple";
+
+export interface Platform {
+  url: string;
+  wsUrl: string;
+  token: string;
+  api: <T = any>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ) => Promise<ApiResult<T>>;
+  stop: () => Promise<void>;
+  twin: Awaited<ReturnType<typeof import("#infra/local/twin").startTwin>>;
+}
+
+export interface ApiResult<T> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+export async function request<T>(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<ApiResult<T>> {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: { ...(body === undefined ? {} : { "content-type": "application/json" }), ...headers },
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return {
+    status: response.status,
+    body: (text === "" ? undefined : JSON.parse(text)) as T,
+    headers: response.headers,
+  };
+}
+
+export async function login(base: string, email = ADMIN_EMAIL, password = ADMIN_PASSWORD): Promise<string> {
+  const result = await request<{ accessToken: string }>(base, "POST", "/v1/auth/login", { email, password });
+  if (result.status !== 200) throw new Error(`login failed: ${result.status} ${JSON.stringify(result.body)}`);
+  return result.body.accessToken;
+}
+
+/** Starts the whole platform on loopback in a fresh data directory, and signs the admin in. */
+export async function startPlatform(options: Record<string, unknown> = {}): Promise<Platform> {
+  const { startTwin } = await import("#infra/local/twin");
+  const dataDir = await mkdtemp(join(tmpdir(), "switchboard-test-"));
+  const twin = await startTwin({
+    port: 0,
+    dataDir,
+    adminEmail: ADMIN_EMAIL,
+    adminPassword: ADMIN_PASSWORD,
+    quiet: true,
+    ...options,
+  });
+  const token = await login(twin.url);
+  return {
+    url: twin.url,
+    wsUrl: twin.wsUrl,
+    token,
+    twin,
+    api: (method, path, body, headers = {}) =>
+      request(twin.url, method, path, body, { authorization: `Bearer ${token}`, ...headers }),
+    stop: async () => {
+      await twin.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A WebSocket client that keeps every message, so tests can wait for the one they need. */
+export class SocketClient {
+  readonly messages: any[] = [];
+  private waiters: (() => void)[] = [];
+  private constructor(readonly socket: WebSocket) {
+    socket.on("message", (data) => {
+      this.messages.push(JSON.parse(data.toString()));
+      for (const wake of this.waiters.splice(0)) wake();
+    });
+  }
+
+  static async open(wsUrl: string, token: string): Promise<SocketClient> {
+    const socket = new WebSocket(`${wsUrl}?token=${encodeURIComponent(token)}`);
+    const client = new SocketClient(socket);
+    await new Promise<void>((resolve, reject) => {
+      socket.once("open", () => resolve());
+      socket.once("error", reject);
+      socket.once("unexpected-response", (_req, res) =>
+        reject(new Error(`WebSocket refused: ${res.statusCode}`)),
+      );
+    });
+    return client;
+  }
+
+  send(message: unknown): void {
+    this.socket.send(JSON.stringify(message));
+  }
+
+  async waitFor(predicate: (message: any) => boolean, timeoutMs = 20_000): Promise<any> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.messages.find(predicate);
+      if (found !== undefined) return found;
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new Error(
+          `No matching WebSocket message within ${timeoutMs} ms; got ${JSON.stringify(this.messages.slice(-10))}`,
+        );
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.socket.readyState === WebSocket.CLOSED) return;
+    await new Promise<void>((resolve) => {
+      this.socket.once("close", () => resolve());
+      this.socket.close();
+    });
+  }
+}
+
+export async function waitForJob(platform: Platform, jobId: string, statuses: string[], timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const result = await platform.api<any>("GET", `/v1/jobs/${jobId}`);
+    if (statuses.includes(result.body?.status)) return result.body;
+    if (Date.now() > deadline)
+      throw new Error(`Job ${jobId} is ${result.body?.status}, not ${statuses.join("|")}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
