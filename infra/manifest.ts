@@ -6,7 +6,7 @@
 export type Role = "admin" | "user" | "viewer";
 export const ROLES: readonly Role[] = ["admin", "user", "viewer"];
 
-export type FunctionName = "api" | "authorizer" | "ws" | "worker" | "fanout" | "dlq" | "sweeper";
+export type FunctionName = "api" | "authorizer" | "ws" | "worker" | "fanout" | "dlq" | "sweeper" | "schedule";
 
 export interface FunctionSpec {
   /** Source file, relative to the repository root. It exports `handler`. */
@@ -132,6 +132,12 @@ export const manifest = {
       timeoutSeconds: 120,
       memoryMb: 512,
     },
+    schedule: {
+      entry: "functions/schedules/start-job.ts",
+      description: "Target of the tenants' EventBridge Scheduler schedules: starts their jobs",
+      timeoutSeconds: 60,
+      memoryMb: 512,
+    },
   } satisfies Record<FunctionName, FunctionSpec>,
 
   http: {
@@ -150,6 +156,57 @@ export const manifest = {
       route("cancelJob", "POST", "/v1/jobs/{id}/cancel", writers),
       route("retryJob", "POST", "/v1/jobs/{id}/retry", writers),
       route("systemStatus", "GET", "/v1/system/status", admins),
+      // Identity: admins manage people and read the log; users and admins mint API keys (up to their own role).
+      route("createTenant", "POST", "/v1/tenants", admins, { platformAdmin: true }),
+      route("listUsers", "GET", "/v1/users", admins),
+      route("createUser", "POST", "/v1/users", admins),
+      route("getUser", "GET", "/v1/users/{id}", admins),
+      route("updateUser", "PATCH", "/v1/users/{id}", admins),
+      route("deleteUser", "DELETE", "/v1/users/{id}", admins),
+      route("createApiKey", "POST", "/v1/api-keys", writers),
+      route("listApiKeys", "GET", "/v1/api-keys", writers),
+      route("revokeApiKey", "DELETE", "/v1/api-keys/{id}", writers),
+      route("listAudit", "GET", "/v1/audit", admins),
+      // Agents, tools and memory: everyone reads, admins and users write. Secrets are admin-only and write-only.
+      route("listAgents", "GET", "/v1/agents", allRoles),
+      route("createAgent", "POST", "/v1/agents", writers),
+      route("getAgent", "GET", "/v1/agents/{id}", allRoles),
+      route("updateAgent", "PUT", "/v1/agents/{id}", writers),
+      route("deleteAgent", "DELETE", "/v1/agents/{id}", writers),
+      route("listTools", "GET", "/v1/tools", allRoles),
+      route("createTool", "POST", "/v1/tools", writers),
+      route("getTool", "GET", "/v1/tools/{id}", allRoles),
+      route("updateTool", "PUT", "/v1/tools/{id}", writers),
+      route("deleteTool", "DELETE", "/v1/tools/{id}", writers),
+      route("listSecrets", "GET", "/v1/secrets", admins),
+      route("createSecret", "POST", "/v1/secrets", admins),
+      route("deleteSecret", "DELETE", "/v1/secrets/{name}", admins),
+      route("listMemoryKeys", "GET", "/v1/memory/{namespace}", allRoles),
+      route("getMemory", "GET", "/v1/memory/{namespace}/{key}", allRoles),
+      route("putMemory", "PUT", "/v1/memory/{namespace}/{key}", writers),
+      route("deleteMemory", "DELETE", "/v1/memory/{namespace}/{key}", writers),
+      route("getUsage", "GET", "/v1/usage", allRoles),
+      route("getBudget", "GET", "/v1/usage/budget", allRoles),
+      route("putBudget", "PUT", "/v1/usage/budget", admins),
+      // Workflows are versioned resources; validate changes nothing, so anyone may call it.
+      route("createWorkflow", "POST", "/v1/workflows", writers),
+      route("listWorkflows", "GET", "/v1/workflows", allRoles),
+      route("validateWorkflow", "POST", "/v1/workflows/validate", allRoles),
+      route("getWorkflow", "GET", "/v1/workflows/{id}", allRoles),
+      route("updateWorkflow", "PUT", "/v1/workflows/{id}", writers),
+      route("deleteWorkflow", "DELETE", "/v1/workflows/{id}", writers),
+      route("listWorkflowVersions", "GET", "/v1/workflows/{id}/versions", allRoles),
+      route("getWorkflowVersion", "GET", "/v1/workflows/{id}/versions/{version}", allRoles),
+      // Approvals: viewers see them; deciding also needs the approval's own approvers list to allow the caller.
+      route("listApprovals", "GET", "/v1/approvals", allRoles),
+      route("getApproval", "GET", "/v1/approvals/{id}", allRoles),
+      route("decideApproval", "POST", "/v1/approvals/{id}/decision", writers),
+      route("getAgentStats", "GET", "/v1/agents/{id}/stats", allRoles),
+      route("createSchedule", "POST", "/v1/schedules", writers),
+      route("listSchedules", "GET", "/v1/schedules", allRoles),
+      route("getSchedule", "GET", "/v1/schedules/{id}", allRoles),
+      route("updateSchedule", "PATCH", "/v1/schedules/{id}", writers),
+      route("deleteSchedule", "DELETE", "/v1/schedules/{id}", writers),
     ] satisfies HttpRoute[],
   },
 

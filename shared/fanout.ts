@@ -18,10 +18,11 @@ export async function publishEvent(record: DynamoDBRecord): Promise<number> {
     return 0;
   }
   const tenantId = String(item.tenantId);
-  const connections = await subscribersOf(tenantId, parsed.data.jobId);
+  const subscribers = await subscribersOf(tenantId, parsed.data.jobId);
   let sent = 0;
   await Promise.all(
-    connections.map(async (connectionId) => {
+    subscribers.map(async ({ connectionId, fromSeq }) => {
+      if (parsed.data.seq <= fromSeq) return;
       if ((await sendToConnection(connectionId, parsed.data)) === "sent") sent++;
       else await deleteConnection(tenantId, connectionId);
     }),

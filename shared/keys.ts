@@ -1,7 +1,8 @@
 /**
  * Every key of the table. Tenant-owned items start with `T#<tenant>`, so a query cannot cross tenants by
  * accident. The only global items are the two credential lookups (email → user, API key id → key), which
- * login and the authorizer need before they know the tenant; they hold nothing but that pointer.
+ * login and the authorizer need before they know the tenant, and they hold nothing but that pointer; and the
+ * login rate-limit counters, keyed by a hash of the email or IP, which exist before any tenant is known.
  */
 
 const pad = (n: number, width: number) => String(n).padStart(width, "0");
@@ -17,6 +18,14 @@ export const keys = {
   apiKey: (tenantId: string, keyId: string) => ({ pk: `T#${tenantId}`, sk: `KEY#${keyId}` }),
   apiKeyLookup: (keyId: string) => ({ pk: `APIKEY#${keyId}`, sk: "APIKEY" }),
   apiKeysIndex: (tenantId: string) => `T#${tenantId}#KEYS`,
+  apiKeysByCreatorIndex: (tenantId: string, creatorId: string) => `T#${tenantId}#KEYS#BY#${creatorId}`,
+  apiKeySortKey: (createdAt: string, keyId: string) => `${createdAt}#${keyId}`,
+
+  /** One counter per scope, subject (hashed) and window start. */
+  rateLimit: (scope: string, subjectHash: string, windowStart: number) => ({
+    pk: `RL#${scope}#${subjectHash}`,
+    sk: String(windowStart).padStart(13, "0"),
+  }),
 
   refreshFamily: (tenantId: string, familyId: string) => ({ pk: `T#${tenantId}`, sk: `RT#${familyId}` }),
 
@@ -24,7 +33,8 @@ export const keys = {
   job: (tenantId: string, jobId: string) => ({ pk: keys.jobPk(tenantId, jobId), sk: "A#JOB" }),
   step: (tenantId: string, jobId: string, nodeId: string, itemIndex?: number) => ({
     pk: keys.jobPk(tenantId, jobId),
-    sk: itemIndex === undefined ? `S#${nodeId}` : `S#${nodeId}#${pad(itemIndex, 6)}`,
+    // Steps sort between the job (`A#JOB`) and its events (`E#`), so one query reads the job and its steps.
+    sk: itemIndex === undefined ? `B#${nodeId}` : `B#${nodeId}#${pad(itemIndex, 6)}`,
   }),
   event: (tenantId: string, jobId: string, seq: number) => ({
     pk: keys.jobPk(tenantId, jobId),
@@ -47,7 +57,33 @@ export const keys = {
     pk: subscribersPk,
     sk: `C#${connectionId}`,
   }),
+
+  /** A workflow's head: its latest version number, name, and deleted flag. Listed on gsi1 until deleted. */
+  workflow: (tenantId: string, workflowId: string) => ({ pk: `T#${tenantId}`, sk: `WF#${workflowId}` }),
+  /** One immutable version of a workflow. Zero-padded so versions sort in order. */
+  workflowVersion: (tenantId: string, workflowId: string, version: number) => ({
+    pk: `T#${tenantId}`,
+    sk: `WF#${workflowId}#V#${pad(version, 6)}`,
+  }),
+  workflowVersionsPrefix: (workflowId: string) => `WF#${workflowId}#V#`,
+  workflowsIndex: (tenantId: string) => `T#${tenantId}#WORKFLOWS`,
+
+  /** Approvals get their own partitions: a busy tenant's inbox must not crowd one partition. */
+  approval: (tenantId: string, approvalId: string) => ({
+    pk: `T#${tenantId}#AP#${approvalId}`,
+    sk: "APPROVAL",
+  }),
+  approvalsIndex: (tenantId: string) => `T#${tenantId}#APPROVALS`,
+  approvalsByStatusIndex: (tenantId: string, status: string) => `T#${tenantId}#APPROVALS#S#${status}`,
+  approvalsByJobIndex: (tenantId: string, jobId: string) => `T#${tenantId}#APPROVALS#J#${jobId}`,
+  /** Running counts of an agent's review approvals, updated in the same transactions as the approvals. */
+  agentApprovalStats: (tenantId: string, agent: string) => ({ pk: `T#${tenantId}`, sk: `AGSTATS#${agent}` }),
+
+  schedule: (tenantId: string, scheduleId: string) => ({ pk: `T#${tenantId}`, sk: `SCH#${scheduleId}` }),
+  schedulesIndex: (tenantId: string) => `T#${tenantId}#SCHEDULES`,
+  schedulesByWorkflowIndex: (tenantId: string, workflowId: string) =>
+    `T#${tenantId}#SCHEDULES#W#${workflowId}`,
 } as const;
 
 /** Item kinds by sort-key prefix, as the stream filter and the fanout see them. */
-export const SK_PREFIX = { step: "S#", event: "E#", job: "A#JOB" } as const;
+export const SK_PREFIX = { step: "B#", event: "E#", job: "A#JOB" } as const;

@@ -86,25 +86,24 @@ export async function handleClientMessage(connectionId: string, principal: Princ
         });
         return;
       }
-      await addSubscription(principal.tenantId, connectionId, { jobId: msg.jobId });
+      await addSubscription(principal.tenantId, connectionId, { jobId: msg.jobId }, job.seq);
+      // Events written between the first read and the subscription are replayed too; the fanout may also
+      // send those, which clients drop by seq.
+      const until = (await jobExists(principal.tenantId, msg.jobId))?.seq ?? job.seq;
       if (
-        !(await send(connectionId, principal, {
-          type: "subscribed",
-          at: at(),
-          jobId: msg.jobId,
-          seq: job.seq,
-        }))
+        !(await send(connectionId, principal, { type: "subscribed", at: at(), jobId: msg.jobId, seq: until }))
       )
         return;
       if (msg.since !== undefined) {
         let since = msg.since;
-        for (;;) {
+        while (since < until) {
           const page = await listEvents(principal.tenantId, msg.jobId, since, 500);
-          for (const event of page.items) {
+          const events = page.items.filter((event) => event.seq <= until);
+          for (const event of events) {
             if (!(await send(connectionId, principal, event))) return;
           }
-          const last = page.items.at(-1);
-          if (page.cursor === undefined || last === undefined) break;
+          const last = events.at(-1);
+          if (last === undefined) break;
           since = last.seq;
         }
         logger.debug("Replayed timeline", { jobId: msg.jobId, since: msg.since });

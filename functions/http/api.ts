@@ -1,13 +1,35 @@
 import { createApiHandler, defineRoute, type RouteTable } from "#shared/http/api";
 import { openApiDocument } from "#shared/http/openapi";
+import { agentRoutes } from "#shared/http/routes/agents";
+import { apiKeyRoutes } from "#shared/http/routes/api-keys";
+import { approvalRoutes } from "#shared/http/routes/approvals";
+import { auditRoutes } from "#shared/http/routes/audit";
 import { authRoutes } from "#shared/http/routes/auth";
+import { identityRoutes } from "#shared/http/routes/identity";
 import { jobRoutes } from "#shared/http/routes/jobs";
+import { memoryRoutes } from "#shared/http/routes/memory";
+import { scheduleRoutes } from "#shared/http/routes/schedules";
+import { secretRoutes } from "#shared/http/routes/secrets";
 import { systemRoutes } from "#shared/http/routes/system";
+import { toolRoutes } from "#shared/http/routes/tools";
+import { usageRoutes } from "#shared/http/routes/usage";
+import { workflowRoutes } from "#shared/http/routes/workflows";
 
 export const routes: RouteTable = {
   ...systemRoutes,
   ...authRoutes,
   ...jobRoutes,
+  ...identityRoutes,
+  ...apiKeyRoutes,
+  ...auditRoutes,
+  ...agentRoutes,
+  ...toolRoutes,
+  ...secretRoutes,
+  ...memoryRoutes,
+  ...usageRoutes,
+  ...workflowRoutes,
+  ...approvalRoutes,
+  ...scheduleRoutes,
 };
 
 routes.openapi = defineRoute({

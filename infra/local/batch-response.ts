@@ -3,7 +3,10 @@
  * list means every record succeeded; an identifier that is empty or names no record of the batch makes the
  * whole batch a failure.
  */
-export type BatchOutcome = { kind: "success" } | { kind: "partial"; failed: Set<string> } | { kind: "failure"; reason: string };
+export type BatchOutcome =
+  | { kind: "success" }
+  | { kind: "partial"; failed: Set<string> }
+  | { kind: "failure"; reason: string };
 
 export function readBatchResponse(result: unknown, identifiers: readonly string[]): BatchOutcome {
   if (result === null || typeof result !== "object") return { kind: "success" };

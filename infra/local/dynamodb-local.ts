@@ -117,7 +117,9 @@ export async function startDynamoDbLocal(options: {
       resolvePromise(error.code === "ENOENT" ? new Error(JAVA_MISSING) : error);
     });
     child.once("exit", (code, signal) => {
-      resolvePromise(new Error(`DynamoDB Local exited (${signal ?? `code ${code}`}) before it was ready:\n${output}`));
+      resolvePromise(
+        new Error(`DynamoDB Local exited (${signal ?? `code ${code}`}) before it was ready:\n${output}`),
+      );
     });
   });
 
@@ -146,7 +148,9 @@ export async function startDynamoDbLocal(options: {
           await new Promise((r) => setTimeout(r, 50));
         }
       }
-      throw failure ?? new Error(`DynamoDB Local did not answer within ${READY_TIMEOUT_MS / 1000}s:\n${output}`);
+      throw (
+        failure ?? new Error(`DynamoDB Local did not answer within ${READY_TIMEOUT_MS / 1000}s:\n${output}`)
+      );
     } finally {
       client.destroy();
     }
@@ -168,7 +172,7 @@ export async function startDynamoDbLocal(options: {
         }
       }
       await rm(pidFile, { force: true });
-      log.info("DynamoDB Local stopped");
+      if (child.pid !== undefined) log.info("DynamoDB Local stopped");
     },
   };
 }

@@ -5,8 +5,12 @@ import { type FunctionName, manifest } from "#infra/manifest";
 import { createLambdaContext } from "./lambda-context.ts";
 import { describeError, type Logger } from "./log.ts";
 
-// biome-ignore lint/suspicious/noExplicitAny: a handler takes whatever event its trigger sends.
-export type LambdaHandler = (event: any, context: Context, callback?: (error?: unknown, result?: unknown) => void) => unknown;
+export type LambdaHandler = (
+  // biome-ignore lint/suspicious/noExplicitAny: a handler takes whatever event its trigger sends.
+  event: any,
+  context: Context,
+  callback?: (error?: unknown, result?: unknown) => void,
+) => unknown;
 export type FunctionOverrides = Partial<Record<FunctionName, LambdaHandler>>;
 
 type Loaded = { handler: LambdaHandler } | { error: Error };
@@ -52,20 +56,27 @@ export class FunctionRunner {
     if (override) {
       loaded = { handler: override };
     } else if (!this.options.loadEntries) {
-      loaded = { error: runtimeError("Runtime.HandlerNotFound", `No handler for ${name}: entries are not loaded`) };
+      loaded = {
+        error: runtimeError("Runtime.HandlerNotFound", `No handler for ${name}: entries are not loaded`),
+      };
     } else {
       const entry = manifest.functions[name].entry;
       try {
-        const module = (await import(pathToFileURL(resolve(this.options.root, entry)).href)) as { handler?: unknown };
+        const module = (await import(pathToFileURL(resolve(this.options.root, entry)).href)) as {
+          handler?: unknown;
+        };
         loaded =
           typeof module.handler === "function"
             ? { handler: module.handler as LambdaHandler }
-            : { error: runtimeError("Runtime.HandlerNotFound", `${entry} does not export a handler function`) };
+            : {
+                error: runtimeError("Runtime.HandlerNotFound", `${entry} does not export a handler function`),
+              };
       } catch (error) {
         loaded = { error: runtimeError("Runtime.ImportModuleError", `${entry} failed to load`, error) };
       }
       if ("error" in loaded) {
-        const cause = loaded.error.cause === undefined ? "" : `: ${describeError(loaded.error.cause).split("\n")[0]}`;
+        const cause =
+          loaded.error.cause === undefined ? "" : `: ${describeError(loaded.error.cause).split("\n")[0]}`;
         this.options.log.error(`${name}: ${loaded.error.message}${cause}`);
       }
     }
@@ -82,14 +93,21 @@ export class FunctionRunner {
     const started = Date.now();
     // Lambda would kill the function at its timeout; here it runs on, and the overrun is reported.
     const overrun = setTimeout(() => {
-      this.options.log.warn(`${name} (${context.awsRequestId}) is past its ${spec.timeoutSeconds}s timeout; Lambda would have stopped it`);
+      this.options.log.warn(
+        `${name} (${context.awsRequestId}) is past its ${spec.timeoutSeconds}s timeout; Lambda would have stopped it`,
+      );
     }, spec.timeoutSeconds * 1000);
     overrun.unref();
     try {
       return await new Promise<T>((resolvePromise, reject) => {
-        const callback = (error?: unknown, result?: unknown) => (error ? reject(error) : resolvePromise(result as T));
+        const callback = (error?: unknown, result?: unknown) =>
+          error ? reject(error) : resolvePromise(result as T);
         const returned = loaded.handler(event, context, callback);
-        if (returned !== null && typeof returned === "object" && typeof (returned as Promise<T>).then === "function") {
+        if (
+          returned !== null &&
+          typeof returned === "object" &&
+          typeof (returned as Promise<T>).then === "function"
+        ) {
           (returned as Promise<T>).then(resolvePromise, reject);
         } else if (loaded.handler.length < 3) {
           resolvePromise(returned as T);
@@ -99,7 +117,9 @@ export class FunctionRunner {
       clearTimeout(overrun);
       const elapsed = Date.now() - started;
       if (elapsed > spec.timeoutSeconds * 1000) {
-        this.options.log.warn(`${name} (${context.awsRequestId}) took ${elapsed} ms, over its ${spec.timeoutSeconds}s timeout`);
+        this.options.log.warn(
+          `${name} (${context.awsRequestId}) took ${elapsed} ms, over its ${spec.timeoutSeconds}s timeout`,
+        );
       }
     }
   }

@@ -37,7 +37,9 @@ export function createLogger(options: { quiet?: boolean; component?: string } = 
     },
     error(message, error) {
       if (quiet && process.env.TWIN_DEBUG === undefined) return;
-      process.stderr.write(`${prefix} ERROR ${message}${error === undefined ? "" : `\n${describeError(error)}`}\n`);
+      process.stderr.write(
+        `${prefix} ERROR ${message}${error === undefined ? "" : `\n${describeError(error)}`}\n`,
+      );
     },
     child(name) {
       return createLogger({ quiet, component: name });

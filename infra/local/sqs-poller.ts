@@ -10,6 +10,7 @@ import type { FunctionName } from "#infra/manifest";
 import { readBatchResponse } from "./batch-response.ts";
 import type { FunctionRunner } from "./functions.ts";
 import type { Logger } from "./log.ts";
+import { STOP_GRACE_MS, settleWithin } from "./settle.ts";
 
 export interface SqsPollerOptions {
   sqs: SQSClient;
@@ -28,7 +29,9 @@ export interface SqsPollerOptions {
 const MAX_RECEIVE = 10;
 const LONG_POLL_SECONDS = 20;
 
-function toLambdaAttributes(attributes: Record<string, MessageAttributeValue> | undefined): SQSMessageAttributes {
+function toLambdaAttributes(
+  attributes: Record<string, MessageAttributeValue> | undefined,
+): SQSMessageAttributes {
   const result: SQSMessageAttributes = {};
   for (const [name, value] of Object.entries(attributes ?? {})) {
     result[name] = {
@@ -74,6 +77,8 @@ export function toSqsRecord(message: Message, queueArn: string, region: string):
  */
 export class SqsPoller {
   private readonly aborter = new AbortController();
+  /** One controller per receive: the SDK leaves a listener on the signal it is given, so a shared one would pile them up. */
+  private readonly receives = new Set<AbortController>();
   private loops: Promise<void>[] = [];
 
   constructor(private readonly options: SqsPollerOptions) {}
@@ -85,7 +90,10 @@ export class SqsPoller {
   /** Stops polling and waits for the batches in flight to finish, as a drained event source mapping would. */
   async stop(): Promise<void> {
     this.aborter.abort();
-    await Promise.all(this.loops);
+    for (const receive of this.receives) receive.abort();
+    if (!(await settleWithin(this.loops, STOP_GRACE_MS))) {
+      this.options.log.warn(`${this.options.functionName} is still running a batch; stopping without it`);
+    }
     this.loops = [];
   }
 
@@ -94,17 +102,24 @@ export class SqsPoller {
   }
 
   private async receive(max: number, waitSeconds: number): Promise<Message[]> {
-    const { Messages } = await this.options.sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: this.options.queueUrl,
-        MaxNumberOfMessages: Math.min(max, MAX_RECEIVE),
-        WaitTimeSeconds: waitSeconds,
-        MessageSystemAttributeNames: ["All"],
-        MessageAttributeNames: ["All"],
-      }),
-      { abortSignal: this.aborter.signal },
-    );
-    return Messages ?? [];
+    const receive = new AbortController();
+    this.receives.add(receive);
+    if (this.stopped) receive.abort();
+    try {
+      const { Messages } = await this.options.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: this.options.queueUrl,
+          MaxNumberOfMessages: Math.min(max, MAX_RECEIVE),
+          WaitTimeSeconds: waitSeconds,
+          MessageSystemAttributeNames: ["All"],
+          MessageAttributeNames: ["All"],
+        }),
+        { abortSignal: receive.signal },
+      );
+      return Messages ?? [];
+    } finally {
+      this.receives.delete(receive);
+    }
   }
 
   private async loop(): Promise<void> {
@@ -114,8 +129,16 @@ export class SqsPoller {
       try {
         messages = await this.receive(batchSize, LONG_POLL_SECONDS);
         const windowEnds = Date.now() + batchingWindowSeconds * 1000;
-        while (messages.length > 0 && messages.length < batchSize && Date.now() < windowEnds && !this.stopped) {
-          const waitSeconds = Math.max(1, Math.min(LONG_POLL_SECONDS, Math.ceil((windowEnds - Date.now()) / 1000)));
+        while (
+          messages.length > 0 &&
+          messages.length < batchSize &&
+          Date.now() < windowEnds &&
+          !this.stopped
+        ) {
+          const waitSeconds = Math.max(
+            1,
+            Math.min(LONG_POLL_SECONDS, Math.ceil((windowEnds - Date.now()) / 1000)),
+          );
           messages.push(...(await this.receive(batchSize - messages.length, waitSeconds)));
         }
       } catch (error) {
@@ -135,7 +158,10 @@ export class SqsPoller {
     try {
       result = await functions.invoke(functionName, { Records: records });
     } catch (error) {
-      log.error(`${functionName} failed on a batch of ${records.length}; every record will be redelivered`, error);
+      log.error(
+        `${functionName} failed on a batch of ${records.length}; every record will be redelivered`,
+        error,
+      );
       return;
     }
     const outcome = readBatchResponse(
@@ -146,7 +172,10 @@ export class SqsPoller {
       log.error(`${functionName} returned ${outcome.reason}; the whole batch will be redelivered`);
       return;
     }
-    const succeeded = outcome.kind === "partial" ? records.filter((record) => !outcome.failed.has(record.messageId)) : records;
+    const succeeded =
+      outcome.kind === "partial"
+        ? records.filter((record) => !outcome.failed.has(record.messageId))
+        : records;
     await this.delete(succeeded);
   }
 
@@ -157,14 +186,22 @@ export class SqsPoller {
         const { Failed } = await this.options.sqs.send(
           new DeleteMessageBatchCommand({
             QueueUrl: this.options.queueUrl,
-            Entries: chunk.map((record, index) => ({ Id: String(index), ReceiptHandle: record.receiptHandle })),
+            Entries: chunk.map((record, index) => ({
+              Id: String(index),
+              ReceiptHandle: record.receiptHandle,
+            })),
           }),
         );
         if (Failed && Failed.length > 0) {
-          this.options.log.warn(`could not delete ${Failed.length} processed messages; they will be redelivered`);
+          this.options.log.warn(
+            `could not delete ${Failed.length} processed messages; they will be redelivered`,
+          );
         }
       } catch (error) {
-        this.options.log.error("DeleteMessageBatch failed; the processed messages will be redelivered", error);
+        this.options.log.error(
+          "DeleteMessageBatch failed; the processed messages will be redelivered",
+          error,
+        );
       }
     }
   }

@@ -54,7 +54,10 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
         StreamSpecification: { StreamEnabled: true, StreamViewType: "NEW_AND_OLD_IMAGES" },
       }),
     );
-    await waitUntilTableExists({ client, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { TableName: tableName });
+    await waitUntilTableExists(
+      { client, maxWaitTime: 30, minDelay: 1, maxDelay: 1 },
+      { TableName: tableName },
+    );
     await client.send(
       new UpdateTimeToLiveCommand({
         TableName: tableName,
@@ -64,6 +67,7 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
     table = await describe(client, tableName);
   }
   const streamArn = table?.LatestStreamArn;
-  if (!streamArn) throw new Error(`Table ${tableName} has no stream; delete the data directory's dynamodb/ to recreate it`);
+  if (!streamArn)
+    throw new Error(`Table ${tableName} has no stream; delete the data directory's dynamodb/ to recreate it`);
   return { created, streamArn };
 }

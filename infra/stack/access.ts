@@ -61,6 +61,8 @@ export const functionAccess = {
   dlq: { table: "rw" },
   fanout: { table: "rw", connections: "manage" },
   sweeper: { table: "rw", queues: { steps: "send" }, tasks: "stop" },
+  // Starts the job a user schedule names, like POST /v1/jobs does.
+  schedule: { table: "rw", queues: { steps: "send" }, userSchedules: "target" },
 } as const satisfies Record<FunctionName, Access>;
 
 /**
@@ -81,6 +83,8 @@ export const scheduleEnv = {
   groupName: "SCHEDULE_GROUP_NAME",
   roleArn: "SCHEDULE_ROLE_ARN",
   targetArn: "SCHEDULE_TARGET_ARN",
+  /** Queue to name as each user schedule's dead-letter target. */
+  dlqArn: "SCHEDULE_DLQ_ARN",
 } as const;
 
 /** Name of the step container in the task definition. */

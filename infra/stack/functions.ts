@@ -3,15 +3,16 @@
  * this machine, X-Ray, its own log group and its own role. Nothing else in the stack creates a function.
  */
 import { readFileSync } from "node:fs";
-import { Duration, Stack } from "aws-cdk-lib";
+import { Duration } from "aws-cdk-lib";
 import { Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { Architecture, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
+import { SqsDestination } from "aws-cdk-lib/aws-lambda-destinations";
 import { Charset, NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup } from "aws-cdk-lib/aws-logs";
 import type { Queue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { type FunctionName, type FunctionSpec, manifest } from "#infra/manifest";
-import { functionAccess } from "./access.ts";
+import { type Access, functionAccess } from "./access.ts";
 import { deadLetterQueue } from "./dead-letter-queue.ts";
 import { acknowledge, allowWildcard } from "./nag.ts";
 import { exists, fromRoot } from "./paths.ts";
@@ -33,7 +34,7 @@ export const esmRequireBanner =
 export function asyncFunctions(): Set<FunctionName> {
   const names = new Set<FunctionName>(manifest.schedules.map((s) => s.function));
   for (const name of functionNames) {
-    const access: { userSchedules?: string } = functionAccess[name];
+    const access: Access = functionAccess[name];
     if (access.userSchedules === "target") names.add(name);
   }
   return names;
@@ -51,7 +52,8 @@ export function triggersOf(name: FunctionName): string[] {
     if (q.consumer.function === name) triggers.push(`SQS event source mapping on ${q.name}`);
     if (q.dlqConsumer?.function === name) triggers.push(`SQS event source mapping on ${q.dlq.name}`);
   }
-  if (manifest.streams.some((s) => s.function === name)) triggers.push("DynamoDB stream event source mapping");
+  if (manifest.streams.some((s) => s.function === name))
+    triggers.push("DynamoDB stream event source mapping");
   if (asyncFunctions().has(name)) triggers.push("EventBridge Scheduler (asynchronous invoke)");
   return triggers;
 }
@@ -70,6 +72,10 @@ export class Functions extends Construct {
     super(scope, id);
     const { settings } = props;
 
+    const unlisted = functionNames.filter((n) => functionAccess[n] === undefined);
+    if (unlisted.length > 0) {
+      throw new Error(`Functions without a line in infra/stack/access.ts: ${unlisted.join(", ")}`);
+    }
     const missing = functionNames.filter((n) => !exists(manifest.functions[n].entry));
     if (missing.length > 0) {
       throw new Error(
@@ -77,12 +83,14 @@ export class Functions extends Construct {
       );
     }
 
-    const version = (JSON.parse(readFileSync(fromRoot("package.json"), "utf8")) as { version: string }).version;
+    const version = (JSON.parse(readFileSync(fromRoot("package.json"), "utf8")) as { version: string })
+      .version;
     const async = asyncFunctions();
     this.asyncFailures =
       async.size > 0
         ? deadLetterQueue(this, "AsyncFailures", {
-            holds: "asynchronous invocations (EventBridge Scheduler targets) that failed after Lambda's retries",
+            holds:
+              "asynchronous invocations (EventBridge Scheduler targets) that failed after Lambda's retries",
           })
         : undefined;
 
@@ -140,12 +148,19 @@ export class Functions extends Construct {
           externalModules: [],
         },
         ...(async.has(name) && this.asyncFailures !== undefined
-          ? { deadLetterQueue: this.asyncFailures, retryAttempts: 2 }
+          ? { onFailure: new SqsDestination(this.asyncFailures), retryAttempts: 2 }
           : {}),
       });
 
       const triggers = triggersOf(name);
-      if (!async.has(name) && triggers.length > 0) {
+      if (async.has(name)) {
+        acknowledge(
+          fn,
+          "Serverless-LambdaDLQ",
+          `The ${name} function's failed asynchronous invocations go to an on-failure destination (AsyncFailures), ` +
+            "the successor of a function DLQ that also records the error and the retry count.",
+        );
+      } else if (triggers.length > 0) {
         acknowledge(
           fn,
           "Serverless-LambdaDLQ",
@@ -173,16 +188,12 @@ export class Functions extends Construct {
 
     allowWildcard(this, {
       actionsOnAnyResource: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
-      reason: "X-Ray PutTraceSegments and PutTelemetryRecords have no resource-level permissions; active tracing needs them on *.",
+      reason:
+        "X-Ray PutTraceSegments and PutTelemetryRecords have no resource-level permissions; active tracing needs them on *.",
     });
   }
 
   get(name: FunctionName): NodejsFunction {
     return this.byName[name];
-  }
-
-  /** The stack the functions live in (helpers that only hold a function need it for ARNs). */
-  get stack(): Stack {
-    return Stack.of(this);
   }
 }

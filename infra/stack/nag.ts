@@ -2,12 +2,16 @@
  * cdk-nag wiring and the two ways this stack answers a finding it cannot fix: a plain acknowledgement
  * with a reason, and wildcard allowances, which name the exact wildcard a grant needs and why.
  */
-import { CfnElement, type IConstruct, Stack, type Stage, Validations } from "aws-cdk-lib";
+import { type IAspect, Stack, type Stage, Validations } from "aws-cdk-lib";
 import { CfnPolicy } from "aws-cdk-lib/aws-iam";
 import { AwsSolutionsChecks, rules, ServerlessChecks } from "cdk-nag";
+import type { IConstruct } from "constructs";
 
 /** The packs the app runs at every synth; tests run the same list. */
-export const nagPacks = () => [new AwsSolutionsChecks(undefined, { verbose: true }), new ServerlessChecks(undefined, { verbose: true })];
+export const nagPacks = () => [
+  new AwsSolutionsChecks(undefined, { verbose: true }),
+  new ServerlessChecks(undefined, { verbose: true }),
+];
 
 export function addNagPacks(app: Stage): void {
   Validations.of(app).addPlugins(
@@ -20,18 +24,13 @@ export function acknowledge(scope: IConstruct, id: string, reason: string): void
   Validations.of(scope).acknowledge({ id, reason });
 }
 
-export const logicalId = (element: CfnElement): string => {
-  const stack = Stack.of(element);
-  return stack.resolve(stack.getLogicalId(element)) as string;
-};
-
 export interface WildcardAllowance {
   /** A resource (token or literal) containing `*`, exactly as it appears in the grant. */
   resource?: string;
   /** Actions that are granted on `"*"` because the service has no resource-level permissions for them. */
   actionsOnAnyResource?: readonly string[];
-  /** A wildcard action (for example `kms:GenerateDataKey*`). */
-  action?: string;
+  /** Every wildcard of the policies under this construct: only for CDK-owned handlers whose grants CDK writes. */
+  everyFindingUnder?: IConstruct;
   reason: string;
 }
 
@@ -72,37 +71,50 @@ interface Statement {
   Resource?: unknown;
 }
 
-const list = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
+const list = <T>(value: T | T[] | undefined): T[] =>
+  value === undefined ? [] : Array.isArray(value) ? value : [value];
 
-/**
- * Acknowledges each AwsSolutions-IAM5 finding of every policy in the stack that an allowance claims.
- * `Resource::*` is claimed only when every action granted on `*` in that policy is listed by some
- * allowance, so a new grant on `*` cannot slip through under an old reason.
- */
-export function acknowledgeAllowedWildcards(stack: Stack): void {
-  const granted = allowances.get(stack) ?? [];
+function indexAllowances(stack: Stack, granted: readonly WildcardAllowance[]) {
   const byResource = new Map<string, string>();
-  const byAction = new Map<string, string>();
   const onAny = new Map<string, string>();
   for (const a of granted) {
     if (a.resource !== undefined) byResource.set(`Resource::${flatten(stack.resolve(a.resource))}`, a.reason);
-    if (a.action !== undefined) byAction.set(`Action::${a.action}`, a.reason);
     for (const action of a.actionsOnAnyResource ?? []) onAny.set(action, a.reason);
   }
+  return { byResource, onAny };
+}
 
-  for (const node of stack.node.findAll()) {
-    if (!(node instanceof CfnPolicy)) continue;
+/**
+ * Acknowledges each AwsSolutions-IAM5 finding that an allowance claims, on every policy of the stack. It
+ * runs as a read-only aspect at synth, after all grants exist, so a grant added anywhere is judged.
+ * `Resource::*` is claimed only when every action granted on `*` in that policy is listed by some
+ * allowance, so a new grant on `*` cannot slip through under an old reason.
+ */
+export class WildcardAllowances implements IAspect {
+  private index: ReturnType<typeof indexAllowances> | undefined;
+
+  visit(node: IConstruct): void {
+    if (!(node instanceof CfnPolicy)) return;
     const findings = rules.iam.IAMNoWildcardPermissions(node);
-    if (!Array.isArray(findings)) continue;
+    if (!Array.isArray(findings)) return;
+    const stack = Stack.of(node);
+    const granted = allowances.get(stack) ?? [];
+    this.index ??= indexAllowances(stack, granted);
+    const { byResource, onAny } = this.index;
+    const ownerReason = granted.find(
+      (a) =>
+        a.everyFindingUnder !== undefined && node.node.path.startsWith(`${a.everyFindingUnder.node.path}/`),
+    )?.reason;
     const document = stack.resolve(node.policyDocument) as { Statement?: Statement[] };
+
     for (const finding of findings) {
-      let reason = byResource.get(finding) ?? byAction.get(finding);
-      if (finding === "Resource::*") {
+      let reason = ownerReason ?? byResource.get(finding);
+      if (finding === "Resource::*" && ownerReason === undefined) {
         const actions = (document.Statement ?? [])
-          .filter((s) => s.Effect === "Allow" && list(s.Resource).includes("*"))
-          .flatMap((s) => list(s.Action));
+          .filter((st) => st.Effect === "Allow" && list(st.Resource).includes("*"))
+          .flatMap((st) => list(st.Action));
         const reasons = actions.map((action) => onAny.get(action));
-        if (actions.length > 0 && reasons.every((r) => r !== undefined)) reason = [...new Set(reasons)].join(" ");
+        reason = reasons.every((r) => r !== undefined) ? [...new Set(reasons)].join(" ") : undefined;
       }
       if (reason !== undefined) acknowledge(node, `AwsSolutions-IAM5[${finding}]`, reason);
     }

@@ -26,7 +26,8 @@ export interface Settings {
 const text = (scope: Construct, key: string): string | undefined => {
   const value: unknown = scope.node.tryGetContext(key);
   if (value === undefined || value === null || value === "") return undefined;
-  if (typeof value !== "string") throw new Error(`Context "${key}" must be a string, got ${JSON.stringify(value)}`);
+  if (typeof value !== "string")
+    throw new Error(`Context "${key}" must be a string, got ${JSON.stringify(value)}`);
   return value;
 };
 

@@ -1,5 +1,7 @@
 import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
 import { promisify } from "node:util";
+import { MIN_PASSWORD_LENGTH } from "#events/auth";
+import { validationFailed } from "../errors.ts";
 
 const scryptAsync = promisify(scrypt) as (
   password: string,
@@ -8,15 +10,31 @@ const scryptAsync = promisify(scrypt) as (
   options: { N: number; r: number; p: number; maxmem: number },
 ) => Promise<Buffer>;
 
-export const MIN_PASSWORD_LENGTH = 12;
+export { MIN_PASSWORD_LENGTH };
+
 const PARAMS = { N: 16384, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
 const KEY_LENGTH = 32;
+
+/** Refuses a password that is too short, with a message that says the rule (the field is in `details`). */
+export function assertPasswordAllowed(password: string, field = "password"): void {
+  if (password.length < MIN_PASSWORD_LENGTH) {
+    const message = `Password must have at least ${MIN_PASSWORD_LENGTH} characters`;
+    throw validationFailed(message, [{ path: field, message, code: "too_small" }]);
+  }
+}
 
 /** `scrypt$N$r$p$salt$hash`, so the cost can be raised later without breaking stored hashes. */
 export async function hashPassword(password: string): Promise<string> {
   const salt = randomBytes(16);
   const hash = await scryptAsync(password, salt, KEY_LENGTH, PARAMS);
-  return ["scrypt", PARAMS.N, PARAMS.r, PARAMS.p, salt.toString("base64url"), hash.toString("base64url")].join("$");
+  return [
+    "scrypt",
+    PARAMS.N,
+    PARAMS.r,
+    PARAMS.p,
+    salt.toString("base64url"),
+    hash.toString("base64url"),
+  ].join("$");
 }
 
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {

@@ -12,6 +12,8 @@ export interface AccessClaims {
   role: Role;
   email: string;
   pa?: boolean;
+  /** Issued at, epoch seconds (set when verifying). */
+  iat?: number;
 }
 
 export interface RefreshClaims {
@@ -21,6 +23,8 @@ export interface RefreshClaims {
   fam: string;
   /** Generation within the family. */
   gen: number;
+  /** When the family (the sign-in) started, epoch seconds: a password change ends older families. */
+  fst: number;
 }
 
 const issuer = () => optionalEnv(ENV.jwtIssuer, "switchboard");
@@ -36,23 +40,31 @@ export async function signingSecret(): Promise<string> {
 }
 
 export async function signAccessToken(claims: AccessClaims): Promise<string> {
-  return jwt.sign({ tid: claims.tid, role: claims.role, email: claims.email, pa: claims.pa === true, typ: "access" }, await signingSecret(), {
-    algorithm: "HS256",
-    subject: claims.sub,
-    issuer: issuer(),
-    audience: audience(),
-    expiresIn: ACCESS_TOKEN_TTL_SECONDS,
-  });
+  return jwt.sign(
+    { tid: claims.tid, role: claims.role, email: claims.email, pa: claims.pa === true, typ: "access" },
+    await signingSecret(),
+    {
+      algorithm: "HS256",
+      subject: claims.sub,
+      issuer: issuer(),
+      audience: audience(),
+      expiresIn: ACCESS_TOKEN_TTL_SECONDS,
+    },
+  );
 }
 
 export async function signRefreshToken(claims: RefreshClaims): Promise<string> {
-  return jwt.sign({ tid: claims.tid, fam: claims.fam, gen: claims.gen, typ: "refresh" }, await signingSecret(), {
-    algorithm: "HS256",
-    subject: claims.sub,
-    issuer: issuer(),
-    audience: audience(),
-    expiresIn: REFRESH_TOKEN_TTL_SECONDS,
-  });
+  return jwt.sign(
+    { tid: claims.tid, fam: claims.fam, gen: claims.gen, fst: claims.fst, typ: "refresh" },
+    await signingSecret(),
+    {
+      algorithm: "HS256",
+      subject: claims.sub,
+      issuer: issuer(),
+      audience: audience(),
+      expiresIn: REFRESH_TOKEN_TTL_SECONDS,
+    },
+  );
 }
 
 function verify(token: string, secret: string, type: "access" | "refresh"): jwt.JwtPayload {
@@ -76,10 +88,17 @@ export async function verifyAccessToken(token: string): Promise<AccessClaims> {
     role: payload.role as Role,
     email: String(payload.email ?? ""),
     pa: payload.pa === true,
+    iat: typeof payload.iat === "number" ? payload.iat : 0,
   };
 }
 
 export async function verifyRefreshToken(token: string): Promise<RefreshClaims> {
   const payload = verify(token, await signingSecret(), "refresh");
-  return { sub: payload.sub as string, tid: String(payload.tid), fam: String(payload.fam), gen: Number(payload.gen) };
+  return {
+    sub: payload.sub as string,
+    tid: String(payload.tid),
+    fam: String(payload.fam),
+    gen: Number(payload.gen),
+    fst: typeof payload.fst === "number" ? payload.fst : 0,
+  };
 }

@@ -1,5 +1,5 @@
-import { EXPRESSION_PATTERN } from "#events/workflow";
 import jsonata from "jsonata";
+import { EXPRESSION_PATTERN } from "#events/workflow";
 
 /**
  * What a `{% … %}` expression can see. Each field is bound as a JSONata variable (`$input`, `$steps`, …).
@@ -33,7 +33,9 @@ export class ExpressionError extends Error {
   readonly position: number | undefined;
 
   constructor(expression: string, detail: string, code?: string, position?: number) {
-    super(`expression {% ${expression.trim()} %} failed: ${detail}${position === undefined ? "" : ` (at ${position})`}`);
+    super(
+      `expression {% ${expression.trim()} %} failed: ${detail}${position === undefined ? "" : ` (at ${position})`}`,
+    );
     this.expression = expression;
     this.code = code;
     this.position = position;
@@ -53,9 +55,14 @@ function toExpressionError(body: string, err: unknown): ExpressionError {
   return new ExpressionError(body, message, e.code, typeof e.position === "number" ? e.position : undefined);
 }
 
-/** True when the whole string is one `{% … %}` expression. */
+/**
+ * True when the whole string is one `{% … %}` expression. EXPRESSION_PATTERN alone also matches
+ * "{% a %} and {% b %}" (it starts and ends with the markers), which is a template of two segments.
+ */
 export function isExpression(value: unknown): boolean {
-  return typeof value === "string" && EXPRESSION_PATTERN.test(value);
+  if (typeof value !== "string") return false;
+  const m = EXPRESSION_PATTERN.exec(value);
+  return m !== null && !(m[1] ?? "").includes("%}");
 }
 
 /** True when the string has at least one `{% … %}` segment (or an unterminated `{%`). */
@@ -65,7 +72,7 @@ export function hasExpression(value: unknown): boolean {
 
 /** Accepts either a bare JSONata body or a string that is entirely `{% body %}`. */
 function bodyOf(src: string): string {
-  const m = EXPRESSION_PATTERN.exec(src);
+  const m = isExpression(src) ? EXPRESSION_PATTERN.exec(src) : null;
   return (m ? (m[1] ?? "") : src).trim();
 }
 

@@ -12,6 +12,10 @@ import {
 /**
  * Runs a `code` node's JavaScript in QuickJS compiled to WebAssembly. The guest has no host objects at
  * all: no require, process, fetch, timers or I/O. Data crosses the boundary only as JSON text.
+ *
+ * The time limit is checked whenever QuickJS polls its interrupt handler (on loop back-edges and calls),
+ * so one long native call, such as sorting a huge array, can overrun it; the node's timeoutSeconds and
+ * the Lambda timeout bound that case.
  */
 
 export type SandboxErrorCode = "CODE_ERROR" | "CODE_TIMEOUT" | "CODE_MEMORY";
@@ -56,7 +60,12 @@ export interface SandboxResult {
 
 const MiB = 1024 * 1024;
 const WASM_PAGE = 64 * 1024;
-const DEFAULTS = { timeoutMs: 5_000, memoryLimitBytes: 32 * MiB, maxStackBytes: 256 * 1024, maxLogLines: 100 };
+const DEFAULTS = {
+  timeoutMs: 5_000,
+  memoryLimitBytes: 32 * MiB,
+  maxStackBytes: 256 * 1024,
+  maxLogLines: 100,
+};
 const MAX_LOG_LINE = 2_000;
 /**
  * The build reserves 16 MiB of linear memory for its data, its C stack and the first heap pages. The
@@ -199,8 +208,16 @@ export async function runCode(
   let timedOut = false;
   let poisoned = false;
 
-  const runtime: QuickJSRuntime = module.newRuntime();
-  const ctx = runtime.newContext();
+  let runtime: QuickJSRuntime;
+  let ctx: QuickJSContext;
+  try {
+    runtime = module.newRuntime();
+    ctx = runtime.newContext();
+  } catch (err) {
+    // The module itself is broken (an earlier abort); the next run loads a fresh one.
+    discardModule(memoryLimitBytes);
+    throw err;
+  }
   const handles: QuickJSHandle[] = [];
   const keep = (h: QuickJSHandle): QuickJSHandle => {
     handles.push(h);
@@ -213,7 +230,10 @@ export async function runCode(
     if (timedOut) return new SandboxError("CODE_TIMEOUT", `the code ran longer than ${timeoutMs} ms`);
     if (e.name === "InternalError" && /out of memory/i.test(message)) {
       poisoned = true;
-      return new SandboxError("CODE_MEMORY", `the code used more than ${(memoryLimitBytes / MiB).toFixed(1)} MiB of memory`);
+      return new SandboxError(
+        "CODE_MEMORY",
+        `the code used more than ${(memoryLimitBytes / MiB).toFixed(1)} MiB of memory`,
+      );
     }
     const line = lineOf(e.stack, code.split("\n").length);
     const label = e.name ? `${e.name}: ${message}` : message;
@@ -257,7 +277,10 @@ export async function runCode(
 
     const state = ctx.getPromiseState(promise);
     if (state.type === "pending") {
-      throw new SandboxError("CODE_ERROR", "the code returned a promise that never settles (there are no timers)");
+      throw new SandboxError(
+        "CODE_ERROR",
+        "the code returned a promise that never settles (there are no timers)",
+      );
     }
     if (state.type === "rejected") throw fail(keep(state.error));
     if (!state.notAPromise) keep(state.value);

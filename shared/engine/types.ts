@@ -70,7 +70,14 @@ export type Command =
   /** Stop the ECS task of a running fargate step. */
   | { type: "stopTask"; nodeId: string; itemIndex?: number; taskArn: string }
   /** Create an approval for a step now `waiting_approval`. */
-  | { type: "requestApproval"; nodeId: string; itemIndex?: number; message: string; confidence?: number; preview?: unknown };
+  | {
+      type: "requestApproval";
+      nodeId: string;
+      itemIndex?: number;
+      message: string;
+      confidence?: number;
+      preview?: unknown;
+    };
 
 export interface Decision {
   /** The state after the event. */

@@ -39,11 +39,20 @@ export function graphProblems(def: WorkflowDefinition): WorkflowProblem[] {
     const listed = new Set<string>();
     (node.dependsOn ?? []).forEach((parent, j) => {
       const path = ["nodes", i, "dependsOn", j];
-      if (parent === node.id) problems.push({ nodeId: node.id, path, message: `node "${node.id}" depends on itself` });
+      if (parent === node.id)
+        problems.push({ nodeId: node.id, path, message: `node "${node.id}" depends on itself` });
       else if (!firstIndex.has(parent))
-        problems.push({ nodeId: node.id, path, message: `node "${node.id}" depends on unknown node "${parent}"` });
+        problems.push({
+          nodeId: node.id,
+          path,
+          message: `node "${node.id}" depends on unknown node "${parent}"`,
+        });
       else if (listed.has(parent))
-        problems.push({ nodeId: node.id, path, message: `node "${node.id}" lists "${parent}" twice in dependsOn` });
+        problems.push({
+          nodeId: node.id,
+          path,
+          message: `node "${node.id}" lists "${parent}" twice in dependsOn`,
+        });
       listed.add(parent);
     });
   });
@@ -63,7 +72,11 @@ export function graphProblems(def: WorkflowDefinition): WorkflowProblem[] {
 function findCycles(def: WorkflowDefinition): string[][] {
   const parents = new Map<string, string[]>();
   for (const node of def.nodes) {
-    if (!parents.has(node.id)) parents.set(node.id, (node.dependsOn ?? []).filter((p) => p !== node.id));
+    if (!parents.has(node.id))
+      parents.set(
+        node.id,
+        (node.dependsOn ?? []).filter((p) => p !== node.id),
+      );
   }
   const state = new Map<string, "visiting" | "done">();
   const stack: string[] = [];
@@ -154,7 +167,11 @@ export function validateWorkflow(def: WorkflowDefinition, opts: ValidateOptions 
       for (const ref of referencedSteps(body)) {
         if (!ids.has(ref)) {
           const hint = /[-]/.test(body) ? " (quote ids with dashes in backticks: $steps.`my-node`)" : "";
-          problems.push({ ...where, path, message: `reads $steps.${ref}, but there is no node "${ref}"${hint}` });
+          problems.push({
+            ...where,
+            path,
+            message: `reads $steps.${ref}, but there is no node "${ref}"${hint}`,
+          });
         } else if (scope.visible && !scope.visible.has(ref)) {
           problems.push({
             ...where,
@@ -220,7 +237,11 @@ export function validateWorkflow(def: WorkflowDefinition, opts: ValidateOptions 
         break;
       case "approval":
         if (hasExpression(node.message)) checkString(node.message, at("message"), node, nodeScope);
-        if (node.quorum !== undefined && node.approvers !== undefined && node.quorum > node.approvers.length) {
+        if (
+          node.quorum !== undefined &&
+          node.approvers !== undefined &&
+          node.quorum > node.approvers.length
+        ) {
           problems.push({
             nodeId: node.id,
             path: at("quorum"),
@@ -230,7 +251,11 @@ export function validateWorkflow(def: WorkflowDefinition, opts: ValidateOptions 
         break;
       case "wait": {
         if ((node.seconds === undefined) === (node.until === undefined)) {
-          problems.push({ nodeId: node.id, path: at(), message: "a wait node needs exactly one of seconds or until" });
+          problems.push({
+            nodeId: node.id,
+            path: at(),
+            message: "a wait node needs exactly one of seconds or until",
+          });
         }
         if (typeof node.seconds === "string") {
           checkWholeExpression(node.seconds, at("seconds"), node, nodeScope);
@@ -257,4 +282,3 @@ export function validateWorkflow(def: WorkflowDefinition, opts: ValidateOptions 
   }
   return problems;
 }
-

@@ -1,10 +1,12 @@
 import type { StepError } from "#events/jobs";
 import type { WorkflowNode } from "#events/workflow";
+import { runAgentStep } from "../agents/run-agent.ts";
 import { buildContext, getNode } from "../engine/engine.ts";
 import { resolveTemplate } from "../engine/expressions.ts";
-import { runCode } from "../engine/sandbox.ts";
+import { runCode, SandboxError } from "../engine/sandbox.ts";
 import type { JobState } from "../engine/types.ts";
 import { logger } from "../observability.ts";
+import { runToolStep } from "../tools/run-tool.ts";
 
 export type StepOutcome = { ok: true; output: unknown } | { ok: false; error: StepError; retryable: boolean };
 
@@ -57,19 +59,46 @@ export async function executeStep(
   const timeoutMs = stepTimeoutSeconds(node) * 1000;
   switch (node.type) {
     case "code": {
-      const result = await runCode({
-        code: node.code,
-        input,
-        item: context.$item,
-        index: context.$index,
+      try {
+        const result = await runCode(
+          node.code,
+          { input, item: context.item, index: context.index, attempt, steps: context.steps ?? {} },
+          { timeoutMs },
+        );
+        return { ok: true, output: result.output };
+      } catch (error) {
+        if (!(error instanceof SandboxError)) throw error;
+        logger.info("Code step failed", { nodeId, code: error.code });
+        // Running out of memory will happen again on the same input; a throw or a timeout may not.
+        return {
+          ok: false,
+          error: { code: error.code, message: error.message },
+          retryable: error.code !== "CODE_MEMORY",
+        };
+      }
+    }
+    case "agent":
+      return runAgentStep({
+        tenantId: state.tenantId,
+        jobId: state.jobId,
+        nodeId,
+        ...(itemIndex === undefined ? {} : { itemIndex }),
         attempt,
-        steps: context.$steps,
+        agent: node.agent,
+        input,
         timeoutMs,
       });
-      if (result.ok) return { ok: true, output: result.output };
-      logger.info("Code step failed", { nodeId, code: result.error.code });
-      return { ok: false, error: result.error, retryable: result.error.code !== "CODE_MEMORY" };
-    }
+    case "tool":
+      return runToolStep({
+        tenantId: state.tenantId,
+        jobId: state.jobId,
+        nodeId,
+        ...(itemIndex === undefined ? {} : { itemIndex }),
+        attempt,
+        tool: node.tool,
+        input,
+        timeoutMs,
+      });
     default:
       return failure("UNSUPPORTED_NODE", `Nodes of type ${node.type} cannot run on this runtime yet`, false);
   }

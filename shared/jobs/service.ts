@@ -2,6 +2,7 @@ import type { StepError } from "#events/jobs";
 import type { StepMessage } from "#events/steps";
 import type { NewTimelineEvent } from "#events/timeline";
 import type { WorkflowDefinition } from "#events/workflow";
+import { requestApproval } from "../approvals/request.ts";
 import { decide, getNode } from "../engine/engine.ts";
 import {
   type Command,
@@ -66,6 +67,7 @@ export async function withJob<T>(
 /** Carries out an engine decision's side effects. Run commands become step messages. */
 export async function runCommands(state: JobState, commands: Command[]): Promise<void> {
   const outgoing: OutgoingStep[] = [];
+  const approvals: Extract<Command, { type: "requestApproval" }>[] = [];
   for (const command of commands) {
     switch (command.type) {
       case "run":
@@ -84,11 +86,18 @@ export async function runCommands(state: JobState, commands: Command[]): Promise
       case "stopTask":
         await stopStepTask(command.taskArn, `Job ${state.jobId} no longer needs step ${command.nodeId}`);
         break;
+      case "requestApproval":
+        approvals.push(command);
+        break;
       default:
-        logger.warn("Command not carried out", { command: command.type, jobId: state.jobId });
+        // Every command type is handled above; this catches one the engine adds later.
+        logger.warn("Command not carried out", { command: (command as Command).type, jobId: state.jobId });
     }
   }
   if (outgoing.length > 0) await sendStepMessages(outgoing);
+  // After the step messages, so a failing approval write cannot hold back work that is ready. Each approval
+  // and its timeline event are one idempotent transaction (see requestApproval).
+  for (const command of approvals) await requestApproval(state, command);
 }
 
 export interface StartJobInput {

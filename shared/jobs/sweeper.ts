@@ -1,5 +1,6 @@
 import { QueryCommand } from "@aws-sdk/lib-dynamodb";
 import type { NewTimelineEvent } from "#events/timeline";
+import { sweepApproval } from "../approvals/service.ts";
 import { dynamo } from "../aws.ts";
 import { tableName } from "../db.ts";
 import { decide } from "../engine/engine.ts";
@@ -126,6 +127,8 @@ export async function sweep(now = new Date(), limitPerShard = 100): Promise<Swee
       try {
         if (item.type === "step") await healStep(item, now, report);
         else if (item.type === "job") await healJob(item, now, report);
+        // Approvals: expiry (onTimeout), steps that stopped waiting, and resolutions not yet delivered.
+        else if (item.type === "approval") await sweepApproval(String(item.tenantId), String(item.id), now);
       } catch (error) {
         // One bad item must not stop the sweep; it is due again on the next run.
         logger.error("Sweeper could not heal an item", {

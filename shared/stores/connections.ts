@@ -35,7 +35,17 @@ export async function putConnection(
   );
 }
 
-export async function addSubscription(tenantId: string, connectionId: string, target: SubscriptionTarget) {
+/**
+ * `fromSeq`: the job's sequence number when the subscription was made. Events up to it reach the client by
+ * replay, so the fanout sends only later ones live, and a lagging stream cannot put an old event ahead of
+ * the replay.
+ */
+export async function addSubscription(
+  tenantId: string,
+  connectionId: string,
+  target: SubscriptionTarget,
+  fromSeq?: number,
+) {
   const pk = subscribersPk(tenantId, target);
   await dynamo().send(
     new PutCommand({
@@ -45,6 +55,7 @@ export async function addSubscription(tenantId: string, connectionId: string, ta
         type: "subscription",
         tenantId,
         connectionId,
+        ...(fromSeq === undefined ? {} : { fromSeq }),
         ttl: epochSeconds() + CONNECTION_TTL_SECONDS,
       },
     }),
@@ -89,10 +100,19 @@ export async function deleteConnection(tenantId: string, connectionId: string): 
   );
 }
 
-/** Connections subscribed to this job, or to every job of its tenant. */
-export async function subscribersOf(tenantId: string, jobId: string): Promise<string[]> {
+export interface Subscriber {
+  connectionId: string;
+  /** Send only events after this sequence number (earlier ones were replayed). */
+  fromSeq: number;
+}
+
+/**
+ * Connections subscribed to this job, or to every job of its tenant. Read consistently, so a subscription
+ * stored before an event was written is always found for it.
+ */
+export async function subscribersOf(tenantId: string, jobId: string): Promise<Subscriber[]> {
   const partitions = [keys.jobSubscribers(tenantId, jobId), keys.tenantSubscribers(tenantId)];
-  const found = new Set<string>();
+  const found = new Map<string, number>();
   const now = epochSeconds();
   for (const pk of partitions) {
     let ExclusiveStartKey: Record<string, unknown> | undefined;
@@ -102,16 +122,20 @@ export async function subscribersOf(tenantId: string, jobId: string): Promise<st
           TableName: tableName(),
           KeyConditionExpression: "pk = :pk",
           ExpressionAttributeValues: { ":pk": pk },
+          ConsistentRead: true,
           ExclusiveStartKey,
         }),
       );
       for (const item of page.Items ?? []) {
         // TTL deletion lags by up to days; an expired subscription is treated as gone.
         if (typeof item.ttl === "number" && item.ttl < now) continue;
-        found.add(String(item.connectionId));
+        const id = String(item.connectionId);
+        const fromSeq = typeof item.fromSeq === "number" ? item.fromSeq : 0;
+        // Subscribed both to the job and to the tenant: the tenant-wide subscription sends everything.
+        found.set(id, Math.min(found.get(id) ?? fromSeq, fromSeq));
       }
       ExclusiveStartKey = page.LastEvaluatedKey;
     } while (ExclusiveStartKey !== undefined);
   }
-  return [...found];
+  return [...found].map(([connectionId, fromSeq]) => ({ connectionId, fromSeq }));
 }

@@ -1,11 +1,19 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import type { Role } from "#events/auth";
+import {
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
+import type { Role, User } from "#events/auth";
 import { dynamo } from "../aws.ts";
-import { epochSeconds, nowIso, tableName } from "../db.ts";
+import { encodeCursor, epochSeconds, nowIso, tableName } from "../db.ts";
 import { conflict, isConditionalCheckFailed } from "../errors.ts";
 import { newId, randomToken } from "../ids.ts";
 import { keys } from "../keys.ts";
+import { startKey } from "./page.ts";
 
 export interface TenantItem {
   id: string;
@@ -22,6 +30,9 @@ export interface UserItem {
   platformAdmin: boolean;
   disabled?: boolean;
   createdAt: string;
+  updatedAt?: string;
+  /** Sessions (access and refresh tokens) issued before this instant no longer work: set on a password change. */
+  sessionsRevokedAt?: string;
 }
 
 export interface ApiKeyItem {
@@ -67,55 +78,91 @@ export async function putTenant(tenant: TenantItem): Promise<boolean> {
   }
 }
 
-/** Creates the user and claims its email in one transaction: emails are unique across the platform. */
-export async function createUser(
-  input: Omit<UserItem, "id" | "createdAt"> & { id?: string },
-): Promise<UserItem> {
-  const user: UserItem = {
-    ...input,
-    id: input.id ?? newId("u_"),
-    email: input.email.toLowerCase(),
-    createdAt: nowIso(),
-  };
+type TransactItem = NonNullable<TransactWriteCommandInput["TransactItems"]>[number];
+
+function newUser(input: Omit<UserItem, "id" | "createdAt"> & { id?: string }): UserItem {
+  return { ...input, id: input.id ?? newId("u_"), email: input.email.toLowerCase(), createdAt: nowIso() };
+}
+
+/** The user item and the claim on its email: emails are unique across the platform. */
+function userWrites(user: UserItem): TransactItem[] {
+  return [
+    {
+      Put: {
+        TableName: tableName(),
+        Item: { ...keys.emailLookup(user.email), type: "email", tenantId: user.tenantId, userId: user.id },
+        ConditionExpression: "attribute_not_exists(pk)",
+      },
+    },
+    {
+      Put: {
+        TableName: tableName(),
+        Item: {
+          ...keys.user(user.tenantId, user.id),
+          gsi1pk: keys.usersIndex(user.tenantId),
+          gsi1sk: user.email,
+          type: "user",
+          ...user,
+        },
+        ConditionExpression: "attribute_not_exists(pk)",
+      },
+    },
+  ];
+}
+
+async function writeUser(user: UserItem, extra: TransactItem[] = []): Promise<void> {
   try {
-    await dynamo().send(
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Put: {
-              TableName: tableName(),
-              Item: {
-                ...keys.emailLookup(user.email),
-                type: "email",
-                tenantId: user.tenantId,
-                userId: user.id,
-              },
-              ConditionExpression: "attribute_not_exists(pk)",
-            },
-          },
-          {
-            Put: {
-              TableName: tableName(),
-              Item: {
-                ...keys.user(user.tenantId, user.id),
-                gsi1pk: keys.usersIndex(user.tenantId),
-                gsi1sk: user.email,
-                type: "user",
-                ...user,
-              },
-              ConditionExpression: "attribute_not_exists(pk)",
-            },
-          },
-        ],
-      }),
-    );
+    await dynamo().send(new TransactWriteCommand({ TransactItems: [...extra, ...userWrites(user)] }));
   } catch (error) {
     if (error instanceof Error && error.name === "TransactionCanceledException") {
       throw conflict(`A user with email ${user.email} already exists`);
     }
     throw error;
   }
+}
+
+/** Creates the user and claims its email in one transaction. */
+export async function createUser(
+  input: Omit<UserItem, "id" | "createdAt"> & { id?: string },
+): Promise<UserItem> {
+  const user = newUser(input);
+  await writeUser(user);
   return user;
+}
+
+/**
+ * A new tenant and its first admin in one transaction, so a taken email leaves no tenant without an admin
+ * behind. Tenant ids are generated: a name is a label, not an identity.
+ */
+export async function createTenantWithAdmin(input: {
+  name: string;
+  adminEmail: string;
+  adminPasswordHash: string;
+}): Promise<{ tenant: TenantItem; admin: UserItem }> {
+  const tenant: TenantItem = { id: newId("t"), name: input.name, createdAt: nowIso() };
+  const admin = newUser({
+    tenantId: tenant.id,
+    email: input.adminEmail,
+    role: "admin",
+    passwordHash: input.adminPasswordHash,
+    platformAdmin: false,
+  });
+  await writeUser(admin, [
+    {
+      Put: {
+        TableName: tableName(),
+        Item: {
+          ...keys.tenant(tenant.id),
+          gsi1pk: keys.tenantsIndex(),
+          gsi1sk: tenant.id,
+          type: "tenant",
+          ...tenant,
+        },
+        ConditionExpression: "attribute_not_exists(pk)",
+      },
+    },
+  ]);
+  return { tenant, admin };
 }
 
 function toUser(item: Record<string, unknown>): UserItem {
@@ -128,6 +175,21 @@ function toUser(item: Record<string, unknown>): UserItem {
     platformAdmin: item.platformAdmin === true,
     disabled: item.disabled === true,
     createdAt: String(item.createdAt),
+    ...(typeof item.updatedAt === "string" ? { updatedAt: item.updatedAt } : {}),
+    ...(typeof item.sessionsRevokedAt === "string" ? { sessionsRevokedAt: item.sessionsRevokedAt } : {}),
+  };
+}
+
+/** What the API shows of a user: never the password hash. */
+export function publicUser(user: UserItem): User {
+  return {
+    id: user.id,
+    tenantId: user.tenantId,
+    email: user.email,
+    role: user.role,
+    disabled: user.disabled === true,
+    createdAt: user.createdAt,
+    ...(user.updatedAt === undefined ? {} : { updatedAt: user.updatedAt }),
   };
 }
 
@@ -146,6 +208,110 @@ export async function findUserByEmail(email: string): Promise<UserItem | undefin
   return getUser(String(lookup.tenantId), String(lookup.userId));
 }
 
+/** The tenant's users, by email. */
+export async function listUsers(
+  tenantId: string,
+  page: { limit: number; cursor?: string },
+): Promise<{ items: UserItem[]; cursor?: string }> {
+  const partition = keys.usersIndex(tenantId);
+  const result = await dynamo().send(
+    new QueryCommand({
+      TableName: tableName(),
+      IndexName: "gsi1",
+      KeyConditionExpression: "gsi1pk = :pk",
+      ExpressionAttributeValues: { ":pk": partition },
+      Limit: page.limit,
+      ExclusiveStartKey: startKey(page.cursor, "gsi1pk", partition),
+    }),
+  );
+  const cursor = encodeCursor(result.LastEvaluatedKey);
+  return { items: (result.Items ?? []).map(toUser), ...(cursor === undefined ? {} : { cursor }) };
+}
+
+export interface UserChanges {
+  role?: Role;
+  passwordHash?: string;
+  disabled?: boolean;
+}
+
+/** Applies the changes to an existing user; `undefined` when there is no such user in the tenant. */
+export async function updateUser(
+  tenantId: string,
+  userId: string,
+  changes: UserChanges,
+  now = new Date(),
+): Promise<UserItem | undefined> {
+  const set: string[] = ["updatedAt = :now"];
+  const values: Record<string, unknown> = { ":now": nowIso(now) };
+  if (changes.role !== undefined) {
+    set.push("#role = :role");
+    values[":role"] = changes.role;
+  }
+  if (changes.disabled !== undefined) {
+    set.push("disabled = :disabled");
+    values[":disabled"] = changes.disabled;
+  }
+  if (changes.passwordHash !== undefined) {
+    // A new password ends every session started with the old one.
+    set.push("passwordHash = :hash", "sessionsRevokedAt = :now");
+    values[":hash"] = changes.passwordHash;
+  }
+  try {
+    const { Attributes } = await dynamo().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: keys.user(tenantId, userId),
+        UpdateExpression: `SET ${set.join(", ")}`,
+        ConditionExpression: "attribute_exists(pk)",
+        ...(changes.role === undefined ? {} : { ExpressionAttributeNames: { "#role": "role" } }),
+        ExpressionAttributeValues: values,
+        ReturnValues: "ALL_NEW",
+      }),
+    );
+    return Attributes === undefined ? undefined : toUser(Attributes);
+  } catch (error) {
+    if (isConditionalCheckFailed(error)) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Deletes the user and frees its email in one transaction. Its tokens stop working at once, because every
+ * request and every refresh reads the user again.
+ */
+export async function deleteUser(tenantId: string, userId: string): Promise<UserItem | undefined> {
+  const user = await getUser(tenantId, userId);
+  if (user === undefined) return undefined;
+  try {
+    await dynamo().send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Delete: {
+              TableName: tableName(),
+              Key: keys.user(tenantId, userId),
+              ConditionExpression: "attribute_exists(pk)",
+            },
+          },
+          {
+            Delete: {
+              TableName: tableName(),
+              Key: keys.emailLookup(user.email),
+              // Only the claim this user holds: never another account's.
+              ConditionExpression: "attribute_not_exists(pk) OR userId = :user",
+              ExpressionAttributeValues: { ":user": userId },
+            },
+          },
+        ],
+      }),
+    );
+  } catch (error) {
+    if (error instanceof Error && error.name === "TransactionCanceledException") return undefined;
+    throw error;
+  }
+  return user;
+}
+
 // Refresh-token families: one item per login session, holding the generation that is currently valid.
 
 export async function startRefreshFamily(
@@ -161,6 +327,7 @@ export async function startRefreshFamily(
         ...keys.refreshFamily(tenantId, familyId),
         type: "refreshFamily",
         userId,
+        createdAt: nowIso(),
         gen: 0,
         revoked: false,
         ttl: epochSeconds() + ttlSeconds,

@@ -572,7 +572,12 @@ export async function listEvents(
 
 export async function jobExists(tenantId: string, jobId: string): Promise<{ seq: number } | undefined> {
   const { Item } = await dynamo().send(
-    new GetCommand({ TableName: tableName(), Key: keys.job(tenantId, jobId), ProjectionExpression: "seq" }),
+    new GetCommand({
+      TableName: tableName(),
+      Key: keys.job(tenantId, jobId),
+      ProjectionExpression: "seq",
+      ConsistentRead: true,
+    }),
   );
   return Item === undefined ? undefined : { seq: Number(Item.seq ?? 0) };
 }

@@ -20,7 +20,8 @@ import { WorkflowsPage } from "./pages/workflows-page.tsx";
 function RequireAuth() {
   const tokens = useTokens();
   const location = useLocation();
-  if (!tokens) return <Navigate to="/sign-in" replace state={{ from: location.pathname + location.search }} />;
+  if (!tokens)
+    return <Navigate to="/sign-in" replace state={{ from: location.pathname + location.search }} />;
   return <AppLayout />;
 }
 

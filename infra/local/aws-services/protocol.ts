@@ -56,7 +56,10 @@ export interface RestService {
 export function requireString(input: Record<string, unknown>, field: string): string {
   const value = input[field];
   if (typeof value !== "string" || value === "") {
-    throw new AwsServiceError("ValidationException", `1 validation error detected: Value at '${field}' failed to satisfy constraint: Member must not be null`);
+    throw new AwsServiceError(
+      "ValidationException",
+      `1 validation error detected: Value at '${field}' failed to satisfy constraint: Member must not be null`,
+    );
   }
   return value;
 }

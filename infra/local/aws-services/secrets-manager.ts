@@ -23,7 +23,9 @@ function versionOf(secret: LocalSecret): string {
 /** Secrets Manager, `GetSecretValue` only: the functions read the JWT signing secret and nothing else. */
 export function createSecretsManager(options: { region: string; secrets: LocalSecret[] }): JsonService {
   const lookup = (secretId: string) =>
-    options.secrets.find((secret) => secret.name === secretId || arnOf(options.region, secret.name) === secretId);
+    options.secrets.find(
+      (secret) => secret.name === secretId || arnOf(options.region, secret.name) === secretId,
+    );
 
   return {
     name: "Secrets Manager",
@@ -34,7 +36,10 @@ export function createSecretsManager(options: { region: string; secrets: LocalSe
         const secretId = requireString(input, "SecretId");
         const secret = lookup(secretId);
         if (!secret) {
-          throw new AwsServiceError("ResourceNotFoundException", "Secrets Manager can't find the specified secret.");
+          throw new AwsServiceError(
+            "ResourceNotFoundException",
+            "Secrets Manager can't find the specified secret.",
+          );
         }
         const versionId = versionOf(secret);
         const { VersionId, VersionStage } = input;

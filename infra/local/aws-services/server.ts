@@ -56,11 +56,18 @@ function jsonError(error: AwsServiceError, contentType: string): RawResponse {
   };
 }
 
-async function dispatchJson(service: JsonService, operation: string, request: RawRequest): Promise<RawResponse> {
+async function dispatchJson(
+  service: JsonService,
+  operation: string,
+  request: RawRequest,
+): Promise<RawResponse> {
   const implementation = service.operations[operation];
   if (!implementation) {
     if (service.forward) return service.forward(operation, request);
-    throw new AwsServiceError("UnknownOperationException", `${service.name} in the local twin does not serve ${operation}`);
+    throw new AwsServiceError(
+      "UnknownOperationException",
+      `${service.name} in the local twin does not serve ${operation}`,
+    );
   }
   let input: unknown;
   try {
@@ -91,7 +98,9 @@ export async function startAwsServices(options: {
 }): Promise<AwsServicesServer> {
   const { log } = options;
   const byPrefix = new Map(options.jsonServices.map((service) => [service.targetPrefix, service]));
-  const bySigningName = new Map((options.restServices ?? []).map((service) => [service.signingName, service]));
+  const bySigningName = new Map(
+    (options.restServices ?? []).map((service) => [service.signingName, service]),
+  );
 
   const server: Server = createServer(async (request, response) => {
     const aborter = new AbortController();
@@ -99,7 +108,8 @@ export async function startAwsServices(options: {
       if (!response.writableFinished) aborter.abort();
     });
     const target = request.headers["x-amz-target"];
-    const jsonService = typeof target === "string" ? byPrefix.get(target.slice(0, target.lastIndexOf("."))) : undefined;
+    const jsonService =
+      typeof target === "string" ? byPrefix.get(target.slice(0, target.lastIndexOf("."))) : undefined;
     const contentType = jsonService?.contentType ?? "application/x-amz-json-1.1";
     try {
       const raw: RawRequest = {
@@ -110,12 +120,14 @@ export async function startAwsServices(options: {
         signal: aborter.signal,
       };
       if (typeof target === "string") {
-        if (!jsonService) throw new AwsServiceError("UnknownOperationException", `No local service for ${target}`);
+        if (!jsonService)
+          throw new AwsServiceError("UnknownOperationException", `No local service for ${target}`);
         send(response, await dispatchJson(jsonService, target.slice(target.lastIndexOf(".") + 1), raw));
         return;
       }
       const restService = bySigningName.get(credentialScope(request.headers).service ?? "");
-      if (!restService) throw new AwsServiceError("UnknownOperationException", "No local service for this request", 404);
+      if (!restService)
+        throw new AwsServiceError("UnknownOperationException", "No local service for this request", 404);
       send(response, await restService.handle(raw));
     } catch (error) {
       if (aborter.signal.aborted) return;
@@ -124,7 +136,13 @@ export async function startAwsServices(options: {
         return;
       }
       log.error(`${target ?? request.url} failed`, error);
-      send(response, jsonError(new AwsServiceError("InternalFailure", "Internal failure in the local twin", 500), contentType));
+      send(
+        response,
+        jsonError(
+          new AwsServiceError("InternalFailure", "Internal failure in the local twin", 500),
+          contentType,
+        ),
+      );
     }
   });
 

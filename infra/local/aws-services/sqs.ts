@@ -8,7 +8,11 @@ import { credentialScope, type JsonService, type RawRequest, type RawResponse } 
  * (`http://127.0.0.1:<port>/000000000000/<name>`, the shape AWS uses), and each call is forwarded to fauxqs with
  * the URL translated both ways. Operations fauxqs lacks can be added to `operations` later.
  */
-export function createSqsFront(options: { fauxqsPort: number; publicOrigin: () => string; defaultRegion: string }): JsonService {
+export function createSqsFront(options: {
+  fauxqsPort: number;
+  publicOrigin: () => string;
+  defaultRegion: string;
+}): JsonService {
   const fauxqsOrigin = (region: string) => `http://sqs.${region}.localhost:${options.fauxqsPort}`;
 
   const toFauxqs = (queueUrl: string, region: string): string => {
@@ -43,7 +47,14 @@ export function createSqsFront(options: { fauxqsPort: number; publicOrigin: () =
 
     return new Promise<RawResponse>((resolve, reject) => {
       const upstream = httpRequest(
-        { host: "127.0.0.1", port: options.fauxqsPort, method: request.method, path: request.url, headers, signal: request.signal },
+        {
+          host: "127.0.0.1",
+          port: options.fauxqsPort,
+          method: request.method,
+          path: request.url,
+          headers,
+          signal: request.signal,
+        },
         (response) => {
           const chunks: Buffer[] = [];
           response.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -51,8 +62,14 @@ export function createSqsFront(options: { fauxqsPort: number; publicOrigin: () =
           response.on("end", () => {
             let responseBody: Buffer | string = Buffer.concat(chunks);
             const statusCode = response.statusCode ?? 502;
-            if (statusCode < 300 && (operation === "CreateQueue" || operation === "GetQueueUrl" || operation === "ListQueues")) {
-              const output = JSON.parse(responseBody.toString("utf8")) as { QueueUrl?: string; QueueUrls?: string[] };
+            if (
+              statusCode < 300 &&
+              (operation === "CreateQueue" || operation === "GetQueueUrl" || operation === "ListQueues")
+            ) {
+              const output = JSON.parse(responseBody.toString("utf8")) as {
+                QueueUrl?: string;
+                QueueUrls?: string[];
+              };
               if (output.QueueUrl) output.QueueUrl = toPublic(output.QueueUrl);
               if (output.QueueUrls) output.QueueUrls = output.QueueUrls.map(toPublic);
               responseBody = JSON.stringify(output);

@@ -17,7 +17,7 @@ export const authRoutes: RouteTable = {
     summary: "Sign in with email and password",
     body: LoginRequest,
     response: TokenResponse,
-    handle: ({ body }) => asUnauthorized(() => login(body.email, body.password)),
+    handle: ({ body, sourceIp }) => asUnauthorized(() => login(body.email, body.password, { sourceIp })),
   }),
   refresh: defineRoute({
     summary: "Exchange a refresh token for new tokens (the old one stops working)",

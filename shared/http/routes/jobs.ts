@@ -12,6 +12,7 @@ import { validateWorkflow } from "../../engine/validate.ts";
 import { AppError, notFound } from "../../errors.ts";
 import { cancelJob, retryJob, startJob } from "../../jobs/service.ts";
 import { getJobWithSteps, jobExists, listEvents, listJobs } from "../../stores/jobs.ts";
+import { getWorkflow } from "../../stores/workflows.ts";
 import { defineRoute, type RouteTable } from "../api.ts";
 
 const EventsQuery = z.object({ since: z.coerce.number().int().min(0).default(0) }).strict();
@@ -30,15 +31,20 @@ export const jobRoutes: RouteTable = {
     response: CreateJobResponse,
     status: 202,
     handle: async ({ body, principal }) => {
+      let pinned: { definition: WorkflowDefinition; workflowId?: string; workflowVersion?: number };
       if (body.workflow === undefined) {
-        // Stored workflows arrive with the workflow resources.
-        throw notFound("Workflow", body.workflowId);
+        // A stored workflow runs at its latest version, and the job pins that version.
+        const stored = await getWorkflow(principal.tenantId, body.workflowId ?? "");
+        if (stored === undefined) throw notFound("Workflow", body.workflowId);
+        pinned = { definition: stored.definition, workflowId: stored.id, workflowVersion: stored.version };
+      } else {
+        requireValidWorkflow(body.workflow);
+        pinned = { definition: body.workflow };
       }
-      requireValidWorkflow(body.workflow);
       const job = await startJob({
         tenantId: principal.tenantId,
         createdBy: principal.principalId,
-        definition: body.workflow,
+        ...pinned,
         input: body.input,
         ...(body.idempotencyKey === undefined ? {} : { idempotencyKey: body.idempotencyKey }),
       });

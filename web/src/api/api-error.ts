@@ -15,7 +15,10 @@ export class ApiError extends Error {
   readonly details: unknown;
   readonly requestId: string | undefined;
 
-  constructor(status: number, body: { code: string; message: string; details?: unknown; requestId?: string }) {
+  constructor(
+    status: number,
+    body: { code: string; message: string; details?: unknown; requestId?: string },
+  ) {
     super(body.message);
     this.status = status;
     this.code = body.code;

@@ -3,9 +3,8 @@ import { Me, TokenResponse } from "#events/auth";
 import {
   type CreateJobRequest,
   CreateJobResponse,
-  Job,
-  JobWithSteps,
   type JobStatus,
+  JobWithSteps,
   ListJobsResponse,
 } from "#events/jobs";
 import { TimelineEvent } from "#events/timeline";
@@ -13,8 +12,8 @@ import { WorkflowDefinition } from "#events/workflow";
 import type { HttpClient } from "./http-client.ts";
 import type {
   Agent,
-  Approval,
   ApiKey,
+  Approval,
   AuditEntry,
   CreatedApiKey,
   Page,
@@ -33,13 +32,15 @@ export const JobDetail = JobWithSteps.extend({ definition: WorkflowDefinition.op
 export type JobDetail = z.infer<typeof JobDetail>;
 
 /** One unknown event type must not hide the rest of the timeline. */
-const Timeline = z.object({ items: z.array(z.unknown()), cursor: z.string().optional() }).transform((page) => ({
-  items: page.items.flatMap((item) => {
-    const parsed = TimelineEvent.safeParse(item);
-    return parsed.success ? [parsed.data] : [];
-  }),
-  cursor: page.cursor,
-}));
+const Timeline = z
+  .object({ items: z.array(z.unknown()), cursor: z.string().optional() })
+  .transform((page) => ({
+    items: page.items.flatMap((item) => {
+      const parsed = TimelineEvent.safeParse(item);
+      return parsed.success ? [parsed.data] : [];
+    }),
+    cursor: page.cursor,
+  }));
 
 const LoginTokens = TokenResponse.omit({ tokenType: true });
 
@@ -68,12 +69,16 @@ export function createApi(http: HttpClient) {
     cancelJob: (id: string) => http.post<unknown>(`/v1/jobs/${enc(id)}/cancel`),
     retryJob: (id: string) => http.post<unknown>(`/v1/jobs/${enc(id)}/retry`),
 
-    listWorkflows: (cursor?: string) => http.get<Page<WorkflowSummary>>("/v1/workflows", { query: { cursor } }),
+    listWorkflows: (cursor?: string) =>
+      http.get<Page<WorkflowSummary>>("/v1/workflows", { query: { cursor } }),
     getWorkflow: (id: string) => http.get<Workflow>(`/v1/workflows/${enc(id)}`),
     createWorkflow: (definition: unknown) => http.post<Workflow>("/v1/workflows", definition),
-    updateWorkflow: (id: string, definition: unknown) => http.put<Workflow>(`/v1/workflows/${enc(id)}`, definition),
-    validateWorkflow: (definition: unknown) => http.post<{ valid: boolean }>("/v1/workflows/validate", definition),
-    listWorkflowVersions: (id: string) => http.get<Page<WorkflowVersion>>(`/v1/workflows/${enc(id)}/versions`),
+    updateWorkflow: (id: string, definition: unknown) =>
+      http.put<Workflow>(`/v1/workflows/${enc(id)}`, definition),
+    validateWorkflow: (definition: unknown) =>
+      http.post<{ valid: boolean }>("/v1/workflows/validate", definition),
+    listWorkflowVersions: (id: string) =>
+      http.get<Page<WorkflowVersion>>(`/v1/workflows/${enc(id)}/versions`),
     getWorkflowVersion: (id: string, version: number) =>
       http.get<WorkflowVersion>(`/v1/workflows/${enc(id)}/versions/${version}`),
 
@@ -98,7 +103,8 @@ export function createApi(http: HttpClient) {
     revokeApiKey: (id: string) => http.delete<unknown>(`/v1/api-keys/${enc(id)}`),
 
     listUsers: () => http.get<Page<User>>("/v1/users"),
-    createUser: (body: { email: string; password: string; role: string }) => http.post<User>("/v1/users", body),
+    createUser: (body: { email: string; password: string; role: string }) =>
+      http.post<User>("/v1/users", body),
 
     systemStatus: async () => normaliseStatus(await http.get<unknown>("/v1/system/status")),
     redriveDlq: () => http.post<{ redriven?: number } | undefined>("/v1/system/dlq/redrive"),
@@ -108,11 +114,10 @@ export function createApi(http: HttpClient) {
 }
 
 export type Api = ReturnType<typeof createApi>;
-export { Job };
 
 /**
  * The status route's body is the least settled part of the contract, so accept the plausible spellings
- * (queues as a list or a map, the DLQ as a number or an object) rather than show nothing.
+ * (queues as a list or a map, the DLQ per queue, as a number or as an object) rather than show nothing.
  */
 export function normaliseStatus(raw: unknown): SystemStatus {
   const body = (raw && typeof raw === "object" ? raw : {}) as Record<string, unknown>;
@@ -122,11 +127,14 @@ export function normaliseStatus(raw: unknown): SystemStatus {
     const q = (value && typeof value === "object" ? value : {}) as Record<string, unknown>;
     const inFlight = num(q.inFlight) ?? num(q.notVisible);
     const delayed = num(q.delayed);
+    const dlq =
+      num(q.dlq) ?? (q.dlq && typeof q.dlq === "object" ? queueFrom("dlq", q.dlq).visible : undefined);
     return {
       name: typeof q.name === "string" ? q.name : name,
       visible: num(q.visible) ?? num(q.depth) ?? num(q.messages) ?? num(q.approximateNumberOfMessages) ?? 0,
       ...(inFlight === undefined ? {} : { inFlight }),
       ...(delayed === undefined ? {} : { delayed }),
+      ...(dlq === undefined ? {} : { dlq }),
     };
   };
   const queues = Array.isArray(body.queues)
@@ -135,12 +143,15 @@ export function normaliseStatus(raw: unknown): SystemStatus {
       ? Object.entries(body.queues).map(([name, q]) => queueFrom(name, q))
       : [];
   const dlqRaw = body.dlq;
+  const perQueue = queues.some((q) => q.dlq !== undefined)
+    ? queues.reduce((sum, q) => sum + (q.dlq ?? 0), 0)
+    : undefined;
   const dlqCount =
     num(dlqRaw) ??
     num(body.dlqCount) ??
     (dlqRaw && typeof dlqRaw === "object"
       ? (num((dlqRaw as Record<string, unknown>).count) ?? queueFrom("dlq", dlqRaw).visible)
-      : 0);
+      : (perQueue ?? 0));
   const providersRaw = body.providers;
   const providers = Array.isArray(providersRaw)
     ? providersRaw.map((p) =>

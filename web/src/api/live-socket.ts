@@ -119,7 +119,8 @@ export class LiveSocket {
     const ws = new WebSocket(url);
     this.ws = ws;
     ws.onopen = () => {
-      this.setState("open");
+      // "open" waits for the server's first answer (the subscription acknowledgements), so the dashboard
+      // only says it is live once events will actually arrive.
       for (const sub of this.subs.values()) this.send(sub.message());
       this.pingTimer = setInterval(() => this.ping(), PING_EVERY_MS);
     };
@@ -137,6 +138,7 @@ export class LiveSocket {
     this.heard();
     // Backoff resets only once the server talks, so one that accepts and hangs up at once is not hammered.
     this.failures = 0;
+    this.setState("open");
     if (typeof data !== "string") return;
     let json: unknown;
     try {
@@ -194,6 +196,8 @@ export class LiveSocket {
       return;
     }
     this.setState("reconnecting");
+    // With no network every attempt fails; the `online` event reconnects at once instead.
+    if (!navigator.onLine) return;
     const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** this.failures);
     const delay = ceiling / 2 + Math.random() * (ceiling / 2);
     this.failures += 1;

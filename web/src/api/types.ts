@@ -111,6 +111,8 @@ export interface QueueStatus {
   visible: number;
   inFlight?: number;
   delayed?: number;
+  /** Messages in this queue's dead-letter queue. */
+  dlq?: number;
 }
 
 export interface ProviderStatus {

@@ -13,13 +13,21 @@ export function AppLayout() {
       <a className="skip-link" href="#main">
         Skip to content
       </a>
-      <header className="topbar">
+      <aside className="sidebar">
         <NavLink to="/jobs" className="brand">
+          <span className="brand-mark" aria-hidden="true" />
           Switchboard
         </NavLink>
         <nav aria-label="Main" className="nav">
-          {me.isPending && <span className="muted small">Loading…</span>}
-          {me.isError && <span className="inline-error">Could not load your account</span>}
+          {me.isPending && <p className="muted small">Loading…</p>}
+          {me.isError && (
+            <p className="inline-error small" role="alert">
+              Could not load your account.{" "}
+              <button type="button" className="link-button" onClick={() => void me.refetch()}>
+                Retry
+              </button>
+            </p>
+          )}
           <ul>
             {items.map((item) => (
               <li key={item.to}>
@@ -28,19 +36,22 @@ export function AppLayout() {
             ))}
           </ul>
         </nav>
-        <div className="topbar-end">
+        <div className="sidebar-footer">
           <ConnectionIndicator />
-          <ThemeToggle />
           {me.data && (
-            <span className="muted small user" title={`Role: ${me.data.role}`}>
-              {me.data.email ?? me.data.principalId} · {me.data.role}
-            </span>
+            <p className="small user" title={me.data.email ?? me.data.principalId}>
+              <span className="user-name">{me.data.email ?? me.data.principalId}</span>
+              <span className="muted">{me.data.role}</span>
+            </p>
           )}
-          <button type="button" className="button button-ghost" onClick={signOut}>
-            Sign out
-          </button>
+          <div className="stack-inline">
+            <ThemeToggle />
+            <button type="button" className="button button-ghost" onClick={signOut}>
+              Sign out
+            </button>
+          </div>
         </div>
-      </header>
+      </aside>
       <main id="main" className="main" tabIndex={-1}>
         <Outlet />
       </main>

@@ -10,7 +10,15 @@ export function Loading({ label = "Loading…" }: { label?: string }) {
   );
 }
 
-export function ErrorState({ error, title, onRetry }: { error: unknown; title?: string; onRetry?: () => void }) {
+export function ErrorState({
+  error,
+  title,
+  onRetry,
+}: {
+  error: unknown;
+  title?: string;
+  onRetry?: () => void;
+}) {
   const api = error instanceof ApiError ? error : undefined;
   return (
     <div className="state state-error" role="alert">
@@ -60,7 +68,13 @@ export function QueryState<T>({
 }) {
   if (query.isPending) return <Loading label={`Loading ${label}…`} />;
   if (query.isError || query.data === undefined) {
-    return <ErrorState error={query.error} title={`Could not load ${label}`} onRetry={() => void query.refetch()} />;
+    return (
+      <ErrorState
+        error={query.error}
+        title={`Could not load ${label}`}
+        onRetry={() => void query.refetch()}
+      />
+    );
   }
   return <>{children(query.data)}</>;
 }

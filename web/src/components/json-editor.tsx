@@ -60,7 +60,9 @@ export function JsonEditor({
 }
 
 /** Parses JSON, reporting a syntax error with the line it is on. */
-export function parseJson(text: string): { ok: true; value: unknown } | { ok: false; message: string; line?: number } {
+export function parseJson(
+  text: string,
+): { ok: true; value: unknown } | { ok: false; message: string; line?: number } {
   try {
     return { ok: true, value: JSON.parse(text) };
   } catch (error) {

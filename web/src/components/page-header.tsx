@@ -1,6 +1,14 @@
 import type { ReactNode } from "react";
 
-export function PageHeader({ title, children, meta }: { title: ReactNode; children?: ReactNode; meta?: ReactNode }) {
+export function PageHeader({
+  title,
+  children,
+  meta,
+}: {
+  title: ReactNode;
+  children?: ReactNode;
+  meta?: ReactNode;
+}) {
   return (
     <div className="page-header">
       <div>

@@ -122,7 +122,12 @@ function RunForm({ onClose, workflowId }: { onClose: () => void; workflowId?: st
           {workflows.isError && (
             <p className="muted small">Saved workflows are unavailable ({errorMessage(workflows.error)}).</p>
           )}
-          <JsonEditor label="Workflow definition (JSON)" value={definition} onChange={setDefinition} rows={8} />
+          <JsonEditor
+            label="Workflow definition (JSON)"
+            value={definition}
+            onChange={setDefinition}
+            rows={8}
+          />
         </>
       )}
       <JsonEditor label="Input (JSON)" value={input} onChange={setInput} rows={5} />

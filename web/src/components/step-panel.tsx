@@ -61,14 +61,21 @@ export function StepPanel({
   onClose: () => void;
 }) {
   const own = steps.find((s) => s.itemIndex === undefined);
-  const items = steps.filter((s) => s.itemIndex !== undefined).sort((a, b) => (a.itemIndex ?? 0) - (b.itemIndex ?? 0));
+  const items = steps
+    .filter((s) => s.itemIndex !== undefined)
+    .sort((a, b) => (a.itemIndex ?? 0) - (b.itemIndex ?? 0));
   return (
     <aside className="panel step-panel" aria-label={`Step ${node.id}`}>
       <div className="panel-header">
         <h2>
           <code>{node.id}</code> <span className="muted small">{node.type}</span>
         </h2>
-        <button type="button" className="button button-ghost" onClick={onClose} aria-label="Close step details">
+        <button
+          type="button"
+          className="button button-ghost"
+          onClick={onClose}
+          aria-label="Close step details"
+        >
           ✕
         </button>
       </div>

@@ -4,7 +4,12 @@ export function ThemeToggle() {
   const { theme, toggle } = useTheme();
   const next = theme === "dark" ? "light" : "dark";
   return (
-    <button type="button" className="button button-ghost" onClick={toggle} aria-label={`Switch to ${next} theme`}>
+    <button
+      type="button"
+      className="button button-ghost"
+      onClick={toggle}
+      aria-label={`Switch to ${next} theme`}
+    >
       {theme === "dark" ? "☀ Light" : "☾ Dark"}
     </button>
   );

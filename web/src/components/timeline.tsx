@@ -36,7 +36,9 @@ function describe(event: TimelineEvent) {
       return (
         <>
           Approval requested at <code>{event.nodeId}</code>: {event.message}
-          {event.confidence !== undefined && <span className="muted"> · confidence {formatPercent(event.confidence)}</span>}
+          {event.confidence !== undefined && (
+            <span className="muted"> · confidence {formatPercent(event.confidence)}</span>
+          )}
         </>
       );
     case "approval.resolved":
@@ -70,7 +72,11 @@ export function Timeline({ events }: { events: readonly TimelineEvent[] }) {
       }}
     >
       {events.map((event) => (
-        <li key={event.seq} className={`timeline-item timeline-${event.type.replace(".", "-")}`} data-seq={event.seq}>
+        <li
+          key={event.seq}
+          className={`timeline-item timeline-${event.type.replace(".", "-")}`}
+          data-seq={event.seq}
+        >
           <time dateTime={event.at} className="muted small">
             {formatTime(event.at)}
           </time>

@@ -7,18 +7,21 @@ import {
   type NodeProps,
   Position,
   ReactFlow,
+  useReactFlow,
+  useStore,
 } from "@xyflow/react";
-import { memo, useMemo } from "react";
+import { memo, useEffect, useMemo } from "react";
 import { useTheme } from "../hooks/use-theme.ts";
 import { layoutGraph } from "../lib/graph-layout.ts";
 import type { GraphModel, GraphNodeModel } from "../lib/graph-model.ts";
 
-type StepNodeData = GraphNodeModel & { selected: boolean; onSelect?: (id: string) => void };
+type StepNodeData = { node: GraphNodeModel; selected: boolean; onSelect?: (id: string) => void };
 type StepNode = Node<StepNodeData, "step">;
 
 const STATUS_TEXT: Record<string, string> = { waiting_approval: "waiting approval" };
 
-const StepNodeView = memo(function StepNodeView({ data }: NodeProps<StepNode>) {
+const StepNodeView = memo(function StepNodeView({ data: { node, selected, onSelect } }: NodeProps<StepNode>) {
+  const data = { ...node, selected, onSelect };
   const status = data.status ? (STATUS_TEXT[data.status] ?? data.status) : undefined;
   const progress = data.progress ? `${data.progress.done}/${data.progress.total}` : undefined;
   const content = (
@@ -60,6 +63,18 @@ const StepNodeView = memo(function StepNodeView({ data }: NodeProps<StepNode>) {
 });
 
 const nodeTypes = { step: StepNodeView };
+const FIT = { padding: 0.15, maxZoom: 1.2 };
+
+/** Fits the graph again when its box changes size (a side panel opens, the window resizes). */
+function FitOnResize() {
+  const width = useStore((s) => s.width);
+  const height = useStore((s) => s.height);
+  const { fitView } = useReactFlow();
+  useEffect(() => {
+    if (width > 0 && height > 0) void fitView(FIT);
+  }, [width, height, fitView]);
+  return null;
+}
 
 export function WorkflowGraph({
   model,
@@ -84,7 +99,9 @@ export function WorkflowGraph({
         id: node.id,
         type: "step",
         position: positions.get(node.id) ?? { x: 0, y: 0 },
-        data: { ...node, selected: node.id === selectedId, ...(onSelect ? { onSelect } : {}) },
+        // Nodes that are neither selectable nor draggable get no pointer events; the button inside needs them.
+        style: { pointerEvents: "all" },
+        data: { node, selected: node.id === selectedId, ...(onSelect ? { onSelect } : {}) },
       })),
     [model.nodes, positions, selectedId, onSelect],
   );
@@ -110,7 +127,7 @@ export function WorkflowGraph({
         nodeTypes={nodeTypes}
         colorMode={theme}
         fitView
-        fitViewOptions={{ padding: 0.15, maxZoom: 1.2 }}
+        fitViewOptions={FIT}
         minZoom={0.2}
         nodesDraggable={false}
         nodesConnectable={false}
@@ -120,7 +137,8 @@ export function WorkflowGraph({
         proOptions={{ hideAttribution: false }}
       >
         <Background gap={16} size={1} />
-        <Controls showInteractive={false} />
+        <Controls showInteractive={false} fitViewOptions={FIT} />
+        <FitOnResize />
       </ReactFlow>
     </section>
   );

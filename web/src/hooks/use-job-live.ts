@@ -4,14 +4,12 @@ import type { TimelineEvent } from "#events/timeline";
 import type { JobDetail } from "../api/endpoints.ts";
 import type { LiveMessage } from "../api/live-socket.ts";
 import { useServices } from "../api/services.tsx";
-import { applyEvents } from "../lib/job-state.ts";
+import { applyEvents, stepKey } from "../lib/job-state.ts";
 
 /** Streamed agent text per step, keyed `nodeId` or `nodeId#itemIndex`. */
 export type TokenStreams = Record<string, string>;
 
-export function streamKey(nodeId: string, itemIndex?: number): string {
-  return itemIndex === undefined ? nodeId : `${nodeId}#${itemIndex}`;
-}
+export const streamKey = stepKey;
 
 /** How long to gather a burst of status changes before fetching the job again for its full fields. */
 const REFETCH_AFTER_MS = 500;
@@ -21,6 +19,7 @@ const REFETCH_AFTER_MS = 500;
  * job subscription asks for everything after the last sequence number seen. Every event, fetched,
  * replayed or pushed, is kept once by `seq`, and the job shown is the snapshot with later events applied.
  * After a reconnect the socket subscribes again with the then-latest `seq`, so nothing is missed.
+ * Its state belongs to one job: render it under a `key` of the job id.
  */
 export function useJobLive(jobId: string) {
   const { api, socket } = useServices();
@@ -38,25 +37,20 @@ export function useJobLive(jobId: string) {
   const lastSeq = useRef(0);
   const tokenIndexes = useRef(new Map<string, Set<number>>());
 
-  const addEvents = useCallback((incoming: readonly TimelineEvent[]) => {
-    const fresh = incoming.filter((e) => e.jobId === jobId);
-    if (fresh.length === 0) return;
-    for (const e of fresh) lastSeq.current = Math.max(lastSeq.current, e.seq);
-    setEvents((current) => {
-      if (fresh.every((e) => current.has(e.seq))) return current;
-      const next = new Map(current);
-      for (const e of fresh) next.set(e.seq, e);
-      return next;
-    });
-  }, [jobId]);
-
-  // A new job id starts from nothing.
-  useEffect(() => {
-    setEvents(new Map());
-    setTokens({});
-    lastSeq.current = 0;
-    tokenIndexes.current = new Map();
-  }, [jobId]);
+  const addEvents = useCallback(
+    (incoming: readonly TimelineEvent[]) => {
+      const fresh = incoming.filter((e) => e.jobId === jobId);
+      if (fresh.length === 0) return;
+      for (const e of fresh) lastSeq.current = Math.max(lastSeq.current, e.seq);
+      setEvents((current) => {
+        if (fresh.every((e) => current.has(e.seq))) return current;
+        const next = new Map(current);
+        for (const e of fresh) next.set(e.seq, e);
+        return next;
+      });
+    },
+    [jobId],
+  );
 
   useEffect(() => {
     if (eventsQuery.data) addEvents(eventsQuery.data.items);

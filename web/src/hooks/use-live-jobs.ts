@@ -32,7 +32,10 @@ export function useLiveJobs(filter: Omit<JobFilter, "cursor">) {
   useEffect(() => {
     const refetchSoon = () => {
       clearTimeout(timer.current);
-      timer.current = setTimeout(() => void queryClient.invalidateQueries({ queryKey: ["jobs"] }), REFETCH_AFTER_MS);
+      timer.current = setTimeout(
+        () => void queryClient.invalidateQueries({ queryKey: ["jobs"] }),
+        REFETCH_AFTER_MS,
+      );
     };
     const unsubscribe = socket.subscribeAll((message) => {
       if (message.type !== "job.status_changed") return;

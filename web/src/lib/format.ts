@@ -6,7 +6,11 @@ export function shortId(id: string): string {
   return id.length <= 10 ? id : id.slice(-8);
 }
 
-const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+const timeFormat = new Intl.DateTimeFormat(undefined, {
+  hour: "2-digit",
+  minute: "2-digit",
+  second: "2-digit",
+});
 const dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
 const shortDateTimeFormat = new Intl.DateTimeFormat(undefined, {
   month: "short",
@@ -19,7 +23,9 @@ export function formatTime(iso: string | undefined): string {
   if (!iso) return "—";
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return iso;
-  return date.toDateString() === new Date().toDateString() ? timeFormat.format(date) : shortDateTimeFormat.format(date);
+  return date.toDateString() === new Date().toDateString()
+    ? timeFormat.format(date)
+    : shortDateTimeFormat.format(date);
 }
 
 export function formatDateTime(iso: string | undefined): string {
@@ -40,7 +46,11 @@ export function formatDuration(ms: number): string {
 }
 
 /** Time between two instants; a missing end means "still going", measured to `now`. */
-export function durationBetween(start: string | undefined, end: string | undefined, now = Date.now()): string {
+export function durationBetween(
+  start: string | undefined,
+  end: string | undefined,
+  now = Date.now(),
+): string {
   if (!start) return "—";
   const from = Date.parse(start);
   const to = end ? Date.parse(end) : now;

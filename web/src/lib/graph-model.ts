@@ -38,7 +38,10 @@ function aggregate(items: Step[]): StepStatus | undefined {
  * Nodes come from the definition when there is one (so steps not yet started still show, and edges come
  * from `dependsOn`), and otherwise from the steps alone, without edges.
  */
-export function buildGraph(definitionNodes: readonly GraphSourceNode[] | undefined, steps: readonly Step[] = []): GraphModel {
+export function buildGraph(
+  definitionNodes: readonly GraphSourceNode[] | undefined,
+  steps: readonly Step[] = [],
+): GraphModel {
   const byNode = new Map<string, Step[]>();
   for (const step of steps) {
     const list = byNode.get(step.nodeId) ?? [];

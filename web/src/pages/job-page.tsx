@@ -1,5 +1,5 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { useCallback, useMemo, useState } from "react";
+import { type ReactNode, useCallback, useMemo, useState } from "react";
 import { Link, useParams } from "react-router";
 import { TERMINAL_JOB_STATUSES } from "#events/jobs";
 import type { JobDetail } from "../api/endpoints.ts";
@@ -19,6 +19,10 @@ import { canWrite } from "../lib/nav.ts";
 
 export function JobPage() {
   const { id = "" } = useParams();
+  return <LiveJob key={id} id={id} />;
+}
+
+function LiveJob({ id }: { id: string }) {
   const { job, jobQuery, eventsQuery, timeline, tokens } = useJobLive(id);
 
   if (jobQuery.isPending) return <Loading label="Loading job…" />;
@@ -26,7 +30,11 @@ export function JobPage() {
     return (
       <>
         <PageHeader title={`Job ${shortId(id)}`} />
-        <ErrorState error={jobQuery.error} title="Could not load this job" onRetry={() => void jobQuery.refetch()} />
+        <ErrorState
+          error={jobQuery.error}
+          title="Could not load this job"
+          onRetry={() => void jobQuery.refetch()}
+        />
         <p>
           <Link to="/jobs">Back to jobs</Link>
         </p>
@@ -39,7 +47,11 @@ export function JobPage() {
       tokens={tokens}
       timeline={
         eventsQuery.isError ? (
-          <ErrorState error={eventsQuery.error} title="Could not load the timeline" onRetry={() => void eventsQuery.refetch()} />
+          <ErrorState
+            error={eventsQuery.error}
+            title="Could not load the timeline"
+            onRetry={() => void eventsQuery.refetch()}
+          />
         ) : eventsQuery.isPending ? (
           <Loading label="Loading timeline…" />
         ) : (
@@ -50,9 +62,12 @@ export function JobPage() {
   );
 }
 
-function JobView({ job, tokens, timeline }: { job: JobDetail; tokens: TokenStreams; timeline: React.ReactNode }) {
+function JobView({ job, tokens, timeline }: { job: JobDetail; tokens: TokenStreams; timeline: ReactNode }) {
   const [selected, setSelected] = useState<string | undefined>();
-  const onSelect = useCallback((nodeId: string) => setSelected((current) => (current === nodeId ? undefined : nodeId)), []);
+  const onSelect = useCallback(
+    (nodeId: string) => setSelected((current) => (current === nodeId ? undefined : nodeId)),
+    [],
+  );
   const graph = useMemo(() => buildGraph(job.definition?.nodes, job.steps), [job.definition, job.steps]);
   const selectedNode = graph.nodes.find((n) => n.id === selected);
   const streaming = Object.entries(tokens);
@@ -98,7 +113,9 @@ function JobView({ job, tokens, timeline }: { job: JobDetail; tokens: TokenStrea
         )}
       </div>
       {!job.definition && graph.nodes.length > 0 && (
-        <p className="muted small">The workflow definition is not available; the graph shows the steps that ran, without edges.</p>
+        <p className="muted small">
+          The workflow definition is not available; the graph shows the steps that ran, without edges.
+        </p>
       )}
       <div className="job-lower">
         <section className="card" aria-labelledby="timeline-title">
@@ -115,7 +132,7 @@ function JobView({ job, tokens, timeline }: { job: JobDetail; tokens: TokenStrea
                   <p className="muted small">
                     <code>{key}</code>
                   </p>
-                  <pre className="json token-stream" aria-live="polite" aria-label={`Agent output of ${key}`}>
+                  <pre className="json token-stream" aria-live="polite">
                     {text}
                   </pre>
                 </div>

@@ -1,10 +1,10 @@
 import { useQuery } from "@tanstack/react-query";
-import { useState } from "react";
+import { useId, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { type Job, JobStatus } from "#events/jobs";
 import { useServices } from "../api/services.tsx";
-import { type Column, DataTable } from "../components/data-table.tsx";
 import { Empty, ErrorState, InlineError, Loading } from "../components/data-state.tsx";
+import { type Column, DataTable } from "../components/data-table.tsx";
 import { PageHeader } from "../components/page-header.tsx";
 import { RunDialog } from "../components/run-dialog.tsx";
 import { StatusBadge } from "../components/status-badge.tsx";
@@ -37,6 +37,7 @@ export function JobsPage() {
   const me = useMe();
   const [params, setParams] = useSearchParams();
   const [running, setRunning] = useState(false);
+  const id = useId();
   const status = JobStatus.safeParse(params.get("status")).data;
   const workflowId = params.get("workflowId") ?? "";
   const jobs = useLiveJobs({ status: status ?? "", workflowId });
@@ -71,11 +72,12 @@ export function JobsPage() {
             ))}
           </select>
         </label>
-        <label className="field field-inline">
-          <span>Workflow</span>
+        <div className="field field-inline">
+          <label htmlFor={`${id}-workflow`}>Workflow</label>
           {workflows.isError ? (
             // Without the workflow list, filtering still works by id.
             <input
+              id={`${id}-workflow`}
               type="search"
               placeholder="Workflow id"
               defaultValue={workflowId}
@@ -85,7 +87,11 @@ export function JobsPage() {
               onBlur={(e) => setFilter("workflowId", e.currentTarget.value.trim())}
             />
           ) : (
-            <select value={workflowId} onChange={(e) => setFilter("workflowId", e.target.value)}>
+            <select
+              id={`${id}-workflow`}
+              value={workflowId}
+              onChange={(e) => setFilter("workflowId", e.target.value)}
+            >
               <option value="">All workflows</option>
               {workflowId && !workflows.data?.items.some((w) => w.id === workflowId) && (
                 <option value={workflowId}>{workflowId}</option>
@@ -97,14 +103,18 @@ export function JobsPage() {
               ))}
             </select>
           )}
-        </label>
+        </div>
       </div>
       {jobs.isPending ? (
         <Loading label="Loading jobs…" />
-      ) : jobs.isError ? (
+      ) : jobs.isError && rows.length === 0 ? (
         <ErrorState error={jobs.error} title="Could not load jobs" onRetry={() => void jobs.refetch()} />
       ) : rows.length === 0 ? (
-        <Empty>{status || workflowId ? "No jobs match these filters." : "No jobs yet. Run a workflow to start one."}</Empty>
+        <Empty>
+          {status || workflowId
+            ? "No jobs match these filters."
+            : "No jobs yet. Run a workflow to start one."}
+        </Empty>
       ) : (
         <>
           <DataTable rows={rows} columns={columns} rowKey={(job) => job.id} caption="Jobs" />

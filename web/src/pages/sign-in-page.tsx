@@ -1,9 +1,9 @@
 import { useMutation } from "@tanstack/react-query";
 import { type FormEvent, useId, useState } from "react";
 import { Navigate, useLocation } from "react-router";
+import { useServices } from "../api/services.tsx";
 import { InlineError } from "../components/data-state.tsx";
 import { ThemeToggle } from "../components/theme-toggle.tsx";
-import { useServices } from "../api/services.tsx";
 import { useTokens } from "../hooks/use-session.ts";
 
 export function SignInPage() {

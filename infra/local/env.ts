@@ -1,0 +1,67 @@
+import { scheduleEnv } from "#infra/stack/access";
+import { ENV } from "#shared/config";
+import { SECRETS_KEY_ALIAS } from "./aws-services/kms.ts";
+import { ACCOUNT_ID, deployedName } from "./lambda-context.ts";
+
+export interface TwinEndpoints {
+  dynamodb: string;
+  /** The SQS front on the aws-services server. */
+  sqs: string;
+  s3: string;
+  awsServices: string;
+  gateway: string;
+}
+
+export const REGION = "us-east-1";
+export const TABLE_NAME = "switchboard";
+export const JWT_SECRET_ID = "switchboard/jwt";
+export const PAYLOAD_BUCKET = "switchboard-payloads";
+/** The Scheduler group user schedules live in, and what they invoke (the schedule function) with which role. */
+export const SCHEDULE_GROUP = "switchboard-user-schedules";
+export const SCHEDULE_TARGET_ARN = `arn:aws:lambda:${REGION}:${ACCOUNT_ID}:function:${deployedName("schedule")}`;
+export const SCHEDULE_ROLE_ARN = `arn:aws:iam::${ACCOUNT_ID}:role/switchboard-scheduler`;
+
+/**
+ * The environment the functions run with: the SDK's standard per-service endpoint variables point at the local
+ * servers, and the application's own variables carry what the stack would set.
+ */
+export function twinEnvironment(
+  endpoints: TwinEndpoints,
+  queueUrls: Record<string, string>,
+): Record<string, string> {
+  return {
+    AWS_REGION: REGION,
+    AWS_DEFAULT_REGION: REGION,
+    // Dummy credentials: nothing local checks them, and no call can reach a real account with them.
+    AWS_ACCESS_KEY_ID: "twin",
+    AWS_SECRET_ACCESS_KEY: "twin",
+    AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+    AWS_ENDPOINT_URL_DYNAMODB_STREAMS: endpoints.dynamodb,
+    AWS_ENDPOINT_URL_SQS: endpoints.sqs,
+    AWS_ENDPOINT_URL_S3: endpoints.s3,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoints.awsServices,
+    AWS_ENDPOINT_URL_KMS: endpoints.awsServices,
+    [ENV.secretsKeyId]: SECRETS_KEY_ALIAS,
+    // Not served yet: pointed here anyway so a call fails locally instead of leaving the machine.
+    AWS_ENDPOINT_URL_ECS: endpoints.awsServices,
+    AWS_ENDPOINT_URL_SCHEDULER: endpoints.awsServices,
+    [ENV.tableName]: TABLE_NAME,
+    ...queueUrls,
+    [ENV.wsCallbackUrl]: endpoints.gateway,
+    [ENV.jwtSecretId]: JWT_SECRET_ID,
+    [ENV.payloadBucket]: PAYLOAD_BUCKET,
+    [scheduleEnv.groupName]: SCHEDULE_GROUP,
+    [scheduleEnv.targetArn]: SCHEDULE_TARGET_ARN,
+    [scheduleEnv.roleArn]: SCHEDULE_ROLE_ARN,
+    POWERTOOLS_SERVICE_NAME: "switchboard",
+  };
+}
+
+/** Sets the environment in this process, where the functions run, before any of them is imported. */
+export function applyEnvironment(env: Record<string, string>): void {
+  // A real session token or an opt-out of configured endpoints would send the functions to AWS.
+  delete process.env.AWS_SESSION_TOKEN;
+  delete process.env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS;
+  delete process.env.AWS_PROFILE;
+  Object.assign(process.env, env);
+}

@@ -1,0 +1,148 @@
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
+import { createConnectionsApi, isConnectionsPath } from "./connections-api.ts";
+import type { FunctionRunner } from "./functions.ts";
+import { sendError } from "./http-utils.ts";
+import type { Logger } from "./log.ts";
+import { type ApiInfo, createRestApi } from "./rest-api.ts";
+import { createStaticFiles } from "./static-files.ts";
+import { WebSocketApi } from "./websocket.ts";
+
+export const WEBSOCKET_PATH = "/ws";
+
+export interface Gateway {
+  port: number;
+  websocket: WebSocketApi;
+  /** Lets requests through; until then they wait, so an early browser is not refused. */
+  open(): void;
+  /** Answers every waiting and later request with 503: startup failed. */
+  fail(reason: Error): void;
+  close(): Promise<void>;
+}
+
+function preflight(request: IncomingMessage, response: ServerResponse): void {
+  response.writeHead(204, {
+    "access-control-allow-origin": request.headers.origin ?? "*",
+    "access-control-allow-methods": "GET,POST,PUT,PATCH,DELETE,OPTIONS",
+    "access-control-allow-headers":
+      request.headers["access-control-request-headers"] ?? "authorization,content-type,x-api-key",
+    "access-control-allow-credentials": "true",
+    "access-control-max-age": "600",
+    vary: "Origin",
+  });
+  response.end();
+}
+
+/**
+ * The one port of the local platform: the REST API and the WebSocket API as API Gateway would serve them, the
+ * management API of the WebSocket API, and the dashboard as CloudFront would serve it.
+ */
+export async function startGateway(options: {
+  port: number;
+  /** Tried first when `port` is 0. */
+  preferredPort?: number;
+  functions: FunctionRunner;
+  info: ApiInfo;
+  webRoot: string;
+  web: boolean;
+  log: Logger;
+}): Promise<Gateway> {
+  const { functions, info, log } = options;
+  const websocket = new WebSocketApi({ functions, info, log: log.child("websocket") });
+  const rest = createRestApi({ functions, info, log: log.child("rest") });
+  const connections = createConnectionsApi({ websocket });
+  let port = 0;
+  const origin = () => `localhost:${port}`;
+  const statics = createStaticFiles({
+    root: options.webRoot,
+    enabled: options.web,
+    config: () => ({ apiUrl: `http://${origin()}`, wsUrl: `ws://${origin()}${WEBSOCKET_PATH}` }),
+  });
+
+  let open!: () => void;
+  let fail!: (reason: Error) => void;
+  const ready = new Promise<void>((resolve, reject) => {
+    open = resolve;
+    fail = reject;
+  });
+  ready.catch(() => undefined);
+
+  const route = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const url = new URL(request.url ?? "/", "http://localhost");
+    const method = request.method ?? "GET";
+    if (isConnectionsPath(url.pathname)) return connections(request, response, url);
+    if (method === "OPTIONS" && (url.pathname === "/v1" || url.pathname.startsWith("/v1/"))) {
+      return preflight(request, response);
+    }
+    if (rest.handles(method, url.pathname)) return rest.handle(request, response, url);
+    if (method === "GET" || method === "HEAD") return statics(request, response, url);
+    sendError(response, 404, "NOT_FOUND", `No route for ${method} ${url.pathname}`, randomUUID());
+  };
+
+  const server = createServer((request, response) => {
+    ready
+      .then(() => route(request, response))
+      .catch((error: unknown) => {
+        if (!response.headersSent) {
+          const starting = error instanceof Error && error.message.startsWith("startup:");
+          sendError(
+            response,
+            starting ? 503 : 500,
+            starting ? "SERVICE_UNAVAILABLE" : "INTERNAL",
+            starting ? "The local twin failed to start" : "Internal server error",
+            randomUUID(),
+          );
+        } else {
+          response.destroy();
+        }
+        if (!(error instanceof Error && error.message.startsWith("startup:")))
+          log.error(`${request.method} ${request.url} failed`, error);
+      });
+  });
+
+  server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on("error", () => socket.destroy());
+    const url = new URL(request.url ?? "/", "http://localhost");
+    if (url.pathname !== WEBSOCKET_PATH) {
+      socket.end("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+      return;
+    }
+    ready
+      .then(() => websocket.handleUpgrade(request, socket, head, url))
+      .catch((error: unknown) => {
+        log.error("WebSocket upgrade failed", error);
+        socket.end("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+      });
+  });
+
+  const listen = (candidate: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(candidate, "127.0.0.1", () => {
+        server.removeListener("error", reject);
+        resolve();
+      });
+    });
+  if (options.port === 0 && options.preferredPort) {
+    await listen(options.preferredPort).catch(() => listen(0));
+  } else {
+    await listen(options.port);
+  }
+  port = (server.address() as AddressInfo).port;
+
+  return {
+    port,
+    websocket,
+    open: () => open(),
+    fail: (reason) => fail(new Error(`startup: ${reason.message}`)),
+    async close() {
+      await websocket.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}

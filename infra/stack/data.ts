@@ -1,0 +1,89 @@
+/**
+ * The one table (keys, TTL and indexes from the manifest) and the claim-check payload bucket.
+ */
+import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import {
+  AttributeType,
+  BillingMode,
+  ProjectionType,
+  StreamViewType,
+  Table,
+  TableEncryption,
+} from "aws-cdk-lib/aws-dynamodb";
+import { Key } from "aws-cdk-lib/aws-kms";
+import {
+  BlockPublicAccess,
+  Bucket,
+  BucketEncryption,
+  type IBucket,
+  ObjectOwnership,
+  StorageClass,
+} from "aws-cdk-lib/aws-s3";
+import { Construct } from "constructs";
+import { manifest } from "#infra/manifest";
+import type { Settings } from "./settings.ts";
+
+export interface DataProps {
+  settings: Settings;
+  accessLogs: IBucket;
+}
+
+export class Data extends Construct {
+  readonly table: Table;
+  readonly tableKey: Key;
+  readonly payloads: Bucket;
+
+  constructor(scope: Construct, id: string, props: DataProps) {
+    super(scope, id);
+    const { settings } = props;
+    const { table: spec } = manifest;
+
+    this.tableKey = new Key(this, "TableKey", {
+      description: "Switchboard table encryption key",
+      enableKeyRotation: true,
+      removalPolicy: settings.dataRemovalPolicy,
+      pendingWindow: Duration.days(settings.isProd ? 30 : 7),
+    });
+
+    this.table = new Table(this, "Table", {
+      partitionKey: { name: spec.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: spec.sortKey, type: AttributeType.STRING },
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      encryption: TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: this.tableKey,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      // Old images let the fanout tell `previousStatus` without reading the table again.
+      stream: StreamViewType.NEW_AND_OLD_IMAGES,
+      timeToLiveAttribute: spec.ttlAttribute,
+      deletionProtection: settings.isProd,
+      removalPolicy: settings.dataRemovalPolicy,
+    });
+    for (const index of spec.indexes) {
+      this.table.addGlobalSecondaryIndex({
+        indexName: index.name,
+        partitionKey: { name: index.partitionKey, type: AttributeType.STRING },
+        sortKey: { name: index.sortKey, type: AttributeType.STRING },
+        projectionType: ProjectionType.ALL,
+      });
+    }
+
+    this.payloads = new Bucket(this, "Payloads", {
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      encryption: BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      serverAccessLogsBucket: props.accessLogs,
+      serverAccessLogsPrefix: "payloads/",
+      lifecycleRules: [
+        { abortIncompleteMultipartUploadAfter: Duration.days(1) },
+        // Payloads stay readable for as long as the job that points at them; old ones are rarely read.
+        {
+          transitions: [{ storageClass: StorageClass.INFREQUENT_ACCESS, transitionAfter: Duration.days(30) }],
+        },
+      ],
+      removalPolicy: settings.isProd ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      autoDeleteObjects: !settings.isProd,
+    });
+  }
+}

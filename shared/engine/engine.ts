@@ -1,0 +1,830 @@
+import {
+  type JobStatus,
+  type StepError,
+  type StepStatus,
+  TERMINAL_JOB_STATUSES,
+  TERMINAL_STEP_STATUSES,
+} from "#events/jobs";
+import type { RetryPolicy, WorkflowNode } from "#events/workflow";
+import { type ExpressionContext, isTruthy, resolveTemplate } from "#shared/engine/expressions";
+import {
+  type Command,
+  type Decision,
+  type EngineEvent,
+  type JobState,
+  type StepState,
+  stepKey,
+} from "#shared/engine/types";
+import { graphProblems } from "#shared/engine/validate";
+
+/** SQS caps a message's delay at 15 minutes; longer waits are re-sent by the worker until notBefore. */
+export const MAX_DELAY_SECONDS = 900;
+/**
+ * Without maxIntervalSeconds, backoff grows without bound (10^19 × a day is a valid policy); no retry
+ * waits longer than the largest maxIntervalSeconds the schema allows.
+ */
+export const MAX_RETRY_DELAY_SECONDS = 86_400;
+/** A fan-out larger than this is almost surely a mistake, and each item is a step item in the table. */
+export const MAX_FOREACH_ITEMS = 1_000;
+
+/** Only these run user work that another attempt might fix; wait and approval nodes have nothing to retry. */
+const RETRYABLE_TYPES = new Set<WorkflowNode["type"]>(["code", "tool", "agent"]);
+
+export interface DecideOptions {
+  /** Source of randomness for retry jitter, in [0, 1). Defaults to Math.random. */
+  random?: () => number;
+}
+
+type Note = Decision["notes"][number];
+
+/** Everything one call of `decide` works on: the state being changed and what it has to say. */
+interface Turn {
+  state: JobState;
+  now: Date;
+  at: string;
+  random: () => number;
+  commands: Command[];
+  notes: Note[];
+  nodes: Map<string, WorkflowNode>;
+}
+
+export function isTerminalJob(status: JobStatus): boolean {
+  return TERMINAL_JOB_STATUSES.includes(status);
+}
+
+export function isTerminalStep(status: StepStatus): boolean {
+  return TERMINAL_STEP_STATUSES.includes(status);
+}
+
+export function getNode(state: JobState, nodeId: string): WorkflowNode | undefined {
+  return state.definition.nodes.find((n) => n.id === nodeId);
+}
+
+/**
+ * Seconds to wait before attempt `attempt + 1`, after attempt `attempt` (1-based) failed:
+ * `min(intervalSeconds × backoffRate^(attempt-1), maxIntervalSeconds, 1 day)`, then "equal jitter": half of that
+ * is kept and the other half is random, so the wait is in [capped / 2, capped] and never above the cap.
+ * Equal rather than full jitter, so a retry never fires almost at once after a failure.
+ */
+export function retryDelaySeconds(
+  policy: Partial<RetryPolicy> | undefined,
+  attempt: number,
+  random: () => number = Math.random,
+): number {
+  const interval = policy?.intervalSeconds ?? 1;
+  const rate = policy?.backoffRate ?? 2;
+  const base = interval * rate ** Math.max(0, attempt - 1);
+  const capped = Math.min(
+    base,
+    policy?.maxIntervalSeconds ?? MAX_RETRY_DELAY_SECONDS,
+    MAX_RETRY_DELAY_SECONDS,
+  );
+  const delay = policy?.jitter === false ? capped : capped / 2 + random() * (capped / 2);
+  // Whole milliseconds, rounded down so the cap holds.
+  return Math.min(capped, Math.floor(delay * 1000) / 1000);
+}
+
+/**
+ * The expression context for a node: `$input`, `$steps` (node-level steps only; a forEach node's output is
+ * its array of item outputs), `$item` and `$index` for an item step (the item comes from the array the
+ * forEach parent fanned out over, kept in the parent's `input`), `$job` and `$attempt`.
+ */
+export function buildContext(
+  state: JobState,
+  where: { nodeId?: string; itemIndex?: number; attempt?: number } = {},
+  now?: Date,
+): ExpressionContext {
+  const steps: NonNullable<ExpressionContext["steps"]> = {};
+  for (const node of state.definition.nodes) {
+    const step = state.steps[node.id];
+    if (!step) continue;
+    steps[node.id] = {
+      status: step.status,
+      output: step.output,
+      ...(step.error ? { error: step.error } : {}),
+    };
+  }
+  const ctx: ExpressionContext = {
+    input: state.input,
+    steps,
+    job: {
+      id: state.jobId,
+      tenantId: state.tenantId,
+      createdAt: state.createdAt,
+      workflowName: state.definition.name,
+    },
+  };
+  if (where.nodeId !== undefined && where.itemIndex !== undefined) {
+    const items = state.steps[where.nodeId]?.input;
+    ctx.item = Array.isArray(items) ? items[where.itemIndex] : undefined;
+    ctx.index = where.itemIndex;
+  }
+  if (where.attempt !== undefined) ctx.attempt = where.attempt;
+  if (now) ctx.now = now;
+  return ctx;
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * A job takes step events until it ends. "queued" counts too: the stores may keep a started job queued
+ * until a worker first claims one of its steps, and a job that never started has no steps to match.
+ */
+function isActive(t: Turn): boolean {
+  return !isTerminalJob(t.state.status);
+}
+
+function isSatisfied(t: Turn, step: StepState): boolean {
+  if (step.status === "succeeded") return true;
+  return step.status === "failed" && t.nodes.get(step.nodeId)?.onError === "continue";
+}
+
+/** A forEach node's own step, once it has fanned out. */
+function isAggregate(step: StepState): boolean {
+  return step.itemIndex === undefined && step.items !== undefined;
+}
+
+function withItem<T extends object>(value: T, itemIndex: number | undefined): T & { itemIndex?: number } {
+  return itemIndex === undefined ? value : { ...value, itemIndex };
+}
+
+function label(step: StepState): string {
+  return step.itemIndex === undefined ? `"${step.nodeId}"` : `"${step.nodeId}" item ${step.itemIndex}`;
+}
+
+function note(t: Turn, nodeId: string | undefined, message: string): void {
+  t.notes.push(nodeId === undefined ? { message } : { nodeId, message });
+}
+
+function addSeconds(t: Turn, seconds: number): string {
+  return new Date(t.now.getTime() + seconds * 1000).toISOString();
+}
+
+function clearRun(step: StepState): void {
+  delete step.startedAt;
+  delete step.endedAt;
+  delete step.notBefore;
+  delete step.leaseUntil;
+  delete step.taskArn;
+}
+
+function queueStep(t: Turn, step: StepState, attempt: number, delaySeconds: number): void {
+  clearRun(step);
+  step.status = "queued";
+  step.attempt = attempt;
+  step.queuedAt = t.at;
+  if (delaySeconds > 0) step.notBefore = addSeconds(t, delaySeconds);
+  const delay = Math.min(MAX_DELAY_SECONDS, Math.ceil(delaySeconds));
+  t.commands.push(
+    withItem({ type: "run", nodeId: step.nodeId, attempt, delaySeconds: delay }, step.itemIndex) as Command,
+  );
+}
+
+function succeedStep(t: Turn, step: StepState, output: unknown): void {
+  step.status = "succeeded";
+  step.output = output;
+  step.endedAt = t.at;
+  delete step.error;
+  delete step.notBefore;
+  delete step.leaseUntil;
+}
+
+function skipStep(t: Turn, step: StepState, why: string): void {
+  step.status = "skipped";
+  step.endedAt = t.at;
+  note(t, step.nodeId, `${label(step)} skipped: ${why}`);
+}
+
+/**
+ * The job fails because of one node. Steps that have not started are cancelled; running ones are left to
+ * finish (their results are ignored now), except that fargate tasks are stopped and a forEach node's own
+ * step, which runs nothing itself, is cancelled.
+ */
+function failJob(t: Turn, nodeId: string, error: StepError): void {
+  const s = t.state;
+  s.status = "failed";
+  s.error = { code: error.code, message: `node "${nodeId}" failed: ${error.message}` };
+  s.endedAt = t.at;
+  for (const step of Object.values(s.steps)) {
+    if (step.status === "running") {
+      if (isAggregate(step)) cancelStep(t, step);
+      else if (step.taskArn) stopTask(t, step);
+    } else if (!isTerminalStep(step.status)) cancelStep(t, step);
+  }
+  note(t, nodeId, s.error.message);
+}
+
+function cancelStep(t: Turn, step: StepState): void {
+  step.status = "cancelled";
+  step.endedAt = t.at;
+  delete step.notBefore;
+}
+
+function stopTask(t: Turn, step: StepState): void {
+  if (!step.taskArn) return;
+  t.commands.push(
+    withItem({ type: "stopTask", nodeId: step.nodeId, taskArn: step.taskArn }, step.itemIndex) as Command,
+  );
+}
+
+/** Cancel and timeout end everything that has not ended, and stop the fargate tasks among them. */
+function endJob(t: Turn, status: "cancelled" | "timed_out", error: StepError): void {
+  const s = t.state;
+  s.status = status;
+  s.error = error;
+  s.endedAt = t.at;
+  for (const step of Object.values(s.steps)) {
+    if (isTerminalStep(step.status)) continue;
+    stopTask(t, step);
+    cancelStep(t, step);
+  }
+  note(t, undefined, error.message);
+}
+
+/**
+ * An attempt failed. Retry when the error allows it and attempts remain; otherwise the step fails, and
+ * with it the forEach node (for an item) and the job, unless the node says `onError: "continue"`.
+ */
+function failStep(t: Turn, node: WorkflowNode, step: StepState, error: StepError, retryable: boolean): void {
+  const maxAttempts = node.retry?.maxAttempts ?? 1;
+  if (retryable && RETRYABLE_TYPES.has(node.type) && step.attempt >= 1 && step.attempt < maxAttempts) {
+    const delay = retryDelaySeconds(node.retry, step.attempt, t.random);
+    step.error = error;
+    note(
+      t,
+      node.id,
+      `${label(step)} attempt ${step.attempt} failed (${error.code}: ${error.message}); retrying in ${delay}s`,
+    );
+    queueStep(t, step, step.attempt + 1, delay);
+    return;
+  }
+  const proceed = node.onError === "continue";
+  step.status = "failed";
+  step.error = error;
+  step.endedAt = t.at;
+  delete step.notBefore;
+  delete step.leaseUntil;
+  if (proceed) {
+    step.output = { error };
+    note(
+      t,
+      node.id,
+      `${label(step)} failed (${error.code}: ${error.message}); continuing (onError: continue)`,
+    );
+    return;
+  }
+  if (step.itemIndex !== undefined) {
+    const parent = t.state.steps[node.id];
+    const parentError = { code: error.code, message: `item ${step.itemIndex} failed: ${error.message}` };
+    if (parent) {
+      parent.status = "failed";
+      parent.error = parentError;
+      parent.endedAt = t.at;
+    }
+    failJob(t, node.id, parentError);
+    return;
+  }
+  failJob(t, node.id, error);
+}
+
+/** Starts one runnable step (a plain node's step or one forEach item) according to its node's type. */
+async function startStep(t: Turn, node: WorkflowNode, step: StepState): Promise<void> {
+  const ctx = () => buildContext(t.state, { nodeId: node.id, itemIndex: step.itemIndex, attempt: 1 }, t.now);
+  if (node.type === "wait") {
+    let notBefore: number;
+    try {
+      notBefore = await waitUntil(node, ctx(), t.now);
+    } catch (err) {
+      step.attempt = 1;
+      failStep(t, node, step, { code: "INVALID_WAIT", message: errorMessage(err) }, false);
+      return;
+    }
+    clearRun(step);
+    step.status = "waiting";
+    step.attempt = 1;
+    step.queuedAt = t.at;
+    step.startedAt = t.at;
+    step.notBefore = new Date(notBefore).toISOString();
+    const remaining = Math.max(0, Math.ceil((notBefore - t.now.getTime()) / 1000));
+    t.commands.push(
+      withItem(
+        { type: "run", nodeId: node.id, attempt: 1, delaySeconds: Math.min(remaining, MAX_DELAY_SECONDS) },
+        step.itemIndex,
+      ) as Command,
+    );
+    return;
+  }
+  if (node.type === "approval") {
+    let message: string;
+    try {
+      const resolved = await resolveTemplate(node.message, ctx());
+      message = typeof resolved === "string" ? resolved : JSON.stringify(resolved ?? "");
+    } catch (err) {
+      step.attempt = 1;
+      failStep(t, node, step, { code: "EXPRESSION_ERROR", message: errorMessage(err) }, false);
+      return;
+    }
+    clearRun(step);
+    step.status = "waiting_approval";
+    step.attempt = 1;
+    step.queuedAt = t.at;
+    step.startedAt = t.at;
+    t.commands.push(
+      withItem({ type: "requestApproval", nodeId: node.id, message }, step.itemIndex) as Command,
+    );
+    return;
+  }
+  queueStep(t, step, 1, 0);
+}
+
+/** When a wait node's step may go on, in epoch milliseconds. `seconds` and `until` may be expressions. */
+async function waitUntil(
+  node: Extract<WorkflowNode, { type: "wait" }>,
+  ctx: ExpressionContext,
+  now: Date,
+): Promise<number> {
+  if (node.seconds !== undefined) {
+    const seconds = await resolveTemplate(node.seconds, ctx);
+    if (typeof seconds !== "number" || !Number.isFinite(seconds) || seconds < 0) {
+      throw new Error(`seconds must be a number of seconds ≥ 0, got ${JSON.stringify(seconds ?? null)}`);
+    }
+    return now.getTime() + seconds * 1000;
+  }
+  if (node.until !== undefined) {
+    const until = await resolveTemplate(node.until, ctx);
+    const ms = typeof until === "number" ? until : typeof until === "string" ? Date.parse(until) : Number.NaN;
+    if (!Number.isFinite(ms))
+      throw new Error(`until must be an ISO-8601 time, got ${JSON.stringify(until ?? null)}`);
+    return ms;
+  }
+  throw new Error("a wait node needs seconds or until");
+}
+
+/** A node whose parents are all done: check `if`, fan out on `forEach`, or start its single step. */
+async function startNode(t: Turn, node: WorkflowNode, step: StepState): Promise<void> {
+  const ctx = () => buildContext(t.state, { nodeId: node.id }, t.now);
+  if (node.if !== undefined) {
+    let pass: boolean;
+    try {
+      pass = isTruthy(await resolveTemplate(node.if, ctx()));
+    } catch (err) {
+      failStep(t, node, step, { code: "EXPRESSION_ERROR", message: `if: ${errorMessage(err)}` }, false);
+      return;
+    }
+    if (!pass) {
+      skipStep(t, step, "condition was false");
+      return;
+    }
+  }
+  if (node.forEach === undefined) {
+    await startStep(t, node, step);
+    return;
+  }
+  let items: unknown;
+  try {
+    items = await resolveTemplate(node.forEach, ctx());
+  } catch (err) {
+    failStep(t, node, step, { code: "EXPRESSION_ERROR", message: `forEach: ${errorMessage(err)}` }, false);
+    return;
+  }
+  if (!Array.isArray(items)) {
+    const got = items === undefined ? "nothing (the expression matched no value)" : `a ${typeof items}`;
+    failStep(
+      t,
+      node,
+      step,
+      { code: "FOREACH_NOT_ARRAY", message: `forEach must give an array, got ${got}` },
+      false,
+    );
+    return;
+  }
+  if (items.length > MAX_FOREACH_ITEMS) {
+    const message = `forEach gave ${items.length} items; the limit is ${MAX_FOREACH_ITEMS}`;
+    failStep(t, node, step, { code: "FOREACH_TOO_LARGE", message }, false);
+    return;
+  }
+  clearRun(step);
+  step.status = "running";
+  step.attempt = 1;
+  step.items = items.length;
+  step.input = items;
+  step.queuedAt = t.at;
+  step.startedAt = t.at;
+  for (let i = 0; i < items.length; i++) {
+    t.state.steps[stepKey(node.id, i)] = { nodeId: node.id, itemIndex: i, status: "pending", attempt: 0 };
+  }
+  // The items themselves start in progressForEach, which also completes an empty fan-out.
+  await progressForEach(t, node, step);
+}
+
+/** Starts a forEach node's pending items and, once every item has ended, completes the node. */
+async function progressForEach(t: Turn, node: WorkflowNode, parent: StepState): Promise<boolean> {
+  const count = parent.items ?? 0;
+  let changed = false;
+  const items: StepState[] = [];
+  for (let i = 0; i < count; i++) {
+    const key = stepKey(node.id, i);
+    let item = t.state.steps[key];
+    if (!item) {
+      item = { nodeId: node.id, itemIndex: i, status: "pending", attempt: 0 };
+      t.state.steps[key] = item;
+    }
+    items.push(item);
+  }
+  for (const item of items) {
+    if (item.status !== "pending") continue;
+    await startStep(t, node, item);
+    changed = true;
+    if (!isActive(t)) return true;
+  }
+  if (!items.every((item) => isTerminalStep(item.status))) return changed;
+
+  const failed = items.find((item) => item.status === "failed" && node.onError !== "continue");
+  if (failed) {
+    const error = { code: failed.error?.code ?? "ITEM_FAILED", message: `item ${failed.itemIndex} failed` };
+    parent.status = "failed";
+    parent.error = error;
+    parent.endedAt = t.at;
+    failJob(t, node.id, error);
+    return true;
+  }
+  const outputs = items.map((item) => {
+    if (item.status === "succeeded") return item.output ?? null;
+    if (item.status === "failed") return { error: item.error };
+    return null;
+  });
+  succeedStep(t, parent, outputs);
+  return true;
+}
+
+/** Moves every node whose parents are done, until nothing moves, then settles the job's status. */
+async function advance(t: Turn): Promise<void> {
+  let progressed = true;
+  while (progressed && isActive(t)) {
+    progressed = false;
+    for (const node of t.state.definition.nodes) {
+      if (!isActive(t)) break;
+      const step = t.state.steps[node.id];
+      if (!step) continue;
+      if (step.status === "running" && isAggregate(step)) {
+        if (await progressForEach(t, node, step)) progressed = true;
+        continue;
+      }
+      if (step.status !== "pending") continue;
+      const parents = (node.dependsOn ?? []).map((id) => t.state.steps[id]);
+      if (parents.some((p) => !p || !isTerminalStep(p.status))) continue;
+      progressed = true;
+      const present = parents as StepState[];
+      if (present.length > 0 && !present.some((p) => isSatisfied(t, p))) {
+        const states = present.map((p) => `${p.nodeId}: ${p.status}`).join(", ");
+        skipStep(t, step, `no parent succeeded (${states})`);
+        continue;
+      }
+      await startNode(t, node, step);
+    }
+  }
+  await settleJob(t);
+}
+
+/** Outputs of the nodes nothing depends on, keyed by node id: the job's output when none is declared. */
+function leafOutputs(t: Turn): Record<string, unknown> {
+  const parents = new Set(t.state.definition.nodes.flatMap((n) => n.dependsOn ?? []));
+  const out: Record<string, unknown> = {};
+  for (const node of t.state.definition.nodes) {
+    const output = t.state.steps[node.id]?.output;
+    if (!parents.has(node.id) && output !== undefined) out[node.id] = output;
+  }
+  return out;
+}
+
+async function settleJob(t: Turn): Promise<void> {
+  if (!isActive(t)) return;
+  const s = t.state;
+  const steps = Object.values(s.steps);
+  if (steps.every((step) => isTerminalStep(step.status))) {
+    const failed = steps.find((step) => step.status === "failed" && !isSatisfied(t, step));
+    if (failed) {
+      failJob(t, failed.nodeId, failed.error ?? { code: "FAILED", message: "failed" });
+      return;
+    }
+    try {
+      s.output =
+        s.definition.output === undefined
+          ? leafOutputs(t)
+          : await resolveTemplate(s.definition.output, buildContext(s, {}, t.now));
+    } catch (err) {
+      s.status = "failed";
+      s.error = { code: "OUTPUT_ERROR", message: `output: ${errorMessage(err)}` };
+      s.endedAt = t.at;
+      note(t, undefined, s.error.message);
+      return;
+    }
+    s.status = "succeeded";
+    s.endedAt = t.at;
+    return;
+  }
+  const working = steps.some(
+    (step) => (step.status === "queued" || step.status === "running") && !isAggregate(step),
+  );
+  if (working) {
+    s.status = "running";
+    return;
+  }
+  if (steps.some((step) => step.status === "waiting" || step.status === "waiting_approval")) {
+    s.status = "waiting";
+    return;
+  }
+  // Unreachable for a valid graph: something is pending, yet nothing runs or waits to unblock it.
+  s.status = "failed";
+  s.error = {
+    code: "ENGINE_STUCK",
+    message: "no step can run: the workflow graph is inconsistent with the job's steps",
+  };
+  s.endedAt = t.at;
+  note(t, undefined, s.error.message);
+}
+
+function onStart(t: Turn): boolean {
+  const s = t.state;
+  if (s.status !== "queued" || Object.keys(s.steps).length > 0) return false;
+  s.startedAt = t.at;
+  const problems = graphProblems(s.definition);
+  if (problems.length > 0) {
+    s.status = "failed";
+    s.error = { code: "INVALID_WORKFLOW", message: problems.map((p) => p.message).join("; ") };
+    s.endedAt = t.at;
+    note(t, undefined, s.error.message);
+    return false;
+  }
+  s.status = "running";
+  for (const node of s.definition.nodes) {
+    s.steps[node.id] ??= { nodeId: node.id, status: "pending", attempt: 0 };
+  }
+  return true;
+}
+
+function findStep(
+  t: Turn,
+  nodeId: string,
+  itemIndex: number | undefined,
+): [WorkflowNode, StepState] | undefined {
+  const node = t.nodes.get(nodeId);
+  const step = t.state.steps[stepKey(nodeId, itemIndex)];
+  return node && step ? [node, step] : undefined;
+}
+
+function onStepSucceeded(t: Turn, e: Extract<EngineEvent, { type: "stepSucceeded" }>): boolean {
+  const found = isActive(t) ? findStep(t, e.nodeId, e.itemIndex) : undefined;
+  if (!found) return false;
+  const [node, step] = found;
+  // Anything else is a duplicate delivery, the late result of a superseded attempt, or aimed at a
+  // forEach node's own step, which only its items complete.
+  const live = step.status === "queued" || step.status === "running";
+  if (!live || isAggregate(step) || step.attempt !== e.attempt) return false;
+
+  if (node.type === "agent" && node.review) {
+    const raw = (e.output as { confidence?: unknown } | null | undefined)?.confidence;
+    const confidence = typeof raw === "number" && Number.isFinite(raw) ? raw : undefined;
+    const { autoApproveAt, notifyAt } = node.review;
+    const approveBelow = notifyAt ?? autoApproveAt;
+    if (confidence === undefined || confidence < approveBelow) {
+      step.status = "waiting_approval";
+      step.output = e.output;
+      delete step.error;
+      delete step.leaseUntil;
+      const why = confidence === undefined ? "reported no confidence" : `has confidence ${confidence}`;
+      const message = `The result of ${label(step)} ${why}, below ${approveBelow}. Approve it for the job to go on.`;
+      t.commands.push(
+        withItem(
+          {
+            type: "requestApproval",
+            nodeId: node.id,
+            message,
+            ...(confidence === undefined ? {} : { confidence }),
+            preview: e.output,
+          },
+          step.itemIndex,
+        ) as Command,
+      );
+      note(t, node.id, `${label(step)} needs approval: ${why}`);
+      return true;
+    }
+    if (confidence < autoApproveAt) {
+      note(
+        t,
+        node.id,
+        `approval.notice: ${label(step)} went on with confidence ${confidence} (auto-approve at ${autoApproveAt})`,
+      );
+    }
+  }
+  succeedStep(t, step, e.output);
+  return true;
+}
+
+function onStepFailed(t: Turn, e: Extract<EngineEvent, { type: "stepFailed" }>): boolean {
+  const found = isActive(t) ? findStep(t, e.nodeId, e.itemIndex) : undefined;
+  if (!found) return false;
+  const [node, step] = found;
+  const live = step.status === "queued" || step.status === "running" || step.status === "waiting";
+  if (!live || isAggregate(step) || step.attempt !== e.attempt) return false;
+  failStep(t, node, step, e.error, e.retryable);
+  return true;
+}
+
+function onWaitElapsed(t: Turn, e: Extract<EngineEvent, { type: "waitElapsed" }>): boolean {
+  const found = isActive(t) ? findStep(t, e.nodeId, e.itemIndex) : undefined;
+  if (!found) return false;
+  const [, step] = found;
+  if (step.status !== "waiting") return false;
+  const due = step.notBefore ? Date.parse(step.notBefore) : t.now.getTime();
+  if (t.now.getTime() >= due) {
+    succeedStep(t, step, { waitedUntil: step.notBefore ?? t.at });
+    return true;
+  }
+  const remaining = Math.ceil((due - t.now.getTime()) / 1000);
+  t.commands.push(
+    withItem(
+      {
+        type: "run",
+        nodeId: step.nodeId,
+        attempt: step.attempt,
+        delaySeconds: Math.min(remaining, MAX_DELAY_SECONDS),
+      },
+      step.itemIndex,
+    ) as Command,
+  );
+  return false;
+}
+
+function onApprovalDecided(t: Turn, e: Extract<EngineEvent, { type: "approvalDecided" }>): boolean {
+  const found = isActive(t) ? findStep(t, e.nodeId, e.itemIndex) : undefined;
+  if (!found) return false;
+  const [node, step] = found;
+  if (step.status !== "waiting_approval") return false;
+  if (e.decision === "approve") {
+    // A reviewed agent keeps its own output; an approval node's output is the decision.
+    succeedStep(t, step, node.type === "approval" ? { decision: "approve" } : step.output);
+    note(t, node.id, `${label(step)} approved`);
+    return true;
+  }
+  if (node.type === "approval" && node.onReject === "skip") {
+    step.output = { decision: "reject" };
+    skipStep(t, step, "the approval was rejected (onReject: skip)");
+    return true;
+  }
+  failStep(t, node, step, { code: "REJECTED", message: "the approval was rejected" }, false);
+  return true;
+}
+
+/**
+ * Re-run a failed, cancelled or timed-out job. Kept as they are: succeeded steps, skipped steps (a false
+ * `if` or a rejected approval, and skips that follow from them, which would be decided the same way again)
+ * and failed steps whose node continues on error, since the workflow already accepted that outcome.
+ * Everything else goes back to pending and is re-planned by `advance`, starting again at attempt 1.
+ * A forEach node that had fanned out keeps its items list and its kept items, and re-runs only the rest.
+ */
+function onRetry(t: Turn): boolean {
+  const s = t.state;
+  if (s.status !== "failed" && s.status !== "cancelled" && s.status !== "timed_out") return false;
+  if (graphProblems(s.definition).length > 0) return false;
+  const kept = (step: StepState) =>
+    step.status === "succeeded" ||
+    step.status === "skipped" ||
+    (step.status === "failed" && isSatisfied(t, step));
+  let reset = 0;
+  for (const node of s.definition.nodes) {
+    const step = s.steps[node.id];
+    if (!step) {
+      s.steps[node.id] = { nodeId: node.id, status: "pending", attempt: 0 };
+      continue;
+    }
+    if (kept(step)) continue;
+    reset++;
+    if (step.items !== undefined) {
+      for (let i = 0; i < step.items; i++) {
+        const key = stepKey(node.id, i);
+        const item = s.steps[key];
+        if (!item || !kept(item))
+          s.steps[key] = { nodeId: node.id, itemIndex: i, status: "pending", attempt: 0 };
+      }
+      s.steps[node.id] = {
+        nodeId: node.id,
+        status: "running",
+        attempt: step.attempt,
+        items: step.items,
+        input: step.input,
+        ...(step.queuedAt ? { queuedAt: step.queuedAt } : {}),
+        startedAt: t.at,
+      };
+    } else {
+      s.steps[node.id] = { nodeId: node.id, status: "pending", attempt: 0 };
+    }
+  }
+  s.status = "running";
+  // A new run: the job's timeout counts from here.
+  s.startedAt = t.at;
+  delete s.error;
+  delete s.output;
+  delete s.endedAt;
+  note(t, undefined, `retry: ${reset} node(s) re-run, the rest kept`);
+  return true;
+}
+
+function deepEqual(a: unknown, b: unknown): boolean {
+  if (Object.is(a, b)) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
+  const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
+  if (ka.length !== kb.length) return false;
+  return ka.every((k) => deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
+
+/**
+ * Drops commands that the rest of the same decision overtook, such as a run for an item that was
+ * cancelled when a sibling failed the job a moment later.
+ */
+function liveCommands(t: Turn): Command[] {
+  const active = isActive(t);
+  return t.commands.filter((c) => {
+    if (c.type === "stopTask") return true;
+    const step = t.state.steps[stepKey(c.nodeId, c.itemIndex)];
+    if (!active || !step) return false;
+    if (c.type === "requestApproval") return step.status === "waiting_approval";
+    return step.attempt === c.attempt && (step.status === "queued" || step.status === "waiting");
+  });
+}
+
+/**
+ * The engine: given a job's state, one event and the time, returns the next state and what to do.
+ * Pure apart from `opts.random`; async only because JSONata evaluates asynchronously. The input state is
+ * not modified. Events that do not apply (duplicates, stale attempts, events for a finished job) give a
+ * decision with no changes and no commands.
+ */
+export async function decide(
+  state: JobState,
+  event: EngineEvent,
+  now: Date,
+  opts: DecideOptions = {},
+): Promise<Decision> {
+  const t: Turn = {
+    state: structuredClone(state),
+    now,
+    at: now.toISOString(),
+    random: opts.random ?? Math.random,
+    commands: [],
+    notes: [],
+    nodes: new Map(state.definition.nodes.map((n) => [n.id, n])),
+  };
+
+  let accepted: boolean;
+  switch (event.type) {
+    case "start":
+      accepted = onStart(t);
+      break;
+    case "stepSucceeded":
+      accepted = onStepSucceeded(t, event);
+      break;
+    case "stepFailed":
+      accepted = onStepFailed(t, event);
+      break;
+    case "waitElapsed":
+      accepted = onWaitElapsed(t, event);
+      break;
+    case "approvalDecided":
+      accepted = onApprovalDecided(t, event);
+      break;
+    case "cancel":
+      accepted = !isTerminalJob(t.state.status);
+      if (accepted)
+        endJob(t, "cancelled", { code: "CANCELLED", message: event.reason ?? "the job was cancelled" });
+      break;
+    case "jobTimedOut":
+      accepted = !isTerminalJob(t.state.status);
+      if (accepted) {
+        const limit = t.state.definition.timeoutSeconds;
+        const message = limit ? `the job ran longer than its timeout of ${limit}s` : "the job timed out";
+        endJob(t, "timed_out", { code: "JOB_TIMEOUT", message });
+      }
+      break;
+    case "retry":
+      accepted = onRetry(t);
+      break;
+  }
+  if (accepted && isActive(t)) await advance(t);
+
+  const changedSteps = Object.entries(t.state.steps)
+    .filter(([key, step]) => !deepEqual(state.steps[key], step))
+    .map(([, step]) => step);
+  const before = state;
+  const after = t.state;
+  const jobChanged =
+    before.status !== after.status ||
+    !deepEqual(before.output, after.output) ||
+    !deepEqual(before.error, after.error) ||
+    before.startedAt !== after.startedAt ||
+    before.endedAt !== after.endedAt;
+  return { state: after, changedSteps, jobChanged, commands: liveCommands(t), notes: t.notes };
+}

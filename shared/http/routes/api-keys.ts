@@ -1,0 +1,56 @@
+import { ApiKey, CreateApiKeyRequest, CreatedApiKey, PageQuery, page } from "#events/auth";
+import { forbidden, notFound, validationFailed } from "../../errors.ts";
+import { createApiKey, listApiKeys, publicApiKey, ROLE_RANK, revokeApiKey } from "../../stores/api-keys.ts";
+import { defineRoute, type Principal, type RouteTable } from "../api.ts";
+
+/**
+ * Admins see and revoke every key of the tenant; anyone else only the keys they minted, and another
+ * caller's key is as absent as another tenant's (404).
+ */
+const ownKeysOnly = (principal: Principal) =>
+  principal.role === "admin" ? {} : { createdBy: principal.principalId };
+
+export const apiKeyRoutes: RouteTable = {
+  createApiKey: defineRoute({
+    summary: "Mint an API key; the key is in this response and nowhere else, ever",
+    body: CreateApiKeyRequest,
+    response: CreatedApiKey,
+    status: 201,
+    handle: async ({ body, principal }) => {
+      if (ROLE_RANK[body.role] > ROLE_RANK[principal.role]) {
+        throw forbidden(`An API key cannot have a higher role than its creator (${principal.role})`);
+      }
+      if (body.expiresAt !== undefined && Date.parse(body.expiresAt) <= Date.now()) {
+        throw validationFailed("expiresAt must be in the future", [
+          { path: "expiresAt", message: "must be in the future", code: "too_small" },
+        ]);
+      }
+      const { item, key } = await createApiKey({
+        tenantId: principal.tenantId,
+        name: body.name,
+        role: body.role,
+        createdBy: principal.principalId,
+        ...(body.expiresAt === undefined ? {} : { expiresAt: new Date(body.expiresAt).toISOString() }),
+      });
+      return { ...publicApiKey(item), key };
+    },
+  }),
+  listApiKeys: defineRoute({
+    summary: "API keys, newest first, without their secrets",
+    query: PageQuery,
+    response: page(ApiKey),
+    handle: async ({ query, principal }) => {
+      const result = await listApiKeys(principal.tenantId, { ...query, ...ownKeysOnly(principal) });
+      return { ...result, items: result.items.map(publicApiKey) };
+    },
+  }),
+  revokeApiKey: defineRoute({
+    summary: "Revoke an API key: the authorizer refuses it from then on",
+    response: ApiKey,
+    handle: async ({ params, principal }) => {
+      const key = await revokeApiKey(principal.tenantId, params.id ?? "", ownKeysOnly(principal));
+      if (key === undefined) throw notFound("API key", params.id);
+      return publicApiKey(key);
+    },
+  }),
+};

@@ -1,0 +1,115 @@
+import {
+  CreatedTenant,
+  CreateTenantRequest,
+  CreateUserRequest,
+  PageQuery,
+  page,
+  UpdateUserRequest,
+  User,
+} from "#events/auth";
+import { assertPasswordAllowed, hashPassword } from "../../auth/passwords.ts";
+import { conflict, notFound } from "../../errors.ts";
+import { revokeKeysCreatedBy } from "../../stores/api-keys.ts";
+import {
+  createTenantWithAdmin,
+  createUser,
+  deleteUser,
+  getUser,
+  listUsers,
+  publicUser,
+  updateUser,
+} from "../../stores/identity.ts";
+import { defineRoute, type RouteTable } from "../api.ts";
+
+export const identityRoutes: RouteTable = {
+  createTenant: defineRoute({
+    summary: "Create a tenant and its first admin (platform admins only)",
+    body: CreateTenantRequest,
+    response: CreatedTenant,
+    status: 201,
+    // Recorded in the platform admin's own tenant, under the new tenant's id.
+    handle: async ({ body }) => {
+      assertPasswordAllowed(body.adminPassword, "adminPassword");
+      const { tenant, admin } = await createTenantWithAdmin({
+        name: body.name,
+        adminEmail: body.adminEmail,
+        adminPasswordHash: await hashPassword(body.adminPassword),
+      });
+      return { ...tenant, admin: publicUser(admin) };
+    },
+  }),
+  listUsers: defineRoute({
+    summary: "The tenant's users, by email",
+    query: PageQuery,
+    response: page(User),
+    handle: async ({ query, principal }) => {
+      const result = await listUsers(principal.tenantId, query);
+      return { ...result, items: result.items.map(publicUser) };
+    },
+  }),
+  createUser: defineRoute({
+    summary: "Add a user to the tenant",
+    body: CreateUserRequest,
+    response: User,
+    status: 201,
+    handle: async ({ body, principal }) => {
+      assertPasswordAllowed(body.password);
+      const user = await createUser({
+        tenantId: principal.tenantId,
+        email: body.email,
+        role: body.role,
+        passwordHash: await hashPassword(body.password),
+        platformAdmin: false,
+      });
+      return publicUser(user);
+    },
+  }),
+  getUser: defineRoute({
+    summary: "One user of the tenant",
+    response: User,
+    handle: async ({ params, principal }) => {
+      const user = await getUser(principal.tenantId, params.id ?? "");
+      if (user === undefined) throw notFound("User", params.id);
+      return publicUser(user);
+    },
+  }),
+  updateUser: defineRoute({
+    summary:
+      "Change a user's role, password or disabled flag; a new password ends its sessions, disabling revokes its keys",
+    body: UpdateUserRequest,
+    response: User,
+    handle: async ({ params, body, principal }) => {
+      const id = params.id ?? "";
+      // Keeps at least the acting admin in charge: nobody locks themselves out by accident.
+      if (
+        id === principal.principalId &&
+        ((body.role !== undefined && body.role !== "admin") || body.disabled === true)
+      ) {
+        throw conflict("You cannot demote or disable yourself");
+      }
+      if (body.password !== undefined) assertPasswordAllowed(body.password);
+      const user = await updateUser(principal.tenantId, id, {
+        ...(body.role === undefined ? {} : { role: body.role }),
+        ...(body.disabled === undefined ? {} : { disabled: body.disabled }),
+        ...(body.password === undefined ? {} : { passwordHash: await hashPassword(body.password) }),
+      });
+      if (user === undefined) throw notFound("User", id);
+      // A disabled user's keys die with its access; a demoted user's keys cannot keep the role it lost.
+      if (body.disabled === true) await revokeKeysCreatedBy(principal.tenantId, id);
+      else if (body.role !== undefined) await revokeKeysCreatedBy(principal.tenantId, id, body.role);
+      return publicUser(user);
+    },
+  }),
+  deleteUser: defineRoute({
+    summary: "Remove a user: its tokens and the API keys it created stop working",
+    status: 204,
+    handle: async ({ params, principal }) => {
+      const id = params.id ?? "";
+      if (id === principal.principalId) throw conflict("You cannot delete yourself");
+      const user = await deleteUser(principal.tenantId, id);
+      if (user === undefined) throw notFound("User", id);
+      await revokeKeysCreatedBy(principal.tenantId, id);
+      return { status: 204 };
+    },
+  }),
+};

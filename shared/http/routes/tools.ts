@@ -1,0 +1,107 @@
+import { CreateToolRequest, type ToolSummary as ToolSummaryType, Tool, ToolSummary, UpdateToolRequest } from "#events/agents";
+import { PageQuery, page } from "#events/auth";
+import { AppError, conflict, notFound, validationFailed } from "../../errors.ts";
+import { type CustomTool, createTool, deleteTool, listCustomTools, resolveCustomTool, updateTool } from "../../stores/tools.ts";
+import { BUILTIN_TOOLS, isBuiltinTool } from "../../tools/builtins.ts";
+import { urlPlaceholders } from "../../tools/custom-http.ts";
+import { schemaProblem } from "../../tools/json-schema.ts";
+import type { ToolDefinition } from "../../tools/types.ts";
+import { defineRoute, type RouteTable } from "../api.ts";
+
+function builtinSummary(tool: ToolDefinition): ToolSummaryType {
+  return { id: tool.name, name: tool.name, description: tool.description, type: "builtin", builtIn: true, parameters: tool.parameters };
+}
+
+function customSummary(tool: CustomTool): ToolSummaryType {
+  return {
+    id: tool.id,
+    name: tool.name,
+    description: tool.description,
+    type: "http",
+    builtIn: false,
+    parameters: tool.parameters,
+    url: tool.url,
+    method: tool.method,
+    ...(tool.createdAt === undefined ? {} : { createdAt: tool.createdAt }),
+    ...(tool.updatedAt === undefined ? {} : { updatedAt: tool.updatedAt }),
+  };
+}
+
+/** A usable schema, an absolute http(s) URL template, and every placeholder declared as a parameter. */
+function checkTool(body: CreateToolRequest): void {
+  if (isBuiltinTool(body.name)) throw conflict(`${body.name} is a built-in tool; choose another name`);
+  const problems: { path: string; message: string; code: string }[] = [];
+  const schema = schemaProblem(body.parameters);
+  if (schema) problems.push({ path: "parameters", message: schema, code: "custom" });
+  const placeholders = urlPlaceholders(body.url);
+  try {
+    const sample = new URL(body.url.replace(/\{[A-Za-z_][A-Za-z0-9_]*\}/g, "x"));
+    if (sample.protocol !== "http:" && sample.protocol !== "https:") throw new Error("scheme");
+  } catch {
+    problems.push({ path: "url", message: "must be an absolute http(s) URL template", code: "custom" });
+  }
+  const properties = (body.parameters.properties ?? {}) as Record<string, unknown>;
+  for (const name of placeholders) {
+    if (!(name in properties)) {
+      problems.push({ path: "url", message: `placeholder {${name}} is not a property of parameters`, code: "custom" });
+    }
+  }
+  if (problems.length > 0) throw validationFailed("The tool is not valid", problems);
+}
+
+function refuseBuiltin(name: string): void {
+  if (isBuiltinTool(name)) throw new AppError(409, "CONFLICT", `${name} is a built-in tool and cannot be changed`);
+}
+
+export const toolRoutes: RouteTable = {
+  createTool: defineRoute({
+    summary: "Create a custom HTTP tool: URL template, method, headers (may use {{secret:NAME}}) and a JSON schema",
+    body: CreateToolRequest,
+    response: Tool,
+    status: 201,
+    handle: async ({ body, principal }) => {
+      checkTool(body);
+      return createTool(principal.tenantId, body, principal.principalId);
+    },
+  }),
+  listTools: defineRoute({
+    summary: "Built-in tools (on the first page) and the tenant's custom tools",
+    query: PageQuery,
+    response: page(ToolSummary),
+    handle: async ({ query, principal }) => {
+      const custom = await listCustomTools(principal.tenantId, query);
+      const builtIns = query.cursor === undefined ? [...BUILTIN_TOOLS.values()].map(builtinSummary) : [];
+      return { ...custom, items: [...builtIns, ...custom.items.map(customSummary)] };
+    },
+  }),
+  getTool: defineRoute({
+    summary: "A tool, by id or by name",
+    response: ToolSummary,
+    handle: async ({ params, principal }) => {
+      const id = params.id ?? "";
+      const builtIn = BUILTIN_TOOLS.get(id);
+      if (builtIn) return builtinSummary(builtIn);
+      const tool = await resolveCustomTool(principal.tenantId, id);
+      if (tool === undefined) throw notFound("Tool", id);
+      return { ...customSummary(tool), ...(tool.headers === undefined ? {} : { headers: tool.headers }) };
+    },
+  }),
+  updateTool: defineRoute({
+    summary: "Replace a custom tool's definition (by id or name)",
+    body: UpdateToolRequest,
+    response: Tool,
+    handle: async ({ params, body, principal }) => {
+      refuseBuiltin(params.id ?? "");
+      checkTool(body);
+      return updateTool(principal.tenantId, params.id ?? "", body, principal.principalId);
+    },
+  }),
+  deleteTool: defineRoute({
+    summary: "Delete a custom tool (by id or name)",
+    handle: async ({ params, principal }) => {
+      refuseBuiltin(params.id ?? "");
+      await deleteTool(principal.tenantId, params.id ?? "");
+      return { status: 204 };
+    },
+  }),
+};

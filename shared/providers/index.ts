@@ -1,0 +1,109 @@
+import type { AgentScript, ProviderName } from "#events/agents";
+import { logger } from "../observability.ts";
+import { createAnthropicProvider } from "./anthropic.ts";
+import { createBedrockProvider } from "./bedrock.ts";
+import { createOpenAiProvider } from "./openai.ts";
+import { createScriptedProvider } from "./scripted.ts";
+import { type ConverseRequest, type ModelProvider, ProviderError } from "./types.ts";
+
+export * from "./types.ts";
+
+export interface ProviderConfig {
+  provider: ProviderName;
+  model: string;
+  baseUrl?: string;
+  script?: AgentScript;
+  /** The decrypted credential, if the agent names one. Lives only as long as the step. */
+  secret?: string;
+}
+
+export const PROVIDER_RETRIES = 3;
+const BASE_DELAY_MS = 250;
+const MAX_DELAY_MS = 8_000;
+
+function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
+  });
+}
+
+/**
+ * Retries a provider call on throttling and server errors, up to three more times with exponential
+ * back-off and jitter (or the provider's Retry-After, capped). A call that already streamed text is not
+ * retried: the tokens were delivered and a second answer would repeat them.
+ */
+export function withRetries(provider: ModelProvider, retries = PROVIDER_RETRIES, baseDelayMs = BASE_DELAY_MS): ModelProvider {
+  return {
+    name: provider.name,
+    model: provider.model,
+    async converse(request: ConverseRequest) {
+      for (let attempt = 0; ; attempt++) {
+        let streamed = false;
+        const onToken = request.onToken;
+        const tracked: ConverseRequest =
+          onToken === undefined
+            ? request
+            : {
+                ...request,
+                onToken: (text) => {
+                  streamed = true;
+                  onToken(text);
+                },
+              };
+        try {
+          return await provider.converse(tracked);
+        } catch (error) {
+          if (!(error instanceof ProviderError) || !error.retryable || streamed || attempt >= retries) throw error;
+          if (request.signal?.aborted) throw error;
+          const backoff = Math.min(MAX_DELAY_MS, baseDelayMs * 2 ** attempt) * (0.5 + Math.random() / 2);
+          const wait = error.retryAfterSeconds === undefined ? backoff : Math.min(MAX_DELAY_MS, error.retryAfterSeconds * 1000);
+          logger.info("Provider call failed; retrying", {
+            provider: provider.name,
+            model: provider.model,
+            status: error.status,
+            attempt: attempt + 1,
+            waitMs: Math.round(wait),
+          });
+          await delay(wait, request.signal);
+        }
+      }
+    },
+  };
+}
+
+/** The provider an agent names, with its credential, wrapped in the retry policy. */
+export async function createProvider(config: ProviderConfig): Promise<ModelProvider> {
+  const base: ModelProvider = await (async () => {
+    switch (config.provider) {
+      case "openai":
+        return createOpenAiProvider({
+          model: config.model,
+          ...(config.secret === undefined ? {} : { apiKey: config.secret }),
+          ...(config.baseUrl === undefined ? {} : { baseUrl: config.baseUrl }),
+        });
+      case "anthropic":
+        return createAnthropicProvider({
+          model: config.model,
+          ...(config.secret === undefined ? {} : { apiKey: config.secret }),
+          ...(config.baseUrl === undefined ? {} : { baseUrl: config.baseUrl }),
+        });
+      case "bedrock":
+        return createBedrockProvider({
+          model: config.model,
+          ...(config.secret === undefined ? {} : { secret: config.secret }),
+          ...(config.baseUrl === undefined ? {} : { baseUrl: config.baseUrl }),
+        });
+      case "scripted":
+        return createScriptedProvider({ model: config.model, ...(config.script === undefined ? {} : { script: config.script }) });
+    }
+  })();
+  return config.provider === "scripted" ? base : withRetries(base);
+}

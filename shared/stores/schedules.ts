@@ -1,0 +1,188 @@
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { dynamo } from "../aws.ts";
+import { decodeCursor, encodeCursor, tableName } from "../db.ts";
+import { badRequest, isConditionalCheckFailed } from "../errors.ts";
+import { keys } from "../keys.ts";
+
+/**
+ * Schedule items: what the API shows and what the schedule function reads when EventBridge Scheduler fires.
+ * The Scheduler holds the timing; this item holds the tenant's view of it (workflow, input, enabled).
+ */
+export interface ScheduleRecord {
+  tenantId: string;
+  id: string;
+  name?: string;
+  workflowId: string;
+  expression: string;
+  timezone: string;
+  enabled: boolean;
+  input?: unknown;
+  createdAt: string;
+  updatedAt: string;
+  createdBy: string;
+  /** When the Scheduler schedule was last written: where a rate() counts its intervals from. */
+  anchorAt: string;
+  lastFiredAt?: string;
+  lastJobId?: string;
+  /** Optimistic-concurrency version. */
+  version: number;
+}
+
+export class ScheduleChangedError extends Error {
+  override name = "ScheduleChangedError";
+}
+
+const FIELDS = [
+  "tenantId",
+  "id",
+  "name",
+  "workflowId",
+  "expression",
+  "timezone",
+  "enabled",
+  "input",
+  "createdAt",
+  "updatedAt",
+  "createdBy",
+  "anchorAt",
+  "lastFiredAt",
+  "lastJobId",
+  "version",
+] as const;
+
+function fromItem(item: Record<string, unknown>): ScheduleRecord {
+  const record: Record<string, unknown> = {};
+  for (const field of FIELDS) if (item[field] !== undefined) record[field] = item[field];
+  return record as unknown as ScheduleRecord;
+}
+
+function toItem(record: ScheduleRecord): Record<string, unknown> {
+  return {
+    ...keys.schedule(record.tenantId, record.id),
+    type: "schedule",
+    ...record,
+    gsi1pk: keys.schedulesIndex(record.tenantId),
+    gsi1sk: record.id,
+    gsi3pk: keys.schedulesByWorkflowIndex(record.tenantId, record.workflowId),
+    gsi3sk: record.id,
+  };
+}
+
+export async function insertSchedule(record: ScheduleRecord): Promise<void> {
+  await dynamo().send(
+    new PutCommand({
+      TableName: tableName(),
+      Item: toItem(record),
+      ConditionExpression: "attribute_not_exists(pk)",
+    }),
+  );
+}
+
+/** Replaces the item if it is still at `expectedVersion`; otherwise ScheduleChangedError. */
+export async function replaceSchedule(record: ScheduleRecord, expectedVersion: number): Promise<void> {
+  try {
+    await dynamo().send(
+      new PutCommand({
+        TableName: tableName(),
+        Item: toItem(record),
+        ConditionExpression: "#version = :expected",
+        ExpressionAttributeNames: { "#version": "version" },
+        ExpressionAttributeValues: { ":expected": expectedVersion },
+      }),
+    );
+  } catch (error) {
+    if (isConditionalCheckFailed(error))
+      throw new ScheduleChangedError(`Schedule ${record.id} changed concurrently`);
+    throw error;
+  }
+}
+
+export async function getScheduleRecord(
+  tenantId: string,
+  scheduleId: string,
+): Promise<ScheduleRecord | undefined> {
+  const { Item } = await dynamo().send(
+    new GetCommand({
+      TableName: tableName(),
+      Key: keys.schedule(tenantId, scheduleId),
+      ConsistentRead: true,
+    }),
+  );
+  return Item === undefined || Item.type !== "schedule" ? undefined : fromItem(Item);
+}
+
+export async function deleteScheduleRecord(tenantId: string, scheduleId: string): Promise<boolean> {
+  try {
+    await dynamo().send(
+      new DeleteCommand({
+        TableName: tableName(),
+        Key: keys.schedule(tenantId, scheduleId),
+        ConditionExpression: "attribute_exists(pk)",
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionalCheckFailed(error)) return false;
+    throw error;
+  }
+}
+
+/** Notes a firing. Not versioned: it must not fail because someone edited the schedule meanwhile. */
+export async function recordFiring(
+  tenantId: string,
+  scheduleId: string,
+  firedAt: string,
+  jobId: string,
+): Promise<void> {
+  try {
+    await dynamo().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: keys.schedule(tenantId, scheduleId),
+        UpdateExpression: "SET lastFiredAt = :at, lastJobId = :job",
+        ConditionExpression:
+          "attribute_exists(pk) AND (attribute_not_exists(lastFiredAt) OR lastFiredAt <= :at)",
+        ExpressionAttributeValues: { ":at": firedAt, ":job": jobId },
+      }),
+    );
+  } catch (error) {
+    // Deleted since, or a later firing was recorded first: either way there is nothing to note.
+    if (!isConditionalCheckFailed(error)) throw error;
+  }
+}
+
+function startKey(cursor: string | undefined, index: string, partition: string) {
+  let key: Record<string, unknown> | undefined;
+  try {
+    key = decodeCursor(cursor);
+  } catch {
+    throw badRequest("cursor is not valid");
+  }
+  if (key !== undefined && key[`${index}pk`] !== partition) throw badRequest("cursor is not valid");
+  return key;
+}
+
+/** Newest first; by workflow through gsi3. */
+export async function listScheduleRecords(
+  tenantId: string,
+  options: { workflowId?: string; cursor?: string; limit: number },
+): Promise<{ items: ScheduleRecord[]; cursor?: string }> {
+  const index = options.workflowId === undefined ? "gsi1" : "gsi3";
+  const partition =
+    options.workflowId === undefined
+      ? keys.schedulesIndex(tenantId)
+      : keys.schedulesByWorkflowIndex(tenantId, options.workflowId);
+  const page = await dynamo().send(
+    new QueryCommand({
+      TableName: tableName(),
+      IndexName: index,
+      KeyConditionExpression: `${index}pk = :pk`,
+      ExpressionAttributeValues: { ":pk": partition },
+      ScanIndexForward: false,
+      Limit: options.limit,
+      ExclusiveStartKey: startKey(options.cursor, index, partition),
+    }),
+  );
+  const cursor = encodeCursor(page.LastEvaluatedKey);
+  return { items: (page.Items ?? []).map(fromItem), ...(cursor === undefined ? {} : { cursor }) };
+}

@@ -1,0 +1,298 @@
+import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import type { WorkflowDefinition } from "#events/workflow";
+import type { Workflow, WorkflowSummary, WorkflowVersion } from "#events/workflows-api";
+import { dynamo } from "../aws.ts";
+import { decodeCursor, encodeCursor, nowIso, tableName } from "../db.ts";
+import {
+  badRequest,
+  conflict,
+  isConditionalCheckFailed,
+  isTransactionConflict,
+  notFound,
+} from "../errors.ts";
+import { newId } from "../ids.ts";
+import { keys } from "../keys.ts";
+
+/**
+ * Workflows and their versions. The head item (`WF#<id>`) names the latest version; each version
+ * (`WF#<id>#V#<n>`) is written once, conditionally, and never changed. The head is on the tenant's gsi1 list
+ * until the workflow is deleted, so a list is one query and deleted workflows drop out of it.
+ */
+
+const MAX_UPDATE_ATTEMPTS = 8;
+
+interface HeadItem {
+  id: string;
+  name: string;
+  description?: string;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+  createdBy: string;
+  deleted?: boolean;
+}
+
+function toSummary(item: Record<string, unknown>): WorkflowSummary {
+  return {
+    id: String(item.id),
+    name: String(item.name),
+    ...(typeof item.description === "string" ? { description: item.description } : {}),
+    version: Number(item.version),
+    createdAt: String(item.createdAt),
+    updatedAt: String(item.updatedAt),
+    createdBy: String(item.createdBy),
+  };
+}
+
+function toVersion(item: Record<string, unknown>): WorkflowVersion {
+  return {
+    workflowId: String(item.workflowId),
+    version: Number(item.version),
+    name: String(item.name),
+    createdAt: String(item.createdAt),
+    createdBy: String(item.createdBy),
+    definition: item.definition as WorkflowDefinition,
+  };
+}
+
+function versionItem(
+  tenantId: string,
+  workflowId: string,
+  version: number,
+  definition: WorkflowDefinition,
+  by: string,
+  at: string,
+) {
+  return {
+    ...keys.workflowVersion(tenantId, workflowId, version),
+    type: "workflowVersion",
+    tenantId,
+    workflowId,
+    version,
+    name: definition.name,
+    definition,
+    createdAt: at,
+    createdBy: by,
+  };
+}
+
+async function getHead(tenantId: string, workflowId: string): Promise<HeadItem | undefined> {
+  const { Item } = await dynamo().send(
+    new GetCommand({
+      TableName: tableName(),
+      Key: keys.workflow(tenantId, workflowId),
+      ConsistentRead: true,
+    }),
+  );
+  if (Item === undefined || Item.type !== "workflow" || Item.deleted === true) return undefined;
+  return Item as unknown as HeadItem;
+}
+
+export async function createWorkflow(
+  tenantId: string,
+  definition: WorkflowDefinition,
+  createdBy: string,
+  now = new Date(),
+): Promise<Workflow> {
+  const id = newId("wf_", now.getTime());
+  const at = nowIso(now);
+  const head = {
+    ...keys.workflow(tenantId, id),
+    type: "workflow",
+    tenantId,
+    id,
+    name: definition.name,
+    ...(definition.description === undefined ? {} : { description: definition.description }),
+    version: 1,
+    createdAt: at,
+    updatedAt: at,
+    createdBy,
+    gsi1pk: keys.workflowsIndex(tenantId),
+    gsi1sk: id,
+  };
+  await dynamo().send(
+    new TransactWriteCommand({
+      TransactItems: [
+        { Put: { TableName: tableName(), Item: head, ConditionExpression: "attribute_not_exists(pk)" } },
+        {
+          Put: {
+            TableName: tableName(),
+            Item: versionItem(tenantId, id, 1, definition, createdBy, at),
+            ConditionExpression: "attribute_not_exists(pk)",
+          },
+        },
+      ],
+    }),
+  );
+  return { ...toSummary(head), definition };
+}
+
+/**
+ * Writes the next version and moves the head to it in one transaction, conditioned on the head still naming
+ * the version it was read at: two concurrent updates both land, one after the other, never on one number.
+ */
+export async function updateWorkflow(
+  tenantId: string,
+  workflowId: string,
+  definition: WorkflowDefinition,
+  updatedBy: string,
+  now = new Date(),
+): Promise<Workflow> {
+  for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
+    const head = await getHead(tenantId, workflowId);
+    if (head === undefined) throw notFound("Workflow", workflowId);
+    const version = head.version + 1;
+    const at = nowIso(now);
+    try {
+      await dynamo().send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: tableName(),
+                Key: keys.workflow(tenantId, workflowId),
+                UpdateExpression: `SET #version = :next, #name = :name, updatedAt = :at${
+                  definition.description === undefined
+                    ? " REMOVE description"
+                    : ", description = :description"
+                }`,
+                ConditionExpression: "#version = :current AND attribute_not_exists(deleted)",
+                ExpressionAttributeNames: { "#version": "version", "#name": "name" },
+                ExpressionAttributeValues: {
+                  ":next": version,
+                  ":current": head.version,
+                  ":name": definition.name,
+                  ":at": at,
+                  ...(definition.description === undefined ? {} : { ":description": definition.description }),
+                },
+              },
+            },
+            {
+              Put: {
+                TableName: tableName(),
+                Item: versionItem(tenantId, workflowId, version, definition, updatedBy, at),
+                ConditionExpression: "attribute_not_exists(pk)",
+              },
+            },
+          ],
+        }),
+      );
+      return {
+        ...toSummary({
+          ...head,
+          version,
+          name: definition.name,
+          description: definition.description,
+          updatedAt: at,
+        }),
+        definition,
+      };
+    } catch (error) {
+      if (!isTransactionConflict(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20 * 2 ** attempt * Math.random()));
+    }
+  }
+  throw conflict(`Workflow ${workflowId} is being changed by others; try again`);
+}
+
+/** Soft delete: the head stays (jobs still name the workflow and its versions) but leaves every list. */
+export async function deleteWorkflow(tenantId: string, workflowId: string, now = new Date()): Promise<void> {
+  try {
+    await dynamo().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: keys.workflow(tenantId, workflowId),
+        UpdateExpression: "SET deleted = :true, deletedAt = :at, updatedAt = :at REMOVE gsi1pk, gsi1sk",
+        ConditionExpression: "attribute_exists(pk) AND #type = :workflow AND attribute_not_exists(deleted)",
+        ExpressionAttributeNames: { "#type": "type" },
+        ExpressionAttributeValues: { ":true": true, ":at": nowIso(now), ":workflow": "workflow" },
+      }),
+    );
+  } catch (error) {
+    if (isConditionalCheckFailed(error)) throw notFound("Workflow", workflowId);
+    throw error;
+  }
+}
+
+export async function getWorkflowVersion(
+  tenantId: string,
+  workflowId: string,
+  version: number,
+): Promise<WorkflowVersion | undefined> {
+  const { Item } = await dynamo().send(
+    new GetCommand({ TableName: tableName(), Key: keys.workflowVersion(tenantId, workflowId, version) }),
+  );
+  return Item === undefined ? undefined : toVersion(Item);
+}
+
+/** The latest version with its definition; undefined when missing or deleted. */
+export async function getWorkflow(tenantId: string, workflowId: string): Promise<Workflow | undefined> {
+  const head = await getHead(tenantId, workflowId);
+  if (head === undefined) return undefined;
+  const version = await getWorkflowVersion(tenantId, workflowId, head.version);
+  if (version === undefined) return undefined;
+  return { ...toSummary(head as unknown as Record<string, unknown>), definition: version.definition };
+}
+
+/** Whether the workflow exists and is not deleted (versions of a deleted workflow stay readable to jobs). */
+export async function workflowExists(tenantId: string, workflowId: string): Promise<boolean> {
+  return (await getHead(tenantId, workflowId)) !== undefined;
+}
+
+function startKey(cursor: string | undefined, check: (key: Record<string, unknown>) => boolean) {
+  let key: Record<string, unknown> | undefined;
+  try {
+    key = decodeCursor(cursor);
+  } catch {
+    throw badRequest("cursor is not valid");
+  }
+  // A cursor from another tenant's or another workflow's listing would point elsewhere: refuse it.
+  if (key !== undefined && !check(key)) throw badRequest("cursor is not valid");
+  return key;
+}
+
+/** Newest first. */
+export async function listWorkflows(
+  tenantId: string,
+  options: { cursor?: string; limit: number },
+): Promise<{ items: WorkflowSummary[]; cursor?: string }> {
+  const partition = keys.workflowsIndex(tenantId);
+  const page = await dynamo().send(
+    new QueryCommand({
+      TableName: tableName(),
+      IndexName: "gsi1",
+      KeyConditionExpression: "gsi1pk = :pk",
+      ExpressionAttributeValues: { ":pk": partition },
+      ScanIndexForward: false,
+      Limit: options.limit,
+      ExclusiveStartKey: startKey(options.cursor, (key) => key.gsi1pk === partition),
+    }),
+  );
+  const cursor = encodeCursor(page.LastEvaluatedKey);
+  return { items: (page.Items ?? []).map(toSummary), ...(cursor === undefined ? {} : { cursor }) };
+}
+
+/** Newest version first. */
+export async function listWorkflowVersions(
+  tenantId: string,
+  workflowId: string,
+  options: { cursor?: string; limit: number },
+): Promise<{ items: WorkflowVersion[]; cursor?: string }> {
+  const { pk } = keys.workflow(tenantId, workflowId);
+  const prefix = keys.workflowVersionsPrefix(workflowId);
+  const page = await dynamo().send(
+    new QueryCommand({
+      TableName: tableName(),
+      KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
+      ExpressionAttributeValues: { ":pk": pk, ":prefix": prefix },
+      ScanIndexForward: false,
+      Limit: options.limit,
+      ExclusiveStartKey: startKey(
+        options.cursor,
+        (key) => key.pk === pk && typeof key.sk === "string" && key.sk.startsWith(prefix),
+      ),
+    }),
+  );
+  const cursor = encodeCursor(page.LastEvaluatedKey);
+  return { items: (page.Items ?? []).map(toVersion), ...(cursor === undefined ? {} : { cursor }) };
+}

@@ -1,0 +1,72 @@
+/**
+ * One middleware on every AWS SDK v3 client in this process, so the bench can meter and the chaos suite can
+ * inject faults without touching application code. The twin runs the handlers in-process, so patching the
+ * smithy `Client.prototype.send` that every client inherits reaches the application's clients too: on a
+ * client's first send, a middleware is added to its stack that runs the registered hooks around the call.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import { createRequire } from "node:module";
+import { Client as EsmClient } from "@smithy/core/client";
+
+export interface SdkCall {
+  /** `DynamoDBClient`, `SQSClient`, `ApiGatewayManagementApiClient`, … */
+  clientName: string;
+  /** `TransactWriteItemsCommand`, `SendMessageBatchCommand`, … */
+  commandName: string;
+  /** The command's input; a hook may change it before the call goes out. */
+  input: Record<string, unknown>;
+}
+
+/** Runs around one SDK call: may change the input, throw instead of calling, or look at the output. */
+export type SdkHook = (call: SdkCall, next: () => Promise<{ output: unknown }>) => Promise<{ output: unknown }>;
+
+const hooks = new Map<string, SdkHook>();
+const INSTALLED = Symbol.for("switchboard.bench.sdkHooks");
+
+type Stack = { add(middleware: unknown, options: Record<string, unknown>): void; [INSTALLED]?: true };
+type ClientPrototype = { send: (this: { middlewareStack: Stack }, ...args: unknown[]) => unknown; [INSTALLED]?: true };
+
+function middleware(next: (args: { input: Record<string, unknown> }) => Promise<{ output: unknown }>, context: Record<string, unknown>) {
+  return (args: { input: Record<string, unknown> }) => {
+    const call: SdkCall = {
+      clientName: String(context.clientName ?? "unknown"),
+      commandName: String(context.commandName ?? "unknown"),
+      input: args.input,
+    };
+    const chain = [...hooks.values()].reduceRight<() => Promise<{ output: unknown }>>(
+      (inner, hook) => () => hook(call, inner),
+      () => next({ ...args, input: call.input }),
+    );
+    return chain();
+  };
+}
+
+function patch(prototype: ClientPrototype): void {
+  if (prototype[INSTALLED]) return;
+  prototype[INSTALLED] = true;
+  const send = prototype.send;
+  prototype.send = function (this: { middlewareStack: Stack }, ...args: unknown[]) {
+    const stack = this.middlewareStack;
+    if (!stack[INSTALLED]) {
+      stack[INSTALLED] = true;
+      stack.add(middleware, { step: "initialize", name: "switchboardBenchHooks", priority: "low", override: true });
+    }
+    return send.apply(this, args);
+  };
+}
+
+/** Patches the ESM and the CommonJS copy of smithy's Client, so a client from either kind of import is seen. */
+export function installSdkHooks(): void {
+  patch(EsmClient.prototype as unknown as ClientPrototype);
+  const { Client: CjsClient } = createRequire(import.meta.url)("@smithy/core/client") as { Client: { prototype: unknown } };
+  patch(CjsClient.prototype as ClientPrototype);
+}
+
+export function addSdkHook(name: string, hook: SdkHook): () => void {
+  installSdkHooks();
+  hooks.set(name, hook);
+  return () => hooks.delete(name);
+}
+
+/** Which function invocation an SDK call belongs to, set by the twin's invoke path (see `meterInvocations`). */
+export const invocationScope = new AsyncLocalStorage<{ function: string }>();

@@ -1,0 +1,78 @@
+import { useInfiniteQuery } from "@tanstack/react-query";
+import { useServices } from "../api/services.tsx";
+import type { AuditEntry } from "../api/types.ts";
+import { Empty, ErrorState, InlineError, Loading } from "../components/data-state.tsx";
+import { type Column, DataTable } from "../components/data-table.tsx";
+import { PageHeader } from "../components/page-header.tsx";
+import { formatDateTime } from "../lib/format.ts";
+
+const columns: Column<AuditEntry>[] = [
+  { header: "When", cell: (e) => <time dateTime={e.at}>{formatDateTime(e.at)}</time> },
+  {
+    header: "Who",
+    cell: (e) => (
+      <>
+        {e.email ?? e.principalId ?? "—"}
+        {e.principalType === "apiKey" && <span className="muted small"> (API key)</span>}
+      </>
+    ),
+  },
+  { header: "Action", cell: (e) => <span className="mono">{e.action}</span> },
+  {
+    header: "Resource",
+    cell: (e) => (
+      <span className="mono">
+        {e.resource ?? ""}
+        {e.resourceId ? ` ${e.resourceId}` : ""}
+      </span>
+    ),
+  },
+  { header: "Request", cell: (e) => <span className="mono muted small">{e.requestId ?? "—"}</span> },
+];
+
+export function AuditPage() {
+  const { api } = useServices();
+  const audit = useInfiniteQuery({
+    queryKey: ["audit"],
+    queryFn: ({ pageParam }) => api.listAudit(pageParam),
+    initialPageParam: undefined as string | undefined,
+    getNextPageParam: (last) => last.cursor,
+  });
+  const rows = audit.data?.pages.flatMap((p) => p.items) ?? [];
+  return (
+    <>
+      <PageHeader title="Audit" meta="Every change: who, what, when, and with which key." />
+      {audit.isPending ? (
+        <Loading label="Loading audit log…" />
+      ) : audit.isError && rows.length === 0 ? (
+        <ErrorState
+          error={audit.error}
+          title="Could not load the audit log"
+          onRetry={() => void audit.refetch()}
+        />
+      ) : rows.length === 0 ? (
+        <Empty>No audit entries yet.</Empty>
+      ) : (
+        <>
+          <DataTable
+            rows={rows}
+            columns={columns}
+            rowKey={(e) => e.id ?? `${e.at}${e.action}`}
+            caption="Audit log"
+          />
+          {audit.hasNextPage && (
+            <button
+              type="button"
+              className="button load-more"
+              disabled={audit.isFetchingNextPage}
+              onClick={() => void audit.fetchNextPage()}
+            >
+              {audit.isFetchingNextPage ? "Loading…" : "Load more"}
+            </button>
+          )}
+          {audit.isFetchNextPageError && <InlineError error={audit.error} />}
+        </>
+      )}
+    </>
+  );
+}
