@@ -40,7 +40,10 @@ export const ScriptRule = z
     /** Tested (case-insensitively) against the latest message: the prompt, or the last tool result. */
     match: regexSource,
     reply: z.string().max(20_000).optional(),
-    toolCall: z.object({ name: z.string().min(1).max(64), arguments: z.record(z.string(), z.unknown()).default({}) }).strict().optional(),
+    toolCall: z
+      .object({ name: z.string().min(1).max(64), arguments: z.record(z.string(), z.unknown()).default({}) })
+      .strict()
+      .optional(),
     confidence: z.number().min(0).max(1).optional(),
   })
   .strict();
@@ -66,7 +69,10 @@ const agentFields = {
   /** Built-in or custom tool names the model may call. */
   tools: z.array(resourceName).max(50).optional(),
   /** Endpoint override: an OpenAI-compatible server, an Anthropic proxy, a Bedrock endpoint. */
-  baseUrl: z.url({ protocol: /^https?$/ }).max(2000).optional(),
+  baseUrl: z
+    .url({ protocol: /^https?$/ })
+    .max(2000)
+    .optional(),
   /** Name of a stored credential in `/v1/secrets`. */
   secret: resourceName.optional(),
   maxTurns: z.number().int().min(1).max(MAX_AGENT_TURNS).optional(),
@@ -77,7 +83,11 @@ const agentFields = {
 
 function scriptMatchesProvider(body: { provider: ProviderName; script?: unknown }, ctx: z.RefinementCtx) {
   if (body.provider !== "scripted" && body.script !== undefined) {
-    ctx.addIssue({ code: "custom", path: ["script"], message: "script applies only to the scripted provider" });
+    ctx.addIssue({
+      code: "custom",
+      path: ["script"],
+      message: "script applies only to the scripted provider",
+    });
   }
 }
 
@@ -171,7 +181,12 @@ export const PutMemoryRequest = z
   .object({
     value: z.unknown().refine((v) => v !== undefined, { message: "value is required" }),
     /** Forget the entry after this many seconds. */
-    ttlSeconds: z.number().int().min(1).max(400 * 86_400).optional(),
+    ttlSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(400 * 86_400)
+      .optional(),
   })
   .strict();
 export type PutMemoryRequest = z.infer<typeof PutMemoryRequest>;
@@ -191,7 +206,11 @@ export const MemoryKeys = z.object({
   cursor: z.string().optional(),
 });
 
-export const TokenUsage = z.object({ inputTokens: z.number().int(), outputTokens: z.number().int(), costUsd: z.number() });
+export const TokenUsage = z.object({
+  inputTokens: z.number().int(),
+  outputTokens: z.number().int(),
+  costUsd: z.number(),
+});
 export type TokenUsage = z.infer<typeof TokenUsage>;
 
 export const ToolCallRecord = z.object({

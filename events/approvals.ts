@@ -24,8 +24,9 @@ export const Approval = z.object({
   nodeId: z.string(),
   itemIndex: z.number().int().optional(),
   workflowName: z.string().optional(),
-  /** Set for approvals that an agent's `review` asked for. */
+  /** Set for approvals that an agent's `review` asked for: the agent's name and id. */
   agent: z.string().optional(),
+  agentId: z.string().optional(),
   message: z.string(),
   preview: z.unknown().optional(),
   confidence: z.number().optional(),
@@ -72,6 +73,7 @@ export const ConfidenceBucket = z.object({
 });
 
 export const AgentApprovalStats = z.object({
+  agentId: z.string(),
   agent: z.string(),
   approvals: z.object({
     requested: z.number().int(),

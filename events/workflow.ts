@@ -1,7 +1,7 @@
 import { z } from "zod";
 
 /** A JSONata expression wrapped in `{% … %}`, the convention AWS Step Functions uses. */
-export const EXPRESSION_PATTERN = /^\s*\{%([\s\S]*)%\}\s*$/;
+export const EXPRESSION_PATTERN = /^\s*\{%((?:(?!%\})[\s\S])*)%\}\s*$/;
 
 const nodeId = z
   .string()
@@ -27,14 +27,23 @@ const base = {
   forEach: z.string().optional(),
   input: z.unknown().optional(),
   retry: RetryPolicy.optional(),
-  timeoutSeconds: z.number().int().min(1).max(7 * 86_400).optional(),
+  timeoutSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 86_400)
+    .optional(),
   onError: z.enum(["fail", "continue"]).optional(),
   runtime: z.enum(["lambda", "fargate"]).optional(),
   description: z.string().max(500).optional(),
 };
 
-export const CodeNode = z.object({ ...base, type: z.literal("code"), code: z.string().min(1).max(64_000) }).strict();
-export const ToolNode = z.object({ ...base, type: z.literal("tool"), tool: z.string().min(1).max(128) }).strict();
+export const CodeNode = z
+  .object({ ...base, type: z.literal("code"), code: z.string().min(1).max(64_000) })
+  .strict();
+export const ToolNode = z
+  .object({ ...base, type: z.literal("tool"), tool: z.string().min(1).max(128) })
+  .strict();
 export const AgentNode = z
   .object({
     ...base,
@@ -61,12 +70,26 @@ export const WaitNode = z
   .object({
     ...base,
     type: z.literal("wait"),
-    seconds: z.union([z.number().min(0).max(365 * 86_400), z.string()]).optional(),
+    seconds: z
+      .union([
+        z
+          .number()
+          .min(0)
+          .max(365 * 86_400),
+        z.string(),
+      ])
+      .optional(),
     until: z.string().optional(),
   })
   .strict();
 
-export const WorkflowNode = z.discriminatedUnion("type", [CodeNode, ToolNode, AgentNode, ApprovalNode, WaitNode]);
+export const WorkflowNode = z.discriminatedUnion("type", [
+  CodeNode,
+  ToolNode,
+  AgentNode,
+  ApprovalNode,
+  WaitNode,
+]);
 export type WorkflowNode = z.infer<typeof WorkflowNode>;
 export type NodeType = WorkflowNode["type"];
 

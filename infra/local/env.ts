@@ -1,5 +1,6 @@
 import { scheduleEnv } from "#infra/stack/access";
 import { ENV } from "#shared/config";
+import { LOCAL_ECS } from "./aws-services/ecs.ts";
 import { SECRETS_KEY_ALIAS } from "./aws-services/kms.ts";
 import { ACCOUNT_ID, deployedName } from "./lambda-context.ts";
 
@@ -42,8 +43,12 @@ export function twinEnvironment(
     AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoints.awsServices,
     AWS_ENDPOINT_URL_KMS: endpoints.awsServices,
     [ENV.secretsKeyId]: SECRETS_KEY_ALIAS,
-    // Not served yet: pointed here anyway so a call fails locally instead of leaving the machine.
     AWS_ENDPOINT_URL_ECS: endpoints.awsServices,
+    [ENV.ecsCluster]: LOCAL_ECS.cluster,
+    [ENV.taskDefinition]: LOCAL_ECS.taskDefinition,
+    [ENV.taskContainerName]: LOCAL_ECS.containerName,
+    [ENV.taskSubnets]: LOCAL_ECS.subnets,
+    [ENV.taskSecurityGroups]: LOCAL_ECS.securityGroups,
     AWS_ENDPOINT_URL_SCHEDULER: endpoints.awsServices,
     [ENV.tableName]: TABLE_NAME,
     ...queueUrls,

@@ -5,6 +5,7 @@ import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { type FauxqsServer, startFauxqs } from "fauxqs";
 import { type FunctionName, manifest } from "#infra/manifest";
+import { createEcs } from "./aws-services/ecs.ts";
 import { createKms } from "./aws-services/kms.ts";
 import { createScheduler } from "./aws-services/scheduler.ts";
 import { startSchedulerFiring } from "./aws-services/scheduler-firing.ts";
@@ -135,6 +136,16 @@ export async function startTwin(options: TwinOptions = {}): Promise<Twin> {
       groups: [SCHEDULE_GROUP],
       file: join(dataDir, "scheduler", "schedules.json"),
     });
+    // Fargate tasks: the task entry point in a child process, as the container image would run it.
+    const ecs = createEcs({
+      region: REGION,
+      command: {
+        executable: process.execPath,
+        args: ["--import", "tsx", resolve(ROOT, "functions/tasks/step-task.ts")],
+        cwd: ROOT,
+      },
+      log: log.child("ecs"),
+    });
     const awsServices: AwsServicesServer = await startAwsServices({
       restServices: [scheduler.service],
       jsonServices: [
@@ -148,12 +159,14 @@ export async function startTwin(options: TwinOptions = {}): Promise<Twin> {
           defaultRegion: REGION,
         }),
         (await createKms({ region: REGION, dataDir })).service,
+        ecs,
       ],
       preferredPort: previousPort("aws-services"),
       log: log.child("aws"),
     });
     awsServicesUrl = awsServices.url;
     stops.push(() => awsServices.close());
+    stops.push(() => ecs.stopAll());
 
     const functions = new FunctionRunner({
       root: ROOT,

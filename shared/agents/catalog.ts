@@ -9,7 +9,9 @@ export { toolExists } from "../tools/registry.ts";
  * The `knownAgents` and `knownTools` predicates of `validateWorkflow` for one tenant. The validator is
  * synchronous, so the names are read up front: two queries, whatever the size of the workflow.
  */
-export async function knownReferences(tenantId: string): Promise<Required<Pick<ValidateOptions, "knownAgents" | "knownTools">>> {
+export async function knownReferences(
+  tenantId: string,
+): Promise<Required<Pick<ValidateOptions, "knownAgents" | "knownTools">>> {
   const [agents, tools] = await Promise.all([agentNames(tenantId), toolNames(tenantId)]);
   return {
     knownAgents: (name) => agents.has(name) || agents.has(name.toLowerCase()),

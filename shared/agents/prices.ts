@@ -104,13 +104,21 @@ export function priceOf(provider: ProviderName, model: string): ModelPrice | und
   const price = longestPrefix(custom, id) ?? longestPrefix(DEFAULT_PRICES[provider], id);
   if (price === undefined && !warned.has(`${provider}/${model}`)) {
     warned.add(`${provider}/${model}`);
-    logger.warn("No price for this model; its cost is counted as 0", { provider, model, pricesAsOf: PRICES_AS_OF });
+    logger.warn("No price for this model; its cost is counted as 0", {
+      provider,
+      model,
+      pricesAsOf: PRICES_AS_OF,
+    });
   }
   return price;
 }
 
 /** Cost in USD, rounded to a millionth of a cent so sums stay stable. */
-export function costOf(provider: ProviderName, model: string, usage: { inputTokens: number; outputTokens: number }): number {
+export function costOf(
+  provider: ProviderName,
+  model: string,
+  usage: { inputTokens: number; outputTokens: number },
+): number {
   const price = priceOf(provider, model);
   if (price === undefined) return 0;
   const cost = (usage.inputTokens * price.input + usage.outputTokens * price.output) / 1_000_000;

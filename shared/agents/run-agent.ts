@@ -1,7 +1,14 @@
 import type { Agent, AgentOutput, ToolCallRecord } from "#events/agents";
 import type { StepOutcome } from "../jobs/run-step.ts";
 import { logger } from "../observability.ts";
-import { type ChatMessage, createProvider, type ModelProvider, ProviderError, redact, type ToolSpec } from "../providers/index.ts";
+import {
+  type ChatMessage,
+  createProvider,
+  type ModelProvider,
+  ProviderError,
+  redact,
+  type ToolSpec,
+} from "../providers/index.ts";
 import { resolveAgent } from "../stores/agents.ts";
 import { readSecret } from "../stores/secrets.ts";
 import { budgetProblem, getBudget, monthUsage, recordUsage } from "../stores/usage.ts";
@@ -22,7 +29,8 @@ const MAX_RECORDED_RESULT_CHARS = 8_000;
 /** Time kept back from the step's limit to close the token stream and record usage. */
 const DEADLINE_MARGIN_MS = 1_000;
 
-const CONFIDENCE_LINE = /(?:^|\n)[ \t]*(?:\*\*)?confidence(?:\*\*)?[ \t]*[:=][ \t]*(\d+(?:\.\d+)?)[ \t]*(%?)[ \t]*\.?[ \t]*$/i;
+const CONFIDENCE_LINE =
+  /(?:^|\n)[ \t]*(?:\*\*)?confidence(?:\*\*)?[ \t]*[:=][ \t]*(\d+(?:\.\d+)?)[ \t]*(%?)[ \t]*\.?[ \t]*$/i;
 
 /**
  * Real models have no notion of confidence, so an agent may be told to end its answer with a line
@@ -33,7 +41,7 @@ export function parseConfidence(text: string): { text: string; confidence?: numb
   const match = CONFIDENCE_LINE.exec(text.trimEnd());
   if (match === null) return { text };
   let value = Number(match[1]);
-  if (match[2] === "%" || value > 1) value /= 100;
+  if (match[2] === "%") value /= 100;
   if (!Number.isFinite(value) || value < 0 || value > 1) return { text };
   return { text: text.trimEnd().slice(0, match.index).trimEnd(), confidence: value };
 }
@@ -42,9 +50,15 @@ export function parseConfidence(text: string): { text: string; confidence?: numb
 export function promptOf(input: unknown): string {
   if (typeof input === "string") return input === "" ? "(no input)" : input;
   if (input === undefined || input === null) return "(no input)";
-  if (typeof input === "object" && !Array.isArray(input) && typeof (input as { prompt?: unknown }).prompt === "string") {
+  if (
+    typeof input === "object" &&
+    !Array.isArray(input) &&
+    typeof (input as { prompt?: unknown }).prompt === "string"
+  ) {
     const { prompt, ...rest } = input as { prompt: string };
-    return Object.keys(rest).length === 0 ? prompt : `${prompt}\n\nContext:\n${JSON.stringify(rest, null, 2)}`;
+    return Object.keys(rest).length === 0
+      ? prompt
+      : `${prompt}\n\nContext:\n${JSON.stringify(rest, null, 2)}`;
   }
   return JSON.stringify(input, null, 2);
 }
@@ -55,7 +69,9 @@ function clip(text: string, max: number): string {
 
 function recorded(result: unknown): unknown {
   const json = JSON.stringify(result ?? null);
-  return json.length <= MAX_RECORDED_RESULT_CHARS ? result : { truncated: true, preview: json.slice(0, MAX_RECORDED_RESULT_CHARS) };
+  return json.length <= MAX_RECORDED_RESULT_CHARS
+    ? result
+    : { truncated: true, preview: json.slice(0, MAX_RECORDED_RESULT_CHARS) };
 }
 
 function fail(code: string, message: string, retryable: boolean): StepOutcome {
@@ -84,6 +100,21 @@ interface LoopState {
 }
 
 export async function runAgentStep(params: AgentStepParams): Promise<StepOutcome> {
+  // Created first, so the subscriber lookup runs alongside the reads below and is done by the first token.
+  const stream = new TokenStream({
+    tenantId: params.tenantId,
+    jobId: params.jobId,
+    nodeId: params.nodeId,
+    ...(params.itemIndex === undefined ? {} : { itemIndex: params.itemIndex }),
+  });
+  try {
+    return await runAgent(params, stream);
+  } finally {
+    await stream.close();
+  }
+}
+
+async function runAgent(params: AgentStepParams, stream: TokenStream): Promise<StepOutcome> {
   const started = Date.now();
   const agent = await resolveAgent(params.tenantId, params.agent);
   if (agent === undefined) return fail("UNKNOWN_AGENT", `There is no agent named ${params.agent}`, false);
@@ -95,14 +126,20 @@ export async function runAgentStep(params: AgentStepParams): Promise<StepOutcome
   const tools = new Map<string, ToolDefinition>();
   for (const name of agent.tools ?? []) {
     const tool = await resolveTool(params.tenantId, name);
-    if (tool === undefined) return fail("UNKNOWN_TOOL", `Agent ${agent.name} lists tool ${name}, which does not exist`, false);
+    if (tool === undefined)
+      return fail("UNKNOWN_TOOL", `Agent ${agent.name} lists tool ${name}, which does not exist`, false);
     tools.set(tool.name, tool);
   }
 
   let secret: string | undefined;
   if (agent.secret !== undefined) {
     secret = await readSecret(params.tenantId, agent.secret);
-    if (secret === undefined) return fail("SECRET_NOT_FOUND", `Agent ${agent.name} uses secret ${agent.secret}, which does not exist`, false);
+    if (secret === undefined)
+      return fail(
+        "SECRET_NOT_FOUND",
+        `Agent ${agent.name} uses secret ${agent.secret}, which does not exist`,
+        false,
+      );
   }
   const scrub = (text: string) => redact(text, [secret]);
 
@@ -119,13 +156,13 @@ export async function runAgentStep(params: AgentStepParams): Promise<StepOutcome
     signal: controller.signal,
   });
   if (secret !== undefined) context.handled(secret);
-  const stream = new TokenStream({
-    tenantId: params.tenantId,
-    jobId: params.jobId,
-    nodeId: params.nodeId,
-    ...(params.itemIndex === undefined ? {} : { itemIndex: params.itemIndex }),
-  });
-  const state: LoopState = { text: "", toolCalls: [], usage: { inputTokens: 0, outputTokens: 0 }, turns: 0, stopReason: "end_turn" };
+  const state: LoopState = {
+    text: "",
+    toolCalls: [],
+    usage: { inputTokens: 0, outputTokens: 0 },
+    turns: 0,
+    stopReason: "end_turn",
+  };
 
   let outcome: StepOutcome;
   try {
@@ -148,12 +185,17 @@ export async function runAgentStep(params: AgentStepParams): Promise<StepOutcome
     if (error instanceof ProviderError) {
       outcome = fail(error.code, scrub(error.message), error.retryable);
     } else if (controller.signal.aborted) {
-      outcome = fail("AGENT_TIMEOUT", `Agent ${agent.name} did not finish within ${params.timeoutMs} ms`, true);
+      outcome = fail(
+        "AGENT_TIMEOUT",
+        `Agent ${agent.name} did not finish within ${params.timeoutMs} ms`,
+        true,
+      );
     } else {
       throw error;
     }
   } finally {
     clearTimeout(timer);
+    // The last tokens go out before the step's result is recorded, so clients see them first.
     await stream.close();
   }
 
@@ -168,7 +210,12 @@ export async function runAgentStep(params: AgentStepParams): Promise<StepOutcome
       costUsd,
     }).catch((error: Error) => {
       // The step's own result matters more than the counters; the miss is logged for reconciliation.
-      logger.error("Could not record agent usage", { jobId: params.jobId, nodeId: params.nodeId, error: error.name, ...state.usage });
+      logger.error("Could not record agent usage", {
+        jobId: params.jobId,
+        nodeId: params.nodeId,
+        error: error.name,
+        ...state.usage,
+      });
     });
   }
   logger.info("Agent step finished", {
@@ -252,7 +299,8 @@ async function loop(
       let isError = false;
       const tool = tools.get(call.name);
       try {
-        if (tool === undefined) throw new ToolError("UNKNOWN_TOOL", `Tool ${call.name} is not available to this agent`);
+        if (tool === undefined)
+          throw new ToolError("UNKNOWN_TOOL", `Tool ${call.name} is not available to this agent`);
         // One idempotency key per side effect: the step's key plus the call's place in the loop.
         const callContext = context.withIdempotencyKey(`${context.idempotencyKey}:${turn}.${index + 1}`);
         const value = await invokeTool(tool, call.arguments, callContext);
@@ -275,7 +323,13 @@ async function loop(
         isError = true;
       }
       state.toolCalls.push(record);
-      messages.push({ role: "tool", toolCallId: call.id, name: call.name, content, ...(isError ? { isError } : {}) });
+      messages.push({
+        role: "tool",
+        toolCallId: call.id,
+        name: call.name,
+        content,
+        ...(isError ? { isError } : {}),
+      });
     }
   }
   return fail(

@@ -50,7 +50,10 @@ export class TokenStream {
   constructor(private readonly options: TokenStreamOptions) {
     this.intervalMs = options.intervalMs ?? TOKEN_INTERVAL_MS;
     this.refreshMs = options.refreshMs ?? SUBSCRIBER_REFRESH_MS;
-    this.lookup = options.lookup ?? subscribersOf;
+    this.lookup =
+      options.lookup ??
+      (async (tenantId, jobId) =>
+        (await subscribersOf(tenantId, jobId)).map((subscriber) => subscriber.connectionId));
     this.send = options.send ?? sendToConnection;
     // Started now, so the list is usually ready before the model's first token.
     this.firstLookup = this.refresh();
@@ -116,7 +119,10 @@ export class TokenStream {
           else this.stats.deliveries++;
         } catch (error) {
           // Streaming is best effort: a failed send never fails the step.
-          logger.warn("Could not send an agent token message", { connectionId, error: (error as Error).name });
+          logger.warn("Could not send an agent token message", {
+            connectionId,
+            error: (error as Error).name,
+          });
         }
       }),
     );

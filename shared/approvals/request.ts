@@ -1,4 +1,5 @@
 import type { NewTimelineEvent } from "#events/timeline";
+import { resolveAgent } from "../agents/catalog.ts";
 import { type Command, type JobState, stepKey } from "../engine/types.ts";
 import { logger } from "../observability.ts";
 import {
@@ -42,6 +43,12 @@ export async function requestApproval(
 ): Promise<void> {
   const key = stepKey(command.nodeId, command.itemIndex);
   const node = state.definition.nodes.find((n) => n.id === command.nodeId);
+  // A node names its agent by name or id; statistics are kept by id, so both ways count for the same agent.
+  let agent: { id: string; name: string } | undefined;
+  if (node?.type === "agent") {
+    const found = await resolveAgent(state.tenantId, node.agent);
+    agent = found === undefined ? { id: node.agent, name: node.agent } : { id: found.id, name: found.name };
+  }
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     // The job's sequence number and version must be current for the event's number to be right.
     const loaded = await loadJob(state.tenantId, state.jobId);
@@ -69,7 +76,7 @@ export async function requestApproval(
       attempt: step.attempt,
       ...(step.startedAt === undefined ? {} : { stepStartedAt: step.startedAt }),
       workflowName: loaded.state.definition.name,
-      ...(node?.type === "agent" ? { agent: node.agent } : {}),
+      ...(agent === undefined ? {} : { agent: agent.name, agentId: agent.id }),
       message: command.message,
       ...(preview === undefined ? {} : { preview }),
       ...(command.confidence === undefined ? {} : { confidence: command.confidence }),
@@ -94,10 +101,10 @@ export async function requestApproval(
       ...(command.confidence === undefined ? {} : { confidence: command.confidence }),
     };
     const stats: StatsDelta | undefined =
-      record.agent === undefined
+      record.agentId === undefined
         ? undefined
         : {
-            agent: record.agent,
+            agent: record.agentId,
             ...(record.confidence === undefined ? {} : { confidence: record.confidence }),
             counters: ["requested"],
           };

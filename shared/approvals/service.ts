@@ -6,6 +6,7 @@ import type {
   DecideApprovalRequest,
 } from "#events/approvals";
 import type { Role } from "#events/auth";
+import { resolveAgent } from "../agents/catalog.ts";
 import { decide } from "../engine/engine.ts";
 import { stepKey } from "../engine/types.ts";
 import { conflict, forbidden, notFound } from "../errors.ts";
@@ -79,9 +80,9 @@ async function stepStillWaits(record: ApprovalRecord): Promise<boolean> {
 }
 
 function statsFor(record: ApprovalRecord, counter: StatsDelta["counters"][number]): StatsDelta | undefined {
-  if (record.agent === undefined) return undefined;
+  if (record.agentId === undefined) return undefined;
   return {
-    agent: record.agent,
+    agent: record.agentId,
     ...(record.confidence === undefined ? {} : { confidence: record.confidence }),
     counters: [counter],
   };
@@ -267,9 +268,14 @@ export async function listApprovals(
   return { ...page, items: page.items.map(toApproval) };
 }
 
-/** Approval and rejection rates of an agent's reviewed results, and how its confidence was spread. */
-export async function agentApprovalStats(tenantId: string, agent: string): Promise<AgentApprovalStats> {
-  const item = (await getAgentStatsItem(tenantId, agent)) ?? {};
+/**
+ * Approval and rejection rates of an agent's reviewed results, and how its confidence was spread. The agent
+ * is named by id or name, as in a workflow node.
+ */
+export async function agentApprovalStats(tenantId: string, nameOrId: string): Promise<AgentApprovalStats> {
+  const found = await resolveAgent(tenantId, nameOrId);
+  if (found === undefined) throw notFound("Agent", nameOrId);
+  const item = (await getAgentStatsItem(tenantId, found.id)) ?? {};
   const count = (field: string) => Number(item[field] ?? 0);
   const approved = count("approved");
   const rejected = count("rejected");
@@ -277,7 +283,8 @@ export async function agentApprovalStats(tenantId: string, agent: string): Promi
   const requested = count("requested");
   const decided = approved + rejected;
   return {
-    agent,
+    agentId: found.id,
+    agent: found.name,
     approvals: {
       requested,
       pending: Math.max(0, requested - approved - rejected - expired),

@@ -345,6 +345,17 @@ async function waitUntil(
   ctx: ExpressionContext,
   now: Date,
 ): Promise<number> {
+  const ms = await waitTarget(node, ctx, now);
+  // Beyond ±8.64e15 ms a Date is invalid and could not be stored as notBefore.
+  if (Number.isNaN(new Date(ms).getTime())) throw new Error("the wait ends too far in the future");
+  return ms;
+}
+
+async function waitTarget(
+  node: Extract<WorkflowNode, { type: "wait" }>,
+  ctx: ExpressionContext,
+  now: Date,
+): Promise<number> {
   if (node.seconds !== undefined) {
     const seconds = await resolveTemplate(node.seconds, ctx);
     if (typeof seconds !== "number" || !Number.isFinite(seconds) || seconds < 0) {
@@ -390,7 +401,12 @@ async function startNode(t: Turn, node: WorkflowNode, step: StepState): Promise<
     return;
   }
   if (!Array.isArray(items)) {
-    const got = items === undefined ? "nothing (the expression matched no value)" : `a ${typeof items}`;
+    const got =
+      items === undefined
+        ? "nothing (the expression matched no value)"
+        : items === null
+          ? "null"
+          : `a ${typeof items}`;
     failStep(
       t,
       node,

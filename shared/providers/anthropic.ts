@@ -87,7 +87,11 @@ function stopReason(reason: string | null | undefined, hasCalls: boolean): StopR
   return "end_turn";
 }
 
-export function createAnthropicProvider(options: { model: string; apiKey?: string; baseUrl?: string }): ModelProvider {
+export function createAnthropicProvider(options: {
+  model: string;
+  apiKey?: string;
+  baseUrl?: string;
+}): ModelProvider {
   const url = joinUrl(options.baseUrl ?? ANTHROPIC_DEFAULT_BASE_URL, "v1/messages");
   const secrets = [options.apiKey];
   const headers: Record<string, string> = {
@@ -133,14 +137,21 @@ export function createAnthropicProvider(options: { model: string; apiKey?: strin
         for (const block of message.content ?? []) {
           if (block.type === "text") text += block.text;
           else if (block.type === "tool_use") {
-            toolCalls.push({ id: block.id, name: block.name, arguments: (block.input ?? {}) as Record<string, unknown> });
+            toolCalls.push({
+              id: block.id,
+              name: block.name,
+              arguments: (block.input ?? {}) as Record<string, unknown>,
+            });
           }
         }
         return {
           text,
           toolCalls,
           stopReason: stopReason(message.stop_reason, toolCalls.length > 0),
-          usage: { inputTokens: message.usage?.input_tokens ?? 0, outputTokens: message.usage?.output_tokens ?? 0 },
+          usage: {
+            inputTokens: message.usage?.input_tokens ?? 0,
+            outputTokens: message.usage?.output_tokens ?? 0,
+          },
         };
       }
 
@@ -163,7 +174,11 @@ export function createAnthropicProvider(options: { model: string; apiKey?: strin
               break;
             case "content_block_start":
               if (event.content_block?.type === "tool_use" && event.index !== undefined) {
-                blocks.set(event.index, { id: event.content_block.id, name: event.content_block.name, json: "" });
+                blocks.set(event.index, {
+                  id: event.content_block.id,
+                  name: event.content_block.name,
+                  json: "",
+                });
               } else if (event.content_block?.type === "text" && event.content_block.text) {
                 text += event.content_block.text;
                 request.onToken?.(event.content_block.text);
@@ -186,7 +201,8 @@ export function createAnthropicProvider(options: { model: string; apiKey?: strin
               break;
             case "error": {
               const type = event.error?.type ?? "error";
-              const retryable = type === "overloaded_error" || type === "api_error" || type === "rate_limit_error";
+              const retryable =
+                type === "overloaded_error" || type === "api_error" || type === "rate_limit_error";
               throw new ProviderError(
                 `anthropic stream error: ${type}: ${redact(event.error?.message ?? "unknown", secrets)}`,
                 undefined,
@@ -200,7 +216,11 @@ export function createAnthropicProvider(options: { model: string; apiKey?: strin
         }
       } catch (error) {
         if (error instanceof ProviderError || request.signal?.aborted) throw error;
-        throw new ProviderError(`anthropic: the stream broke off: ${redact((error as Error).message, secrets)}`, undefined, true);
+        throw new ProviderError(
+          `anthropic: the stream broke off: ${redact((error as Error).message, secrets)}`,
+          undefined,
+          true,
+        );
       }
       const toolCalls = [...blocks.entries()]
         .sort(([a], [b]) => a - b)

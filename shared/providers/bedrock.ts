@@ -79,7 +79,9 @@ function toWire(messages: ChatMessage[]): Message[] {
       push("assistant", [
         ...textBlock(message.content),
         ...(message.toolCalls ?? []).map(
-          (call): ContentBlock => ({ toolUse: { toolUseId: call.id, name: call.name, input: call.arguments as never } }),
+          (call): ContentBlock => ({
+            toolUse: { toolUseId: call.id, name: call.name, input: call.arguments as never },
+          }),
         ),
       ]);
     }
@@ -108,16 +110,28 @@ function toProviderError(error: unknown, secrets: readonly (string | undefined)[
   if (error instanceof ProviderError) return error;
   if (error instanceof EgressError) {
     const denied = error.code === "EGRESS_DENIED";
-    return new ProviderError(`bedrock: ${error.message}`, undefined, !denied, undefined, denied ? "EGRESS_DENIED" : "PROVIDER_ERROR");
+    return new ProviderError(
+      `bedrock: ${error.message}`,
+      undefined,
+      !denied,
+      undefined,
+      denied ? "EGRESS_DENIED" : "PROVIDER_ERROR",
+    );
   }
   const e = error as Error & { $metadata?: { httpStatusCode?: number }; $retryable?: unknown };
   const status = e.$metadata?.httpStatusCode;
   const retryable =
     RETRYABLE_NAMES.has(e.name) ||
     e.$retryable !== undefined ||
-    (status !== undefined ? isRetryableStatus(status) : ["ECONNRESET", "ECONNREFUSED", "ETIMEDOUT"].includes((e as NodeJS.ErrnoException).code ?? ""));
+    (status !== undefined
+      ? isRetryableStatus(status)
+      : ["ECONNRESET", "ECONNREFUSED", "ETIMEDOUT"].includes((e as NodeJS.ErrnoException).code ?? ""));
   const label = status === undefined ? e.name : `${status} ${e.name}`;
-  return new ProviderError(`bedrock answered ${label}: ${redact(e.message ?? "", secrets)}`, status, retryable);
+  return new ProviderError(
+    `bedrock answered ${label}: ${redact(e.message ?? "", secrets)}`,
+    status,
+    retryable,
+  );
 }
 
 export async function createBedrockProvider(options: {
@@ -147,7 +161,9 @@ export async function createBedrockProvider(options: {
       const lookup = pinnedLookup(destination);
       config.endpoint = options.baseUrl;
       // The Bedrock runtime client speaks HTTP/2; its sessions connect through the pinned lookup.
-      config.requestHandler = { nodeHttp2ConnectOptions: { lookup } } as BedrockRuntimeClientConfig["requestHandler"];
+      config.requestHandler = {
+        nodeHttp2ConnectOptions: { lookup },
+      } as BedrockRuntimeClientConfig["requestHandler"];
     } catch (error) {
       throw toProviderError(error, secrets);
     }
@@ -167,7 +183,11 @@ export async function createBedrockProvider(options: {
               toolConfig: {
                 tools: request.tools.map(
                   (tool): Tool => ({
-                    toolSpec: { name: tool.name, description: tool.description, inputSchema: { json: tool.parameters as never } },
+                    toolSpec: {
+                      name: tool.name,
+                      description: tool.description,
+                      inputSchema: { json: tool.parameters as never },
+                    },
                   }),
                 ),
               },
@@ -198,7 +218,10 @@ export async function createBedrockProvider(options: {
             text,
             toolCalls,
             stopReason: stopReason(output.stopReason, toolCalls.length > 0),
-            usage: { inputTokens: output.usage?.inputTokens ?? 0, outputTokens: output.usage?.outputTokens ?? 0 },
+            usage: {
+              inputTokens: output.usage?.inputTokens ?? 0,
+              outputTokens: output.usage?.outputTokens ?? 0,
+            },
           };
         }
 
@@ -210,7 +233,11 @@ export async function createBedrockProvider(options: {
         for await (const event of output.stream ?? []) {
           if (event.contentBlockStart?.start?.toolUse) {
             const { toolUseId, name } = event.contentBlockStart.start.toolUse;
-            tools.set(event.contentBlockStart.contentBlockIndex ?? tools.size, { id: toolUseId ?? "", name: name ?? "", json: "" });
+            tools.set(event.contentBlockStart.contentBlockIndex ?? tools.size, {
+              id: toolUseId ?? "",
+              name: name ?? "",
+              json: "",
+            });
           } else if (event.contentBlockDelta) {
             const { delta, contentBlockIndex } = event.contentBlockDelta;
             if (delta?.text) {
@@ -237,7 +264,11 @@ export async function createBedrockProvider(options: {
         }
         const toolCalls = [...tools.entries()]
           .sort(([a], [b]) => a - b)
-          .map(([index, tool]) => ({ id: tool.id || `tool_${index}`, name: tool.name, arguments: parseArguments(tool.json) }));
+          .map(([index, tool]) => ({
+            id: tool.id || `tool_${index}`,
+            name: tool.name,
+            arguments: parseArguments(tool.json),
+          }));
         return { text, toolCalls, stopReason: stopReason(reason, toolCalls.length > 0), usage };
       } catch (error) {
         if (request.signal?.aborted) throw error;

@@ -19,7 +19,10 @@ function retryAfter(headers: Record<string, string>): number | undefined {
 /** The provider's own words for an error: OpenAI's `error.message`, Anthropic's `error.message`, or the text. */
 function errorMessage(text: string): string {
   try {
-    const body = JSON.parse(text) as { error?: { message?: string; type?: string } | string; message?: string };
+    const body = JSON.parse(text) as {
+      error?: { message?: string; type?: string } | string;
+      message?: string;
+    };
     if (typeof body.error === "object" && body.error?.message) {
       return body.error.type ? `${body.error.type}: ${body.error.message}` : body.error.message;
     }
@@ -49,7 +52,11 @@ export async function postJson(options: {
     response = await egressRequest({
       url: options.url,
       method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...options.headers },
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        ...options.headers,
+      },
       body: JSON.stringify(options.body),
       timeoutMs: CONNECT_TIMEOUT_MS,
       ...(options.signal === undefined ? {} : { signal: options.signal }),
@@ -68,10 +75,16 @@ export async function postJson(options: {
       );
     }
     if (options.signal?.aborted) throw error;
-    throw new ProviderError(`${options.provider}: ${redact((error as Error).message, options.secrets)}`, undefined, true);
+    throw new ProviderError(
+      `${options.provider}: ${redact((error as Error).message, options.secrets)}`,
+      undefined,
+      true,
+    );
   }
   if (response.status >= 400) {
-    const { body } = await readBody(response.stream, MAX_ERROR_BYTES).catch(() => ({ body: Buffer.alloc(0) }));
+    const { body } = await readBody(response.stream, MAX_ERROR_BYTES).catch(() => ({
+      body: Buffer.alloc(0),
+    }));
     const message = redact(errorMessage(body.toString("utf8")), options.secrets);
     throw new ProviderError(
       `${options.provider} answered ${response.status}: ${message}`,
@@ -85,7 +98,12 @@ export async function postJson(options: {
 
 export async function readJson<T>(response: EgressResponse, provider: string): Promise<T> {
   const { body, truncated } = await readBody(response.stream, MAX_RESPONSE_BYTES);
-  if (truncated) throw new ProviderError(`${provider}: response larger than ${MAX_RESPONSE_BYTES} bytes`, response.status, false);
+  if (truncated)
+    throw new ProviderError(
+      `${provider}: response larger than ${MAX_RESPONSE_BYTES} bytes`,
+      response.status,
+      false,
+    );
   try {
     return JSON.parse(body.toString("utf8")) as T;
   } catch {

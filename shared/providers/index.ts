@@ -40,7 +40,11 @@ function delay(ms: number, signal?: AbortSignal): Promise<void> {
  * back-off and jitter (or the provider's Retry-After, capped). A call that already streamed text is not
  * retried: the tokens were delivered and a second answer would repeat them.
  */
-export function withRetries(provider: ModelProvider, retries = PROVIDER_RETRIES, baseDelayMs = BASE_DELAY_MS): ModelProvider {
+export function withRetries(
+  provider: ModelProvider,
+  retries = PROVIDER_RETRIES,
+  baseDelayMs = BASE_DELAY_MS,
+): ModelProvider {
   return {
     name: provider.name,
     model: provider.model,
@@ -61,10 +65,14 @@ export function withRetries(provider: ModelProvider, retries = PROVIDER_RETRIES,
         try {
           return await provider.converse(tracked);
         } catch (error) {
-          if (!(error instanceof ProviderError) || !error.retryable || streamed || attempt >= retries) throw error;
+          if (!(error instanceof ProviderError) || !error.retryable || streamed || attempt >= retries)
+            throw error;
           if (request.signal?.aborted) throw error;
           const backoff = Math.min(MAX_DELAY_MS, baseDelayMs * 2 ** attempt) * (0.5 + Math.random() / 2);
-          const wait = error.retryAfterSeconds === undefined ? backoff : Math.min(MAX_DELAY_MS, error.retryAfterSeconds * 1000);
+          const wait =
+            error.retryAfterSeconds === undefined
+              ? backoff
+              : Math.min(MAX_DELAY_MS, error.retryAfterSeconds * 1000);
           logger.info("Provider call failed; retrying", {
             provider: provider.name,
             model: provider.model,
@@ -102,7 +110,10 @@ export async function createProvider(config: ProviderConfig): Promise<ModelProvi
           ...(config.baseUrl === undefined ? {} : { baseUrl: config.baseUrl }),
         });
       case "scripted":
-        return createScriptedProvider({ model: config.model, ...(config.script === undefined ? {} : { script: config.script }) });
+        return createScriptedProvider({
+          model: config.model,
+          ...(config.script === undefined ? {} : { script: config.script }),
+        });
     }
   })();
   return config.provider === "scripted" ? base : withRetries(base);

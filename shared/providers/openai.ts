@@ -32,7 +32,10 @@ type WireMessage =
   | { role: "tool"; tool_call_id: string; content: string };
 
 interface Completion {
-  choices?: { message?: { content?: string | null; tool_calls?: WireToolCall[] }; finish_reason?: string | null }[];
+  choices?: {
+    message?: { content?: string | null; tool_calls?: WireToolCall[] };
+    finish_reason?: string | null;
+  }[];
   usage?: { prompt_tokens?: number; completion_tokens?: number };
 }
 
@@ -81,10 +84,15 @@ function stopReason(finish: string | null | undefined, hasCalls: boolean): StopR
   return "end_turn";
 }
 
-export function createOpenAiProvider(options: { model: string; apiKey?: string; baseUrl?: string }): ModelProvider {
+export function createOpenAiProvider(options: {
+  model: string;
+  apiKey?: string;
+  baseUrl?: string;
+}): ModelProvider {
   const url = joinUrl(options.baseUrl ?? OPENAI_DEFAULT_BASE_URL, "chat/completions");
   const secrets = [options.apiKey];
-  const headers: Record<string, string> = options.apiKey === undefined ? {} : { authorization: `Bearer ${options.apiKey}` };
+  const headers: Record<string, string> =
+    options.apiKey === undefined ? {} : { authorization: `Bearer ${options.apiKey}` };
 
   return {
     name: "openai",
@@ -119,7 +127,8 @@ export function createOpenAiProvider(options: { model: string; apiKey?: string; 
       if (!stream) {
         const completion = await readJson<Completion>(response, "openai");
         const choice = completion.choices?.[0];
-        if (choice === undefined) throw new ProviderError("openai: the response has no choices", response.status, true);
+        if (choice === undefined)
+          throw new ProviderError("openai: the response has no choices", response.status, true);
         const toolCalls: ToolCallRequest[] = (choice.message?.tool_calls ?? []).map((call) => ({
           id: call.id,
           name: call.function.name,
@@ -151,7 +160,11 @@ export function createOpenAiProvider(options: { model: string; apiKey?: string; 
             continue;
           }
           if (chunk.error) {
-            throw new ProviderError(`openai stream error: ${redact(chunk.error.message ?? "unknown", secrets)}`, undefined, true);
+            throw new ProviderError(
+              `openai stream error: ${redact(chunk.error.message ?? "unknown", secrets)}`,
+              undefined,
+              true,
+            );
           }
           if (chunk.usage) {
             usage.inputTokens = chunk.usage.prompt_tokens ?? usage.inputTokens;
@@ -175,11 +188,19 @@ export function createOpenAiProvider(options: { model: string; apiKey?: string; 
         }
       } catch (error) {
         if (error instanceof ProviderError || request.signal?.aborted) throw error;
-        throw new ProviderError(`openai: the stream broke off: ${redact((error as Error).message, secrets)}`, undefined, true);
+        throw new ProviderError(
+          `openai: the stream broke off: ${redact((error as Error).message, secrets)}`,
+          undefined,
+          true,
+        );
       }
       const toolCalls = [...calls.entries()]
         .sort(([a], [b]) => a - b)
-        .map(([index, call]) => ({ id: call.id || `call_${index}`, name: call.name, arguments: parseArguments(call.arguments) }));
+        .map(([index, call]) => ({
+          id: call.id || `call_${index}`,
+          name: call.name,
+          arguments: parseArguments(call.arguments),
+        }));
       return { text, toolCalls, stopReason: stopReason(finish, toolCalls.length > 0), usage };
     },
   };

@@ -13,7 +13,8 @@ function estimateTokens(text: string): number {
 }
 
 function substitute(value: unknown, groups: RegExpExecArray): unknown {
-  if (typeof value === "string") return value.replace(/\$(\d)/g, (_all, n: string) => groups[Number(n)] ?? "");
+  if (typeof value === "string")
+    return value.replace(/\$(\d)/g, (_all, n: string) => groups[Number(n)] ?? "");
   if (Array.isArray(value)) return value.map((v) => substitute(v, groups));
   if (value !== null && typeof value === "object") {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v, groups)]));
@@ -54,7 +55,8 @@ export function createScriptedProvider(options: { model: string; script?: AgentS
         for (const word of reply.match(/\s*\S+\s*/g) ?? [reply]) {
           if (request.signal?.aborted) throw request.signal.reason;
           request.onToken(word);
-          if (script.tokenDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, script.tokenDelayMs));
+          if (script.tokenDelayMs > 0)
+            await new Promise((resolve) => setTimeout(resolve, script.tokenDelayMs));
         }
       }
       const prompt = [request.system ?? "", ...request.messages.map((m) => m.content)].join("\n");
@@ -62,7 +64,10 @@ export function createScriptedProvider(options: { model: string; script?: AgentS
         text: reply,
         toolCalls,
         stopReason: toolCalls.length > 0 ? "tool_use" : "end_turn",
-        usage: { inputTokens: estimateTokens(prompt), outputTokens: estimateTokens(reply) + toolCalls.length * 8 },
+        usage: {
+          inputTokens: estimateTokens(prompt),
+          outputTokens: estimateTokens(reply) + toolCalls.length * 8,
+        },
         ...(confidence === undefined ? {} : { confidence }),
       };
     },

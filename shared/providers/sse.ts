@@ -30,7 +30,10 @@ export async function* parseSse(body: AsyncIterable<Uint8Array | string>): Async
 
   function take(line: string): ServerSentEvent | undefined {
     if (line === "") {
-      const ready = data.length > 0 ? { event: event || "message", data: data.join("\n"), ...(id === undefined ? {} : { id }) } : undefined;
+      const ready =
+        data.length > 0
+          ? { event: event || "message", data: data.join("\n"), ...(id === undefined ? {} : { id }) }
+          : undefined;
       event = "";
       data = [];
       return ready;

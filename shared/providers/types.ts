@@ -34,7 +34,13 @@ export interface ConverseRequest {
   signal?: AbortSignal;
 }
 
-export type StopReason = "end_turn" | "tool_use" | "max_tokens" | "stop_sequence" | "content_filter" | "other";
+export type StopReason =
+  | "end_turn"
+  | "tool_use"
+  | "max_tokens"
+  | "stop_sequence"
+  | "content_filter"
+  | "other";
 
 export interface ConverseResult {
   text: string;

@@ -1,5 +1,5 @@
-import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import { ENV, requireEnv } from "../config.ts";
 
 /**
@@ -43,7 +43,11 @@ function aad(ctx: SecretContext): Buffer {
 
 export async function seal(plaintext: string, ctx: SecretContext): Promise<SealedSecret> {
   const dataKey = await kmsClient().send(
-    new GenerateDataKeyCommand({ KeyId: requireEnv(ENV.secretsKeyId), KeySpec: "AES_256", EncryptionContext: context(ctx) }),
+    new GenerateDataKeyCommand({
+      KeyId: requireEnv(ENV.secretsKeyId),
+      KeySpec: "AES_256",
+      EncryptionContext: context(ctx),
+    }),
   );
   if (!dataKey.Plaintext || !dataKey.CiphertextBlob) throw new Error("KMS returned no data key");
   const key = Buffer.from(dataKey.Plaintext);
@@ -80,7 +84,10 @@ export async function unseal(sealed: SealedSecret, ctx: SecretContext): Promise<
     const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(sealed.iv, "base64"));
     decipher.setAAD(aad(ctx));
     decipher.setAuthTag(Buffer.from(sealed.tag, "base64"));
-    return Buffer.concat([decipher.update(Buffer.from(sealed.ciphertext, "base64")), decipher.final()]).toString("utf8");
+    return Buffer.concat([
+      decipher.update(Buffer.from(sealed.ciphertext, "base64")),
+      decipher.final(),
+    ]).toString("utf8");
   } finally {
     key.fill(0);
     Plaintext.fill(0);

@@ -31,6 +31,8 @@ export interface ApprovalRecord {
   stepStartedAt?: string;
   workflowName?: string;
   agent?: string;
+  /** Review statistics are kept by this id (the name the node used, when the agent could not be found). */
+  agentId?: string;
   message: string;
   preview?: unknown;
   confidence?: number;
@@ -61,6 +63,7 @@ const RECORD_FIELDS = [
   "stepStartedAt",
   "workflowName",
   "agent",
+  "agentId",
   "message",
   "preview",
   "confidence",

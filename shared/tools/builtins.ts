@@ -10,8 +10,20 @@ const MAX_HTTP_TIMEOUT_SECONDS = 60;
 const MAX_CODE_TIMEOUT_MS = 10_000;
 
 const namespaceKeySchema = {
-  namespace: { type: "string", minLength: 1, maxLength: 128, pattern: "^[A-Za-z0-9_.:@-]+$", description: "Memory namespace" },
-  key: { type: "string", minLength: 1, maxLength: 128, pattern: "^[A-Za-z0-9_.:@-]+$", description: "Key within the namespace" },
+  namespace: {
+    type: "string",
+    minLength: 1,
+    maxLength: 128,
+    pattern: "^[A-Za-z0-9_.:@-]+$",
+    description: "Memory namespace",
+  },
+  key: {
+    type: "string",
+    minLength: 1,
+    maxLength: 128,
+    pattern: "^[A-Za-z0-9_.:@-]+$",
+    description: "Key within the namespace",
+  },
 };
 
 function names(args: Record<string, unknown>): { namespace: string; key: string } {
@@ -32,7 +44,12 @@ const httpRequest: ToolDefinition = {
       headers: { type: "object", additionalProperties: { type: "string" } },
       body: { description: "A string, or any JSON value (sent as application/json)" },
       timeoutSeconds: { type: "number", minimum: 1, maximum: MAX_HTTP_TIMEOUT_SECONDS },
-      maxBytes: { type: "integer", minimum: 1, maximum: MAX_RESPONSE_BYTES, description: `Default ${DEFAULT_MAX_RESPONSE_BYTES}` },
+      maxBytes: {
+        type: "integer",
+        minimum: 1,
+        maximum: MAX_RESPONSE_BYTES,
+        description: `Default ${DEFAULT_MAX_RESPONSE_BYTES}`,
+      },
     },
     required: ["url"],
   },
@@ -59,7 +76,9 @@ const memoryGet: ToolDefinition = {
   async run(args, context) {
     const { namespace, key } = names(args);
     const entry = await getMemory(context.tenantId, namespace, key);
-    return entry === undefined ? { found: false } : { found: true, value: entry.value, updatedAt: entry.updatedAt };
+    return entry === undefined
+      ? { found: false }
+      : { found: true, value: entry.value, updatedAt: entry.updatedAt };
   },
 };
 
@@ -69,7 +88,11 @@ const memoryPut: ToolDefinition = {
   builtIn: true,
   parameters: {
     type: "object",
-    properties: { ...namespaceKeySchema, value: { description: "Any JSON value" }, ttlSeconds: { type: "integer", minimum: 1 } },
+    properties: {
+      ...namespaceKeySchema,
+      value: { description: "Any JSON value" },
+      ttlSeconds: { type: "integer", minimum: 1 },
+    },
     required: ["namespace", "key", "value"],
   },
   async run(args, context) {
@@ -84,7 +107,8 @@ const memoryPut: ToolDefinition = {
       );
       return { stored: true, updatedAt: entry.updatedAt };
     } catch (error) {
-      if ((error as { code?: string }).code === "PAYLOAD_TOO_LARGE") throw new ToolError("TOOL_ERROR", (error as Error).message);
+      if ((error as { code?: string }).code === "PAYLOAD_TOO_LARGE")
+        throw new ToolError("TOOL_ERROR", (error as Error).message);
       throw error;
     }
   },
@@ -121,9 +145,12 @@ const code: ToolDefinition = {
         { input: args.input ?? null, attempt: context.attempt },
         { timeoutMs: Math.max(1, Math.min(MAX_CODE_TIMEOUT_MS, context.remainingMs())) },
       );
-      return result.logs.length > 0 ? { output: result.output, logs: result.logs } : { output: result.output };
+      return result.logs.length > 0
+        ? { output: result.output, logs: result.logs }
+        : { output: result.output };
     } catch (error) {
-      if (error instanceof SandboxError) throw new ToolError(error.code, error.message, error.code === "CODE_TIMEOUT");
+      if (error instanceof SandboxError)
+        throw new ToolError(error.code, error.message, error.code === "CODE_TIMEOUT");
       throw error;
     }
   },

@@ -13,7 +13,13 @@ const SECRET_REF = /\{\{\s*secret:([A-Za-z][A-Za-z0-9_.-]*)\s*\}\}/g;
 
 /** Secret names a tool's headers refer to, so a tool cannot be saved pointing at nothing by mistake. */
 export function secretReferences(headers: Record<string, string> | undefined): string[] {
-  return [...new Set(Object.values(headers ?? {}).flatMap((value) => [...value.matchAll(SECRET_REF)].map((m) => m[1] as string)))];
+  return [
+    ...new Set(
+      Object.values(headers ?? {}).flatMap((value) =>
+        [...value.matchAll(SECRET_REF)].map((m) => m[1] as string),
+      ),
+    ),
+  ];
 }
 
 /** Placeholders of a URL template. */
@@ -21,7 +27,10 @@ export function urlPlaceholders(template: string): string[] {
   return [...template.matchAll(PLACEHOLDER)].map((m) => m[1] as string);
 }
 
-export function buildUrl(template: string, args: Record<string, unknown>): { url: string; used: Set<string> } {
+export function buildUrl(
+  template: string,
+  args: Record<string, unknown>,
+): { url: string; used: Set<string> } {
   const used = new Set<string>();
   const filled = template.replace(PLACEHOLDER, (_all, name: string) => {
     const value = args[name];
@@ -45,7 +54,9 @@ async function resolveHeaders(
     let value = template;
     for (const ref of new Set(refs)) {
       const secret = await context.secret(ref);
-      value = value.split(new RegExp(`\\{\\{\\s*secret:${ref.replace(/[.-]/g, "\\$&")}\\s*\\}\\}`, "g")).join(secret);
+      value = value
+        .split(new RegExp(`\\{\\{\\s*secret:${ref.replace(/[.-]/g, "\\$&")}\\s*\\}\\}`, "g"))
+        .join(secret);
     }
     if (refs.length > 0) sensitive.push(name.toLowerCase());
     out[name] = value;
@@ -69,13 +80,15 @@ export function customToolDefinition(tool: CustomTool): ToolDefinition {
       if (method === "GET" || method === "DELETE") {
         const query = new URLSearchParams();
         for (const [name, value] of Object.entries(rest)) {
-          if (value !== undefined && value !== null) query.set(name, typeof value === "string" ? value : JSON.stringify(value));
+          if (value !== undefined && value !== null)
+            query.set(name, typeof value === "string" ? value : JSON.stringify(value));
         }
         const search = query.toString();
         if (search !== "") target = `${url}${url.includes("?") ? "&" : "?"}${search}`;
       } else {
         body = JSON.stringify(rest);
-        if (!Object.keys(headers).some((name) => name.toLowerCase() === "content-type")) headers["content-type"] = "application/json";
+        if (!Object.keys(headers).some((name) => name.toLowerCase() === "content-type"))
+          headers["content-type"] = "application/json";
       }
       return callHttp({
         url: target,

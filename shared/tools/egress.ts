@@ -158,7 +158,10 @@ export async function checkDestination(url: URL): Promise<Destination> {
       const found = await dns.promises.lookup(host, { all: true, verbatim: true });
       addresses = found.map((entry) => ({ address: entry.address, family: entry.family as 4 | 6 }));
     } catch (error) {
-      throw new EgressError("HTTP_ERROR", `Could not resolve ${host}: ${(error as NodeJS.ErrnoException).code ?? "lookup failed"}`);
+      throw new EgressError(
+        "HTTP_ERROR",
+        `Could not resolve ${host}: ${(error as NodeJS.ErrnoException).code ?? "lookup failed"}`,
+      );
     }
   }
   if (addresses.length === 0) throw new EgressError("HTTP_ERROR", `Could not resolve ${host}: no addresses`);
@@ -253,7 +256,8 @@ function sendOnce(
 
 function abortError(signal: AbortSignal, timeoutMs: number | undefined): Error {
   const reason = signal.reason as Error | undefined;
-  if (reason?.name === "TimeoutError") return new EgressError("HTTP_TIMEOUT", `No response within ${timeoutMs} ms`);
+  if (reason?.name === "TimeoutError")
+    return new EgressError("HTTP_TIMEOUT", `No response within ${timeoutMs} ms`);
   return reason instanceof Error ? reason : new Error("aborted");
 }
 
@@ -262,11 +266,22 @@ function abortError(signal: AbortSignal, timeoutMs: number | undefined): Error {
  * again). Credentials do not follow a redirect to another origin.
  */
 export async function egressRequest(options: EgressRequest): Promise<EgressResponse> {
-  const signals = [options.signal, options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs)];
+  const signals = [
+    options.signal,
+    options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs),
+  ];
   const live = signals.filter((s): s is AbortSignal => s !== undefined);
-  const signal = live.length === 0 ? new AbortController().signal : live.length === 1 ? (live[0] as AbortSignal) : AbortSignal.any(live);
+  const signal =
+    live.length === 0
+      ? new AbortController().signal
+      : live.length === 1
+        ? (live[0] as AbortSignal)
+        : AbortSignal.any(live);
   const maxRedirects = options.maxRedirects ?? MAX_REDIRECTS;
-  const sensitive = new Set([...CREDENTIAL_HEADERS, ...(options.sensitiveHeaders ?? []).map((h) => h.toLowerCase())]);
+  const sensitive = new Set([
+    ...CREDENTIAL_HEADERS,
+    ...(options.sensitiveHeaders ?? []).map((h) => h.toLowerCase()),
+  ]);
 
   let url: URL;
   try {
@@ -275,8 +290,16 @@ export async function egressRequest(options: EgressRequest): Promise<EgressRespo
     throw new EgressError("HTTP_ERROR", "The URL is not valid");
   }
   let method = (options.method ?? "GET").toUpperCase();
-  let headers: Record<string, string> = { "accept-encoding": "identity", ...lowerKeys(options.headers ?? {}) };
-  let body = options.body === undefined ? undefined : Buffer.isBuffer(options.body) ? options.body : Buffer.from(options.body);
+  let headers: Record<string, string> = {
+    "accept-encoding": "identity",
+    ...lowerKeys(options.headers ?? {}),
+  };
+  let body =
+    options.body === undefined
+      ? undefined
+      : Buffer.isBuffer(options.body)
+        ? options.body
+        : Buffer.from(options.body);
 
   for (let redirects = 0; ; redirects++) {
     const destination = await checkDestination(url);
@@ -286,7 +309,10 @@ export async function egressRequest(options: EgressRequest): Promise<EgressRespo
     } catch (error) {
       if (signal.aborted) throw abortError(signal, options.timeoutMs);
       const code = (error as NodeJS.ErrnoException).code;
-      throw new EgressError("HTTP_ERROR", `Request to ${url.host} failed: ${code ?? (error as Error).message}`);
+      throw new EgressError(
+        "HTTP_ERROR",
+        `Request to ${url.host} failed: ${code ?? (error as Error).message}`,
+      );
     }
     const status = response.statusCode ?? 0;
     const location = response.headers.location;
@@ -295,7 +321,10 @@ export async function egressRequest(options: EgressRequest): Promise<EgressRespo
     }
     response.resume();
     if (redirects >= maxRedirects) {
-      throw new EgressError("HTTP_TOO_MANY_REDIRECTS", `More than ${maxRedirects} redirects, last to ${location}`);
+      throw new EgressError(
+        "HTTP_TOO_MANY_REDIRECTS",
+        `More than ${maxRedirects} redirects, last to ${location}`,
+      );
     }
     let next: URL;
     try {
@@ -321,7 +350,10 @@ function lowerKeys(headers: Record<string, string>): Record<string, string> {
 }
 
 /** Reads a response body up to `maxBytes`; what is beyond is dropped and reported as truncated. */
-export async function readBody(stream: IncomingMessage, maxBytes: number): Promise<{ body: Buffer; truncated: boolean }> {
+export async function readBody(
+  stream: IncomingMessage,
+  maxBytes: number,
+): Promise<{ body: Buffer; truncated: boolean }> {
   const chunks: Buffer[] = [];
   let size = 0;
   let truncated = false;

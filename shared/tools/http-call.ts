@@ -16,7 +16,15 @@ export const DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024;
 export const MAX_RESPONSE_BYTES = 1024 * 1024;
 
 /** Response headers worth showing a model or a workflow; the rest (cookies among them) are left out. */
-const KEPT_HEADERS = new Set(["content-type", "content-length", "location", "etag", "last-modified", "retry-after", "link"]);
+const KEPT_HEADERS = new Set([
+  "content-type",
+  "content-length",
+  "location",
+  "etag",
+  "last-modified",
+  "retry-after",
+  "link",
+]);
 
 export async function callHttp(options: {
   url: string;
@@ -29,7 +37,10 @@ export async function callHttp(options: {
   context: ToolContext;
 }): Promise<HttpResult> {
   const { context } = options;
-  const timeoutMs = Math.max(1, Math.min(options.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS, context.remainingMs()));
+  const timeoutMs = Math.max(
+    1,
+    Math.min(options.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS, context.remainingMs()),
+  );
   const headers: Record<string, string> = { "user-agent": "switchboard-tool/1", ...options.headers };
   if (!Object.keys(headers).some((name) => name.toLowerCase() === "idempotency-key")) {
     headers["idempotency-key"] = context.idempotencyKey;
@@ -44,7 +55,10 @@ export async function callHttp(options: {
       ...(context.signal === undefined ? {} : { signal: context.signal }),
       ...(options.sensitiveHeaders === undefined ? {} : { sensitiveHeaders: options.sensitiveHeaders }),
     });
-    const { body, truncated } = await readBody(response.stream, Math.min(options.maxBytes ?? DEFAULT_MAX_RESPONSE_BYTES, MAX_RESPONSE_BYTES));
+    const { body, truncated } = await readBody(
+      response.stream,
+      Math.min(options.maxBytes ?? DEFAULT_MAX_RESPONSE_BYTES, MAX_RESPONSE_BYTES),
+    );
     const text = body.toString("utf8");
     let json: unknown;
     if (!truncated && /\bjson\b/i.test(response.headers["content-type"] ?? "")) {
@@ -56,7 +70,9 @@ export async function callHttp(options: {
     }
     return {
       status: response.status,
-      headers: Object.fromEntries(Object.entries(response.headers).filter(([name]) => KEPT_HEADERS.has(name))),
+      headers: Object.fromEntries(
+        Object.entries(response.headers).filter(([name]) => KEPT_HEADERS.has(name)),
+      ),
       url: response.url,
       body: text,
       ...(json === undefined ? {} : { json }),
@@ -67,7 +83,8 @@ export async function callHttp(options: {
       const retryable = error.code === "HTTP_ERROR" || error.code === "HTTP_TIMEOUT";
       throw new ToolError(error.code, error.message, retryable);
     }
-    if (context.signal?.aborted) throw new ToolError("TOOL_TIMEOUT", "The step's time ran out during the request", true);
+    if (context.signal?.aborted)
+      throw new ToolError("TOOL_TIMEOUT", "The step's time ran out during the request", true);
     throw new ToolError("HTTP_ERROR", (error as Error).message, true);
   }
 }
@@ -76,6 +93,7 @@ export async function callHttp(options: {
 export function encodeBody(body: unknown, headers: Record<string, string>): string | undefined {
   if (body === undefined || body === null) return undefined;
   if (typeof body === "string") return body;
-  if (!Object.keys(headers).some((name) => name.toLowerCase() === "content-type")) headers["content-type"] = "application/json";
+  if (!Object.keys(headers).some((name) => name.toLowerCase() === "content-type"))
+    headers["content-type"] = "application/json";
   return JSON.stringify(body);
 }

@@ -23,7 +23,8 @@ export function compileSchema(schema: Record<string, unknown>): ZodType {
 }
 
 export function schemaProblem(schema: Record<string, unknown>): string | undefined {
-  if (schema.type !== undefined && schema.type !== "object") return "parameters must describe an object (type: object)";
+  if (schema.type !== undefined && schema.type !== "object")
+    return "parameters must describe an object (type: object)";
   try {
     compileSchema(schema);
     return undefined;
@@ -32,18 +33,29 @@ export function schemaProblem(schema: Record<string, unknown>): string | undefin
   }
 }
 
-export function validateArguments(toolName: string, schema: Record<string, unknown>, args: unknown): Record<string, unknown> {
+export function validateArguments(
+  toolName: string,
+  schema: Record<string, unknown>,
+  args: unknown,
+): Record<string, unknown> {
   let compiled: ZodType;
   try {
     compiled = compileSchema(schema);
   } catch (error) {
-    throw new ToolError("TOOL_ERROR", `Tool ${toolName} has a schema that cannot be used: ${(error as Error).message}`);
+    throw new ToolError(
+      "TOOL_ERROR",
+      `Tool ${toolName} has a schema that cannot be used: ${(error as Error).message}`,
+    );
   }
   const result = compiled.safeParse(args ?? {});
   if (!result.success) {
-    const issues = result.error.issues.map((issue) => `${issue.path.join(".") || "arguments"}: ${issue.message}`).join("; ");
+    const issues = result.error.issues
+      .map((issue) => `${issue.path.join(".") || "arguments"}: ${issue.message}`)
+      .join("; ");
     throw new ToolError("TOOL_ARGUMENTS_INVALID", `Invalid arguments for ${toolName}: ${issues}`);
   }
   const value = result.data;
-  return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+  return value !== null && typeof value === "object" && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : {};
 }

@@ -76,7 +76,8 @@ export function createToolContext(options: {
       let pending = decrypted.get(name);
       if (pending === undefined) {
         pending = readSecret(options.tenantId, name).then((value) => {
-          if (value === undefined) throw new ToolError("SECRET_NOT_FOUND", `There is no secret named ${name}`);
+          if (value === undefined)
+            throw new ToolError("SECRET_NOT_FOUND", `There is no secret named ${name}`);
           handled.add(value);
           return value;
         });
@@ -94,7 +95,11 @@ export function createToolContext(options: {
  * Validates the arguments against the tool's schema, runs it, and scrubs any secret it handled from the
  * result. Failures are ToolErrors; anything else thrown is a platform error and propagates.
  */
-export async function invokeTool(tool: ToolDefinition, rawArgs: unknown, context: StepToolContext): Promise<unknown> {
+export async function invokeTool(
+  tool: ToolDefinition,
+  rawArgs: unknown,
+  context: StepToolContext,
+): Promise<unknown> {
   const args = validateArguments(tool.name, tool.parameters, rawArgs);
   try {
     return redactDeep(await tool.run(args, context), context.secrets);

@@ -24,7 +24,11 @@ export interface ToolStepParams {
 export async function runToolStep(params: ToolStepParams): Promise<StepOutcome> {
   const tool = await resolveTool(params.tenantId, params.tool);
   if (tool === undefined) {
-    return { ok: false, error: { code: "UNKNOWN_TOOL", message: `There is no tool named ${params.tool}` }, retryable: false };
+    return {
+      ok: false,
+      error: { code: "UNKNOWN_TOOL", message: `There is no tool named ${params.tool}` },
+      retryable: false,
+    };
   }
   const controller = new AbortController();
   const deadline = Date.now() + params.timeoutMs;
@@ -52,7 +56,11 @@ export async function runToolStep(params: ToolStepParams): Promise<StepOutcome> 
       };
     }
     if (controller.signal.aborted) {
-      return { ok: false, error: { code: "TOOL_TIMEOUT", message: `Tool ${tool.name} ran past ${params.timeoutMs} ms` }, retryable: true };
+      return {
+        ok: false,
+        error: { code: "TOOL_TIMEOUT", message: `Tool ${tool.name} ran past ${params.timeoutMs} ms` },
+        retryable: true,
+      };
     }
     throw error;
   } finally {

@@ -23,7 +23,17 @@ const WRITES = new Set([
 export interface MeterSnapshot {
   lambda: Record<string, { invocations: number; billedMs: number }>;
   /** By source (`api`, `worker`, … or `event-source` for the twin's pollers). */
-  dynamodb: Record<string, { calls: number; wru: number; rru: number; writeItems: number; withoutCapacity: number }>;
+  dynamodb: Record<
+    string,
+    {
+      calls: number;
+      wru: number;
+      rru: number;
+      writeItems: number;
+      withoutCapacity: number;
+      byCommand: Record<string, { calls: number; units: number; items: number }>;
+    }
+  >;
   sqs: { requests: number; sends: number; messagesSent: number; receives: number; emptyReceives: number; deletes: number };
   streams: { getRecords: number };
   /** Frames out (PostToConnection), frames in (the ws function's `$default` route), and 410s. */
@@ -127,7 +137,14 @@ export class Meter {
   }
 
   private record(source: string, call: { commandName: string; input: Record<string, unknown> }, output: Record<string, unknown> | undefined) {
-    const entry = (this.data.dynamodb[source] ??= { calls: 0, wru: 0, rru: 0, writeItems: 0, withoutCapacity: 0 });
+    const entry = (this.data.dynamodb[source] ??= {
+      calls: 0,
+      wru: 0,
+      rru: 0,
+      writeItems: 0,
+      withoutCapacity: 0,
+      byCommand: {},
+    });
     entry.calls++;
     const isWrite = WRITES.has(call.commandName);
     const items = isWrite ? writeItemCount(call.commandName, call.input) : 0;
@@ -140,6 +157,10 @@ export class Meter {
     }
     if (isWrite) entry.wru += units;
     else entry.rru += units;
+    const command = (entry.byCommand[call.commandName.replace(/Command$/, "")] ??= { calls: 0, units: 0, items: 0 });
+    command.calls++;
+    command.units += units;
+    command.items += items;
   }
 
   private recordSqs(call: { commandName: string; input: Record<string, unknown> }, output: Record<string, unknown>) {

@@ -242,10 +242,7 @@ async function referenceRun(platform: Platform, client: SwitchboardClient) {
     socket.once("close", () => ok());
     socket.close();
   });
-  const minutes = (performance.now() - opened) / 60_000;
-  const job = await client.jobs.get(jobId);
-  const stepMs = job.steps.map((s) => Date.parse(s.endedAt as string) - Date.parse(s.startedAt as string));
-  return { minutes, stepMs };
+  return { jobId, minutes: (performance.now() - opened) / 60_000 };
 }
 
 async function cost(platform: Platform, client: SwitchboardClient, meter: Meter) {
@@ -253,23 +250,37 @@ async function cost(platform: Platform, client: SwitchboardClient, meter: Meter)
   await sleep(2_000);
   meter.reset();
   let minutes = 0;
-  const stepMs: number[][] = [];
+  const jobIds: string[] = [];
   for (let i = 0; i < COST_RUNS; i++) {
     const run = await referenceRun(platform, client);
     minutes += run.minutes;
-    stepMs.push(run.stepMs);
+    jobIds.push(run.jobId);
   }
   // $disconnect and the last stream batch land shortly after the client sees the end.
   await sleep(1_500);
   const snapshot = meter.snapshot();
-  // The reference runs read the job back for step times; those GETs are the bench's, not the run's.
-  const api = snapshot.lambda.api;
-  if (api !== undefined) api.invocations -= COST_RUNS;
   const usage = usageOf(snapshot, COST_RUNS, minutes);
+  // Step times are read after the snapshot, so the bench's own reads are not counted as the run's.
+  const stepMs: number[][] = [];
+  for (const jobId of jobIds) {
+    const job = await client.jobs.get(jobId);
+    stepMs.push(job.steps.map((s) => Date.parse(s.endedAt as string) - Date.parse(s.startedAt as string)));
+  }
   const switchboard = priceSwitchboardRun(usage);
   const meanStepMs = Array.from({ length: STEPS }, (_, i) => stepMs.reduce((sum, run) => sum + (run[i] ?? 0), 0) / COST_RUNS);
   const sfn = priceStepFunctions({ steps: STEPS, stepMs: meanStepMs, stepMemoryMb: manifest.functions.worker.memoryMb });
   const sweeperPerMonth = 30 * 24 * 60;
+  const sources = Object.entries(snapshot.dynamodb).filter(([source]) => source !== "sweeper" && source !== "event-source");
+  const dynamodbByCommand: Record<string, { calls: number; units: number; items: number }> = {};
+  for (const [source, entry] of sources) {
+    for (const [command, c] of Object.entries(entry.byCommand)) {
+      dynamodbByCommand[`${source}.${command}`] = {
+        calls: round(c.calls / COST_RUNS, 2),
+        units: round(c.units / COST_RUNS, 2),
+        items: round(c.items / COST_RUNS, 2),
+      };
+    }
+  }
   return {
     costPerMillionRuns: {
       switchboard: round(perMillion(switchboard), 2),
@@ -283,16 +294,13 @@ async function cost(platform: Platform, client: SwitchboardClient, meter: Meter)
       perRun: {
         lambdaInvocations: Object.fromEntries(Object.entries(usage.lambda).map(([n, f]) => [n, round(f.invocations, 2)])),
         dynamodb: { wru: round(usage.dynamodb.wru, 2), rru: round(usage.dynamodb.rru, 2) },
+        dynamodbByCommand,
+        writeItems: round(sources.reduce((n, [, e]) => n + e.writeItems, 0) / COST_RUNS, 2),
+        dynamodbCallsWithoutCapacity: sources.reduce((n, [, e]) => n + e.withoutCapacity, 0),
         sqsRequests: round(usage.sqsRequests, 2),
         restRequests: round(usage.restRequests, 2),
         websocketMessages: round(usage.websocketMessages, 2),
-        writeItems: round(
-          Object.entries(snapshot.dynamodb)
-            .filter(([source]) => source !== "sweeper" && source !== "event-source")
-            .reduce((n, [, e]) => n + e.writeItems, 0) / COST_RUNS,
-          2,
-        ),
-        dynamodbCallsWithoutCapacity: Object.values(snapshot.dynamodb).reduce((n, e) => n + e.withoutCapacity, 0),
+        stepMs: meanStepMs.map((ms) => round(ms, 1)),
       },
       fixedMonthly: {
         note: "the sweeper runs once a minute whatever the load; not in the per-run figures",
@@ -338,7 +346,7 @@ function printTable(results: Record<string, any>): void {
   for (const name of Object.keys(results.coldInitMs)) {
     add(`cold init ${name} (ms)`, String(results.coldInitMs[name]), `bundle ${results.bundleKb[name]} KB`);
   }
-  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i].length), 6));
+  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => (r[i] as string).length), 6));
   const line = (r: [string, string, string]) => `${r[0].padEnd(widths[0] as number)}  ${r[1].padEnd(widths[1] as number)}  ${r[2]}`;
   process.stdout.write(
     `\nSwitchboard bench — ${results.commit}, ${results.measuredAt}, node ${process.version}, ${availableParallelism()} CPUs (twin)\n\n`,

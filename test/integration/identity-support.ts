@@ -9,7 +9,11 @@ export type Role = "admin" | "user" | "viewer";
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 export const apiKey = (key: string) => ({ "x-api-key": key });
 
-/** A request with credentials; a 429 from a key's usage-plan bucket is waited out, as a well-behaved client does. */
+/**
+ * A request with credentials. A 429 from the gateway's usage-plan throttle (not from the application, e.g.
+ * the login limiter) is waited out, as a well-behaved client does: suites that are not about throttling
+ * must not fail because they are fast.
+ */
 export async function send<T = any>(
   base: string,
   headers: Record<string, string>,
@@ -20,7 +24,7 @@ export async function send<T = any>(
   for (let attempt = 0; ; attempt++) {
     const result = await request<T>(base, method, path, body, headers);
     const throttled =
-      result.status === 429 && headers["x-api-key"] !== undefined && path !== "/v1/auth/login";
+      result.status === 429 && result.headers.get("x-amzn-errortype") === "TooManyRequestsException";
     if (!throttled || attempt >= 5) return result;
     await new Promise((resolve) =>
       setTimeout(resolve, Number(result.headers.get("retry-after") ?? 1) * 1000),

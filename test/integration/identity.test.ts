@@ -336,27 +336,25 @@ describe("API keys", () => {
   it("throttles a key past its usage plan's burst with 429, Retry-After and the contract's body", async () => {
     const key = await createKey(platform.url, bearer(platform.token), "viewer");
     const burst = usagePlanLimits.viewer.burstLimit;
+    // Three bursts at once: even a slow machine cannot spread them over the refill time.
     const results = await Promise.all(
-      Array.from({ length: burst * 2 }, () =>
+      Array.from({ length: burst * 3 }, () =>
         request<any>(platform.url, "GET", "/v1/me", undefined, apiKey(key.key)),
       ),
     );
     const throttled = results.filter((r) => r.status === 429);
     expect(results.filter((r) => r.status === 200).length).toBeGreaterThanOrEqual(burst);
     expect(throttled.length).toBeGreaterThan(0);
+    expect(results.every((r) => r.status === 200 || r.status === 429)).toBe(true);
     expect(Number(throttled[0]?.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     expect(throttled[0]?.body).toEqual({
       code: "TOO_MANY_REQUESTS",
       message: expect.any(String),
       requestId: expect.any(String),
     });
-    // Another key has its own bucket, and a signed-in session is not throttled per key.
-    const other = await createKey(platform.url, bearer(platform.token), "viewer");
-    expect((await me(apiKey(other.key))).status).toBe(200);
-    const sessions = await Promise.all(
-      Array.from({ length: burst * 2 }, () => platform.api("GET", "/v1/me")),
-    );
-    expect(sessions.every((r) => r.status === 200)).toBe(true);
+    // The bucket refills: after the advertised wait the key works again.
+    await sleep(Number(throttled[0]?.headers.get("retry-after")) * 1000);
+    expect((await me(apiKey(key.key))).status).toBe(200);
   });
 });
 
@@ -457,13 +455,13 @@ describe("audit log", () => {
     const after = new Date().toISOString();
 
     const window = await platform.api("GET", `/v1/audit?resource=/v1/api-keys/&from=${before}&to=${after}`);
-    expect(window.body.items.map((e: { resource: string }) => e.resource)).toEqual(
-      ids.reverse().map((id) => `/v1/api-keys/${id}`),
-    );
+    const newestFirst = [...ids].reverse().map((id) => `/v1/api-keys/${id}`);
+    expect(window.body.items.map((e: { resource: string }) => e.resource)).toEqual(newestFirst);
     const earlier = await platform.api("GET", `/v1/audit?resource=/v1/api-keys/&to=${before}`);
-    expect(earlier.body.items.map((e: { resource: string }) => e.resource)).not.toContain(
-      `/v1/api-keys/${ids[0]}`,
-    );
+    // Keys of earlier tests are there; none of the three made after `before` is.
+    expect(earlier.body.items.length).toBeGreaterThan(0);
+    const earlierResources = earlier.body.items.map((e: { resource: string }) => e.resource);
+    expect(earlierResources.filter((r: string) => newestFirst.includes(r))).toEqual([]);
 
     const seen: string[] = [];
     let cursor: string | undefined;

@@ -126,7 +126,14 @@ export class FakeProvider {
     }
     const path = request.url ?? "/";
     const stream = this.kind === "bedrock" ? path.endsWith("/converse-stream") : body?.stream === true;
-    const recorded: RecordedRequest = { method: request.method ?? "GET", path, headers: request.headers, body, raw, stream };
+    const recorded: RecordedRequest = {
+      method: request.method ?? "GET",
+      path,
+      headers: request.headers,
+      body,
+      raw,
+      stream,
+    };
     this.requests.push(recorded);
     const next = this.queue.shift() ?? this.defaultReply;
     const reply = typeof next === "function" ? next(recorded) : next;
@@ -135,7 +142,9 @@ export class FakeProvider {
       case "openai":
         return stream ? this.openAiStream(response, body, reply) : this.openAiPlain(response, body, reply);
       case "anthropic":
-        return stream ? this.anthropicStream(response, body, reply) : this.anthropicPlain(response, body, reply);
+        return stream
+          ? this.anthropicStream(response, body, reply)
+          : this.anthropicPlain(response, body, reply);
       case "bedrock":
         return stream ? this.bedrockStream(response, reply) : this.bedrockPlain(response, reply);
     }
@@ -145,7 +154,12 @@ export class FakeProvider {
     const status = reply.status ?? 500;
     const message = reply.errorMessage ?? (status === 429 ? "Rate limit reached" : "Internal server error");
     if (this.kind === "bedrock") {
-      const type = status === 429 ? "ThrottlingException" : status >= 500 ? "InternalServerException" : "ValidationException";
+      const type =
+        status === 429
+          ? "ThrottlingException"
+          : status >= 500
+            ? "InternalServerException"
+            : "ValidationException";
       response.writeHead(status, { "content-type": "application/json", "x-amzn-errortype": type });
       response.end(JSON.stringify({ message }));
       return;
@@ -154,12 +168,20 @@ export class FakeProvider {
       this.kind === "anthropic"
         ? { type: "error", error: { type: status === 429 ? "rate_limit_error" : "api_error", message } }
         : { error: { message, type: status === 429 ? "rate_limit_exceeded" : "server_error", code: null } };
-    response.writeHead(status, { "content-type": "application/json", ...(status === 429 ? { "retry-after": "0" } : {}) });
+    response.writeHead(status, {
+      "content-type": "application/json",
+      ...(status === 429 ? { "retry-after": "0" } : {}),
+    });
     response.end(JSON.stringify(body));
   }
 
   private usage(reply: FakeReply) {
-    return reply.usage ?? { input: 11, output: tokensOf(reply.text ?? "").length + (reply.toolCalls?.length ?? 0) * 5 };
+    return (
+      reply.usage ?? {
+        input: 11,
+        output: tokensOf(reply.text ?? "").length + (reply.toolCalls?.length ?? 0) * 5,
+      }
+    );
   }
 
   private callId(call: FakeToolCall, index: number): string {
@@ -203,16 +225,32 @@ export class FakeProvider {
             finish_reason: calls.length > 0 ? "tool_calls" : "stop",
           },
         ],
-        usage: { prompt_tokens: usage.input, completion_tokens: usage.output, total_tokens: usage.input + usage.output },
+        usage: {
+          prompt_tokens: usage.input,
+          completion_tokens: usage.output,
+          total_tokens: usage.input + usage.output,
+        },
       }),
     );
   }
 
   private async openAiStream(response: ServerResponse, body: any, reply: FakeReply): Promise<void> {
-    response.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
-    const base = { id: "chatcmpl-fake", object: "chat.completion.chunk", created: Math.floor(Date.now() / 1000), model: body.model };
+    response.writeHead(200, {
+      "content-type": "text/event-stream",
+      "cache-control": "no-cache",
+      connection: "keep-alive",
+    });
+    const base = {
+      id: "chatcmpl-fake",
+      object: "chat.completion.chunk",
+      created: Math.floor(Date.now() / 1000),
+      model: body.model,
+    };
     const send = (chunk: unknown) => response.write(`data: ${JSON.stringify(chunk)}\n\n`);
-    send({ ...base, choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }] });
+    send({
+      ...base,
+      choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }],
+    });
     const seen = { first: false };
     for (const token of tokensOf(reply.text ?? "")) {
       send({ ...base, choices: [{ index: 0, delta: { content: token }, finish_reason: null }] });
@@ -226,7 +264,16 @@ export class FakeProvider {
         choices: [
           {
             index: 0,
-            delta: { tool_calls: [{ index, id: this.callId(call, index), type: "function", function: { name: call.name, arguments: "" } }] },
+            delta: {
+              tool_calls: [
+                {
+                  index,
+                  id: this.callId(call, index),
+                  type: "function",
+                  function: { name: call.name, arguments: "" },
+                },
+              ],
+            },
             finish_reason: null,
           },
         ],
@@ -235,13 +282,33 @@ export class FakeProvider {
       const json = JSON.stringify(call.arguments);
       const cut = Math.ceil(json.length / 2);
       for (const piece of [json.slice(0, cut), json.slice(cut)]) {
-        send({ ...base, choices: [{ index: 0, delta: { tool_calls: [{ index, function: { arguments: piece } }] }, finish_reason: null }] });
+        send({
+          ...base,
+          choices: [
+            {
+              index: 0,
+              delta: { tool_calls: [{ index, function: { arguments: piece } }] },
+              finish_reason: null,
+            },
+          ],
+        });
       }
     }
-    send({ ...base, choices: [{ index: 0, delta: {}, finish_reason: calls.length > 0 ? "tool_calls" : "stop" }] });
+    send({
+      ...base,
+      choices: [{ index: 0, delta: {}, finish_reason: calls.length > 0 ? "tool_calls" : "stop" }],
+    });
     const usage = this.usage(reply);
     if (body.stream_options?.include_usage) {
-      send({ ...base, choices: [], usage: { prompt_tokens: usage.input, completion_tokens: usage.output, total_tokens: usage.input + usage.output } });
+      send({
+        ...base,
+        choices: [],
+        usage: {
+          prompt_tokens: usage.input,
+          completion_tokens: usage.output,
+          total_tokens: usage.input + usage.output,
+        },
+      });
     }
     response.end("data: [DONE]\n\n");
   }
@@ -260,7 +327,12 @@ export class FakeProvider {
         model: body.model,
         content: [
           ...(reply.text ? [{ type: "text", text: reply.text }] : []),
-          ...calls.map((call, i) => ({ type: "tool_use", id: this.callId(call, i), name: call.name, input: call.arguments })),
+          ...calls.map((call, i) => ({
+            type: "tool_use",
+            id: this.callId(call, i),
+            name: call.name,
+            input: call.arguments,
+          })),
         ],
         stop_reason: calls.length > 0 ? "tool_use" : "end_turn",
         stop_sequence: null,
@@ -301,7 +373,10 @@ export class FakeProvider {
     }
     const calls = reply.toolCalls ?? [];
     for (const [i, call] of calls.entries()) {
-      send("content_block_start", { index, content_block: { type: "tool_use", id: this.callId(call, i), name: call.name, input: {} } });
+      send("content_block_start", {
+        index,
+        content_block: { type: "tool_use", id: this.callId(call, i), name: call.name, input: {} },
+      });
       const json = JSON.stringify(call.arguments);
       const cut = Math.ceil(json.length / 2);
       for (const piece of ["", json.slice(0, cut), json.slice(cut)]) {
@@ -331,12 +406,18 @@ export class FakeProvider {
             role: "assistant",
             content: [
               ...(reply.text ? [{ text: reply.text }] : []),
-              ...calls.map((call, i) => ({ toolUse: { toolUseId: this.callId(call, i), name: call.name, input: call.arguments } })),
+              ...calls.map((call, i) => ({
+                toolUse: { toolUseId: this.callId(call, i), name: call.name, input: call.arguments },
+              })),
             ],
           },
         },
         stopReason: calls.length > 0 ? "tool_use" : "end_turn",
-        usage: { inputTokens: usage.input, outputTokens: usage.output, totalTokens: usage.input + usage.output },
+        usage: {
+          inputTokens: usage.input,
+          outputTokens: usage.output,
+          totalTokens: usage.input + usage.output,
+        },
         metrics: { latencyMs: 5 },
       }),
     );
@@ -369,7 +450,10 @@ export class FakeProvider {
     }
     const calls = reply.toolCalls ?? [];
     for (const [i, call] of calls.entries()) {
-      send("contentBlockStart", { contentBlockIndex: index, start: { toolUse: { toolUseId: this.callId(call, i), name: call.name } } });
+      send("contentBlockStart", {
+        contentBlockIndex: index,
+        start: { toolUse: { toolUseId: this.callId(call, i), name: call.name } },
+      });
       const json = JSON.stringify(call.arguments);
       const cut = Math.ceil(json.length / 2);
       for (const piece of [json.slice(0, cut), json.slice(cut)]) {
@@ -381,7 +465,11 @@ export class FakeProvider {
     send("messageStop", { stopReason: calls.length > 0 ? "tool_use" : "end_turn" });
     const usage = this.usage(reply);
     send("metadata", {
-      usage: { inputTokens: usage.input, outputTokens: usage.output, totalTokens: usage.input + usage.output },
+      usage: {
+        inputTokens: usage.input,
+        outputTokens: usage.output,
+        totalTokens: usage.input + usage.output,
+      },
       metrics: { latencyMs: 5 },
     });
     response.end();

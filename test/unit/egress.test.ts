@@ -154,8 +154,10 @@ describe("egress guard", () => {
     allow(`rebind.test:${target.port}`);
     vi.spyOn(dns.promises, "lookup").mockResolvedValue([{ address: "127.0.0.1", family: 4 }] as never);
     // Were the socket to resolve the name again, it would get this instead.
-    const second = vi.spyOn(dns, "lookup").mockImplementation(((_host: string, _opts: unknown, cb: (...a: unknown[]) => void) =>
-      cb(null, "169.254.169.254", 4)) as never);
+    const second = vi
+      .spyOn(dns, "lookup")
+      .mockImplementation(((_host: string, _opts: unknown, cb: (...a: unknown[]) => void) =>
+        cb(null, "169.254.169.254", 4)) as never);
     const response = await egressRequest({ url: `http://rebind.test:${target.port}/` });
     expect(response.status).toBe(200);
     response.stream.resume();

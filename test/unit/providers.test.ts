@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createProvider, type ModelProvider, ProviderError, withRetries } from "#shared/providers/index";
 import { createAnthropicProvider } from "#shared/providers/anthropic";
 import { createBedrockProvider } from "#shared/providers/bedrock";
+import { createProvider, type ModelProvider, ProviderError, withRetries } from "#shared/providers/index";
 import { createOpenAiProvider } from "#shared/providers/openai";
 import { createScriptedProvider } from "#shared/providers/scripted";
 import { parseSse } from "#shared/providers/sse";
@@ -20,7 +20,8 @@ const fakes = {} as Record<ProviderKind, FakeProvider>;
 const saved = { ...process.env };
 
 beforeAll(async () => {
-  for (const kind of ["openai", "anthropic", "bedrock"] as const) fakes[kind] = await FakeProvider.start(kind);
+  for (const kind of ["openai", "anthropic", "bedrock"] as const)
+    fakes[kind] = await FakeProvider.start(kind);
   process.env.SWITCHBOARD_ALLOW_HOSTS = [fakes.openai.hostPort, fakes.anthropic.hostPort].join(",");
   process.env.AWS_ENDPOINT_URL_BEDROCK_RUNTIME = fakes.bedrock.url;
   process.env.AWS_REGION = "us-east-1";
@@ -42,7 +43,11 @@ async function providerFor(kind: ProviderKind): Promise<ModelProvider> {
     case "openai":
       return createOpenAiProvider({ model: "gpt-4o-mini", apiKey: KEY, baseUrl: `${fakes.openai.url}/v1` });
     case "anthropic":
-      return createAnthropicProvider({ model: "claude-haiku-4-5", apiKey: KEY, baseUrl: fakes.anthropic.url });
+      return createAnthropicProvider({
+        model: "claude-haiku-4-5",
+        apiKey: KEY,
+        baseUrl: fakes.anthropic.url,
+      });
     case "bedrock":
       return createBedrockProvider({ model: "anthropic.claude-3-5-haiku-20241022-v1:0", secret: KEY });
   }
@@ -51,123 +56,183 @@ async function providerFor(kind: ProviderKind): Promise<ModelProvider> {
 const credentialHeader = (kind: ProviderKind, headers: Record<string, unknown>) =>
   kind === "anthropic" ? headers["x-api-key"] : headers.authorization;
 
-describe.each(["openai", "anthropic", "bedrock"] as const)("%s provider against its wire protocol", (kind) => {
-  it("returns a plain reply with usage, sending the key in the provider's header", async () => {
-    const fake = fakes[kind];
-    fake.enqueue({ text: "The answer is 42.", usage: { input: 20, output: 6 } });
-    const provider = await providerFor(kind);
+describe.each(["openai", "anthropic", "bedrock"] as const)(
+  "%s provider against its wire protocol",
+  (kind) => {
+    it("returns a plain reply with usage, sending the key in the provider's header", async () => {
+      const fake = fakes[kind];
+      fake.enqueue({ text: "The answer is 42.", usage: { input: 20, output: 6 } });
+      const provider = await providerFor(kind);
 
-    const result = await provider.converse({ system: "Be brief.", messages: [{ role: "user", content: "What is it?" }] });
+      const result = await provider.converse({
+        system: "Be brief.",
+        messages: [{ role: "user", content: "What is it?" }],
+      });
 
-    expect(result).toMatchObject({ text: "The answer is 42.", toolCalls: [], stopReason: "end_turn" });
-    expect(result.usage).toEqual({ inputTokens: 20, outputTokens: 6 });
-    const request = fake.requests[0];
-    expect(request?.stream).toBe(false);
-    expect(credentialHeader(kind, request?.headers ?? {})).toBe(kind === "anthropic" ? KEY : `Bearer ${KEY}`);
-    if (kind === "anthropic") expect(request?.headers["anthropic-version"]).toBe("2023-06-01");
-    expect(request?.raw).toContain("Be brief.");
-  });
-
-  it("streams a reply token by token through onToken", async () => {
-    const fake = fakes[kind];
-    const text = "Streaming works one word at a time.";
-    fake.enqueue({ text, usage: { input: 9, output: 8 } });
-    const provider = await providerFor(kind);
-    const tokens: string[] = [];
-
-    const result = await provider.converse({ messages: [{ role: "user", content: "Go" }], onToken: (t) => tokens.push(t) });
-
-    expect(fake.requests[0]?.stream).toBe(true);
-    expect(tokens).toEqual(tokensOf(text));
-    expect(result.text).toBe(text);
-    expect(result.usage).toEqual({ inputTokens: 9, outputTokens: 8 });
-  });
-
-  it.each([false, true])("asks for a tool and reads its result back (streaming: %s)", async (streaming) => {
-    const fake = fakes[kind];
-    fake.enqueue({ toolCalls: [{ id: "call_1", name: "lookup", arguments: { id: "a-7", nested: { n: 1 } } }] });
-    fake.enqueue({ text: "Found it." });
-    const provider = await providerFor(kind);
-    const onToken = streaming ? () => undefined : undefined;
-
-    const first = await provider.converse({ messages: [{ role: "user", content: "Find a-7" }], tools, ...(onToken ? { onToken } : {}) });
-    expect(first.stopReason).toBe("tool_use");
-    expect(first.toolCalls).toEqual([{ id: "call_1", name: "lookup", arguments: { id: "a-7", nested: { n: 1 } } }]);
-
-    const second = await provider.converse({
-      messages: [
-        { role: "user", content: "Find a-7" },
-        { role: "assistant", content: first.text, toolCalls: first.toolCalls },
-        { role: "tool", toolCallId: "call_1", name: "lookup", content: '{"title":"Widget"}' },
-      ],
-      tools,
-      ...(onToken ? { onToken } : {}),
+      expect(result).toMatchObject({ text: "The answer is 42.", toolCalls: [], stopReason: "end_turn" });
+      expect(result.usage).toEqual({ inputTokens: 20, outputTokens: 6 });
+      const request = fake.requests[0];
+      expect(request?.stream).toBe(false);
+      expect(credentialHeader(kind, request?.headers ?? {})).toBe(
+        kind === "anthropic" ? KEY : `Bearer ${KEY}`,
+      );
+      if (kind === "anthropic") expect(request?.headers["anthropic-version"]).toBe("2023-06-01");
+      expect(request?.raw).toContain("Be brief.");
     });
-    expect(second.text).toBe("Found it.");
 
-    // The tool's definition went out in the provider's shape, and its result came back with the call's id.
-    const [sent, resent] = fake.requests.map((r) => r.body);
-    if (kind === "openai") {
-      expect(sent.tools[0]).toEqual({ type: "function", function: { name: "lookup", description: "Look something up", parameters: tools[0]?.parameters } });
-      expect(resent.messages.at(-1)).toEqual({ role: "tool", tool_call_id: "call_1", content: '{"title":"Widget"}' });
-      expect(resent.messages.at(-2).tool_calls[0].function).toEqual({ name: "lookup", arguments: '{"id":"a-7","nested":{"n":1}}' });
-    } else if (kind === "anthropic") {
-      expect(sent.tools[0]).toEqual({ name: "lookup", description: "Look something up", input_schema: tools[0]?.parameters });
-      expect(resent.messages.at(-1)).toEqual({
-        role: "user",
-        content: [{ type: "tool_result", tool_use_id: "call_1", content: '{"title":"Widget"}' }],
+    it("streams a reply token by token through onToken", async () => {
+      const fake = fakes[kind];
+      const text = "Streaming works one word at a time.";
+      fake.enqueue({ text, usage: { input: 9, output: 8 } });
+      const provider = await providerFor(kind);
+      const tokens: string[] = [];
+
+      const result = await provider.converse({
+        messages: [{ role: "user", content: "Go" }],
+        onToken: (t) => tokens.push(t),
       });
-      expect(resent.messages.at(-2).content).toContainEqual({ type: "tool_use", id: "call_1", name: "lookup", input: { id: "a-7", nested: { n: 1 } } });
-    } else {
-      expect(sent.toolConfig.tools[0].toolSpec).toMatchObject({ name: "lookup", inputSchema: { json: tools[0]?.parameters } });
-      expect(resent.messages.at(-1)).toEqual({
-        role: "user",
-        content: [{ toolResult: { toolUseId: "call_1", content: [{ text: '{"title":"Widget"}' }], status: "success" } }],
+
+      expect(fake.requests[0]?.stream).toBe(true);
+      expect(tokens).toEqual(tokensOf(text));
+      expect(result.text).toBe(text);
+      expect(result.usage).toEqual({ inputTokens: 9, outputTokens: 8 });
+    });
+
+    it.each([false, true])("asks for a tool and reads its result back (streaming: %s)", async (streaming) => {
+      const fake = fakes[kind];
+      fake.enqueue({
+        toolCalls: [{ id: "call_1", name: "lookup", arguments: { id: "a-7", nested: { n: 1 } } }],
       });
-    }
-  });
+      fake.enqueue({ text: "Found it." });
+      const provider = await providerFor(kind);
+      const onToken = streaming ? () => undefined : undefined;
 
-  it("retries a 429 and then succeeds", async () => {
-    const fake = fakes[kind];
-    fake.enqueue({ status: 429 }, { status: 503 }, { text: "Third time lucky." });
-    const provider = withRetries(await providerFor(kind), 3, 1);
+      const first = await provider.converse({
+        messages: [{ role: "user", content: "Find a-7" }],
+        tools,
+        ...(onToken ? { onToken } : {}),
+      });
+      expect(first.stopReason).toBe("tool_use");
+      expect(first.toolCalls).toEqual([
+        { id: "call_1", name: "lookup", arguments: { id: "a-7", nested: { n: 1 } } },
+      ]);
 
-    const result = await provider.converse({ messages: [{ role: "user", content: "Hi" }] });
+      const second = await provider.converse({
+        messages: [
+          { role: "user", content: "Find a-7" },
+          { role: "assistant", content: first.text, toolCalls: first.toolCalls },
+          { role: "tool", toolCallId: "call_1", name: "lookup", content: '{"title":"Widget"}' },
+        ],
+        tools,
+        ...(onToken ? { onToken } : {}),
+      });
+      expect(second.text).toBe("Found it.");
 
-    expect(result.text).toBe("Third time lucky.");
-    expect(fake.requests).toHaveLength(3);
-  });
+      // The tool's definition went out in the provider's shape, and its result came back with the call's id.
+      const [sent, resent] = fake.requests.map((r) => r.body);
+      if (kind === "openai") {
+        expect(sent.tools[0]).toEqual({
+          type: "function",
+          function: { name: "lookup", description: "Look something up", parameters: tools[0]?.parameters },
+        });
+        expect(resent.messages.at(-1)).toEqual({
+          role: "tool",
+          tool_call_id: "call_1",
+          content: '{"title":"Widget"}',
+        });
+        expect(resent.messages.at(-2).tool_calls[0].function).toEqual({
+          name: "lookup",
+          arguments: '{"id":"a-7","nested":{"n":1}}',
+        });
+      } else if (kind === "anthropic") {
+        expect(sent.tools[0]).toEqual({
+          name: "lookup",
+          description: "Look something up",
+          input_schema: tools[0]?.parameters,
+        });
+        expect(resent.messages.at(-1)).toEqual({
+          role: "user",
+          content: [{ type: "tool_result", tool_use_id: "call_1", content: '{"title":"Widget"}' }],
+        });
+        expect(resent.messages.at(-2).content).toContainEqual({
+          type: "tool_use",
+          id: "call_1",
+          name: "lookup",
+          input: { id: "a-7", nested: { n: 1 } },
+        });
+      } else {
+        expect(sent.toolConfig.tools[0].toolSpec).toMatchObject({
+          name: "lookup",
+          inputSchema: { json: tools[0]?.parameters },
+        });
+        expect(resent.messages.at(-1)).toEqual({
+          role: "user",
+          content: [
+            {
+              toolResult: {
+                toolUseId: "call_1",
+                content: [{ text: '{"title":"Widget"}' }],
+                status: "success",
+              },
+            },
+          ],
+        });
+      }
+    });
 
-  it("gives up after three retries with a retryable PROVIDER_ERROR", async () => {
-    const fake = fakes[kind];
-    fake.enqueue(...Array.from({ length: 4 }, () => ({ status: 500 })));
-    const provider = withRetries(await providerFor(kind), 3, 1);
+    it("retries a 429 and then succeeds", async () => {
+      const fake = fakes[kind];
+      fake.enqueue({ status: 429 }, { status: 503 }, { text: "Third time lucky." });
+      const provider = withRetries(await providerFor(kind), 3, 1);
 
-    const error = await provider.converse({ messages: [{ role: "user", content: "Hi" }] }).catch((e: unknown) => e);
+      const result = await provider.converse({ messages: [{ role: "user", content: "Hi" }] });
 
-    expect(error).toBeInstanceOf(ProviderError);
-    expect(error).toMatchObject({ code: "PROVIDER_ERROR", status: 500, retryable: true });
-    expect(fake.requests).toHaveLength(4);
-  });
+      expect(result.text).toBe("Third time lucky.");
+      expect(fake.requests).toHaveLength(3);
+    });
 
-  it("does not retry a 400, and keeps the key out of the message", async () => {
-    const fake = fakes[kind];
-    fake.enqueue({ status: 400, errorMessage: `Invalid API key ${KEY}` });
-    const provider = withRetries(await providerFor(kind), 3, 1);
+    it("gives up after three retries with a retryable PROVIDER_ERROR", async () => {
+      const fake = fakes[kind];
+      fake.enqueue(...Array.from({ length: 4 }, () => ({ status: 500 })));
+      const provider = withRetries(await providerFor(kind), 3, 1);
 
-    const error = (await provider.converse({ messages: [{ role: "user", content: "Hi" }] }).catch((e: unknown) => e)) as ProviderError;
+      const error = await provider
+        .converse({ messages: [{ role: "user", content: "Hi" }] })
+        .catch((e: unknown) => e);
 
-    expect(error).toMatchObject({ code: "PROVIDER_ERROR", status: 400, retryable: false });
-    expect(fake.requests).toHaveLength(1);
-    if (kind !== "bedrock") expect(error.message).toContain("[redacted]");
-    expect(error.message).not.toContain(KEY);
-  });
-});
+      expect(error).toBeInstanceOf(ProviderError);
+      expect(error).toMatchObject({ code: "PROVIDER_ERROR", status: 500, retryable: true });
+      expect(fake.requests).toHaveLength(4);
+    });
+
+    it("does not retry a 400, and keeps the key out of the message", async () => {
+      const fake = fakes[kind];
+      fake.enqueue({ status: 400, errorMessage: `Invalid API key ${KEY}` });
+      const provider = withRetries(await providerFor(kind), 3, 1);
+
+      const error = (await provider
+        .converse({ messages: [{ role: "user", content: "Hi" }] })
+        .catch((e: unknown) => e)) as ProviderError;
+
+      expect(error).toMatchObject({ code: "PROVIDER_ERROR", status: 400, retryable: false });
+      expect(fake.requests).toHaveLength(1);
+      if (kind !== "bedrock") expect(error.message).toContain("[redacted]");
+      expect(error.message).not.toContain(KEY);
+    });
+  },
+);
 
 describe("provider endpoints obey the egress guard", () => {
   it("refuses an OpenAI-compatible baseUrl on a loopback address that is not allowlisted", async () => {
-    const provider = await createProvider({ provider: "openai", model: "m", baseUrl: "http://127.0.0.2:9/v1", secret: KEY });
-    const error = await provider.converse({ messages: [{ role: "user", content: "Hi" }] }).catch((e: unknown) => e);
+    const provider = await createProvider({
+      provider: "openai",
+      model: "m",
+      baseUrl: "http://127.0.0.2:9/v1",
+      secret: KEY,
+    });
+    const error = await provider
+      .converse({ messages: [{ role: "user", content: "Hi" }] })
+      .catch((e: unknown) => e);
     expect(error).toMatchObject({ code: "EGRESS_DENIED", retryable: false });
   });
 
@@ -177,14 +242,18 @@ describe("provider endpoints obey the egress guard", () => {
     try {
       fakes.bedrock.enqueue({ text: "via baseUrl" });
       const provider = await createBedrockProvider({ model: "m", baseUrl: fakes.bedrock.url, secret: KEY });
-      expect((await provider.converse({ messages: [{ role: "user", content: "Hi" }] })).text).toBe("via baseUrl");
+      expect((await provider.converse({ messages: [{ role: "user", content: "Hi" }] })).text).toBe(
+        "via baseUrl",
+      );
     } finally {
       process.env.SWITCHBOARD_ALLOW_HOSTS = before;
     }
   });
 
   it("refuses a Bedrock baseUrl pointing at the metadata service", async () => {
-    const error = await createBedrockProvider({ model: "m", baseUrl: "http://169.254.169.254/" }).catch((e: unknown) => e);
+    const error = await createBedrockProvider({ model: "m", baseUrl: "http://169.254.169.254/" }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toMatchObject({ code: "EGRESS_DENIED" });
   });
 });
@@ -202,14 +271,23 @@ describe("scripted provider", () => {
   it("matches the latest message: a tool call with capture groups, then a reply with confidence, streamed word by word", async () => {
     const provider = createScriptedProvider({ model: "demo", script });
     const first = await provider.converse({ messages: [{ role: "user", content: "Weather in Lisbon" }] });
-    expect(first).toMatchObject({ toolCalls: [{ name: "lookup", arguments: { id: "Lisbon" } }], confidence: 0.4, stopReason: "tool_use" });
+    expect(first).toMatchObject({
+      toolCalls: [{ name: "lookup", arguments: { id: "Lisbon" } }],
+      confidence: 0.4,
+      stopReason: "tool_use",
+    });
 
     const tokens: string[] = [];
     const second = await provider.converse({
       messages: [
         { role: "user", content: "Weather in Lisbon" },
         { role: "assistant", content: "", toolCalls: first.toolCalls },
-        { role: "tool", toolCallId: first.toolCalls[0]?.id ?? "", name: "lookup", content: '{"title":"sun"}' },
+        {
+          role: "tool",
+          toolCallId: first.toolCalls[0]?.id ?? "",
+          name: "lookup",
+          content: '{"title":"sun"}',
+        },
       ],
       onToken: (t) => tokens.push(t),
     });
@@ -220,13 +298,16 @@ describe("scripted provider", () => {
 
   it("falls back to the default reply", async () => {
     const provider = createScriptedProvider({ model: "demo", script });
-    expect((await provider.converse({ messages: [{ role: "user", content: "hello" }] })).text).toBe("I cannot help with that.");
+    expect((await provider.converse({ messages: [{ role: "user", content: "hello" }] })).text).toBe(
+      "I cannot help with that.",
+    );
   });
 });
 
 describe("SSE parser", () => {
   it("handles CRLF, comments, multi-line data and chunks split anywhere", async () => {
-    const text = ": comment\r\nevent: a\r\ndata: one\r\ndata: two\r\n\r\ndata: {\"x\":1}\n\nevent: last\ndata: end";
+    const text =
+      ': comment\r\nevent: a\r\ndata: one\r\ndata: two\r\n\r\ndata: {"x":1}\n\nevent: last\ndata: end';
     async function* chunks() {
       for (let i = 0; i < text.length; i += 3) yield Buffer.from(text.slice(i, i + 3));
     }

@@ -9,7 +9,12 @@ function names(params: Record<string, string>): { namespace: string; key: string
   const problems: { path: string; message: string; code: string }[] = [];
   const check = (field: "namespace" | "key") => {
     const result = memoryName.safeParse(params[field] ?? "");
-    if (!result.success) problems.push({ path: field, message: result.error.issues[0]?.message ?? "invalid", code: "invalid_format" });
+    if (!result.success)
+      problems.push({
+        path: field,
+        message: result.error.issues[0]?.message ?? "invalid",
+        code: "invalid_format",
+      });
     return params[field] ?? "";
   };
   const namespace = check("namespace");
@@ -23,7 +28,8 @@ export const memoryRoutes: RouteTable = {
     summary: "Keys in a memory namespace",
     query: PageQuery,
     response: MemoryKeys,
-    handle: ({ params, query, principal }) => listMemoryKeys(principal.tenantId, names(params).namespace, query),
+    handle: ({ params, query, principal }) =>
+      listMemoryKeys(principal.tenantId, names(params).namespace, query),
   }),
   getMemory: defineRoute({
     summary: "A memory entry",
@@ -48,7 +54,8 @@ export const memoryRoutes: RouteTable = {
     summary: "Delete a memory entry",
     handle: async ({ params, principal }) => {
       const { namespace, key } = names(params);
-      if (!(await deleteMemory(principal.tenantId, namespace, key))) throw notFound("Memory entry", `${namespace}/${key}`);
+      if (!(await deleteMemory(principal.tenantId, namespace, key)))
+        throw notFound("Memory entry", `${namespace}/${key}`);
       return { status: 204 };
     },
   }),

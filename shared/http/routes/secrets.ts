@@ -10,7 +10,8 @@ export const secretRoutes: RouteTable = {
     body: CreateSecretRequest,
     response: Secret,
     status: 201,
-    handle: ({ body, principal }) => putSecret(principal.tenantId, body.name, body.value, principal.principalId),
+    handle: ({ body, principal }) =>
+      putSecret(principal.tenantId, body.name, body.value, principal.principalId),
     audit: (request) => ({ resource: `/v1/secrets/${(request.body as CreateSecretRequest).name}` }),
   }),
   listSecrets: defineRoute({

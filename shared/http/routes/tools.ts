@@ -1,7 +1,20 @@
-import { CreateToolRequest, type ToolSummary as ToolSummaryType, Tool, ToolSummary, UpdateToolRequest } from "#events/agents";
+import {
+  CreateToolRequest,
+  Tool,
+  ToolSummary,
+  type ToolSummary as ToolSummaryType,
+  UpdateToolRequest,
+} from "#events/agents";
 import { PageQuery, page } from "#events/auth";
 import { AppError, conflict, notFound, validationFailed } from "../../errors.ts";
-import { type CustomTool, createTool, deleteTool, listCustomTools, resolveCustomTool, updateTool } from "../../stores/tools.ts";
+import {
+  type CustomTool,
+  createTool,
+  deleteTool,
+  listCustomTools,
+  resolveCustomTool,
+  updateTool,
+} from "../../stores/tools.ts";
 import { BUILTIN_TOOLS, isBuiltinTool } from "../../tools/builtins.ts";
 import { urlPlaceholders } from "../../tools/custom-http.ts";
 import { schemaProblem } from "../../tools/json-schema.ts";
@@ -9,7 +22,14 @@ import type { ToolDefinition } from "../../tools/types.ts";
 import { defineRoute, type RouteTable } from "../api.ts";
 
 function builtinSummary(tool: ToolDefinition): ToolSummaryType {
-  return { id: tool.name, name: tool.name, description: tool.description, type: "builtin", builtIn: true, parameters: tool.parameters };
+  return {
+    id: tool.name,
+    name: tool.name,
+    description: tool.description,
+    type: "builtin",
+    builtIn: true,
+    parameters: tool.parameters,
+  };
 }
 
 function customSummary(tool: CustomTool): ToolSummaryType {
@@ -43,19 +63,25 @@ function checkTool(body: CreateToolRequest): void {
   const properties = (body.parameters.properties ?? {}) as Record<string, unknown>;
   for (const name of placeholders) {
     if (!(name in properties)) {
-      problems.push({ path: "url", message: `placeholder {${name}} is not a property of parameters`, code: "custom" });
+      problems.push({
+        path: "url",
+        message: `placeholder {${name}} is not a property of parameters`,
+        code: "custom",
+      });
     }
   }
   if (problems.length > 0) throw validationFailed("The tool is not valid", problems);
 }
 
 function refuseBuiltin(name: string): void {
-  if (isBuiltinTool(name)) throw new AppError(409, "CONFLICT", `${name} is a built-in tool and cannot be changed`);
+  if (isBuiltinTool(name))
+    throw new AppError(409, "CONFLICT", `${name} is a built-in tool and cannot be changed`);
 }
 
 export const toolRoutes: RouteTable = {
   createTool: defineRoute({
-    summary: "Create a custom HTTP tool: URL template, method, headers (may use {{secret:NAME}}) and a JSON schema",
+    summary:
+      "Create a custom HTTP tool: URL template, method, headers (may use {{secret:NAME}}) and a JSON schema",
     body: CreateToolRequest,
     response: Tool,
     status: 201,

@@ -4,7 +4,8 @@ import { defineRoute, type RouteTable } from "../api.ts";
 
 export const usageRoutes: RouteTable = {
   getUsage: defineRoute({
-    summary: "Agent tokens and cost between two days (UTC), grouped by day, model or job, with this month's total and budget",
+    summary:
+      "Agent tokens and cost between two days (UTC), grouped by day, model or job, with this month's total and budget",
     query: UsageQuery,
     response: UsageReport,
     handle: ({ query, principal }) => usageReport(principal.tenantId, query),
@@ -15,7 +16,8 @@ export const usageRoutes: RouteTable = {
     handle: async ({ principal }) => (await getBudget(principal.tenantId)) ?? {},
   }),
   putBudget: defineRoute({
-    summary: "Set the monthly budget: once spent, new agent steps fail with BUDGET_EXCEEDED (null removes a limit)",
+    summary:
+      "Set the monthly budget: once spent, new agent steps fail with BUDGET_EXCEEDED (null removes a limit)",
     body: PutBudgetRequest,
     response: Budget,
     handle: ({ body, principal }) => putBudget(principal.tenantId, body),

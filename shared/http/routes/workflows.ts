@@ -9,6 +9,7 @@ import {
   type WorkflowProblem,
   WorkflowVersion,
 } from "#events/workflows-api";
+import { knownReferences } from "../../agents/catalog.ts";
 import { type ValidateOptions, validateWorkflow } from "../../engine/validate.ts";
 import { AppError, notFound } from "../../errors.ts";
 import { disableSchedulesOfWorkflow } from "../../schedules/service.ts";
@@ -28,7 +29,7 @@ const MAX_DEFINITION_BYTES = 350 * 1024;
 const INVALID = Symbol("invalid workflow definition");
 
 interface InvalidBody {
-  [INVALID]: { issues: z.core.$ZodIssue[]; value: unknown };
+  [INVALID]: { value: unknown };
 }
 
 /**
@@ -36,7 +37,7 @@ interface InvalidBody {
  * structure errors name their node as the semantic ones do. The schema still documents the body in OpenAPI.
  */
 const DefinitionBody = WorkflowDefinition.catch(
-  (ctx) => ({ [INVALID]: { issues: ctx.issues, value: ctx.value } }) as unknown as WorkflowDefinition,
+  (ctx) => ({ [INVALID]: { value: ctx.value } }) as unknown as WorkflowDefinition,
 );
 
 function isInvalid(body: unknown): body is InvalidBody {
@@ -53,7 +54,9 @@ function nodeIdAt(value: unknown, path: readonly PropertyKey[]): string | undefi
 }
 
 function structureProblems(body: InvalidBody): WorkflowProblem[] {
-  const { issues, value } = body[INVALID];
+  const { value } = body[INVALID];
+  // Parsed again for the issues with their messages (the catch sees them before messages are filled in).
+  const issues = WorkflowDefinition.safeParse(value).error?.issues ?? [];
   return issues.map((issue) => {
     const nodeId = nodeIdAt(value, issue.path);
     let message = issue.message;
@@ -66,12 +69,10 @@ function structureProblems(body: InvalidBody): WorkflowProblem[] {
   });
 }
 
-/**
- * Which agent and tool names exist. Agents and tools are resources of their own, written by another part of
- * the platform; until they can be looked up here, names are not checked.
- */
-async function referenceChecks(_tenantId: string, _definition: WorkflowDefinition): Promise<ValidateOptions> {
-  return {};
+/** Which agent and tool names exist: read only when the definition names any, since it costs two queries. */
+async function referenceChecks(tenantId: string, definition: WorkflowDefinition): Promise<ValidateOptions> {
+  const names = definition.nodes.some((node) => node.type === "agent" || node.type === "tool");
+  return names ? knownReferences(tenantId) : {};
 }
 
 /** Every problem with a definition: structure (zod) first; when the structure is sound, the graph and names. */

@@ -527,6 +527,12 @@ describe("wait", () => {
     expect(d.state.status).toBe("failed");
   });
 
+  it("fails the node when the wait would end beyond any valid date", async () => {
+    const d = await start(waiting({ seconds: "{% 1e300 %}" }));
+
+    expect(stepOf(d.state, "pause")).toMatchObject({ status: "failed", error: { code: "INVALID_WAIT" } });
+  });
+
   it("ignores waitElapsed for a step that is not waiting", async () => {
     const d = await start(waiting({ seconds: 1 }));
     const done = await decide(d.state, { type: "waitElapsed", nodeId: "pause" }, at(2));

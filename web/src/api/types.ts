@@ -1,110 +1,19 @@
-import type { Role } from "#events/auth";
-import type { WorkflowDefinition } from "#events/workflow";
-
 /**
- * Response shapes of the resource routes that have no schema in `events/` yet. Fields the dashboard can
- * live without are optional, so a page degrades instead of failing when one is missing.
+ * Resource shapes, from the shared schemas where they exist. List responses are typed, not parsed, so
+ * one odd item degrades a row instead of failing the page; job data, which drives live state, is parsed.
  */
+export type { ApiKey, AuditEntry, CreatedApiKey, User } from "#events/auth";
+export type { Agent, ToolSummary as Tool } from "#events/agents";
+export type { Approval } from "#events/approvals";
+export type { Schedule } from "#events/schedules";
+export type { Workflow, WorkflowSummary, WorkflowVersion } from "#events/workflows-api";
 
 export interface Page<T> {
   items: T[];
   cursor?: string;
 }
 
-export interface WorkflowSummary {
-  id: string;
-  name: string;
-  description?: string;
-  /** The latest version. */
-  version?: number;
-  createdAt?: string;
-  updatedAt?: string;
-}
-
-export interface Workflow extends WorkflowSummary {
-  definition: WorkflowDefinition;
-}
-
-export interface WorkflowVersion {
-  version: number;
-  createdAt?: string;
-  createdBy?: string;
-  definition?: WorkflowDefinition;
-}
-
-export interface Approval {
-  id: string;
-  jobId: string;
-  nodeId: string;
-  itemIndex?: number;
-  message: string;
-  preview?: unknown;
-  confidence?: number;
-  status: "pending" | "approved" | "rejected" | string;
-  createdAt: string;
-  workflowName?: string;
-}
-
-export interface Agent {
-  id: string;
-  name: string;
-  provider: "bedrock" | "openai" | "anthropic" | "scripted" | string;
-  model: string;
-  systemPrompt?: string;
-  tools?: string[];
-  baseUrl?: string;
-  secret?: string;
-  maxTurns?: number;
-  createdAt?: string;
-}
-
-export interface Tool {
-  id: string;
-  name: string;
-  type?: string;
-  description?: string;
-  builtIn?: boolean;
-  createdAt?: string;
-}
-
-export interface Schedule {
-  id: string;
-  name?: string;
-  expression: string;
-  timezone?: string;
-  enabled: boolean;
-  workflowId: string;
-  input?: unknown;
-  /** The next few times it fires, ISO-8601. */
-  nextFireTimes?: string[];
-  createdAt?: string;
-}
-
-export interface ApiKey {
-  id: string;
-  name: string;
-  prefix: string;
-  role: Role;
-  createdAt?: string;
-  expiresAt?: string;
-  lastUsedAt?: string;
-  revokedAt?: string;
-}
-
-export interface CreatedApiKey {
-  id: string;
-  key: string;
-  prefix: string;
-  role: Role;
-}
-
-export interface User {
-  id: string;
-  email: string;
-  role: Role;
-  createdAt?: string;
-}
-
+/** GET /v1/system/status, normalised (see `normaliseStatus`). */
 export interface QueueStatus {
   name: string;
   /** Messages waiting to be received. */
@@ -122,18 +31,6 @@ export interface ProviderStatus {
 
 export interface SystemStatus {
   queues: QueueStatus[];
-  dlq: { name?: string; count: number };
+  dlq: { count: number };
   providers: (ProviderStatus | string)[];
-}
-
-export interface AuditEntry {
-  id: string;
-  at: string;
-  action: string;
-  principalId?: string;
-  principalType?: string;
-  email?: string;
-  resource?: string;
-  resourceId?: string;
-  requestId?: string;
 }

@@ -21,14 +21,13 @@ type StepNode = Node<StepNodeData, "step">;
 const STATUS_TEXT: Record<string, string> = { waiting_approval: "waiting approval" };
 
 const StepNodeView = memo(function StepNodeView({ data: { node, selected, onSelect } }: NodeProps<StepNode>) {
-  const data = { ...node, selected, onSelect };
-  const status = data.status ? (STATUS_TEXT[data.status] ?? data.status) : undefined;
-  const progress = data.progress ? `${data.progress.done}/${data.progress.total}` : undefined;
+  const status = node.status ? (STATUS_TEXT[node.status] ?? node.status) : undefined;
+  const progress = node.progress ? `${node.progress.done}/${node.progress.total}` : undefined;
   const content = (
     <>
-      <span className="graph-node-id">{data.id}</span>
+      <span className="graph-node-id">{node.id}</span>
       <span className="graph-node-meta">
-        <span>{data.type}</span>
+        <span>{node.type}</span>
         {status && <span className="graph-node-status">{status}</span>}
         {progress && (
           <span className="graph-node-progress" title={`${progress} items succeeded`}>
@@ -38,19 +37,22 @@ const StepNodeView = memo(function StepNodeView({ data: { node, selected, onSele
       </span>
     </>
   );
+  const label = [`Step ${node.id}`, node.type, status, progress && `${progress} items`]
+    .filter(Boolean)
+    .join(", ");
   return (
     <div
-      className={`graph-node status-${data.status ?? "none"}${data.selected ? " selected" : ""}`}
-      data-node-id={data.id}
+      className={`graph-node status-${node.status ?? "none"}${selected ? " selected" : ""}`}
+      data-node-id={node.id}
     >
       <Handle type="target" position={Position.Left} isConnectable={false} />
-      {data.onSelect ? (
+      {onSelect ? (
         <button
           type="button"
           className="graph-node-body nodrag"
-          aria-pressed={data.selected}
-          aria-label={`Step ${data.id}, ${data.type}${status ? `, ${status}` : ""}${progress ? `, ${progress} items` : ""}`}
-          onClick={() => data.onSelect?.(data.id)}
+          aria-pressed={selected}
+          aria-label={label}
+          onClick={() => onSelect(node.id)}
         >
           {content}
         </button>
