@@ -1,6 +1,7 @@
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from "aws-lambda";
+import { usageKeyEnv } from "#infra/stack/limits";
 import { AuthenticationError, authenticate } from "#shared/auth/authenticate";
 import { logger } from "#shared/observability";
 
@@ -41,7 +42,9 @@ export const handler = middy(
           ],
         },
         context: { ...context },
-        ...(context.principalType === "apiKey" ? { usageIdentifierKey: context.principalId } : {}),
+        // API Gateway throttles by usage plan: the stack binds one API key per role to that role's plan and
+        // passes its value in. Where none is bound (the twin), each principal gets a bucket of its own.
+        usageIdentifierKey: process.env[usageKeyEnv(context.role)] || context.principalId,
       };
     } catch (error) {
       if (error instanceof AuthenticationError) {

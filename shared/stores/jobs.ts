@@ -12,7 +12,9 @@ import { dynamo } from "../aws.ts";
 import { decodeCursor, encodeCursor, epochSeconds, nowIso, tableName } from "../db.ts";
 import { type Decision, type JobState, type StepState, stepKey } from "../engine/types.ts";
 import { badRequest, isTransactionConflict } from "../errors.ts";
+import { newId } from "../ids.ts";
 import { keys } from "../keys.ts";
+import { hydrate, offload } from "../payloads.ts";
 
 /** Timeline events are kept this long, then DynamoDB's TTL removes them. */
 export const EVENT_TTL_SECONDS = 30 * 24 * 3600;
@@ -133,6 +135,36 @@ function fromStepItem(item: Record<string, unknown>): StepState {
   return step;
 }
 
+function payloadKey(tenantId: string, jobId: string, name: string): string {
+  // A fresh name per write: a re-run step writes a new object rather than changing one a reader cached.
+  return `${tenantId}/${jobId}/${name}-${newId("")}.json`;
+}
+
+/** The decision as it is stored: large inputs and outputs replaced by pointers to S3 (claim check). */
+async function storedDecision(tenantId: string, jobId: string, decision: Decision): Promise<Decision> {
+  const changedSteps = await Promise.all(
+    decision.changedSteps.map(async (step) => {
+      const name = `${stepKey(step.nodeId, step.itemIndex)}/${step.attempt}`;
+      const copy = { ...step };
+      if (step.input !== undefined)
+        copy.input = await offload(step.input, payloadKey(tenantId, jobId, `${name}/input`));
+      if (step.output !== undefined) {
+        copy.output = await offload(step.output, payloadKey(tenantId, jobId, `${name}/output`));
+      }
+      return copy;
+    }),
+  );
+  const output =
+    decision.state.output === undefined
+      ? undefined
+      : await offload(decision.state.output, payloadKey(tenantId, jobId, "output"));
+  return {
+    ...decision,
+    changedSteps,
+    state: { ...decision.state, ...(output === undefined ? {} : { output }) },
+  };
+}
+
 /** Timeline events that describe what a decision changed, in a stable order. */
 export function eventsFor(before: JobState | undefined, decision: Decision): NewTimelineEvent[] {
   const events: NewTimelineEvent[] = [];
@@ -212,8 +244,9 @@ export async function insertJob(
   decision: Decision,
   now: Date,
 ): Promise<{ created: true } | { created: false; jobId: string }> {
-  const state = decision.state;
-  const events = number(eventsFor(undefined, decision), input.jobId, 0, now);
+  const stored = await storedDecision(input.tenantId, input.jobId, decision);
+  const state = stored.state;
+  const events = number(eventsFor(undefined, stored), input.jobId, 0, now);
   const createdAt = state.createdAt;
   const sortKey = keys.jobSortKey(createdAt, input.jobId);
   const deadline = jobDeadline(state);
@@ -227,7 +260,7 @@ export async function insertJob(
     workflowName: input.definition.name,
     workflowId: input.workflowId,
     workflowVersion: input.workflowVersion,
-    input: initial.input,
+    input: await offload(initial.input, payloadKey(input.tenantId, input.jobId, "input")),
     createdAt,
     updatedAt: nowIso(now),
     startedAt: state.startedAt,
@@ -266,7 +299,7 @@ export async function insertJob(
     Put: { TableName: tableName(), Item: jobItem, ConditionExpression: "attribute_not_exists(pk)" },
   });
   const rest = [
-    ...decision.changedSteps.map((step) => stepItem(state, step, now)),
+    ...stored.changedSteps.map((step) => stepItem(state, step, now)),
     ...events.map((event) => eventItem(input.tenantId, event)),
   ];
   const inline = rest.slice(0, MAX_TRANSACTION_ITEMS - head.length);
@@ -322,15 +355,21 @@ export async function loadJob(tenantId: string, jobId: string): Promise<LoadedJo
     const step = fromStepItem(item);
     steps[stepKey(step.nodeId, step.itemIndex)] = step;
   }
+  await Promise.all(
+    Object.values(steps).map(async (step) => {
+      if (step.input !== undefined) step.input = await hydrate(step.input);
+      if (step.output !== undefined) step.output = await hydrate(step.output);
+    }),
+  );
   const state: JobState = {
     jobId,
     tenantId,
     status: job.status as JobStatus,
     definition: job.definition as WorkflowDefinition,
-    input: job.input,
+    input: await hydrate(job.input),
     steps,
     createdAt: String(job.createdAt),
-    ...(job.output === undefined ? {} : { output: job.output }),
+    ...(job.output === undefined ? {} : { output: await hydrate(job.output) }),
     ...(job.error === undefined ? {} : { error: job.error as JobState["error"] }),
     ...(job.startedAt === undefined ? {} : { startedAt: String(job.startedAt) }),
     ...(job.endedAt === undefined ? {} : { endedAt: String(job.endedAt) }),
@@ -363,8 +402,9 @@ export async function commitDecision(
   extraEvents: NewTimelineEvent[] = [],
 ): Promise<TimelineEvent[]> {
   const { state: before, meta } = loaded;
-  const after = decision.state;
-  const events = number([...eventsFor(before, decision), ...extraEvents], meta.jobId, meta.seq, now);
+  const stored = await storedDecision(meta.tenantId, meta.jobId, decision);
+  const after = stored.state;
+  const events = number([...eventsFor(before, stored), ...extraEvents], meta.jobId, meta.seq, now);
   const newSeq = meta.seq + events.length;
   const terminal = TERMINAL_JOB.includes(after.status);
   const deadline = terminal ? undefined : jobDeadline(after);
@@ -417,7 +457,7 @@ export async function commitDecision(
       ExpressionAttributeValues: values,
     },
   };
-  const stepItems = decision.changedSteps.map((step) => stepItem(after, step, now));
+  const stepItems = stored.changedSteps.map((step) => stepItem(after, step, now));
   const eventItems = events.map((event) => eventItem(meta.tenantId, event));
   const puts = [...stepItems, ...eventItems];
   // Everything fits in one transaction in the common case. A large fan-out writes its overflow after the
@@ -439,7 +479,7 @@ export async function commitDecision(
   }
   await writeChunks(puts.slice(inline.length));
   loaded.meta = { ...meta, seq: newSeq, version: meta.version + 1, updatedAt: nowIso(now) };
-  loaded.state = after;
+  loaded.state = decision.state;
   return events;
 }
 
@@ -486,7 +526,14 @@ export async function getJobWithSteps(
   const steps = Object.values(loaded.state.steps)
     .sort((a, b) => a.nodeId.localeCompare(b.nodeId) || (a.itemIndex ?? -1) - (b.itemIndex ?? -1))
     .map((step) => toStep(loaded.state, step));
-  return { ...toJob(jobItem.Item), steps, definition: loaded.state.definition };
+  const { input, output } = loaded.state;
+  return {
+    ...toJob(jobItem.Item),
+    input,
+    ...(output === undefined ? {} : { output }),
+    steps,
+    definition: loaded.state.definition,
+  };
 }
 
 export interface ListJobsOptions {

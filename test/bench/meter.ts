@@ -155,6 +155,10 @@ export class Meter {
       entry.withoutCapacity++;
       units = isWrite ? items * (call.commandName === "TransactWriteItemsCommand" ? 2 : 1) : READS.has(call.commandName) ? 1 : 0;
     }
+    if (!isWrite && ["GetItemCommand", "QueryCommand", "ScanCommand"].includes(call.commandName)) {
+      // AWS bills a read that finds nothing as one 4 KB unit; DynamoDB Local reports 0 for it.
+      units = Math.max(units, call.input.ConsistentRead === true ? 1 : 0.5);
+    }
     if (isWrite) entry.wru += units;
     else entry.rru += units;
     const command = (entry.byCommand[call.commandName.replace(/Command$/, "")] ??= { calls: 0, units: 0, items: 0 });

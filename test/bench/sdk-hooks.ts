@@ -20,26 +20,28 @@ export interface SdkCall {
 /** Runs around one SDK call: may change the input, throw instead of calling, or look at the output. */
 export type SdkHook = (call: SdkCall, next: () => Promise<{ output: unknown }>) => Promise<{ output: unknown }>;
 
-const hooks = new Map<string, SdkHook>();
+/** Around the whole call (the SDK's retries included), and around each attempt (inside the retry loop). */
+const hooks = { call: new Map<string, SdkHook>(), attempt: new Map<string, SdkHook>() };
 const INSTALLED = Symbol.for("switchboard.bench.sdkHooks");
 
 type Stack = { add(middleware: unknown, options: Record<string, unknown>): void; [INSTALLED]?: true };
 type ClientPrototype = { send: (this: { middlewareStack: Stack }, ...args: unknown[]) => unknown; [INSTALLED]?: true };
 
-function middleware(next: (args: { input: Record<string, unknown> }) => Promise<{ output: unknown }>, context: Record<string, unknown>) {
-  return (args: { input: Record<string, unknown> }) => {
+const middlewareFor =
+  (registry: Map<string, SdkHook>) =>
+  (next: (args: { input: Record<string, unknown> }) => Promise<{ output: unknown }>, context: Record<string, unknown>) =>
+  (args: { input: Record<string, unknown> }) => {
     const call: SdkCall = {
       clientName: String(context.clientName ?? "unknown"),
       commandName: String(context.commandName ?? "unknown"),
       input: args.input,
     };
-    const chain = [...hooks.values()].reduceRight<() => Promise<{ output: unknown }>>(
+    const chain = [...registry.values()].reduceRight<() => Promise<{ output: unknown }>>(
       (inner, hook) => () => hook(call, inner),
       () => next({ ...args, input: call.input }),
     );
     return chain();
   };
-}
 
 function patch(prototype: ClientPrototype): void {
   if (prototype[INSTALLED]) return;
@@ -49,7 +51,14 @@ function patch(prototype: ClientPrototype): void {
     const stack = this.middlewareStack;
     if (!stack[INSTALLED]) {
       stack[INSTALLED] = true;
-      stack.add(middleware, { step: "initialize", name: "switchboardBenchHooks", priority: "low", override: true });
+      stack.add(middlewareFor(hooks.call), { step: "initialize", name: "switchboardCallHooks", priority: "low", override: true });
+      // The retry middleware is a high-priority finalizeRequest step; a low-priority one runs inside its loop.
+      stack.add(middlewareFor(hooks.attempt), {
+        step: "finalizeRequest",
+        name: "switchboardAttemptHooks",
+        priority: "low",
+        override: true,
+      });
     }
     return send.apply(this, args);
   };
@@ -62,10 +71,14 @@ export function installSdkHooks(): void {
   patch(CjsClient.prototype as ClientPrototype);
 }
 
-export function addSdkHook(name: string, hook: SdkHook): () => void {
+/**
+ * Registers a hook; `attempt` hooks run once per try inside the SDK's retry loop, so an error they throw is
+ * retried as a real one would be (a throttling error with backoff). Returns the function that removes it.
+ */
+export function addSdkHook(name: string, hook: SdkHook, where: "call" | "attempt" = "call"): () => void {
   installSdkHooks();
-  hooks.set(name, hook);
-  return () => hooks.delete(name);
+  hooks[where].set(name, hook);
+  return () => hooks[where].delete(name);
 }
 
 /** Which function invocation an SDK call belongs to, set by the twin's invoke path (see `meterInvocations`). */

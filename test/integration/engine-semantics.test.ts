@@ -278,4 +278,24 @@ describe("workflow semantics on the twin", () => {
     const job = await waitForJob(platform, submitted.body.jobId, ["timed_out"]);
     expect(step(job, "pause").status).toBe("cancelled");
   });
+
+  it("stores outputs over the claim-check threshold in S3 and hands back the full value", async () => {
+    const job = await run({
+      name: "big",
+      nodes: [
+        { id: "big", type: "code", code: "return 'x'.repeat(100000)" },
+        { id: "size", type: "code", dependsOn: ["big"], code: "return steps.big.output.length" },
+      ],
+      output: { size: "{% $steps.size.output %}", big: "{% $steps.big.output %}" },
+    });
+    expect(job.status).toBe("succeeded");
+    expect(step(job, "big").output).toHaveLength(100_000);
+    expect(step(job, "size").output).toBe(100_000);
+    expect(job.output.big).toHaveLength(100_000);
+    const events = await platform.api("GET", `/v1/jobs/${job.id}/events`);
+    const bigDone = events.body.items.find(
+      (e: any) => e.type === "step.status_changed" && e.nodeId === "big" && e.status === "succeeded",
+    );
+    expect(bigDone.output).toEqual({ $payload: expect.objectContaining({ bytes: 100_002 }) });
+  });
 });

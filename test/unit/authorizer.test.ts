@@ -154,6 +154,16 @@ describe("authorizer", () => {
     expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
   });
 
+  it("names the role's usage-plan key when the stack bound one, so API Gateway throttles by plan", async () => {
+    vi.stubEnv("USAGE_KEY_USER", "usage-key-for-users");
+    try {
+      const result = await handler(request({ Authorization: `Bearer ${token({})}` }), context);
+      expect(result.usageIdentifierKey).toBe("usage-key-for-users");
+    } finally {
+      vi.stubEnv("USAGE_KEY_USER", "");
+    }
+  });
+
   it("reads the WebSocket token from the query string", async () => {
     const result = await handler(request({}, { token: token({}) }), context);
     expect(result.context).toMatchObject({ tenantId: "acme" });

@@ -2,9 +2,10 @@
  * Resource shapes, from the shared schemas where they exist. List responses are typed, not parsed, so
  * one odd item degrades a row instead of failing the page; job data, which drives live state, is parsed.
  */
-export type { ApiKey, AuditEntry, CreatedApiKey, User } from "#events/auth";
+
 export type { Agent, ToolSummary as Tool } from "#events/agents";
 export type { Approval } from "#events/approvals";
+export type { ApiKey, AuditEntry, CreatedApiKey, User } from "#events/auth";
 export type { Schedule } from "#events/schedules";
 export type { Workflow, WorkflowSummary, WorkflowVersion } from "#events/workflows-api";
 

@@ -1,5 +1,6 @@
 import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
+import { ProviderName } from "#events/agents";
 import { useServices } from "../api/services.tsx";
 import type { Agent } from "../api/types.ts";
 import { CreatePanel } from "../components/create-panel.tsx";
@@ -12,7 +13,11 @@ import { useMe } from "../hooks/use-session.ts";
 import { canWrite } from "../lib/nav.ts";
 
 const KEY = ["agents"];
-const PROVIDERS = ["scripted", "bedrock", "openai", "anthropic"] as const;
+const SCRIPT_TEMPLATE = `{
+  "rules": [{ "match": "summar", "reply": "A short summary.", "confidence": 0.8 }],
+  "defaultReply": "OK"
+}
+`;
 
 const columns: Column<Agent>[] = [
   { header: "Name", cell: (a) => <strong>{a.name}</strong> },
@@ -59,12 +64,12 @@ function CreateAgent() {
     baseUrl: "",
     secret: "",
     maxTurns: "",
-    config: "",
+    script: SCRIPT_TEMPLATE,
   });
   const [problem, setProblem] = useState<string | null>(null);
   const create = useCreate(KEY, api.createAgent, () => {
     setOpen(false);
-    setForm((f) => ({ ...f, name: "", model: "", systemPrompt: "", tools: "", config: "" }));
+    setForm((f) => ({ ...f, name: "", model: "", systemPrompt: "", tools: "", script: SCRIPT_TEMPLATE }));
   });
   const set = (key: keyof typeof form) => (e: { target: { value: string } }) =>
     setForm((f) => ({ ...f, [key]: e.target.value }));
@@ -85,10 +90,10 @@ function CreateAgent() {
     if (form.baseUrl.trim()) body.baseUrl = form.baseUrl.trim();
     if (form.secret.trim()) body.secret = form.secret.trim();
     if (form.maxTurns.trim()) body.maxTurns = Number(form.maxTurns);
-    if (form.config.trim()) {
-      const parsed = parseJson(form.config);
-      if (!parsed.ok) return setProblem(`Config is not valid JSON: ${parsed.message}`);
-      body.config = parsed.value;
+    if (form.provider === "scripted" && form.script.trim()) {
+      const parsed = parseJson(form.script);
+      if (!parsed.ok) return setProblem(`Script is not valid JSON: ${parsed.message}`);
+      body.script = parsed.value;
     }
     create.mutate(body);
   };
@@ -109,7 +114,7 @@ function CreateAgent() {
       <label className="field">
         <span>Provider</span>
         <select value={form.provider} onChange={set("provider")}>
-          {PROVIDERS.map((p) => (
+          {ProviderName.options.map((p) => (
             <option key={p}>{p}</option>
           ))}
         </select>
@@ -153,10 +158,10 @@ function CreateAgent() {
       {form.provider === "scripted" && (
         <div className="form-grid-full">
           <JsonEditor
-            label="Config (JSON, scripted rules)"
-            value={form.config}
-            onChange={(v) => setForm((f) => ({ ...f, config: v }))}
-            rows={5}
+            label="Script (JSON): rules that decide replies, tool calls and confidence"
+            value={form.script}
+            onChange={(v) => setForm((f) => ({ ...f, script: v }))}
+            rows={6}
           />
         </div>
       )}

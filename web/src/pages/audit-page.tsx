@@ -1,34 +1,10 @@
-import { useInfiniteQuery } from "@tanstack/react-query";
+import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { useServices } from "../api/services.tsx";
 import type { AuditEntry } from "../api/types.ts";
 import { Empty, ErrorState, InlineError, Loading } from "../components/data-state.tsx";
 import { type Column, DataTable } from "../components/data-table.tsx";
 import { PageHeader } from "../components/page-header.tsx";
 import { formatDateTime } from "../lib/format.ts";
-
-const columns: Column<AuditEntry>[] = [
-  { header: "When", cell: (e) => <time dateTime={e.at}>{formatDateTime(e.at)}</time> },
-  {
-    header: "Who",
-    cell: (e) => (
-      <>
-        {e.email ?? e.principalId ?? "—"}
-        {e.principalType === "apiKey" && <span className="muted small"> (API key)</span>}
-      </>
-    ),
-  },
-  { header: "Action", cell: (e) => <span className="mono">{e.action}</span> },
-  {
-    header: "Resource",
-    cell: (e) => (
-      <span className="mono">
-        {e.resource ?? ""}
-        {e.resourceId ? ` ${e.resourceId}` : ""}
-      </span>
-    ),
-  },
-  { header: "Request", cell: (e) => <span className="mono muted small">{e.requestId ?? "—"}</span> },
-];
 
 export function AuditPage() {
   const { api } = useServices();
@@ -39,6 +15,27 @@ export function AuditPage() {
     getNextPageParam: (last) => last.cursor,
   });
   const rows = audit.data?.pages.flatMap((p) => p.items) ?? [];
+  // Entries name the actor by id; the user list turns ids into emails where it can.
+  const users = useQuery({ queryKey: ["users"], queryFn: api.listUsers });
+  const emails = new Map(users.data?.items.map((u) => [u.id, u.email]) ?? []);
+  const columns: Column<AuditEntry>[] = [
+    { header: "When", cell: (e) => <time dateTime={e.at}>{formatDateTime(e.at)}</time> },
+    {
+      header: "Who",
+      cell: (e) => (
+        <>
+          <span className={emails.has(e.actorId) ? undefined : "mono"}>
+            {emails.get(e.actorId) ?? e.actorId}
+          </span>
+          {e.actorType === "apiKey" && <span className="muted small"> (API key)</span>}
+        </>
+      ),
+    },
+    { header: "Action", cell: (e) => <span className="mono">{e.action}</span> },
+    { header: "Resource", cell: (e) => <span className="mono">{e.resource}</span> },
+    { header: "Status", cell: (e) => e.status, className: "numeric" },
+    { header: "Request", cell: (e) => <span className="mono muted small">{e.requestId}</span> },
+  ];
   return (
     <>
       <PageHeader title="Audit" meta="Every change: who, what, when, and with which key." />
@@ -54,12 +51,7 @@ export function AuditPage() {
         <Empty>No audit entries yet.</Empty>
       ) : (
         <>
-          <DataTable
-            rows={rows}
-            columns={columns}
-            rowKey={(e) => e.id ?? `${e.at}${e.action}`}
-            caption="Audit log"
-          />
+          <DataTable rows={rows} columns={columns} rowKey={(e) => e.id} caption="Audit log" />
           {audit.hasNextPage && (
             <button
               type="button"

@@ -10,7 +10,7 @@ import { PageHeader } from "../components/page-header.tsx";
 import { StatusBadge } from "../components/status-badge.tsx";
 import { StepPanel } from "../components/step-panel.tsx";
 import { Timeline } from "../components/timeline.tsx";
-import { WorkflowGraph } from "../components/workflow-graph.tsx";
+import { WorkflowGraph } from "../components/lazy-workflow-graph.tsx";
 import { type TokenStreams, useJobLive } from "../hooks/use-job-live.ts";
 import { useMe } from "../hooks/use-session.ts";
 import { durationBetween, formatDateTime, shortId } from "../lib/format.ts";

@@ -15,17 +15,32 @@ const KEY = ["tools"];
 
 const columns: Column<Tool>[] = [
   { header: "Name", cell: (t) => <span className="mono">{t.name}</span> },
-  { header: "Type", cell: (t) => t.type ?? "—" },
-  { header: "Description", cell: (t) => t.description ?? <span className="muted">—</span> },
-  { header: "Source", cell: (t) => (t.builtIn ? "built in" : "custom") },
+  { header: "Kind", cell: (t) => (t.builtIn ? "built in" : (t.type ?? "custom")) },
+  { header: "Description", cell: (t) => t.description || <span className="muted">—</span> },
+  {
+    header: "Endpoint",
+    cell: (t) =>
+      t.url ? (
+        <span className="mono small">
+          {t.method ?? "GET"} {t.url}
+        </span>
+      ) : (
+        <span className="muted">—</span>
+      ),
+  },
 ];
 
 const TEMPLATE = `{
   "name": "lookup_order",
   "description": "Fetch an order by id",
-  "type": "http",
-  "config": { "method": "GET", "url": "https://example.com/orders/{% $input.id %}" },
-  "inputSchema": { "type": "object", "properties": { "id": { "type": "string" } }, "required": ["id"] }
+  "method": "GET",
+  "url": "https://api.example.com/orders/{id}",
+  "headers": { "authorization": "Bearer {{secret:ORDERS_TOKEN}}" },
+  "parameters": {
+    "type": "object",
+    "properties": { "id": { "type": "string" } },
+    "required": ["id"]
+  }
 }
 `;
 
@@ -50,7 +65,7 @@ export function ToolsPage() {
   );
 }
 
-/** Tool bodies vary by type, so the form is the JSON the API takes. */
+/** A custom HTTP tool is mostly a JSON schema, so the form is the JSON the API takes. */
 function CreateTool() {
   const { api } = useServices();
   const [open, setOpen] = useState(false);
@@ -76,7 +91,7 @@ function CreateTool() {
           label="Tool (JSON)"
           value={text}
           onChange={setText}
-          rows={9}
+          rows={12}
           errorLines={!parsed.ok && parsed.line ? new Set([parsed.line]) : undefined}
         />
       </div>

@@ -1,6 +1,6 @@
 import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
-import type { Role } from "#events/auth";
+import { MIN_PASSWORD_LENGTH, type Role } from "#events/auth";
 import { useServices } from "../api/services.tsx";
 import type { User } from "../api/types.ts";
 import { CreatePanel } from "../components/create-panel.tsx";
@@ -15,6 +15,7 @@ const KEY = ["users"];
 const columns: Column<User>[] = [
   { header: "Email", cell: (u) => u.email },
   { header: "Role", cell: (u) => u.role },
+  { header: "Status", cell: (u) => (u.disabled ? <span className="muted">disabled</span> : "active") },
   { header: "Created", cell: (u) => formatDateTime(u.createdAt) },
 ];
 
@@ -69,11 +70,11 @@ function CreateUser() {
         />
       </label>
       <label className="field">
-        <span>Password</span>
+        <span>Password (at least {MIN_PASSWORD_LENGTH} characters)</span>
         <input
           type="password"
           required
-          minLength={8}
+          minLength={MIN_PASSWORD_LENGTH}
           autoComplete="new-password"
           value={password}
           onChange={(e) => setPassword(e.target.value)}

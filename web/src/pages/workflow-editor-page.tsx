@@ -8,7 +8,7 @@ import { Empty, ErrorState, InlineError, Loading, QueryState } from "../componen
 import { JsonEditor, parseJson } from "../components/json-editor.tsx";
 import { PageHeader } from "../components/page-header.tsx";
 import { RunDialog } from "../components/run-dialog.tsx";
-import { WorkflowGraph } from "../components/workflow-graph.tsx";
+import { WorkflowGraph } from "../components/lazy-workflow-graph.tsx";
 import { useDebounced } from "../hooks/use-debounced.ts";
 import { useMe } from "../hooks/use-session.ts";
 import { formatDateTime } from "../lib/format.ts";
