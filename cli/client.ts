@@ -8,7 +8,7 @@ import { Approval, type ApprovalStatus, ListApprovalsResponse } from "#events/ap
 import { ApiKey, type CreateApiKeyRequest, CreatedApiKey, Me, TokenResponse } from "#events/auth";
 import { ErrorBody } from "#events/errors";
 import {
-  type CreateJobRequest,
+  CreateJobRequest,
   CreateJobResponse,
   JobWithSteps,
   type ListJobsQuery,
@@ -53,6 +53,9 @@ export interface SwitchboardClientOptions {
 
 export const Page = <T extends z.ZodTypeAny>(item: T) =>
   z.object({ items: z.array(item), cursor: z.string().optional() });
+
+/** A workflow definition as written: defaults (retry policy and the like) may be left out. */
+export type WorkflowInput = z.input<typeof WorkflowDefinition>;
 
 /** GET /v1/jobs/{id} also returns the definition of the version the job runs. */
 export const JobDetail = JobWithSteps.extend({ definition: WorkflowDefinition.optional() });
@@ -266,7 +269,7 @@ export class SwitchboardClient {
   }
 
   readonly jobs = {
-    create: (body: CreateJobRequest) =>
+    create: (body: z.input<typeof CreateJobRequest>) =>
       this.request("POST", "/v1/jobs", { body, schema: CreateJobResponse }),
     get: (id: string) => this.request("GET", `/v1/jobs/${enc(id)}`, { schema: JobDetail }),
     list: (query: Partial<Omit<ListJobsQuery, "limit">> & { limit?: number } = {}) =>
@@ -281,10 +284,10 @@ export class SwitchboardClient {
     list: (cursor?: string) =>
       this.request("GET", "/v1/workflows", { query: { cursor }, schema: ListWorkflowsResponse }),
     get: (id: string) => this.request("GET", `/v1/workflows/${enc(id)}`, { schema: Workflow }),
-    create: (definition: WorkflowDefinition) =>
+    create: (definition: WorkflowInput) =>
       this.request("POST", "/v1/workflows", { body: definition, schema: Workflow }),
     /** A PUT makes a new version. */
-    update: (id: string, definition: WorkflowDefinition) =>
+    update: (id: string, definition: WorkflowInput) =>
       this.request("PUT", `/v1/workflows/${enc(id)}`, { body: definition, schema: Workflow }),
     findByName: async (name: string): Promise<WorkflowSummary | undefined> => {
       for await (const workflow of this.paginate((cursor) => this.workflows.list(cursor))) {
@@ -297,7 +300,7 @@ export class SwitchboardClient {
      * latest definition differs. An identical definition makes no version.
      */
     apply: async (
-      definition: WorkflowDefinition,
+      definition: WorkflowInput,
     ): Promise<{ action: "created" | "updated" | "unchanged"; workflow: Workflow }> => {
       const existing = await this.workflows.findByName(definition.name);
       if (existing === undefined) return { action: "created", workflow: await this.workflows.create(definition) };
@@ -317,6 +320,7 @@ export class SwitchboardClient {
     decide: (id: string, decision: "approve" | "reject", comment?: string) =>
       this.request("POST", `/v1/approvals/${enc(id)}/decision`, {
         body: comment === undefined ? { decision } : { decision, comment },
+        schema: Approval,
       }),
   };
 

@@ -15,8 +15,8 @@ function decision(verb: "approve" | "reject"): Command {
       const id = args.positionals[0] as string;
       const comment = stringOption(args, "comment");
       const result = await (await context.client()).approvals.decide(id, verb, comment);
-      if (context.json) context.printJson(result ?? { id, decision: verb });
-      else context.print(`${verb === "approve" ? "approved" : "rejected"} ${id}`);
+      if (context.json) context.printJson(result);
+      else context.print(`${verb === "approve" ? "approved" : "rejected"} ${id}: approval is ${result.status}`);
       return 0;
     },
   };

@@ -49,8 +49,15 @@ export function headerSets(request: IncomingMessage): HeaderSets {
     const value = raw[index + 1] ?? "";
     const existing =
       Object.keys(multiValueHeaders).find((key) => key.toLowerCase() === name.toLowerCase()) ?? name;
-    headers[existing] = value;
-    multiValueHeaders[existing] = [...(multiValueHeaders[existing] ?? []), value];
+    // Own properties even for a name like `__proto__`, as JSON.parse gives a Lambda in AWS.
+    Object.defineProperty(headers, existing, { value, enumerable: true, writable: true, configurable: true });
+    const values = Object.hasOwn(multiValueHeaders, existing) ? (multiValueHeaders[existing] ?? []) : [];
+    Object.defineProperty(multiValueHeaders, existing, {
+      value: [...values, value],
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return { headers, multiValueHeaders };
 }
@@ -62,16 +69,18 @@ export interface QuerySets {
 
 /** API Gateway REST gives `null`, not `{}`, when there is no query string. */
 export function querySets(url: URL): QuerySets {
-  const single: Record<string, string> = {};
-  const multi: Record<string, string[]> = {};
+  // Maps, then Object.fromEntries: a parameter named `__proto__` becomes an own property, as in AWS, rather
+  // than reaching the object's prototype.
+  const single = new Map<string, string>();
+  const multi = new Map<string, string[]>();
   for (const [name, value] of url.searchParams) {
-    single[name] = value;
-    multi[name] = [...(multi[name] ?? []), value];
+    single.set(name, value);
+    multi.set(name, [...(multi.get(name) ?? []), value]);
   }
-  const empty = Object.keys(single).length === 0;
+  const empty = single.size === 0;
   return {
-    queryStringParameters: empty ? null : single,
-    multiValueQueryStringParameters: empty ? null : multi,
+    queryStringParameters: empty ? null : Object.fromEntries(single),
+    multiValueQueryStringParameters: empty ? null : Object.fromEntries(multi),
   };
 }
 

@@ -12,6 +12,10 @@ import { errorResult, json } from "./respond.ts";
 
 /** Bodies larger than this are refused before parsing. API Gateway's own limit is 10 MB. */
 export const MAX_BODY_BYTES = 1024 * 1024;
+/** DynamoDB stores documents at most 32 levels deep; a deeper body could never be stored, and walking it recursively overflows the stack. */
+export const MAX_BODY_DEPTH = 32;
+/** Ids and names in paths end up in DynamoDB keys (at most 1 KB for a sort key, with a prefix). */
+export const MAX_PATH_PARAMETER_BYTES = 512;
 
 export interface Principal {
   tenantId: string;
@@ -102,13 +106,61 @@ function parseBody(event: APIGatewayProxyEvent): unknown {
   if (type !== undefined && !/^application\/(.+\+)?json\b/i.test(type)) {
     throw new AppError(415, "UNSUPPORTED_MEDIA_TYPE", "Request body must be application/json");
   }
+  let parsed: unknown;
   try {
-    return JSON.parse(raw);
+    parsed = JSON.parse(raw);
   } catch (error) {
     throw new AppError(400, "BAD_REQUEST", "Request body is not valid JSON", {
       reason: error instanceof Error ? error.message : String(error),
     });
   }
+  checkShape(parsed);
+  return parsed;
+}
+
+/**
+ * Refuses bodies nested deeper than DynamoDB can store, and keys that reach a prototype when code copies
+ * or merges the value (`__proto__`, `constructor.prototype`). Iterative, so a deep body cannot overflow the
+ * stack here either.
+ */
+function checkShape(body: unknown): void {
+  const pending: { value: unknown; depth: number }[] = [{ value: body, depth: 0 }];
+  while (pending.length > 0) {
+    const { value, depth } = pending.pop() as { value: unknown; depth: number };
+    if (value === null || typeof value !== "object") continue;
+    if (depth >= MAX_BODY_DEPTH) {
+      throw new AppError(400, "BAD_REQUEST", `Request body is nested deeper than ${MAX_BODY_DEPTH} levels`);
+    }
+    if (!Array.isArray(value)) {
+      if (Object.hasOwn(value, "__proto__")) {
+        throw new AppError(400, "BAD_REQUEST", "Request body has a forbidden key: __proto__");
+      }
+      const ctor = (value as Record<string, unknown>).constructor;
+      if (
+        Object.hasOwn(value, "constructor") &&
+        ctor !== null &&
+        typeof ctor === "object" &&
+        Object.hasOwn(ctor, "prototype")
+      ) {
+        throw new AppError(400, "BAD_REQUEST", "Request body has a forbidden key: constructor.prototype");
+      }
+    }
+    for (const child of Object.values(value)) pending.push({ value: child, depth: depth + 1 });
+  }
+}
+
+function pathParameters(event: APIGatewayProxyEvent): Record<string, string> {
+  const params = Object.fromEntries(Object.entries(event.pathParameters ?? {}).map(([k, v]) => [k, v ?? ""]));
+  for (const [name, value] of Object.entries(params)) {
+    if (Buffer.byteLength(value, "utf8") > MAX_PATH_PARAMETER_BYTES) {
+      throw new AppError(
+        400,
+        "VALIDATION_FAILED",
+        `Path parameter ${name} is longer than ${MAX_PATH_PARAMETER_BYTES} bytes`,
+      );
+    }
+  }
+  return params;
 }
 
 function principalOf(event: APIGatewayProxyEvent): Principal {
@@ -193,6 +245,7 @@ async function dispatch(routes: RouteTable, event: APIGatewayProxyEvent): Promis
       logger.appendKeys({ tenantId: principal.tenantId, principalId: principal.principalId });
       authorizeRoute(route, principal);
     }
+    const params = pathParameters(event);
     const rawBody = parseBody(event);
     const body =
       definition.body === undefined ? rawBody : parseOrThrow(definition.body, rawBody ?? {}, "request body");
@@ -203,7 +256,7 @@ async function dispatch(routes: RouteTable, event: APIGatewayProxyEvent): Promis
       event,
       body,
       query,
-      params: Object.fromEntries(Object.entries(event.pathParameters ?? {}).map(([k, v]) => [k, v ?? ""])),
+      params,
       principal: principal as Principal,
       requestId,
       sourceIp: event.requestContext?.identity?.sourceIp ?? "unknown",

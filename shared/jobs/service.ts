@@ -17,6 +17,7 @@ import { newId } from "../ids.ts";
 import { logger } from "../observability.ts";
 import { MAX_DELAY_SECONDS, type OutgoingStep, sendStepMessages } from "../queues.ts";
 import { ConcurrentUpdateError, commitDecision, insertJob, type LoadedJob, loadJob } from "../stores/jobs.ts";
+import { acquireRunSlot, releaseRunSlot } from "./fairness.ts";
 import { executeStep, leaseSecondsFor, type StepOutcome } from "./run-step.ts";
 import { startStepTask, stopStepTask } from "./tasks.ts";
 
@@ -100,6 +101,9 @@ export async function runCommands(state: JobState, commands: Command[]): Promise
   for (const command of approvals) await requestApproval(state, command);
 }
 
+/** Seconds a step waits before trying again when its tenant is at its running-steps limit. */
+const BUSY_RETRY_SECONDS = { min: 1, max: 5 };
+
 export interface StartJobInput {
   tenantId: string;
   createdBy: string;
@@ -168,7 +172,9 @@ export async function processStepMessage(message: StepMessage): Promise<void> {
   const { tenantId, jobId, nodeId, itemIndex, attempt } = message;
   const key = stepKey(nodeId, itemIndex);
 
-  // 1. Claim: queued → running for exactly this attempt.
+  // 1. Claim: queued → running for exactly this attempt, holding one of the tenant's run slots.
+  let slot: Awaited<ReturnType<typeof acquireRunSlot>>;
+  let busy = false;
   const claim = await withJob(tenantId, jobId, async (loaded) => {
     const { state } = loaded;
     const step = state.steps[key];
@@ -187,6 +193,19 @@ export async function processStepMessage(message: StepMessage): Promise<void> {
       await sendStepMessages([{ message, delaySeconds: Math.min(remaining, MAX_DELAY_SECONDS) }]);
       return undefined;
     }
+    const lambda = getNode(state, nodeId)?.runtime !== "fargate";
+    if (lambda && slot === undefined) {
+      slot = await acquireRunSlot(
+        tenantId,
+        `${jobId}:${key}:${attempt}`,
+        leaseSecondsFor(state, nodeId),
+        now,
+      );
+      if (slot === undefined) {
+        busy = true;
+        return undefined;
+      }
+    }
     const next: JobState = structuredClone(state);
     const claimed = next.steps[key];
     if (claimed === undefined) return undefined;
@@ -202,13 +221,27 @@ export async function processStepMessage(message: StepMessage): Promise<void> {
       result: "claimed" as const,
     };
   });
-  if (claim === undefined) {
-    logger.warn("Step message for an unknown job dropped", { tenantId, jobId });
+  if (busy) {
+    // Waiting for a slot is not a failure: a new message (with a fresh receive count) tries again shortly.
+    const { min, max } = BUSY_RETRY_SECONDS;
+    await sendStepMessages([{ message, delaySeconds: min + Math.random() * (max - min) }]);
     return;
   }
-  if (claim.result !== "claimed" || !claim.committed) return;
+  if (claim === undefined) logger.warn("Step message for an unknown job dropped", { tenantId, jobId });
+  if (claim === undefined || claim.result !== "claimed" || !claim.committed) {
+    await releaseRunSlot(slot);
+    return;
+  }
+  try {
+    await runClaimedStep(message, claim.loaded.state);
+  } finally {
+    await releaseRunSlot(slot);
+  }
+}
 
-  const claimedState = claim.loaded.state;
+async function runClaimedStep(message: StepMessage, claimedState: JobState): Promise<void> {
+  const { tenantId, jobId, nodeId, itemIndex, attempt } = message;
+  const key = stepKey(nodeId, itemIndex);
   if (getNode(claimedState, nodeId)?.runtime === "fargate") {
     // Long steps leave the worker: the task runs the same step code and reports through recordStepOutcome.
     let taskArn: string;

@@ -460,14 +460,15 @@ export async function commitDecision(
   const stepItems = stored.changedSteps.map((step) => stepItem(after, step, now));
   const eventItems = events.map((event) => eventItem(meta.tenantId, event));
   const puts = [...stepItems, ...eventItems];
+  const head = [jobUpdate];
   // Everything fits in one transaction in the common case. A large fan-out writes its overflow after the
   // job's version moved, so a lost race never leaves orphan events behind.
-  const inline = puts.slice(0, MAX_TRANSACTION_ITEMS - 1);
+  const inline = puts.slice(0, MAX_TRANSACTION_ITEMS - head.length);
   try {
     await dynamo().send(
       new TransactWriteCommand({
         TransactItems: [
-          jobUpdate,
+          ...head,
           ...inline.map((Item) => ({ Put: { TableName: tableName(), Item } })),
         ] as never,
       }),

@@ -1,13 +1,12 @@
 /**
  * Counts the AWS operations the platform performs, by the function invocation that performed them.
  * Lambda invocations are counted on the twin's invoke path (`FunctionRunner.invoke`, which every trigger
- * goes through); SDK calls through the middleware of `sdk-hooks.ts`, which also asks DynamoDB for its
+ * goes through, see `onInvocation`); SDK calls through the middleware of `sdk-hooks.ts`, which also asks DynamoDB for its
  * consumed capacity (the application does not), so reads and writes are request units as AWS bills them.
  */
 import { type FunctionName, manifest } from "#infra/manifest";
-import { FunctionRunner } from "#infra/local/functions";
 import { PRICES, type RunUsage } from "./prices.ts";
-import { addSdkHook, invocationScope } from "./sdk-hooks.ts";
+import { addSdkHook, invocationScope, onInvocation } from "./sdk-hooks.ts";
 
 type Capacity = { CapacityUnits?: number; ReadCapacityUnits?: number; WriteCapacityUnits?: number };
 
@@ -80,28 +79,15 @@ export class Meter {
 
   /** Starts counting: patches the twin's invoke path and adds the SDK hook. */
   install(): this {
-    const meter = this;
-    const prototype = FunctionRunner.prototype as unknown as {
-      invoke: (this: FunctionRunner, name: FunctionName, event: unknown) => Promise<unknown>;
-    };
-    const invoke = prototype.invoke;
-    prototype.invoke = function (name, event) {
-      const started = performance.now();
-      const routeKey = (event as { requestContext?: { routeKey?: string } })?.requestContext?.routeKey;
-      if (name === "ws" && routeKey === "$default") meter.data.websocket.inbound++;
-      return invocationScope.run({ function: name }, async () => {
-        try {
-          return await invoke.call(this, name, event);
-        } finally {
-          const entry = (meter.data.lambda[name] ??= { invocations: 0, billedMs: 0 });
-          entry.invocations++;
-          entry.billedMs += Math.ceil(performance.now() - started);
-        }
-      });
-    };
-    this.stops.push(() => {
-      prototype.invoke = invoke;
-    });
+    this.stops.push(
+      onInvocation(({ name, event, ms }) => {
+        const entry = (this.data.lambda[name] ??= { invocations: 0, billedMs: 0 });
+        entry.invocations++;
+        entry.billedMs += Math.ceil(ms);
+        const routeKey = (event as { requestContext?: { routeKey?: string } })?.requestContext?.routeKey;
+        if (name === "ws" && routeKey === "$default") this.data.websocket.inbound++;
+      }),
+    );
     this.stops.push(
       addSdkHook("meter", async (call, next) => {
         const source = invocationScope.getStore()?.function ?? "event-source";

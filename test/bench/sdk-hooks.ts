@@ -7,6 +7,8 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { createRequire } from "node:module";
 import { Client as EsmClient } from "@smithy/core/client";
+import { FunctionRunner } from "#infra/local/functions";
+import type { FunctionName } from "#infra/manifest";
 
 export interface SdkCall {
   /** `DynamoDBClient`, `SQSClient`, `ApiGatewayManagementApiClient`, … */
@@ -81,5 +83,49 @@ export function addSdkHook(name: string, hook: SdkHook, where: "call" | "attempt
   return () => hooks[where].delete(name);
 }
 
-/** Which function invocation an SDK call belongs to, set by the twin's invoke path (see `meterInvocations`). */
+/** Which function invocation an SDK call belongs to, set on the twin's invoke path by `scopeInvocations`. */
 export const invocationScope = new AsyncLocalStorage<{ function: string }>();
+
+export interface Invocation {
+  name: FunctionName;
+  event: unknown;
+  ms: number;
+  error?: unknown;
+}
+
+const invocationListeners = new Set<(invocation: Invocation) => void>();
+
+/**
+ * Wraps the twin's `FunctionRunner.invoke`, which every trigger (gateway, pollers, schedules) goes through:
+ * SDK calls made during an invocation know their function, and listeners hear of every invocation.
+ */
+export function scopeInvocations(): void {
+  const prototype = FunctionRunner.prototype as unknown as {
+    invoke: (this: FunctionRunner, name: FunctionName, event: unknown) => Promise<unknown>;
+    [INSTALLED]?: true;
+  };
+  if (prototype[INSTALLED]) return;
+  prototype[INSTALLED] = true;
+  const invoke = prototype.invoke;
+  prototype.invoke = function (name, event) {
+    const started = performance.now();
+    return invocationScope.run({ function: name }, async () => {
+      let error: unknown;
+      try {
+        return await invoke.call(this, name, event);
+      } catch (thrown) {
+        error = thrown;
+        throw thrown;
+      } finally {
+        const invocation: Invocation = { name, event, ms: performance.now() - started, ...(error === undefined ? {} : { error }) };
+        for (const listener of invocationListeners) listener(invocation);
+      }
+    });
+  };
+}
+
+export function onInvocation(listener: (invocation: Invocation) => void): () => void {
+  scopeInvocations();
+  invocationListeners.add(listener);
+  return () => invocationListeners.delete(listener);
+}

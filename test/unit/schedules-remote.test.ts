@@ -13,7 +13,11 @@ import type { ScheduleRecord } from "#shared/stores/schedules";
 
 const scheduler = mockClient(SchedulerClient);
 const notFound = () =>
-  new ResourceNotFoundException({ message: "Schedule sch_1 does not exist.", $metadata: {} });
+  new ResourceNotFoundException({
+    message: "Schedule sch_1 does not exist.",
+    Message: "Schedule sch_1 does not exist.",
+    $metadata: {},
+  });
 
 const record: ScheduleRecord = {
   tenantId: "acme",
@@ -80,7 +84,9 @@ describe("the Scheduler side of a schedule", () => {
 
   it("turns a create that lost a race back into an update", async () => {
     scheduler.on(UpdateScheduleCommand).rejectsOnce(notFound()).resolves({ ScheduleArn: "arn" });
-    scheduler.on(CreateScheduleCommand).rejects(new ConflictException({ message: "exists", $metadata: {} }));
+    scheduler
+      .on(CreateScheduleCommand)
+      .rejects(new ConflictException({ message: "exists", Message: "exists", $metadata: {} }));
     await putRemoteSchedule(record);
     expect(scheduler.commandCalls(UpdateScheduleCommand)).toHaveLength(2);
   });

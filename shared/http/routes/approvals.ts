@@ -1,4 +1,3 @@
-import { z } from "zod";
 import {
   AgentApprovalStats,
   Approval,
@@ -40,7 +39,6 @@ export const approvalRoutes: RouteTable = {
   }),
   getAgentStats: defineRoute({
     summary: "How often an agent's reviewed results were approved or rejected, by confidence",
-    query: z.object({}).strict(),
     response: AgentApprovalStats,
     handle: ({ params, principal }) => agentApprovalStats(principal.tenantId, params.id ?? ""),
   }),

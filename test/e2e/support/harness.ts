@@ -163,10 +163,10 @@ export function useE2E(): E2E {
 }
 
 /** Signs in through the form and waits for the app to show the main navigation. */
-export async function signIn(page: Page, url: string, path = "/jobs"): Promise<void> {
+export async function signIn(page: Page, url: string, path = "/jobs", who = ADMIN): Promise<void> {
   await page.goto(`${url}${path}`);
-  await page.getByLabel("Email").fill(ADMIN.email);
-  await page.getByLabel("Password").fill(ADMIN.password);
+  await page.getByLabel("Email").fill(who.email);
+  await page.getByLabel("Password").fill(who.password);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Jobs" }).waitFor();
 }

@@ -64,7 +64,18 @@ export function createApi(http: HttpClient) {
         schema: ListJobsResponse,
       }),
     getJob: (id: string) => http.get(`/v1/jobs/${enc(id)}`, { schema: JobDetail }),
-    getJobEvents: (id: string) => http.get(`/v1/jobs/${enc(id)}/events`, { schema: Timeline }),
+    /** The whole timeline: long ones come in pages, each continuing after the last `seq` of the one before. */
+    getJobEvents: async (id: string) => {
+      const items: TimelineEvent[] = [];
+      let since: string | undefined;
+      for (let page = 0; page < 50; page++) {
+        const result = await http.get(`/v1/jobs/${enc(id)}/events`, { query: { since }, schema: Timeline });
+        items.push(...result.items);
+        if (!result.cursor || result.cursor === since) break;
+        since = result.cursor;
+      }
+      return { items };
+    },
     createJob: (body: CreateJobRequest) => http.post("/v1/jobs", body, { schema: CreateJobResponse }),
     cancelJob: (id: string) => http.post<unknown>(`/v1/jobs/${enc(id)}/cancel`),
     retryJob: (id: string) => http.post<unknown>(`/v1/jobs/${enc(id)}/retry`),

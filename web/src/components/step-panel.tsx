@@ -1,3 +1,4 @@
+import { useEffect, useRef } from "react";
 import type { Step } from "#events/jobs";
 import type { TokenStreams } from "../hooks/use-job-live.ts";
 import { streamKey } from "../hooks/use-job-live.ts";
@@ -25,7 +26,12 @@ function StepDetails({ step, stream }: { step: Step; stream: string | undefined 
         <dt>Waited</dt>
         <dd>{durationBetween(step.queuedAt, step.startedAt)}</dd>
         <dt>Ran</dt>
-        <dd>{step.startedAt ? durationBetween(step.startedAt, step.endedAt) : "—"}</dd>
+        <dd>
+          {/* Only a running step is still counting; a waiting one has stopped running without ending. */}
+          {step.startedAt && (step.endedAt || step.status === "running")
+            ? durationBetween(step.startedAt, step.endedAt)
+            : "—"}
+        </dd>
       </dl>
       {step.error && (
         <div className="step-error" role="note">
@@ -60,12 +66,18 @@ export function StepPanel({
   streams: TokenStreams;
   onClose: () => void;
 }) {
+  const ref = useRef<HTMLElement>(null);
+  // On narrow screens the panel sits below the graph; bring it into view when a node is picked.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runs when another node is picked, on purpose
+  useEffect(() => {
+    ref.current?.scrollIntoView?.({ block: "nearest", behavior: "smooth" });
+  }, [node.id]);
   const own = steps.find((s) => s.itemIndex === undefined);
   const items = steps
     .filter((s) => s.itemIndex !== undefined)
     .sort((a, b) => (a.itemIndex ?? 0) - (b.itemIndex ?? 0));
   return (
-    <aside className="panel step-panel" aria-label={`Step ${node.id}`}>
+    <aside ref={ref} className="panel step-panel" aria-label={`Step ${node.id}`}>
       <div className="panel-header">
         <h2>
           <code>{node.id}</code> <span className="muted small">{node.type}</span>

@@ -13,7 +13,7 @@ import {
 } from "@xyflow/react";
 import { memo, useEffect, useMemo } from "react";
 import { useTheme } from "../hooks/use-theme.ts";
-import { layoutGraph } from "../lib/graph-layout.ts";
+import { layoutGraph, NODE_HEIGHT, NODE_WIDTH } from "../lib/graph-layout.ts";
 import type { GraphModel, GraphNodeModel } from "../lib/graph-model.ts";
 
 type StepNodeData = { node: GraphNodeModel; selected: boolean; onSelect?: (id: string) => void };
@@ -102,6 +102,10 @@ export function WorkflowGraph({
         id: node.id,
         type: "step",
         position: positions.get(node.id) ?? { x: 0, y: 0 },
+        // Every node has the same fixed size. Saying so up front means React Flow never has to measure
+        // (nodes rebuilt on a status change would otherwise lose their measurements and hide).
+        width: NODE_WIDTH,
+        height: NODE_HEIGHT,
         // Nodes that are neither selectable nor draggable get no pointer events; the button inside needs them.
         style: { pointerEvents: "all" },
         data: { node, selected: node.id === selectedId, ...(onSelect ? { onSelect } : {}) },

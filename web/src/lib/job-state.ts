@@ -9,22 +9,19 @@ export function stepKey(nodeId: string, itemIndex?: number): string {
 }
 
 /**
- * The job as it is now: the last fetched snapshot with every later timeline event applied on top. The
- * snapshot's `seq` says which events it already includes, so replays and duplicates change nothing.
- * A step the snapshot lacks altogether is rebuilt from all of its events.
+ * The job as it is now: the last fetched snapshot with the timeline applied on top.
+ *
+ * The job's own status comes from events after the snapshot's `seq`. Step statuses come from every step
+ * event in order, since the timeline is complete and ordered while a snapshot's steps may have been read a
+ * moment before its `seq`; a step never goes back from a finished attempt to an earlier state of that
+ * attempt, so a snapshot fresher than the events does not flicker. Replays and duplicates change nothing.
  */
 export function applyEvents(job: JobDetail, events: readonly TimelineEvent[]): JobDetail {
-  const known = new Set(job.steps.map((s) => stepKey(s.nodeId, s.itemIndex)));
-  const newer = events
-    .filter(
-      (e) =>
-        e.seq > job.seq || (e.type === "step.status_changed" && !known.has(stepKey(e.nodeId, e.itemIndex))),
-    )
-    .sort((a, b) => a.seq - b.seq);
-  if (newer.length === 0) return job;
+  const ordered = [...events].sort((a, b) => a.seq - b.seq);
+  if (ordered.length === 0) return job;
   const next: JobDetail = { ...job, steps: [...job.steps] };
   const nodeTypes = new Map(job.definition?.nodes.map((n) => [n.id, n.type]) ?? []);
-  for (const event of newer) {
+  for (const event of ordered) {
     if (event.seq > next.seq) {
       next.seq = event.seq;
       next.updatedAt = event.at;
@@ -38,7 +35,16 @@ export function applyEvents(job: JobDetail, events: readonly TimelineEvent[]): J
       if (TERMINAL_JOB_STATUSES.includes(event.status)) next.endedAt = event.at;
     } else if (event.type === "step.status_changed") {
       const index = next.steps.findIndex((s) => s.nodeId === event.nodeId && s.itemIndex === event.itemIndex);
-      const base: Step = next.steps[index] ?? {
+      const current = next.steps[index];
+      if (
+        current &&
+        TERMINAL_STEP_STATUSES.includes(current.status) &&
+        !TERMINAL_STEP_STATUSES.includes(event.status) &&
+        event.attempt <= current.attempt
+      ) {
+        continue;
+      }
+      const base: Step = current ?? {
         nodeId: event.nodeId,
         ...(event.itemIndex === undefined ? {} : { itemIndex: event.itemIndex }),
         type: nodeTypes.get(event.nodeId) ?? "",

@@ -32,13 +32,23 @@ export function problemLine(text: string, parsed: unknown, problem: Problem): nu
   return line === -1 ? undefined : line + 1;
 }
 
-/** The same problem from the local and the server check is listed once. */
+/** The same problem from the local and the server check is listed once, with its node when either knows it. */
 export function mergeProblems(...lists: Problem[][]): Problem[] {
-  const seen = new Set<string>();
-  return lists.flat().filter((p) => {
-    const key = `${p.nodeId ?? ""}|${p.path}|${p.message}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
+  const merged = new Map<string, Problem>();
+  for (const problem of lists.flat()) {
+    const key = `${problem.path}|${problem.message}`;
+    const seen = merged.get(key);
+    if (!seen || (seen.nodeId === undefined && problem.nodeId !== undefined)) merged.set(key, problem);
+  }
+  return [...merged.values()];
+}
+
+/** Names the node a path like `nodes.2.tool` is about, from the definition as parsed. */
+export function withNodeId(problem: Problem, parsed: unknown): Problem {
+  if (problem.nodeId !== undefined) return problem;
+  const index = /^nodes\.(\d+)/.exec(problem.path)?.[1];
+  if (index === undefined || !parsed || typeof parsed !== "object" || !("nodes" in parsed)) return problem;
+  const nodes = (parsed as { nodes: unknown }).nodes;
+  const node = Array.isArray(nodes) ? (nodes[Number(index)] as { id?: unknown } | undefined) : undefined;
+  return typeof node?.id === "string" ? { ...problem, nodeId: node.id } : problem;
 }

@@ -6,15 +6,15 @@ import { ApiError, errorMessage, type Problem } from "../api/api-error.ts";
 import { useServices } from "../api/services.tsx";
 import { Empty, ErrorState, InlineError, Loading, QueryState } from "../components/data-state.tsx";
 import { JsonEditor, parseJson } from "../components/json-editor.tsx";
+import { WorkflowGraph } from "../components/lazy-workflow-graph.tsx";
 import { PageHeader } from "../components/page-header.tsx";
 import { RunDialog } from "../components/run-dialog.tsx";
-import { WorkflowGraph } from "../components/lazy-workflow-graph.tsx";
 import { useDebounced } from "../hooks/use-debounced.ts";
 import { useMe } from "../hooks/use-session.ts";
 import { formatDateTime } from "../lib/format.ts";
 import { buildGraph, type GraphSourceNode, previewNodes } from "../lib/graph-model.ts";
 import { canWrite } from "../lib/nav.ts";
-import { mergeProblems, problemLine } from "../lib/problems.ts";
+import { mergeProblems, problemLine, withNodeId } from "../lib/problems.ts";
 
 const TEMPLATE = `{
   "name": "my-workflow",
@@ -68,7 +68,9 @@ export function WorkflowEditorPage() {
 function localProblems(value: unknown): Problem[] {
   const checked = WorkflowDefinition.safeParse(value);
   if (checked.success) return [];
-  return checked.error.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message }));
+  return checked.error.issues.map((issue) =>
+    withNodeId({ path: issue.path.join("."), message: issue.message }, value),
+  );
 }
 
 function Editor({
@@ -112,7 +114,10 @@ function Editor({
   const serverUnavailable = serverCheck.isError && serverError?.status !== 400;
 
   const problems: Problem[] = parsed.ok
-    ? mergeProblems(localProblems(parsed.value), debounced === text ? serverProblems : [])
+    ? mergeProblems(
+        localProblems(parsed.value),
+        debounced === text ? serverProblems.map((p) => withNodeId(p, parsed.value)) : [],
+      )
     : [{ path: "", message: `JSON syntax: ${parsed.message}` }];
   const errorLines = new Set<number>();
   if (!parsed.ok && parsed.line) errorLines.add(parsed.line);

@@ -1,0 +1,93 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { login, type Platform, request, startPlatform } from "../support/platform.ts";
+
+const RUNNING_LIMIT = 3;
+let platform: Platform;
+
+beforeAll(async () => {
+  process.env.TENANT_MAX_RUNNING_STEPS = String(RUNNING_LIMIT);
+  platform = await startPlatform();
+});
+
+afterAll(async () => {
+  await platform?.stop();
+  delete process.env.TENANT_MAX_RUNNING_STEPS;
+});
+
+const oneStep = { name: "tick", nodes: [{ id: "a", type: "code", code: "return 1" }] };
+
+async function submit(api: Platform["api"], count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i += 20) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(20, count - i) }, () => api("POST", "/v1/jobs", { workflow: oneStep })),
+    );
+    for (const result of batch) {
+      expect(result.status).toBe(202);
+      ids.push(result.body.jobId);
+    }
+  }
+  return ids;
+}
+
+/** How many of the caller's jobs are in each status, from the status index (not one GET per job). */
+async function statusCounts(api: Platform["api"]): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const status of ["queued", "running", "succeeded", "failed"]) {
+    let cursor: string | undefined;
+    let n = 0;
+    do {
+      const page = await api(
+        "GET",
+        `/v1/jobs?status=${status}&limit=100${cursor ? `&cursor=${cursor}` : ""}`,
+      );
+      n += page.body.items.length;
+      cursor = page.body.cursor;
+    } while (cursor !== undefined);
+    counts[status] = n;
+  }
+  return counts;
+}
+
+describe("fairness between tenants", () => {
+  it("finishes a small tenant's jobs long before a busy tenant's burst drains", async () => {
+    const created = await platform.api("POST", "/v1/tenants", {
+      name: "Small",
+      adminEmail: "small@switchboard.test",
+      adminPassword: "another-long-password",
+    });
+    expect(created.status).toBe(201);
+    const smallToken = await login(platform.url, "small@switchboard.test", "another-long-password");
+    const small: Platform["api"] = (method, path, body) =>
+      request(platform.url, method, path, body, { authorization: `Bearer ${smallToken}` });
+
+    const burst = await submit(platform.api, 200);
+    const few = await submit(small, 5);
+    const submittedAt = Date.now();
+
+    const deadline = Date.now() + 240_000;
+    let smallCounts = await statusCounts(small);
+    while ((smallCounts.succeeded ?? 0) < few.length) {
+      expect(smallCounts.failed).toBe(0);
+      if (Date.now() > deadline)
+        throw new Error(`the small tenant's jobs did not finish: ${JSON.stringify(smallCounts)}`);
+      await new Promise((r) => setTimeout(r, 100));
+      smallCounts = await statusCounts(small);
+    }
+    const smallTook = Date.now() - submittedAt;
+    const burstLeft = burst.length - ((await statusCounts(platform.api)).succeeded ?? 0);
+
+    // The burst still drains, with nothing lost.
+    let burstCounts = await statusCounts(platform.api);
+    while ((burstCounts.succeeded ?? 0) < burst.length) {
+      expect(burstCounts.failed).toBe(0);
+      if (Date.now() > deadline) throw new Error(`the burst did not drain: ${JSON.stringify(burstCounts)}`);
+      await new Promise((r) => setTimeout(r, 250));
+      burstCounts = await statusCounts(platform.api);
+    }
+    const burstTook = Date.now() - submittedAt;
+    // Queued behind the burst with no limit, the five would finish with it; with the limit they overtake it.
+    expect(burstLeft, `small took ${smallTook} ms, the burst ${burstTook} ms`).toBeGreaterThan(0);
+    expect(smallTook, `small took ${smallTook} ms, the burst ${burstTook} ms`).toBeLessThan(burstTook / 2);
+  }, 360_000);
+});
