@@ -9,9 +9,20 @@ import { logger, tracer } from "#shared/observability";
 import { backOffRecord } from "#shared/queue-retry";
 
 const processor = new BatchProcessor(EventType.SQS);
+/** Inline work stops this long before the function's timeout. */
+const SAFETY_MS = 15_000;
+let deadline = 0;
+
+function parseBody(body: string): unknown {
+  try {
+    return JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+}
 
 async function processRecord(record: SQSRecord): Promise<void> {
-  const parsed = StepMessage.safeParse(JSON.parse(record.body));
+  const parsed = StepMessage.safeParse(parseBody(record.body));
   if (!parsed.success) {
     // A malformed message can never succeed; failing it would only loop it into the DLQ later.
     logger.error("Dropping malformed step message", {
@@ -22,7 +33,7 @@ async function processRecord(record: SQSRecord): Promise<void> {
   }
   logger.appendKeys({ jobId: parsed.data.jobId, nodeId: parsed.data.nodeId, tenantId: parsed.data.tenantId });
   try {
-    await processStepMessage(parsed.data);
+    await processStepMessage(parsed.data, { deadline });
   } catch (error) {
     logger.error("Step message failed; it will be retried", error as Error);
     await backOffRecord(record);
@@ -33,8 +44,9 @@ async function processRecord(record: SQSRecord): Promise<void> {
 }
 
 /** Claims and runs workflow steps. Failed records are reported one by one, never the whole batch. */
-export const handler = middy((event: SQSEvent, context: Context) =>
-  processPartialResponse(event, processRecord, processor, { context }),
-)
+export const handler = middy((event: SQSEvent, context: Context) => {
+  deadline = Date.now() + context.getRemainingTimeInMillis() - SAFETY_MS;
+  return processPartialResponse(event, processRecord, processor, { context });
+})
   .use(captureLambdaHandler(tracer))
   .use(injectLambdaContext(logger, { resetKeys: true }));

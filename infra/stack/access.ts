@@ -44,6 +44,8 @@ export const functionAccess = {
     providerSecrets: "encrypt",
     payloads: "rw",
     userSchedules: "manage",
+    // Cancelling a job, or a decision that fails it, stops its running step tasks.
+    tasks: "stop",
   },
   // Writes `lastUsedAt` on API keys, hence rw.
   authorizer: { table: "rw", jwtSecret: "read" },
@@ -57,12 +59,13 @@ export const functionAccess = {
     tasks: "run",
     models: "invoke",
   },
-  // Consuming the DLQ is granted by its event source mapping.
-  dlq: { table: "rw" },
+  // Consuming the DLQ is granted by its event source mapping. Failing a step reads and writes the job's
+  // payloads and may stop the job's other tasks.
+  dlq: { table: "rw", payloads: "rw", tasks: "stop" },
   fanout: { table: "rw", connections: "manage" },
-  sweeper: { table: "rw", queues: { steps: "send" }, tasks: "stop" },
-  // Starts the job a user schedule names, like POST /v1/jobs does.
-  schedule: { table: "rw", queues: { steps: "send" }, userSchedules: "target" },
+  sweeper: { table: "rw", queues: { steps: "send" }, payloads: "rw", tasks: "stop" },
+  // Starts the job a user schedule names, like POST /v1/jobs does (a large input goes to the payload bucket).
+  schedule: { table: "rw", queues: { steps: "send" }, payloads: "rw", userSchedules: "target" },
 } as const satisfies Record<FunctionName, Access>;
 
 /**

@@ -18,7 +18,7 @@ import { logger } from "../observability.ts";
 import { MAX_DELAY_SECONDS, type OutgoingStep, sendStepMessages } from "../queues.ts";
 import { ConcurrentUpdateError, commitDecision, insertJob, type LoadedJob, loadJob } from "../stores/jobs.ts";
 import { acquireRunSlot, releaseRunSlot } from "./fairness.ts";
-import { executeStep, leaseSecondsFor, type StepOutcome } from "./run-step.ts";
+import { executeStep, leaseSecondsFor, type StepOutcome, stepTimeoutSeconds } from "./run-step.ts";
 import { startStepTask, stopStepTask } from "./tasks.ts";
 
 const MAX_COMMIT_ATTEMPTS = 12;
@@ -168,7 +168,34 @@ const TERMINAL = ["succeeded", "failed", "cancelled", "timed_out"];
  * messages of the steps that are ready now. Every write is conditional, so a duplicate or late message
  * changes nothing.
  */
-export async function processStepMessage(message: StepMessage): Promise<void> {
+export interface StepBudget {
+  /** Epoch ms by which the invocation must be done with inline work (its timeout, less a margin). */
+  deadline: number;
+}
+
+/**
+ * Inline continuation: after an attempt's result is durably written, the worker runs the next ready Lambda
+ * step itself while the invocation has time for it, saving a queue round trip (a send, a receive, a delete
+ * and an invocation) per step. A worker that dies in between leaves the step queued without a message;
+ * the sweeper re-sends it.
+ */
+export async function processStepMessage(message: StepMessage, budget?: StepBudget): Promise<void> {
+  let next = await processOneStep(message, budget);
+  while (next !== undefined) {
+    const current: StepMessage = next;
+    try {
+      next = await processOneStep(current, budget);
+    } catch (error) {
+      // The message being handled is done; the inline step has no message of its own yet, so give it one
+      // rather than leave it to the sweeper.
+      logger.warn("Inline step failed; sending it through the queue", { error: (error as Error).message });
+      await sendStepMessages([{ message: current, delaySeconds: 0 }]);
+      return;
+    }
+  }
+}
+
+async function processOneStep(message: StepMessage, budget?: StepBudget): Promise<StepMessage | undefined> {
   const { tenantId, jobId, nodeId, itemIndex, attempt } = message;
   const key = stepKey(nodeId, itemIndex);
 
@@ -225,21 +252,28 @@ export async function processStepMessage(message: StepMessage): Promise<void> {
     // Waiting for a slot is not a failure: a new message (with a fresh receive count) tries again shortly.
     const { min, max } = BUSY_RETRY_SECONDS;
     await sendStepMessages([{ message, delaySeconds: min + Math.random() * (max - min) }]);
-    return;
+    return undefined;
   }
   if (claim === undefined) logger.warn("Step message for an unknown job dropped", { tenantId, jobId });
   if (claim === undefined || claim.result !== "claimed" || !claim.committed) {
     await releaseRunSlot(slot);
-    return;
+    return undefined;
   }
   try {
-    await runClaimedStep(message, claim.loaded.state);
+    return await runClaimedStep(message, claim.loaded.state, budget);
   } finally {
     await releaseRunSlot(slot);
   }
 }
 
-async function runClaimedStep(message: StepMessage, claimedState: JobState): Promise<void> {
+/** Time kept in hand beyond the next step's own limit before running it inline. */
+const INLINE_MARGIN_MS = 10_000;
+
+async function runClaimedStep(
+  message: StepMessage,
+  claimedState: JobState,
+  budget?: StepBudget,
+): Promise<StepMessage | undefined> {
   const { tenantId, jobId, nodeId, itemIndex, attempt } = message;
   const key = stepKey(nodeId, itemIndex);
   if (getNode(claimedState, nodeId)?.runtime === "fargate") {
@@ -255,7 +289,7 @@ async function runClaimedStep(message: StepMessage, claimedState: JobState): Pro
         error: { code: "TASK_START_FAILED", message: reason },
         retryable: true,
       });
-      return;
+      return undefined;
     }
     await withJob(tenantId, jobId, async ({ state }) => {
       const step = state.steps[key];
@@ -265,16 +299,20 @@ async function runClaimedStep(message: StepMessage, claimedState: JobState): Pro
       running.taskArn = taskArn;
       return { decision: { ...noChange(next), changedSteps: [running] }, result: undefined };
     });
-    return;
+    return undefined;
   }
 
   // 2. Run. The step's own failures become a result; only infrastructure errors throw.
   const outcome = await executeStep(claimedState, nodeId, itemIndex, attempt);
-  await recordStepOutcome(message, outcome);
+  return recordStepOutcome(message, outcome, budget === undefined ? {} : { inlineUntil: budget.deadline });
 }
 
 /** 3. Records an attempt's result and advances the workflow. A result for an attempt that is no longer running is dropped. */
-export async function recordStepOutcome(message: StepMessage, outcome: StepOutcome): Promise<void> {
+export async function recordStepOutcome(
+  message: StepMessage,
+  outcome: StepOutcome,
+  options: { inlineUntil?: number } = {},
+): Promise<StepMessage | undefined> {
   const { tenantId, jobId, nodeId, itemIndex, attempt } = message;
   const key = stepKey(nodeId, itemIndex);
   const event: EngineEvent = outcome.ok
@@ -293,11 +331,40 @@ export async function recordStepOutcome(message: StepMessage, outcome: StepOutco
         error: outcome.error,
         retryable: outcome.retryable,
       };
+  let inline: StepMessage | undefined;
   await withJob(tenantId, jobId, async (loaded) => {
+    inline = undefined;
     const step = loaded.state.steps[key];
     if (step === undefined || step.status !== "running" || step.attempt !== attempt) return undefined;
-    return { decision: await decide(loaded.state, event, new Date()), result: undefined };
+    const decision = await decide(loaded.state, event, new Date());
+    if (options.inlineUntil !== undefined) {
+      const until = options.inlineUntil;
+      const index = decision.commands.findIndex((command) => inlineable(decision.state, command, until));
+      const command = decision.commands[index];
+      if (command?.type === "run") {
+        decision.commands.splice(index, 1);
+        inline = {
+          v: 1,
+          tenantId,
+          jobId,
+          nodeId: command.nodeId,
+          ...(command.itemIndex === undefined ? {} : { itemIndex: command.itemIndex }),
+          attempt: command.attempt,
+        };
+      }
+    }
+    return { decision, result: undefined };
   });
+  return inline;
+}
+
+/** A ready step the worker may run itself, right away, instead of sending it through the queue. */
+function inlineable(state: JobState, command: Command, until: number): boolean {
+  if (command.type !== "run" || command.delaySeconds > 0) return false;
+  const node = getNode(state, command.nodeId);
+  if (node === undefined || node.runtime === "fargate" || !["code", "tool", "agent"].includes(node.type))
+    return false;
+  return until - Date.now() > stepTimeoutSeconds(node) * 1000 + INLINE_MARGIN_MS;
 }
 
 /** Extends a running attempt's lease; false when the attempt is no longer running (cancelled, timed out). */

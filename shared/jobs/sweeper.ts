@@ -1,10 +1,13 @@
-import { QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { NewTimelineEvent } from "#events/timeline";
+import { requestApproval } from "../approvals/request.ts";
 import { sweepApproval } from "../approvals/service.ts";
 import { dynamo } from "../aws.ts";
 import { tableName } from "../db.ts";
-import { decide } from "../engine/engine.ts";
-import { type Decision, type JobState, stepKey } from "../engine/types.ts";
+import { buildContext, decide, getNode } from "../engine/engine.ts";
+import { resolveTemplate } from "../engine/expressions.ts";
+import { type Decision, type JobState, type StepState, stepKey } from "../engine/types.ts";
+import { keys } from "../keys.ts";
 import { logger } from "../observability.ts";
 import { SWEEP_SHARDS } from "../stores/jobs.ts";
 import { withJob } from "./service.ts";
@@ -60,6 +63,10 @@ async function healStep(item: Record<string, unknown>, now: Date, report: SweepR
         result: undefined,
       };
     }
+    if (step.status === "waiting_approval") {
+      await ensureApprovalRequested(state, step);
+      return undefined;
+    }
     if (step.status === "queued" || step.status === "waiting") {
       const next = structuredClone(state);
       const healed = next.steps[key];
@@ -93,6 +100,49 @@ async function healStep(item: Record<string, unknown>, now: Date, report: SweepR
     }
     return undefined;
   });
+}
+
+/**
+ * A process that died between committing a `waiting_approval` step and creating its approval would leave
+ * the step waiting for nobody. Requesting again is a no-op when the approval exists (its id comes from the
+ * waiting step), so the sweeper simply asks once more, then drops the step from the sweep index.
+ */
+async function ensureApprovalRequested(state: JobState, step: StepState): Promise<void> {
+  const node = getNode(state, step.nodeId);
+  const output = step.output as { confidence?: unknown } | undefined;
+  const confidence = typeof output?.confidence === "number" ? output.confidence : undefined;
+  let message = `The result of ${step.nodeId} needs a person's approval for the job to go on.`;
+  if (node?.type === "approval") {
+    const context = buildContext(state, {
+      nodeId: step.nodeId,
+      itemIndex: step.itemIndex,
+      attempt: step.attempt,
+    });
+    message = String(await resolveTemplate(node.message, context).catch(() => node.message));
+  }
+  await requestApproval(state, {
+    type: "requestApproval",
+    nodeId: step.nodeId,
+    ...(step.itemIndex === undefined ? {} : { itemIndex: step.itemIndex }),
+    message,
+    ...(confidence === undefined ? {} : { confidence }),
+    ...(node?.type === "agent" ? { preview: step.output } : {}),
+  });
+  const key = keys.step(state.tenantId, state.jobId, step.nodeId, step.itemIndex);
+  await dynamo()
+    .send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: key,
+        UpdateExpression: "REMOVE gsi4pk, gsi4sk",
+        ConditionExpression: "#status = :waiting",
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: { ":waiting": "waiting_approval" },
+      }),
+    )
+    .catch((error: Error) => {
+      if (error.name !== "ConditionalCheckFailedException") throw error;
+    });
 }
 
 async function healJob(item: Record<string, unknown>, now: Date, report: SweepReport): Promise<void> {

@@ -66,6 +66,9 @@ export function stepDueAt(step: StepState, now: Date): string | undefined {
       return step.leaseUntil ?? plus(step.startedAt, 900);
     case "waiting":
       return plus(step.notBefore, 60);
+    case "waiting_approval":
+      // Once, shortly after: the sweeper makes sure the approval was requested, then clears this entry.
+      return plus(undefined, 120);
     default:
       return undefined;
   }
