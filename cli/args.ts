@@ -79,7 +79,10 @@ function optionConfig(options: Readonly<Record<string, OptionSpec>>) {
 }
 
 /** Finds the command the words name, parses the rest against its options, and checks its positionals. */
-export function resolveCommand<C>(commands: readonly CommandSpec<C>[], argv: readonly string[]): Resolution<C> {
+export function resolveCommand<C>(
+  commands: readonly CommandSpec<C>[],
+  argv: readonly string[],
+): Resolution<C> {
   const words: string[] = [];
   for (const arg of argv) {
     if (arg.startsWith("-")) break;
@@ -111,7 +114,12 @@ export function resolveCommand<C>(commands: readonly CommandSpec<C>[], argv: rea
   const options = { ...GLOBAL_OPTIONS, ...best.options };
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: [...rest], options: optionConfig(options), allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args: [...rest],
+      options: optionConfig(options),
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (error) {
     // parseArgs explains well ("Unknown option '--foo'"), but with its own error codes in the text.
     throw new UsageError((error as Error).message.split(". To specify")[0] as string, name);
@@ -143,7 +151,9 @@ function optionLines(options: Readonly<Record<string, OptionSpec>>): string[] {
 }
 
 export function usageLine(command: CommandSpec<unknown>): string {
-  const positionals = (command.positionals ?? []).map((p) => (p.optional === true ? `[${p.name}]` : `<${p.name}>`));
+  const positionals = (command.positionals ?? []).map((p) =>
+    p.optional === true ? `[${p.name}]` : `<${p.name}>`,
+  );
   const hasOptions = Object.keys(command.options ?? {}).length > 0;
   return ["switchboard", ...command.path, ...positionals, ...(hasOptions ? ["[options]"] : [])].join(" ");
 }
@@ -166,7 +176,12 @@ export function commandHelp(command: CommandSpec<unknown>): string {
 }
 
 function commandTable(commands: readonly CommandSpec<unknown>[]): string[] {
-  const rows = commands.map((c) => [usageLine(c).replace(/^switchboard /, "").replace(/ \[options\]$/, ""), c.summary]);
+  const rows = commands.map((c) => [
+    usageLine(c)
+      .replace(/^switchboard /, "")
+      .replace(/ \[options\]$/, ""),
+    c.summary,
+  ]);
   const width = Math.max(...rows.map(([usage]) => (usage as string).length));
   return rows.map(([usage, summary]) => `  ${(usage as string).padEnd(width)}  ${summary}`);
 }

@@ -20,7 +20,9 @@ try {
     signal: interrupt.signal,
   });
 } catch (error) {
-  process.stderr.write(`Unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stderr.write(
+    `Unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
   process.exitCode = 3;
 }
 if (interrupt.signal.aborted) process.exitCode = 130;

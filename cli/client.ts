@@ -8,7 +8,7 @@ import { Approval, type ApprovalStatus, ListApprovalsResponse } from "#events/ap
 import { ApiKey, type CreateApiKeyRequest, CreatedApiKey, Me, TokenResponse } from "#events/auth";
 import { ErrorBody } from "#events/errors";
 import {
-  CreateJobRequest,
+  type CreateJobRequest,
   CreateJobResponse,
   JobWithSteps,
   type ListJobsQuery,
@@ -213,7 +213,8 @@ export class SwitchboardClient {
         );
       }
       // Answers that are not the API's own (a proxy, the gateway's size limit) keep their text as the message.
-      const message = typeof parsed === "string" && parsed !== "" ? parsed.slice(0, 500) : response.statusText;
+      const message =
+        typeof parsed === "string" && parsed !== "" ? parsed.slice(0, 500) : response.statusText;
       throw new SwitchboardError(response.status, `HTTP_${response.status}`, message, parsed, requestId);
     }
     if (schema === undefined) return parsed as T;
@@ -303,7 +304,8 @@ export class SwitchboardClient {
       definition: WorkflowInput,
     ): Promise<{ action: "created" | "updated" | "unchanged"; workflow: Workflow }> => {
       const existing = await this.workflows.findByName(definition.name);
-      if (existing === undefined) return { action: "created", workflow: await this.workflows.create(definition) };
+      if (existing === undefined)
+        return { action: "created", workflow: await this.workflows.create(definition) };
       const current = await this.workflows.get(existing.id);
       // Both sides through the schema, so defaults the server filled in do not count as a change.
       if (sameJson(WorkflowDefinition.parse(current.definition), WorkflowDefinition.parse(definition))) {
@@ -415,9 +417,13 @@ class JobWatch {
     const signal = this.options.signal;
     if (signal !== undefined) {
       if (signal.aborted) this.fail(new SwitchboardError(0, "ABORTED", "The watch was aborted"));
-      signal.addEventListener("abort", () => this.fail(new SwitchboardError(0, "ABORTED", "The watch was aborted")), {
-        once: true,
-      });
+      signal.addEventListener(
+        "abort",
+        () => this.fail(new SwitchboardError(0, "ABORTED", "The watch was aborted")),
+        {
+          once: true,
+        },
+      );
     }
     void this.start();
     return result;
@@ -506,7 +512,11 @@ class JobWatch {
     const { baseMs = 250, maxMs = 5_000, maxAttempts = 20 } = this.options.reconnect ?? {};
     if (this.failures >= maxAttempts) {
       this.fail(
-        new SwitchboardError(0, "WEBSOCKET_UNAVAILABLE", `Could not connect to ${this.client.wsUrl} after ${this.failures} attempts`),
+        new SwitchboardError(
+          0,
+          "WEBSOCKET_UNAVAILABLE",
+          `Could not connect to ${this.client.wsUrl} after ${this.failures} attempts`,
+        ),
       );
       return;
     }
@@ -555,7 +565,11 @@ class JobWatch {
     for (const event of events) {
       if (event.seq >= this.nextSeq) this.ahead.set(event.seq, event);
     }
-    for (let event = this.ahead.get(this.nextSeq); event !== undefined; event = this.ahead.get(this.nextSeq)) {
+    for (
+      let event = this.ahead.get(this.nextSeq);
+      event !== undefined;
+      event = this.ahead.get(this.nextSeq)
+    ) {
       this.ahead.delete(this.nextSeq);
       this.nextSeq++;
       this.onEvent(event);

@@ -52,7 +52,11 @@ export function createContext(io: Io, args: ParsedArgs, anonymous: boolean): Con
   return context;
 }
 
-export function newClient(io: Io, url: string, credentials: { apiKey?: string; token?: string }): SwitchboardClient {
+export function newClient(
+  io: Io,
+  url: string,
+  credentials: { apiKey?: string; token?: string },
+): SwitchboardClient {
   const wsUrl = io.env.SWITCHBOARD_WS_URL;
   return new SwitchboardClient({
     url,
@@ -97,14 +101,17 @@ async function authenticatedClient(context: Context): Promise<SwitchboardClient>
 export async function readSource(io: Io, source: string): Promise<string> {
   if (source === "-") {
     const chunks: Buffer[] = [];
-    for await (const chunk of io.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+    for await (const chunk of io.stdin)
+      chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
     return Buffer.concat(chunks).toString("utf8");
   }
   const path = source.startsWith("@") ? source.slice(1) : source;
   try {
     return await readFile(path, "utf8");
   } catch (error) {
-    throw new UsageError(`Cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new UsageError(
+      `Cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
   }
 }
 

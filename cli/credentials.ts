@@ -25,7 +25,10 @@ const CredentialsFile = z.object({
 type CredentialsFile = z.infer<typeof CredentialsFile>;
 
 export function credentialsPath(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_CONFIG_HOME !== undefined && env.XDG_CONFIG_HOME !== "" ? env.XDG_CONFIG_HOME : join(homedir(), ".config");
+  const base =
+    env.XDG_CONFIG_HOME !== undefined && env.XDG_CONFIG_HOME !== ""
+      ? env.XDG_CONFIG_HOME
+      : join(homedir(), ".config");
   return join(base, "switchboard", "credentials.json");
 }
 
@@ -50,7 +53,11 @@ export async function loadLogin(url: string, path = credentialsPath()): Promise<
   return file.profiles[profileKey(url)];
 }
 
-export async function saveLogin(url: string, login: StoredLogin | undefined, path = credentialsPath()): Promise<void> {
+export async function saveLogin(
+  url: string,
+  login: StoredLogin | undefined,
+  path = credentialsPath(),
+): Promise<void> {
   const file = await readFileOrEmpty(path).catch((): CredentialsFile => ({ version: 1, profiles: {} }));
   if (login === undefined) delete file.profiles[profileKey(url)];
   else file.profiles[profileKey(url)] = login;

@@ -23,22 +23,36 @@ export const commands: readonly Command[] = [
 ];
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+    version: string;
+  };
   return pkg.version;
 }
 
 function describeApiError(error: SwitchboardError): string {
   const lines = [`Error: ${error.message}`];
-  const facts = [error.code, error.status === 0 ? undefined : `HTTP ${error.status}`, error.requestId && `request ${error.requestId}`];
+  const facts = [
+    error.code,
+    error.status === 0 ? undefined : `HTTP ${error.status}`,
+    error.requestId && `request ${error.requestId}`,
+  ];
   lines[0] += ` (${facts.filter(Boolean).join(", ")})`;
   if (Array.isArray(error.details)) {
     for (const detail of error.details.slice(0, 20)) {
       const d = detail as { path?: unknown; message?: unknown };
-      lines.push(typeof d.message === "string" ? `  ${d.path ? `${d.path}: ` : ""}${d.message}` : `  ${JSON.stringify(detail)}`);
+      lines.push(
+        typeof d.message === "string"
+          ? `  ${d.path ? `${d.path}: ` : ""}${d.message}`
+          : `  ${JSON.stringify(detail)}`,
+      );
     }
   }
   if (error.status === 401) lines.push("Sign in with 'switchboard login' or set SWITCHBOARD_API_KEY.");
-  if (error.status === 0 && error.code === "NETWORK_ERROR") lines.push("Is the API running? Set SWITCHBOARD_URL or --url.");
+  if (error.code === "ABORTED" || error.code === "WATCH_TIMEOUT") {
+    lines.push("Only the watch stopped: the job goes on ('switchboard jobs cancel <id>' stops it).");
+  }
+  if (error.status === 0 && error.code === "NETWORK_ERROR")
+    lines.push("Is the API running? Set SWITCHBOARD_URL or --url.");
   return lines.join("\n");
 }
 
@@ -50,7 +64,9 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     io.stderr.write(`Error: ${error.message}\n`);
-    io.stderr.write(`Run 'switchboard ${error.command === undefined ? "" : `${error.command} `}--help' for usage.\n`);
+    io.stderr.write(
+      `Run 'switchboard ${error.command === undefined ? "" : `${error.command} `}--help' for usage.\n`,
+    );
     return EXIT.usage;
   }
   if (resolution.kind === "help") {

@@ -9,7 +9,10 @@ export interface Writer {
 }
 
 export function table(headers: readonly string[], rows: readonly (readonly unknown[])[]): string {
-  const cells = [headers, ...rows.map((row) => row.map((cell) => (cell === undefined || cell === null ? "-" : String(cell))))];
+  const cells = [
+    headers,
+    ...rows.map((row) => row.map((cell) => (cell === undefined || cell === null ? "-" : String(cell)))),
+  ];
   const widths = headers.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? "").length)));
   return `${cells
     .map((row) =>

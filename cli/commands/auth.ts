@@ -1,8 +1,8 @@
 import { createInterface } from "node:readline/promises";
 import { Writable } from "node:stream";
 import { UsageError } from "../args.ts";
-import { saveLogin } from "../credentials.ts";
 import { type Command, type Context, readSource, stringOption } from "../context.ts";
+import { saveLogin } from "../credentials.ts";
 
 /** Asks on the terminal; with `hidden` nothing typed is echoed. */
 async function prompt(context: Context, question: string, hidden: boolean): Promise<string> {
@@ -34,7 +34,12 @@ export const authCommands: Command[] = [
       "one login per API URL, and refreshed when they expire. With --json they are printed instead of kept.",
     anonymous: true,
     options: {
-      email: { type: "string", short: "e", value: "email", description: "Email ($SWITCHBOARD_EMAIL; asked when unset)" },
+      email: {
+        type: "string",
+        short: "e",
+        value: "email",
+        description: "Email ($SWITCHBOARD_EMAIL; asked when unset)",
+      },
       password: {
         type: "string",
         short: "p",
@@ -52,9 +57,11 @@ export const authCommands: Command[] = [
       const tty = io.stdin.isTTY === true;
       let email = stringOption(args, "email") ?? io.env.SWITCHBOARD_EMAIL;
       if (email === undefined && tty) email = await prompt(context, "Email: ", false);
-      if (email === undefined || email === "") throw new UsageError("Give --email (or set SWITCHBOARD_EMAIL)", "login");
+      if (email === undefined || email === "")
+        throw new UsageError("Give --email (or set SWITCHBOARD_EMAIL)", "login");
       let password = stringOption(args, "password");
-      if (args.values["password-stdin"] === true) password = (await readSource(io, "-")).replace(/\r?\n$/, "");
+      if (args.values["password-stdin"] === true)
+        password = (await readSource(io, "-")).replace(/\r?\n$/, "");
       password ??= io.env.SWITCHBOARD_PASSWORD;
       if (password === undefined && tty) password = await prompt(context, "Password: ", true);
       if (password === undefined || password === "") {

@@ -10,7 +10,11 @@ import { readWorkflowFile } from "./workflows.ts";
 export const outcomeCode = (status: string) => (status === "succeeded" ? 0 : 1);
 
 const watchOptions = {
-  timeout: { type: "string", value: "seconds", description: "With --watch: stop waiting after this long (exit 3)" },
+  timeout: {
+    type: "string",
+    value: "seconds",
+    description: "With --watch: stop waiting after this long (exit 3)",
+  },
 } as const;
 
 async function readInput(context: Context, raw: string | undefined): Promise<unknown> {
@@ -22,7 +26,8 @@ async function readInput(context: Context, raw: string | undefined): Promise<unk
 function timeoutMs(raw: string | undefined, command: string): number | undefined {
   if (raw === undefined) return undefined;
   const seconds = Number(raw);
-  if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError("--timeout is a number of seconds", command);
+  if (!Number.isFinite(seconds) || seconds <= 0)
+    throw new UsageError("--timeout is a number of seconds", command);
   return seconds * 1000;
 }
 
@@ -37,7 +42,8 @@ async function workflowReference(context: Context, ref: string) {
     return { workflowId: byName?.id ?? ref };
   } catch (error) {
     // A listing that is not there (or not allowed) still leaves the id to try.
-    if (error instanceof SwitchboardError && (error.status === 404 || error.status === 403)) return { workflowId: ref };
+    if (error instanceof SwitchboardError && (error.status === 404 || error.status === 403))
+      return { workflowId: ref };
     throw error;
   }
 }
@@ -49,7 +55,10 @@ function printJob(context: Context, job: JobDetail): void {
       ["FIELD", "VALUE"],
       [
         ["id", job.id],
-        ["workflow", `${job.workflowName}${job.workflowVersion === undefined ? "" : ` v${job.workflowVersion}`}`],
+        [
+          "workflow",
+          `${job.workflowName}${job.workflowVersion === undefined ? "" : ` v${job.workflowVersion}`}`,
+        ],
         ["status", job.status],
         ["created", job.createdAt],
         ["took", job.endedAt === undefined ? "-" : took],
@@ -111,9 +120,16 @@ export const jobCommands: Command[] = [
     description:
       "Start a job of a stored workflow (by name or id) or of a workflow file. With --watch, follow it over the\n" +
       "WebSocket until it ends; the exit code is 0 when it succeeded and 1 when it failed, was cancelled or timed out.",
-    positionals: [{ name: "workflow", description: "A stored workflow's name or id, or a workflow JSON file" }],
+    positionals: [
+      { name: "workflow", description: "A stored workflow's name or id, or a workflow JSON file" },
+    ],
     options: {
-      input: { type: "string", short: "i", value: "json", description: "The job's input: JSON, @file or - for stdin" },
+      input: {
+        type: "string",
+        short: "i",
+        value: "json",
+        description: "The job's input: JSON, @file or - for stdin",
+      },
       watch: { type: "boolean", short: "w", description: "Follow the job until it ends" },
       "idempotency-key": { type: "string", value: "key", description: "Start at most one job for this key" },
       ...watchOptions,
@@ -145,7 +161,11 @@ export const jobCommands: Command[] = [
     positionals: [{ name: "id", description: "The job's id" }],
     options: { ...watchOptions },
     async run(context, args) {
-      return follow(context, args.positionals[0] as string, timeoutMs(stringOption(args, "timeout"), "jobs watch"));
+      return follow(
+        context,
+        args.positionals[0] as string,
+        timeoutMs(stringOption(args, "timeout"), "jobs watch"),
+      );
     },
   },
   {
@@ -163,7 +183,12 @@ export const jobCommands: Command[] = [
     path: ["jobs", "list"],
     summary: "List jobs, newest first",
     options: {
-      status: { type: "string", short: "s", value: "status", description: `One of ${JobStatus.options.join(", ")}` },
+      status: {
+        type: "string",
+        short: "s",
+        value: "status",
+        description: `One of ${JobStatus.options.join(", ")}`,
+      },
       workflow: { type: "string", value: "id", description: "Only jobs of this workflow id" },
       limit: { type: "string", short: "n", value: "n", description: "Page size, 1-100 (default 25)" },
       cursor: { type: "string", value: "cursor", description: "Continue from a previous page" },
@@ -182,7 +207,9 @@ export const jobCommands: Command[] = [
       const client = await context.client();
       const query = {
         ...(status === undefined ? {} : { status: status as JobStatus }),
-        ...(stringOption(args, "workflow") === undefined ? {} : { workflowId: stringOption(args, "workflow") }),
+        ...(stringOption(args, "workflow") === undefined
+          ? {}
+          : { workflowId: stringOption(args, "workflow") }),
         ...(limit === undefined ? {} : { limit }),
       };
       let page = await client.jobs.list({ ...query, cursor: stringOption(args, "cursor") });
@@ -199,7 +226,13 @@ export const jobCommands: Command[] = [
       context.print(
         table(
           ["ID", "STATUS", "WORKFLOW", "CREATED", "TOOK"],
-          items.map((j) => [j.id, j.status, j.workflowName, j.createdAt, between(j.startedAt ?? j.createdAt, j.endedAt)]),
+          items.map((j) => [
+            j.id,
+            j.status,
+            j.workflowName,
+            j.createdAt,
+            between(j.startedAt ?? j.createdAt, j.endedAt),
+          ]),
         ),
       );
       if (cursor !== undefined) context.warn(`more: switchboard jobs list --cursor ${cursor}`);
@@ -210,10 +243,13 @@ export const jobCommands: Command[] = [
     path: ["jobs", "events"],
     summary: "Print a job's timeline",
     positionals: [{ name: "id", description: "The job's id" }],
-    options: { since: { type: "string", value: "seq", description: "Only events after this sequence number" } },
+    options: {
+      since: { type: "string", value: "seq", description: "Only events after this sequence number" },
+    },
     async run(context, args) {
       const since = Number(stringOption(args, "since") ?? 0);
-      if (!Number.isInteger(since) || since < 0) throw new UsageError("--since is a sequence number", "jobs events");
+      if (!Number.isInteger(since) || since < 0)
+        throw new UsageError("--since is a sequence number", "jobs events");
       const page = await (await context.client()).jobs.events(args.positionals[0] as string, since);
       if (context.json) context.printJson(page);
       else {
@@ -253,7 +289,10 @@ export const jobCommands: Command[] = [
     path: ["jobs", "retry"],
     summary: "Re-run a failed job from its failed steps",
     positionals: [{ name: "id", description: "The job's id" }],
-    options: { watch: { type: "boolean", short: "w", description: "Follow the job until it ends" }, ...watchOptions },
+    options: {
+      watch: { type: "boolean", short: "w", description: "Follow the job until it ends" },
+      ...watchOptions,
+    },
     async run(context, args) {
       const timeout = timeoutMs(stringOption(args, "timeout"), "jobs retry");
       const result = await (await context.client()).jobs.retry(args.positionals[0] as string);

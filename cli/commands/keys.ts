@@ -8,8 +8,18 @@ export const keyCommands: Command[] = [
     path: ["keys", "create"],
     summary: "Create an API key (shown once)",
     options: {
-      name: { type: "string", short: "n", value: "name", description: "A name to recognise the key by (required)" },
-      role: { type: "string", short: "r", value: "role", description: "admin, user or viewer (default user)" },
+      name: {
+        type: "string",
+        short: "n",
+        value: "name",
+        description: "A name to recognise the key by (required)",
+      },
+      role: {
+        type: "string",
+        short: "r",
+        value: "role",
+        description: "admin, user or viewer (default user)",
+      },
       "expires-at": { type: "string", value: "iso-date", description: "When the key stops working" },
     },
     examples: ["switchboard keys create --name ci --role user --expires-at 2026-01-01T00:00:00Z"],
@@ -47,7 +57,16 @@ export const keyCommands: Command[] = [
         context.print(
           table(
             ["ID", "NAME", "PREFIX", "ROLE", "CREATED", "EXPIRES", "LAST USED", "REVOKED"],
-            keys.map((k) => [k.id, k.name, k.prefix, k.role, k.createdAt, k.expiresAt, k.lastUsedAt, k.revokedAt]),
+            keys.map((k) => [
+              k.id,
+              k.name,
+              k.prefix,
+              k.role,
+              k.createdAt,
+              k.expiresAt,
+              k.lastUsedAt,
+              k.revokedAt,
+            ]),
           ),
         );
       }

@@ -1,11 +1,15 @@
 import { WorkflowDefinition } from "#events/workflow";
-import { UsageError } from "../args.ts";
 import type { WorkflowSummary } from "#events/workflows-api";
+import { UsageError } from "../args.ts";
 import { type Command, type Context, listOption, parseJson, readSource } from "../context.ts";
 import { table } from "../output.ts";
 
 /** Reads and checks a workflow file, so a typo is reported with its path before anything is sent. */
-export async function readWorkflowFile(context: Context, source: string, command: string): Promise<WorkflowDefinition> {
+export async function readWorkflowFile(
+  context: Context,
+  source: string,
+  command: string,
+): Promise<WorkflowDefinition> {
   const text = await readSource(context.io, source);
   const json = parseJson(text, source === "-" ? "stdin" : source);
   const parsed = WorkflowDefinition.safeParse(json);
@@ -28,9 +32,18 @@ export const workflowCommands: Command[] = [
       "Create each workflow, or, when a workflow of that name exists and its definition differs, PUT it as a new\n" +
       "version. An unchanged definition makes no version.",
     options: {
-      file: { type: "string", short: "f", multiple: true, value: "path", description: "Workflow JSON file, - for stdin" },
+      file: {
+        type: "string",
+        short: "f",
+        multiple: true,
+        value: "path",
+        description: "Workflow JSON file, - for stdin",
+      },
     },
-    examples: ["switchboard workflows apply -f triage.json", "switchboard workflows apply -f a.json -f b.json --json"],
+    examples: [
+      "switchboard workflows apply -f triage.json",
+      "switchboard workflows apply -f a.json -f b.json --json",
+    ],
     async run(context, args) {
       const files = listOption(args, "file");
       if (files.length === 0) throw new UsageError("Give at least one -f <file>", "workflows apply");

@@ -42,6 +42,8 @@ export interface JobMeta {
 export interface LoadedJob {
   state: JobState;
   meta: JobMeta;
+  /** The job item as stored, read in the same consistent query as the steps. */
+  item: Record<string, unknown>;
 }
 
 export class ConcurrentUpdateError extends Error {
@@ -390,7 +392,7 @@ export async function loadJob(tenantId: string, jobId: string): Promise<LoadedJo
     ...(job.scheduleId === undefined ? {} : { scheduleId: String(job.scheduleId) }),
     ...(job.idempotencyKey === undefined ? {} : { idempotencyKey: String(job.idempotencyKey) }),
   };
-  return { state, meta };
+  return { state, meta, item: job };
 }
 
 /**
@@ -522,17 +524,15 @@ export async function getJobWithSteps(
   tenantId: string,
   jobId: string,
 ): Promise<(JobWithSteps & { definition: WorkflowDefinition }) | undefined> {
-  const [loaded, jobItem] = await Promise.all([
-    loadJob(tenantId, jobId),
-    dynamo().send(new GetCommand({ TableName: tableName(), Key: keys.job(tenantId, jobId) })),
-  ]);
-  if (loaded === undefined || jobItem.Item === undefined) return undefined;
+  // One read for the job and its steps, so the job's status never runs ahead of the steps shown with it.
+  const loaded = await loadJob(tenantId, jobId);
+  if (loaded === undefined) return undefined;
   const steps = Object.values(loaded.state.steps)
     .sort((a, b) => a.nodeId.localeCompare(b.nodeId) || (a.itemIndex ?? -1) - (b.itemIndex ?? -1))
     .map((step) => toStep(loaded.state, step));
   const { input, output } = loaded.state;
   return {
-    ...toJob(jobItem.Item),
+    ...toJob(loaded.item),
     input,
     ...(output === undefined ? {} : { output }),
     steps,

@@ -10,7 +10,13 @@ import { addSdkHook, invocationScope, onInvocation } from "./sdk-hooks.ts";
 
 type Capacity = { CapacityUnits?: number; ReadCapacityUnits?: number; WriteCapacityUnits?: number };
 
-const READS = new Set(["GetItemCommand", "QueryCommand", "ScanCommand", "BatchGetItemCommand", "TransactGetItemsCommand"]);
+const READS = new Set([
+  "GetItemCommand",
+  "QueryCommand",
+  "ScanCommand",
+  "BatchGetItemCommand",
+  "TransactGetItemsCommand",
+]);
 const WRITES = new Set([
   "PutItemCommand",
   "UpdateItemCommand",
@@ -33,7 +39,14 @@ export interface MeterSnapshot {
       byCommand: Record<string, { calls: number; units: number; items: number }>;
     }
   >;
-  sqs: { requests: number; sends: number; messagesSent: number; receives: number; emptyReceives: number; deletes: number };
+  sqs: {
+    requests: number;
+    sends: number;
+    messagesSent: number;
+    receives: number;
+    emptyReceives: number;
+    deletes: number;
+  };
   streams: { getRecords: number };
   /** Frames out (PostToConnection), frames in (the ws function's `$default` route), and 410s. */
   websocket: { postToConnection: number; inbound: number; gone: number; bytes: number };
@@ -61,7 +74,10 @@ function capacityUnits(consumed: unknown): number | undefined {
 function writeItemCount(commandName: string, input: Record<string, unknown>): number {
   if (commandName === "TransactWriteItemsCommand") return ((input.TransactItems as unknown[]) ?? []).length;
   if (commandName === "BatchWriteItemCommand") {
-    return Object.values((input.RequestItems as Record<string, unknown[]>) ?? {}).reduce((n, list) => n + list.length, 0);
+    return Object.values((input.RequestItems as Record<string, unknown[]>) ?? {}).reduce(
+      (n, list) => n + list.length,
+      0,
+    );
   }
   return 1;
 }
@@ -73,6 +89,14 @@ function bytesOf(value: unknown): number {
   return Buffer.byteLength(JSON.stringify(value));
 }
 
+function entryOf<T>(map: Record<string, T>, key: string, create: () => T): T {
+  const existing = map[key];
+  if (existing !== undefined) return existing;
+  const created = create();
+  map[key] = created;
+  return created;
+}
+
 export class Meter {
   private data = empty();
   private stops: (() => void)[] = [];
@@ -81,7 +105,7 @@ export class Meter {
   install(): this {
     this.stops.push(
       onInvocation(({ name, event, ms }) => {
-        const entry = (this.data.lambda[name] ??= { invocations: 0, billedMs: 0 });
+        const entry = entryOf(this.data.lambda, name, () => ({ invocations: 0, billedMs: 0 }));
         entry.invocations++;
         entry.billedMs += Math.ceil(ms);
         const routeKey = (event as { requestContext?: { routeKey?: string } })?.requestContext?.routeKey;
@@ -95,7 +119,8 @@ export class Meter {
         if (isDynamo && (READS.has(call.commandName) || WRITES.has(call.commandName))) {
           call.input.ReturnConsumedCapacity = "TOTAL";
         }
-        this.data.calls[`${call.clientName}.${call.commandName}`] = (this.data.calls[`${call.clientName}.${call.commandName}`] ?? 0) + 1;
+        this.data.calls[`${call.clientName}.${call.commandName}`] =
+          (this.data.calls[`${call.clientName}.${call.commandName}`] ?? 0) + 1;
         let result: { output: unknown };
         try {
           result = await next();
@@ -122,15 +147,19 @@ export class Meter {
     return this;
   }
 
-  private record(source: string, call: { commandName: string; input: Record<string, unknown> }, output: Record<string, unknown> | undefined) {
-    const entry = (this.data.dynamodb[source] ??= {
+  private record(
+    source: string,
+    call: { commandName: string; input: Record<string, unknown> },
+    output: Record<string, unknown> | undefined,
+  ) {
+    const entry = entryOf(this.data.dynamodb, source, () => ({
       calls: 0,
       wru: 0,
       rru: 0,
       writeItems: 0,
       withoutCapacity: 0,
       byCommand: {},
-    });
+    }));
     entry.calls++;
     const isWrite = WRITES.has(call.commandName);
     const items = isWrite ? writeItemCount(call.commandName, call.input) : 0;
@@ -139,7 +168,11 @@ export class Meter {
     if (units === undefined) {
       // No capacity reported: a small item is 1 WRU (2 in a transaction), a read 1 RRU (strongly consistent).
       entry.withoutCapacity++;
-      units = isWrite ? items * (call.commandName === "TransactWriteItemsCommand" ? 2 : 1) : READS.has(call.commandName) ? 1 : 0;
+      units = isWrite
+        ? items * (call.commandName === "TransactWriteItemsCommand" ? 2 : 1)
+        : READS.has(call.commandName)
+          ? 1
+          : 0;
     }
     if (!isWrite && ["GetItemCommand", "QueryCommand", "ScanCommand"].includes(call.commandName)) {
       // AWS bills a read that finds nothing as one 4 KB unit; DynamoDB Local reports 0 for it.
@@ -147,13 +180,20 @@ export class Meter {
     }
     if (isWrite) entry.wru += units;
     else entry.rru += units;
-    const command = (entry.byCommand[call.commandName.replace(/Command$/, "")] ??= { calls: 0, units: 0, items: 0 });
+    const command = entryOf(entry.byCommand, call.commandName.replace(/Command$/, ""), () => ({
+      calls: 0,
+      units: 0,
+      items: 0,
+    }));
     command.calls++;
     command.units += units;
     command.items += items;
   }
 
-  private recordSqs(call: { commandName: string; input: Record<string, unknown> }, output: Record<string, unknown>) {
+  private recordSqs(
+    call: { commandName: string; input: Record<string, unknown> },
+    output: Record<string, unknown>,
+  ) {
     const sqs = this.data.sqs;
     const chunks = (bytes: number) => Math.max(1, Math.ceil(bytes / PRICES.sqs.chunkBytes));
     switch (call.commandName) {

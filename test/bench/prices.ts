@@ -85,7 +85,12 @@ export function priceSwitchboardRun(usage: RunUsage): CostLine[] {
     });
   }
   lines.push(
-    { item: "SQS requests", quantity: usage.sqsRequests, unit: "requests", usdPerRun: usage.sqsRequests * PRICES.sqs.perRequest },
+    {
+      item: "SQS requests",
+      quantity: usage.sqsRequests,
+      unit: "requests",
+      usdPerRun: usage.sqsRequests * PRICES.sqs.perRequest,
+    },
     {
       item: "DynamoDB writes",
       quantity: usage.dynamodb.wru,
@@ -139,7 +144,10 @@ export interface StepFunctionsModel {
  * the request and the execution's duration (at the smallest memory chunk, which a small definition fits).
  */
 export function priceStepFunctions(model: StepFunctionsModel): { standard: CostLine[]; express: CostLine[] } {
-  const lambdaGbSeconds = model.stepMs.reduce((sum, ms) => sum + (model.stepMemoryMb / 1024) * (Math.ceil(ms) / 1000), 0);
+  const lambdaGbSeconds = model.stepMs.reduce(
+    (sum, ms) => sum + (model.stepMemoryMb / 1024) * (Math.ceil(ms) / 1000),
+    0,
+  );
   const shared: CostLine[] = [
     {
       item: "API Gateway REST (start)",
@@ -161,7 +169,8 @@ export function priceStepFunctions(model: StepFunctionsModel): { standard: CostL
     },
   ];
   const executionMs = model.stepMs.reduce((a, b) => a + b, 0);
-  const billedMs = Math.max(1, Math.ceil(executionMs / PRICES.stepFunctions.expressDurationStepMs)) *
+  const billedMs =
+    Math.max(1, Math.ceil(executionMs / PRICES.stepFunctions.expressDurationStepMs)) *
     PRICES.stepFunctions.expressDurationStepMs;
   const expressGbSeconds = (PRICES.stepFunctions.expressMemoryChunkMb / 1024) * (billedMs / 1000);
   return {
@@ -175,7 +184,12 @@ export function priceStepFunctions(model: StepFunctionsModel): { standard: CostL
       ...shared,
     ],
     express: [
-      { item: "Step Functions Express request", quantity: 1, unit: "requests", usdPerRun: PRICES.stepFunctions.expressPerRequest },
+      {
+        item: "Step Functions Express request",
+        quantity: 1,
+        unit: "requests",
+        usdPerRun: PRICES.stepFunctions.expressPerRequest,
+      },
       {
         item: "Step Functions Express duration (64 MB)",
         quantity: expressGbSeconds,

@@ -53,7 +53,11 @@ function percentile(values: number[], p: number): number {
   return sorted[index] as number;
 }
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
-const stats = (values: number[]) => ({ p50: round(percentile(values, 50)), p99: round(percentile(values, 99)), n: values.length });
+const stats = (values: number[]) => ({
+  p50: round(percentile(values, 50)),
+  p99: round(percentile(values, 99)),
+  n: values.length,
+});
 
 function commit(): string {
   try {
@@ -74,11 +78,21 @@ class Follower {
   private constructor(private readonly socket: WebSocket) {
     socket.on("message", (data) => {
       const received = Date.now();
-      const message = JSON.parse(data.toString()) as { type: string; at?: string; seq?: number; jobId?: string; status?: string };
+      const message = JSON.parse(data.toString()) as {
+        type: string;
+        at?: string;
+        seq?: number;
+        jobId?: string;
+        status?: string;
+      };
       if (message.seq !== undefined && message.at !== undefined && this.recordLatency) {
         this.latencies.push(received - Date.parse(message.at));
       }
-      if (message.type === "job.status_changed" && message.jobId !== undefined && TERMINAL_JOB_STATUSES.includes(message.status as never)) {
+      if (
+        message.type === "job.status_changed" &&
+        message.jobId !== undefined &&
+        TERMINAL_JOB_STATUSES.includes(message.status as never)
+      ) {
         this.ended.set(message.jobId, message.status as string);
         this.waiting.get(message.jobId)?.(message.status as string);
         this.waiting.delete(message.jobId);
@@ -115,7 +129,10 @@ class Follower {
     const ended = this.ended.get(jobId);
     if (ended !== undefined) return Promise.resolve(ended);
     return new Promise((ok, fail) => {
-      const timer = setTimeout(() => fail(new Error(`job ${jobId} did not end within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => fail(new Error(`job ${jobId} did not end within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       this.waiting.set(jobId, (status) => {
         clearTimeout(timer);
         ok(status);
@@ -179,7 +196,11 @@ async function perStepOverhead(platform: Platform, client: SwitchboardClient, fo
   }
   follower.recordLatency = false;
   void platform;
-  return { perStepOverheadMs: stats(overheads), chainJobMs: stats(jobTimes), wsLatencyMs: stats(follower.latencies) };
+  return {
+    perStepOverheadMs: stats(overheads),
+    chainJobMs: stats(jobTimes),
+    wsLatencyMs: stats(follower.latencies),
+  };
 }
 
 async function throughput(platform: Platform, client: SwitchboardClient, follower: Follower) {
@@ -204,7 +225,9 @@ async function throughput(platform: Platform, client: SwitchboardClient, followe
   const elapsedMs = performance.now() - started;
   // The socket is the clock; the REST listing is the proof: every submitted job, succeeded, exactly once.
   const seen = new Map<string, string>();
-  for await (const job of client.paginate((cursor) => client.jobs.list({ limit: 100, ...(cursor ? { cursor } : {}) }))) {
+  for await (const job of client.paginate((cursor) =>
+    client.jobs.list({ limit: 100, ...(cursor ? { cursor } : {}) }),
+  )) {
     seen.set(job.id, job.status);
   }
   const succeeded = ids.filter((id) => seen.get(id) === "succeeded").length;
@@ -267,10 +290,19 @@ async function cost(platform: Platform, client: SwitchboardClient, meter: Meter)
     stepMs.push(job.steps.map((s) => Date.parse(s.endedAt as string) - Date.parse(s.startedAt as string)));
   }
   const switchboard = priceSwitchboardRun(usage);
-  const meanStepMs = Array.from({ length: STEPS }, (_, i) => stepMs.reduce((sum, run) => sum + (run[i] ?? 0), 0) / COST_RUNS);
-  const sfn = priceStepFunctions({ steps: STEPS, stepMs: meanStepMs, stepMemoryMb: manifest.functions.worker.memoryMb });
+  const meanStepMs = Array.from(
+    { length: STEPS },
+    (_, i) => stepMs.reduce((sum, run) => sum + (run[i] ?? 0), 0) / COST_RUNS,
+  );
+  const sfn = priceStepFunctions({
+    steps: STEPS,
+    stepMs: meanStepMs,
+    stepMemoryMb: manifest.functions.worker.memoryMb,
+  });
   const sweeperPerMonth = 30 * 24 * 60;
-  const sources = Object.entries(snapshot.dynamodb).filter(([source]) => source !== "sweeper" && source !== "event-source");
+  const sources = Object.entries(snapshot.dynamodb).filter(
+    ([source]) => source !== "sweeper" && source !== "event-source",
+  );
   const dynamodbByCommand: Record<string, { calls: number; units: number; items: number }> = {};
   for (const [source, entry] of sources) {
     for (const [command, c] of Object.entries(entry.byCommand)) {
@@ -292,7 +324,9 @@ async function cost(platform: Platform, client: SwitchboardClient, meter: Meter)
         stepFunctionsExpress: perMillionLines(sfn.express),
       },
       perRun: {
-        lambdaInvocations: Object.fromEntries(Object.entries(usage.lambda).map(([n, f]) => [n, round(f.invocations, 2)])),
+        lambdaInvocations: Object.fromEntries(
+          Object.entries(usage.lambda).map(([n, f]) => [n, round(f.invocations, 2)]),
+        ),
         dynamodb: { wru: round(usage.dynamodb.wru, 2), rru: round(usage.dynamodb.rru, 2) },
         dynamodbByCommand,
         writeItems: round(sources.reduce((n, [, e]) => n + e.writeItems, 0) / COST_RUNS, 2),
@@ -332,22 +366,44 @@ function printTable(results: Record<string, any>): void {
   const add = (metric: string, value: string, note = "") => rows.push([metric, value, note]);
   const pp = (s: { p50: number; p99: number }) => `p50 ${s.p50}  p99 ${s.p99}`;
   const ratio = round(results.perStepOverheadMs.p50 / results.baseline.putThenSendMs.p50, 1);
-  add("per-step overhead (ms)", pp(results.perStepOverheadMs), `${results.perStepOverheadMs.n} jobs x ${STEPS} steps; ${ratio}x the baseline`);
-  add("  baseline PutItem+SendMessage (ms)", pp(results.baseline.putThenSendMs), `PutItem ${pp(results.baseline.putItemMs)}; SendMessage ${pp(results.baseline.sendMessageMs)}`);
+  add(
+    "per-step overhead (ms)",
+    pp(results.perStepOverheadMs),
+    `${results.perStepOverheadMs.n} jobs x ${STEPS} steps; ${ratio}x the baseline`,
+  );
+  add(
+    "  baseline PutItem+SendMessage (ms)",
+    pp(results.baseline.putThenSendMs),
+    `PutItem ${pp(results.baseline.putItemMs)}; SendMessage ${pp(results.baseline.sendMessageMs)}`,
+  );
   add("  5-step job, end to end (ms)", pp(results.chainJobMs), "created → ended");
-  add("WebSocket latency (ms)", pp(results.wsLatencyMs), `${results.wsLatencyMs.n} events, status write → client`);
+  add(
+    "WebSocket latency (ms)",
+    pp(results.wsLatencyMs),
+    `${results.wsLatencyMs.n} events, status write → client`,
+  );
   const t = results.throughput;
-  add("throughput (jobs/s)", String(results.throughputJobsPerSec), `${t.succeeded}/${t.jobs} succeeded, ${t.lost} lost, ${t.seconds} s, ${t.concurrency} submitters`);
+  add(
+    "throughput (jobs/s)",
+    String(results.throughputJobsPerSec),
+    `${t.succeeded}/${t.jobs} succeeded, ${t.lost} lost, ${t.seconds} s, ${t.concurrency} submitters`,
+  );
   const c = results.costPerMillionRuns;
-  add("cost per 1M runs (USD)", `$${c.switchboard}`, `Step Functions Standard $${c.stepFunctionsStandard}, Express $${c.stepFunctionsExpress}`);
+  add(
+    "cost per 1M runs (USD)",
+    `$${c.switchboard}`,
+    `Step Functions Standard $${c.stepFunctionsStandard}, Express $${c.stepFunctionsExpress}`,
+  );
   for (const line of c.breakdown.switchboard) {
-    if (line.usdPerMillionRuns > 0) add(`  ${line.item}`, `$${line.usdPerMillionRuns}`, `${line.perRun} ${line.unit}/run`);
+    if (line.usdPerMillionRuns > 0)
+      add(`  ${line.item}`, `$${line.usdPerMillionRuns}`, `${line.perRun} ${line.unit}/run`);
   }
   for (const name of Object.keys(results.coldInitMs)) {
     add(`cold init ${name} (ms)`, String(results.coldInitMs[name]), `bundle ${results.bundleKb[name]} KB`);
   }
   const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => (r[i] as string).length), 6));
-  const line = (r: [string, string, string]) => `${r[0].padEnd(widths[0] as number)}  ${r[1].padEnd(widths[1] as number)}  ${r[2]}`;
+  const line = (r: [string, string, string]) =>
+    `${r[0].padEnd(widths[0] as number)}  ${r[1].padEnd(widths[1] as number)}  ${r[2]}`;
   process.stdout.write(
     `\nSwitchboard bench — ${results.commit}, ${results.measuredAt}, node ${process.version}, ${availableParallelism()} CPUs (twin)\n\n`,
   );
@@ -397,7 +453,13 @@ async function main(): Promise<void> {
   }
   log("cold init: bundling and importing each function");
   const cold = await measureColdInit();
-  results = { ...results, coldInitMs: cold.coldInitMs, bundleKb: cold.bundleKb, coldInitRuns: cold.runs, coldInitErrors: cold.errors };
+  results = {
+    ...results,
+    coldInitMs: cold.coldInitMs,
+    bundleKb: cold.bundleKb,
+    coldInitRuns: cold.runs,
+    coldInitErrors: cold.errors,
+  };
   await writeFile(resolve(import.meta.dirname, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
   printTable(results);
   if (exitCode !== 0) log("FAILED: jobs were lost or duplicated in the throughput phase");

@@ -20,18 +20,27 @@ export interface SdkCall {
 }
 
 /** Runs around one SDK call: may change the input, throw instead of calling, or look at the output. */
-export type SdkHook = (call: SdkCall, next: () => Promise<{ output: unknown }>) => Promise<{ output: unknown }>;
+export type SdkHook = (
+  call: SdkCall,
+  next: () => Promise<{ output: unknown }>,
+) => Promise<{ output: unknown }>;
 
 /** Around the whole call (the SDK's retries included), and around each attempt (inside the retry loop). */
 const hooks = { call: new Map<string, SdkHook>(), attempt: new Map<string, SdkHook>() };
 const INSTALLED = Symbol.for("switchboard.bench.sdkHooks");
 
 type Stack = { add(middleware: unknown, options: Record<string, unknown>): void; [INSTALLED]?: true };
-type ClientPrototype = { send: (this: { middlewareStack: Stack }, ...args: unknown[]) => unknown; [INSTALLED]?: true };
+type ClientPrototype = {
+  send: (this: { middlewareStack: Stack }, ...args: unknown[]) => unknown;
+  [INSTALLED]?: true;
+};
 
 const middlewareFor =
   (registry: Map<string, SdkHook>) =>
-  (next: (args: { input: Record<string, unknown> }) => Promise<{ output: unknown }>, context: Record<string, unknown>) =>
+  (
+    next: (args: { input: Record<string, unknown> }) => Promise<{ output: unknown }>,
+    context: Record<string, unknown>,
+  ) =>
   (args: { input: Record<string, unknown> }) => {
     const call: SdkCall = {
       clientName: String(context.clientName ?? "unknown"),
@@ -53,7 +62,12 @@ function patch(prototype: ClientPrototype): void {
     const stack = this.middlewareStack;
     if (!stack[INSTALLED]) {
       stack[INSTALLED] = true;
-      stack.add(middlewareFor(hooks.call), { step: "initialize", name: "switchboardCallHooks", priority: "low", override: true });
+      stack.add(middlewareFor(hooks.call), {
+        step: "initialize",
+        name: "switchboardCallHooks",
+        priority: "low",
+        override: true,
+      });
       // The retry middleware is a high-priority finalizeRequest step; a low-priority one runs inside its loop.
       stack.add(middlewareFor(hooks.attempt), {
         step: "finalizeRequest",
@@ -69,7 +83,9 @@ function patch(prototype: ClientPrototype): void {
 /** Patches the ESM and the CommonJS copy of smithy's Client, so a client from either kind of import is seen. */
 export function installSdkHooks(): void {
   patch(EsmClient.prototype as unknown as ClientPrototype);
-  const { Client: CjsClient } = createRequire(import.meta.url)("@smithy/core/client") as { Client: { prototype: unknown } };
+  const { Client: CjsClient } = createRequire(import.meta.url)("@smithy/core/client") as {
+    Client: { prototype: unknown };
+  };
   patch(CjsClient.prototype as ClientPrototype);
 }
 
@@ -117,7 +133,12 @@ export function scopeInvocations(): void {
         error = thrown;
         throw thrown;
       } finally {
-        const invocation: Invocation = { name, event, ms: performance.now() - started, ...(error === undefined ? {} : { error }) };
+        const invocation: Invocation = {
+          name,
+          event,
+          ms: performance.now() - started,
+          ...(error === undefined ? {} : { error }),
+        };
         for (const listener of invocationListeners) listener(invocation);
       }
     });

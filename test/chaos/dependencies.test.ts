@@ -6,7 +6,16 @@ import { keys } from "#shared/keys";
 import { subscribersOf } from "#shared/stores/connections";
 import { addSdkHook, invocationScope } from "../bench/sdk-hooks.ts";
 import { SocketClient } from "../support/platform.ts";
-import { type ChaosPlatform, chain, healAll, judge, report, startChaosPlatform, submit, type Verdict } from "./harness.ts";
+import {
+  type ChaosPlatform,
+  chain,
+  healAll,
+  judge,
+  report,
+  startChaosPlatform,
+  submit,
+  type Verdict,
+} from "./harness.ts";
 
 let chaos: ChaosPlatform;
 const verdicts: Verdict[] = [];
@@ -33,7 +42,9 @@ describe("dependency faults", () => {
           calls++;
           if (Math.random() < 0.35) {
             throttled++;
-            const error = new Error("The level of configured provisioned throughput for the table was exceeded");
+            const error = new Error(
+              "The level of configured provisioned throughput for the table was exceeded",
+            );
             error.name = "ProvisionedThroughputExceededException";
             throw Object.assign(error, { $fault: "client", $metadata: { httpStatusCode: 400 } });
           }
@@ -47,11 +58,15 @@ describe("dependency faults", () => {
     try {
       ids = await Promise.all(
         Array.from({ length: 10 }, (_, i) =>
-          submit(chaos.client, { workflow: chain("chaos-throttled", 3), input: { n: i } }, `throttle-${stamp}-${i}`),
+          submit(
+            chaos.client,
+            { workflow: chain("chaos-throttled", 3), input: { n: i } },
+            `throttle-${stamp}-${i}`,
+          ),
         ),
       );
       // The fault lasts until the jobs have had their chance to finish under it.
-      await healAll(chaos.client, ids, { deadlineMs: 30_000, sweepWhenQuiet: false });
+      await healAll(chaos.client, ids, { deadlineMs: 20_000, sweepWhenQuiet: false });
     } finally {
       remove();
     }
@@ -102,16 +117,29 @@ describe("dependency faults", () => {
       chaos.faults.dropDisconnect = false;
       expect(chaos.faults.droppedDisconnects).toContain(staleId);
       const connection = keys.connection(me.tenantId, staleId);
-      const before = await dynamo().send(new GetCommand({ TableName: tableName(), Key: connection, ConsistentRead: true }));
+      const before = await dynamo().send(
+        new GetCommand({ TableName: tableName(), Key: connection, ConsistentRead: true }),
+      );
       expect(before.Item).toBeDefined();
 
-      const jobId = await submit(chaos.client, { workflow: chain("chaos-stale-socket", 2) }, `stale-${Date.now()}`);
-      await live.waitFor((m) => m.type === "job.status_changed" && m.jobId === jobId && m.status === "succeeded", 20_000);
+      const jobId = await submit(
+        chaos.client,
+        { workflow: chain("chaos-stale-socket", 2) },
+        `stale-${Date.now()}`,
+      );
+      await live.waitFor(
+        (m) => m.type === "job.status_changed" && m.jobId === jobId && m.status === "succeeded",
+        20_000,
+      );
       const healed = await healAll(chaos.client, [jobId], { sweepWhenQuiet: false });
-      let after = await dynamo().send(new GetCommand({ TableName: tableName(), Key: connection, ConsistentRead: true }));
+      let after = await dynamo().send(
+        new GetCommand({ TableName: tableName(), Key: connection, ConsistentRead: true }),
+      );
       for (let i = 0; i < 50 && after.Item !== undefined; i++) {
         await new Promise((r) => setTimeout(r, 100));
-        after = await dynamo().send(new GetCommand({ TableName: tableName(), Key: connection, ConsistentRead: true }));
+        after = await dynamo().send(
+          new GetCommand({ TableName: tableName(), Key: connection, ConsistentRead: true }),
+        );
       }
       const removedAt = Date.now();
       expect(gone).toBeGreaterThan(0);

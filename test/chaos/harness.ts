@@ -58,7 +58,13 @@ export class WorkerDied extends Error {
 
 export async function startChaosPlatform(): Promise<ChaosPlatform> {
   scopeInvocations();
-  const faults: Faults = { killNodes: new Set(), kills: [], dropDisconnect: false, connections: [], droppedDisconnects: [] };
+  const faults: Faults = {
+    killNodes: new Set(),
+    kills: [],
+    dropDisconnect: false,
+    connections: [],
+    droppedDisconnects: [],
+  };
   const inWorker = new AsyncLocalStorage<true>();
   const removeKillHook = addSdkHook("chaos-kill", async (call, next) => {
     if (inWorker.getStore() === true && call.commandName === "TransactWriteItemsCommand") {
@@ -76,8 +82,12 @@ export async function startChaosPlatform(): Promise<ChaosPlatform> {
   });
   const platform = await startPlatform({
     functions: {
-      worker: (event: unknown, context: Context) => inWorker.run(true, () => realWorker(event as never, context)),
-      ws: async (event: { requestContext: { routeKey?: string; connectionId?: string } }, context: Context) => {
+      worker: (event: unknown, context: Context) =>
+        inWorker.run(true, () => realWorker(event as never, context)),
+      ws: async (
+        event: { requestContext: { routeKey?: string; connectionId?: string } },
+        context: Context,
+      ) => {
         const { routeKey, connectionId } = event.requestContext;
         if (routeKey === "$disconnect" && faults.dropDisconnect) {
           faults.droppedDisconnects.push(connectionId ?? "");
@@ -89,7 +99,12 @@ export async function startChaosPlatform(): Promise<ChaosPlatform> {
       },
     },
   });
-  const client = new SwitchboardClient({ url: platform.url, token: platform.token, wsUrl: platform.wsUrl, retries: 4 });
+  const client = new SwitchboardClient({
+    url: platform.url,
+    token: platform.token,
+    wsUrl: platform.wsUrl,
+    retries: 4,
+  });
   return {
     platform,
     client,
@@ -102,7 +117,11 @@ export async function startChaosPlatform(): Promise<ChaosPlatform> {
 }
 
 /** Submits a job, sending the same request again (same idempotency key) while the API answers 5xx or not at all. */
-export async function submit(client: SwitchboardClient, body: Parameters<SwitchboardClient["jobs"]["create"]>[0], key: string) {
+export async function submit(
+  client: SwitchboardClient,
+  body: Parameters<SwitchboardClient["jobs"]["create"]>[0],
+  key: string,
+) {
   for (let attempt = 0; ; attempt++) {
     try {
       return (await client.jobs.create({ ...body, idempotencyKey: key })).jobId;
@@ -209,12 +228,15 @@ export async function judge(
       .map((e) => (e.type === "step.status_changed" ? `${e.nodeId}#${e.itemIndex ?? ""}` : ""));
     const seqs = events.map((e) => e.seq);
     const gapless = seqs.every((seq, i) => seq === i + 1);
-    if (terminal.length !== 1 || new Set(succeededNodes).size !== succeededNodes.length || !gapless) duplicate++;
+    if (terminal.length !== 1 || new Set(succeededNodes).size !== succeededNodes.length || !gapless)
+      duplicate++;
     const job = await client.jobs.get(id);
     extraAttempts += job.steps.reduce((n, s) => n + Math.max(0, s.attempt - 1), 0);
   }
   const count = (status: string) => jobIds.filter((id) => healed.statuses.get(id) === status).length;
-  const stuck = jobIds.filter((id) => !TERMINAL.has(healed.statuses.get(id) ?? "") && healed.statuses.get(id) !== "missing").length;
+  const stuck = jobIds.filter(
+    (id) => !TERMINAL.has(healed.statuses.get(id) ?? "") && healed.statuses.get(id) !== "missing",
+  ).length;
   return {
     scenario,
     jobs: jobIds.length,
@@ -231,7 +253,19 @@ export async function judge(
 }
 
 export function report(verdicts: Verdict[]): void {
-  const header = ["scenario", "jobs", "ok", "lost", "dup", "stuck", "failed", "heal s", "sweeps", "retries", "notes"];
+  const header = [
+    "scenario",
+    "jobs",
+    "ok",
+    "lost",
+    "dup",
+    "stuck",
+    "failed",
+    "heal s",
+    "sweeps",
+    "retries",
+    "notes",
+  ];
   const rows = verdicts.map((v) => [
     v.scenario,
     v.jobs,
@@ -247,7 +281,14 @@ export function report(verdicts: Verdict[]): void {
   ]);
   const all = [header, ...rows].map((r) => r.map(String));
   const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? "").length)));
-  const text = all.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd()).join("\n");
+  const text = all
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i] ?? 0))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
   process.stdout.write(`\nchaos results\n${text}\n\n`);
 }
 

@@ -32,7 +32,7 @@ interface Failure {
 }
 
 let platform: Platform;
-let operations: Operation[] = [];
+const operations: Operation[] = [];
 const failures: Failure[] = [];
 let requests = 0;
 
@@ -57,7 +57,8 @@ async function probe(
   const url = `${platform.url}${path}${init.query === undefined ? "" : `?${init.query}`}`;
   const headers: Record<string, string> = { ...init.headers };
   if (init.auth ?? op.auth) headers.authorization = `Bearer ${platform.token}`;
-  if (init.body !== undefined && init.contentType !== null) headers["content-type"] = init.contentType ?? "application/json";
+  if (init.body !== undefined && init.contentType !== null)
+    headers["content-type"] = init.contentType ?? "application/json";
   let response: Response;
   for (let attempt = 0; ; attempt++) {
     requests++;
@@ -74,7 +75,9 @@ async function probe(
   } catch {
     // kept as text; the checks below say whether that is allowed
   }
-  const input = describeInput(`${init.query === undefined ? "" : `?${init.query} `}${init.path ?? ""} ${init.body ?? ""}`.trim());
+  const input = describeInput(
+    `${init.query === undefined ? "" : `?${init.query} `}${init.path ?? ""} ${init.body ?? ""}`.trim(),
+  );
   const record = (why: string) =>
     failures.push({
       route: `${op.method} ${op.path}`,
@@ -95,7 +98,8 @@ function example(schema: JsonSchema | undefined, depth = 0): unknown {
   if (Array.isArray(schema.enum)) return schema.enum[0];
   if (schema.default !== undefined) return schema.default;
   const choices = schema.anyOf ?? schema.oneOf;
-  if (Array.isArray(choices)) return example(choices.find((c: JsonSchema) => c.type !== "null") ?? choices[0], depth + 1);
+  if (Array.isArray(choices))
+    return example(choices.find((c: JsonSchema) => c.type !== "null") ?? choices[0], depth + 1);
   if (Array.isArray(schema.allOf)) {
     return Object.assign({}, ...schema.allOf.map((s: JsonSchema) => example(s, depth + 1)));
   }
@@ -143,7 +147,8 @@ const deepObject = (levels: number) => `${'{"a":'.repeat(levels)}1${"}".repeat(l
 
 /** A JSON object text with `field` replaced by raw JSON text (so keys like `__proto__` survive). */
 function withField(base: unknown, field: string, rawValue: string): string {
-  const rest = base !== null && typeof base === "object" && !Array.isArray(base) ? { ...(base as object) } : {};
+  const rest =
+    base !== null && typeof base === "object" && !Array.isArray(base) ? { ...(base as object) } : {};
   delete (rest as Record<string, unknown>)[field];
   const inner = JSON.stringify(rest).slice(1, -1);
   return `{${JSON.stringify(field)}:${rawValue}${inner === "" ? "" : `,${inner}`}}`;
@@ -174,7 +179,9 @@ beforeAll(async () => {
         method: method.toUpperCase(),
         path,
         pathParams: [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1] as string),
-        query: (op.parameters ?? []).filter((p: any) => p.in === "query").map((p: any) => ({ name: p.name, schema: p.schema })),
+        query: (op.parameters ?? [])
+          .filter((p: any) => p.in === "query")
+          .map((p: any) => ({ name: p.name, schema: p.schema })),
         body: op.requestBody?.content?.["application/json"]?.schema,
         auth: (op.security ?? []).length > 0,
       });
@@ -187,7 +194,9 @@ afterAll(async () => {
     const { writeFile } = await import("node:fs/promises");
     await writeFile(process.env.FUZZ_FAILURES_FILE, JSON.stringify(failures, null, 2));
   }
-  process.stdout.write(`\nfuzz: ${requests} requests over ${operations.length} operations, ${failures.length} failures\n`);
+  process.stdout.write(
+    `\nfuzz: ${requests} requests over ${operations.length} operations, ${failures.length} failures\n`,
+  );
   await platform?.stop();
 });
 
@@ -196,15 +205,33 @@ const mutating = (op: Operation) => op.method !== "GET";
 describe("fuzzing every route of the OpenAPI document", () => {
   it("covers the whole document", () => {
     expect(operations.length).toBeGreaterThanOrEqual(13);
-    expect(operations.some((op) => op.method === "POST" && op.path === "/v1/jobs" && op.body !== undefined)).toBe(true);
+    expect(
+      operations.some((op) => op.method === "POST" && op.path === "/v1/jobs" && op.body !== undefined),
+    ).toBe(true);
   });
 
   it("answers malformed JSON and wrong media types with 4xx", async () => {
     const before = failures.length;
-    const malformed = ["{", "[", "{oops", '{"a":}', "nul", "\u0000", '{"a":1}x', "'single'", "\ufeff{}", "1e999999", '"\\ud800"', "{}".repeat(3)];
+    const malformed = [
+      "{",
+      "[",
+      "{oops",
+      '{"a":}',
+      "nul",
+      "\u0000",
+      '{"a":1}x',
+      "'single'",
+      "\ufeff{}",
+      "1e999999",
+      '"\\ud800"',
+      "{}".repeat(3),
+    ];
     for (const op of operations.filter(mutating)) {
       for (const body of malformed) await probe(op, "malformed JSON", { body });
-      await probe(op, "text/plain body", { body: JSON.stringify(example(op.body)), contentType: "text/plain" });
+      await probe(op, "text/plain body", {
+        body: JSON.stringify(example(op.body)),
+        contentType: "text/plain",
+      });
       await probe(op, "no content type", { body: JSON.stringify(example(op.body)), contentType: null });
     }
     expect(failures.slice(before)).toEqual([]);
@@ -227,7 +254,9 @@ describe("fuzzing every route of the OpenAPI document", () => {
     const poison = '{"polluted":"yes"}';
     for (const op of operations) {
       const base = example(op.body);
-      await probe(op, "__proto__ query", { query: "__proto__[polluted]=yes&constructor[prototype][polluted]=yes&__proto__=x" });
+      await probe(op, "__proto__ query", {
+        query: "__proto__[polluted]=yes&constructor[prototype][polluted]=yes&__proto__=x",
+      });
       await probe(op, "__proto__ header", { headers: { __proto__: "x", constructor: "y" } });
       if (!mutating(op)) continue;
       await probe(op, "__proto__ key", { body: withField(base, "__proto__", poison) });
@@ -246,17 +275,30 @@ describe("fuzzing every route of the OpenAPI document", () => {
     for (const op of operations) {
       for (const param of op.query) {
         for (const value of ["abc", "-1", "1e9", "NaN", "", "[]", "%00", "9".repeat(400)]) {
-          await probe(op, `query ${param.name}`, { query: `${encodeURIComponent(param.name)}=${encodeURIComponent(value)}` });
+          await probe(op, `query ${param.name}`, {
+            query: `${encodeURIComponent(param.name)}=${encodeURIComponent(value)}`,
+          });
         }
       }
       for (const name of op.pathParams) {
-        for (const value of ["%00", "..%2F..%2Fetc", "%E2%80%AE", "a%20b", "%F0%9F%92%A5", "-1", "0".repeat(300)]) {
-          await probe(op, `path ${name}`, { path: op.path.replace(`{${name}}`, value).replace(/\{(\w+)\}/g, "x1") });
+        for (const value of [
+          "%00",
+          "..%2F..%2Fetc",
+          "%E2%80%AE",
+          "a%20b",
+          "%F0%9F%92%A5",
+          "-1",
+          "0".repeat(300),
+        ]) {
+          await probe(op, `path ${name}`, {
+            path: op.path.replace(`{${name}}`, value).replace(/\{(\w+)\}/g, "x1"),
+          });
         }
       }
       if (!mutating(op)) continue;
       const base = example(op.body);
-      for (const top of [null, [], "string", 42, true]) await probe(op, "body of another type", { body: JSON.stringify(top) });
+      for (const top of [null, [], "string", 42, true])
+        await probe(op, "body of another type", { body: JSON.stringify(top) });
       for (const [field, schema] of propertiesOf(op.body)) {
         for (const value of wrongTypes(schema)) {
           await probe(op, `wrong type ${field}`, { body: withField(base, field, JSON.stringify(value)) });
@@ -270,9 +312,12 @@ describe("fuzzing every route of the OpenAPI document", () => {
     const before = failures.length;
     const huge = "\u00e9".repeat(450_000);
     for (const op of operations) {
-      for (const param of op.query) await probe(op, `huge query ${param.name}`, { query: `${param.name}=${"q".repeat(8_000)}` });
+      for (const param of op.query)
+        await probe(op, `huge query ${param.name}`, { query: `${param.name}=${"q".repeat(8_000)}` });
       for (const name of op.pathParams) {
-        await probe(op, `huge path ${name}`, { path: op.path.replace(`{${name}}`, "p".repeat(4_000)).replace(/\{(\w+)\}/g, "x1") });
+        await probe(op, `huge path ${name}`, {
+          path: op.path.replace(`{${name}}`, "p".repeat(4_000)).replace(/\{(\w+)\}/g, "x1"),
+        });
       }
       if (!mutating(op)) continue;
       for (const [field] of propertiesOf(op.body)) {
@@ -290,11 +335,18 @@ describe("fuzzing every route of the OpenAPI document", () => {
       const over = await probe(op, "1 byte over MAX_BODY_BYTES", { body: bodyOfSize(MAX_BODY_BYTES + 1) });
       expect(under.status, `${op.method} ${op.path}`).not.toBe(413);
       expect(at.status, `${op.method} ${op.path}`).not.toBe(413);
-      expect(over, `${op.method} ${op.path}`).toMatchObject({ status: 413, body: { code: "PAYLOAD_TOO_LARGE" } });
+      expect(over, `${op.method} ${op.path}`).toMatchObject({
+        status: 413,
+        body: { code: "PAYLOAD_TOO_LARGE" },
+      });
     }
     const jobs = operations.find((op) => op.method === "POST" && op.path === "/v1/jobs") as Operation;
-    const belowGateway = await probe(jobs, "1 byte under the gateway's 10 MB", { body: bodyOfSize(GATEWAY_MAX_BYTES - 1) });
-    const overGateway = await probe(jobs, "1 byte over the gateway's 10 MB", { body: bodyOfSize(GATEWAY_MAX_BYTES + 1) });
+    const belowGateway = await probe(jobs, "1 byte under the gateway's 10 MB", {
+      body: bodyOfSize(GATEWAY_MAX_BYTES - 1),
+    });
+    const overGateway = await probe(jobs, "1 byte over the gateway's 10 MB", {
+      body: bodyOfSize(GATEWAY_MAX_BYTES + 1),
+    });
     expect(belowGateway).toMatchObject({ status: 413, body: { code: "PAYLOAD_TOO_LARGE" } });
     expect(overGateway).toMatchObject({ status: 413, body: { code: "PAYLOAD_TOO_LARGE" } });
     expect(failures.slice(before)).toEqual([]);
@@ -315,15 +367,24 @@ describe("fuzzing every route of the OpenAPI document", () => {
         { numRuns: mutating(op) ? 8 : 0, seed: SEED + index },
       );
       for (const body of bodies) await probe(op, "generated body", { body: JSON.stringify(body) ?? "null" });
-      const ids = fc.sample(text.filter((s) => s.length > 0), { numRuns: op.pathParams.length > 0 ? 4 : 0, seed: SEED + index });
+      const ids = fc.sample(
+        text.filter((s) => s.length > 0),
+        { numRuns: op.pathParams.length > 0 ? 4 : 0, seed: SEED + index },
+      );
       for (const id of ids) {
-        await probe(op, "generated id", { path: op.path.replace(/\{(\w+)\}/g, () => encodeURIComponent(id)) });
+        await probe(op, "generated id", {
+          path: op.path.replace(/\{(\w+)\}/g, () => encodeURIComponent(id)),
+        });
       }
-      const queries = fc.sample(fc.dictionary(fc.constantFrom(...op.query.map((q) => q.name), "zz"), text, { maxKeys: 3 }), {
-        numRuns: op.query.length > 0 ? 4 : 0,
-        seed: SEED + index,
-      });
-      for (const query of queries) await probe(op, "generated query", { query: new URLSearchParams(query).toString() });
+      const queries = fc.sample(
+        fc.dictionary(fc.constantFrom(...op.query.map((q) => q.name), "zz"), text, { maxKeys: 3 }),
+        {
+          numRuns: op.query.length > 0 ? 4 : 0,
+          seed: SEED + index,
+        },
+      );
+      for (const query of queries)
+        await probe(op, "generated query", { query: new URLSearchParams(query).toString() });
     }
     expect(failures.slice(before)).toEqual([]);
   }, 120_000);
@@ -338,7 +399,11 @@ describe("fuzzing every route of the OpenAPI document", () => {
     for (const path of paths) {
       for (const method of ["GET", "POST", "PUT", "PATCH", "DELETE"]) {
         if (operations.some((op) => op.path === path && op.method === method)) continue;
-        const { status } = await probe({ method, path, pathParams: [], query: [], auth: true }, "method not in the document", {});
+        const { status } = await probe(
+          { method, path, pathParams: [], query: [], auth: true },
+          "method not in the document",
+          {},
+        );
         expect(status, `${method} ${path}`).toBeGreaterThanOrEqual(400);
       }
     }

@@ -46,7 +46,12 @@ describe("SwitchboardClient requests", () => {
   it("throws the contract's error body as a SwitchboardError", async () => {
     api.route = () => ({
       status: 400,
-      body: { code: "VALIDATION_FAILED", message: "Invalid request body", details: [{ path: "x" }], requestId: "r1" },
+      body: {
+        code: "VALIDATION_FAILED",
+        message: "Invalid request body",
+        details: [{ path: "x" }],
+        requestId: "r1",
+      },
     });
     const error = await caught(new SwitchboardClient({ url: api.url }).jobs.create({ workflowId: "w" }));
     expect(error).toMatchObject({
@@ -59,9 +64,18 @@ describe("SwitchboardClient requests", () => {
   });
 
   it("keeps the text of an error that is not the API's own", async () => {
-    api.route = () => ({ status: 413, raw: "Request Entity Too Large", headers: { "x-amzn-requestid": "gw-1" } });
+    api.route = () => ({
+      status: 413,
+      raw: "Request Entity Too Large",
+      headers: { "x-amzn-requestid": "gw-1" },
+    });
     const error = await caught(new SwitchboardClient({ url: api.url }).jobs.get("j_1"));
-    expect(error).toMatchObject({ status: 413, code: "HTTP_413", message: "Request Entity Too Large", requestId: "gw-1" });
+    expect(error).toMatchObject({
+      status: 413,
+      code: "HTTP_413",
+      message: "Request Entity Too Large",
+      requestId: "gw-1",
+    });
   });
 
   it("tries a throttled request again after Retry-After", async () => {
@@ -69,10 +83,16 @@ describe("SwitchboardClient requests", () => {
     api.route = () => {
       calls++;
       return calls === 1
-        ? { status: 429, headers: { "retry-after": "0.05" }, body: { code: "TOO_MANY_REQUESTS", message: "slow", requestId: "r" } }
+        ? {
+            status: 429,
+            headers: { "retry-after": "0.05" },
+            body: { code: "TOO_MANY_REQUESTS", message: "slow", requestId: "r" },
+          }
         : { status: 202, body: { jobId: "j_1", status: "queued" } };
     };
-    const created = await new SwitchboardClient({ url: api.url }).jobs.create({ workflow: definition as never });
+    const created = await new SwitchboardClient({ url: api.url }).jobs.create({
+      workflow: definition as never,
+    });
     expect(created).toEqual({ jobId: "j_1", status: "queued" });
     expect(calls).toBe(2);
   });
@@ -132,7 +152,8 @@ describe("workflows.apply", () => {
     let stored: unknown = definition;
     api.route = (r) => {
       if (r.path === "/v1/workflows") return { status: 200, body: { items: [summary("w1", "triage", 1)] } };
-      if (r.method === "GET") return { status: 200, body: { ...summary("w1", "triage", 1), definition: stored } };
+      if (r.method === "GET")
+        return { status: 200, body: { ...summary("w1", "triage", 1), definition: stored } };
       stored = r.body;
       return { status: 200, body: { ...summary("w1", "triage", 2), definition: r.body } };
     };
@@ -206,7 +227,11 @@ describe("watch", () => {
     api.route = (r) =>
       r.query.get("since") === "0" && api.sockets.length === 0
         ? timeline([])
-        : timeline([ev.step("j1", 2, "a", "running"), ev.step("j1", 3, "a", "succeeded")].filter((e) => e.seq > Number(r.query.get("since"))));
+        : timeline(
+            [ev.step("j1", 2, "a", "running"), ev.step("j1", 3, "a", "succeeded")].filter(
+              (e) => e.seq > Number(r.query.get("since")),
+            ),
+          );
     api.onSocket = (socket, _url, got) => {
       void received(got, (m) => m.action === "subscribe").then(() => {
         socket.send(JSON.stringify(ev.job("j1", 1, "queued")));
@@ -214,7 +239,10 @@ describe("watch", () => {
       });
     };
     const seen: number[] = [];
-    await new SwitchboardClient({ url: api.url }).watch("j1", (e) => seen.push(e.seq), { gapFillMs: 20, timeoutMs: 5_000 });
+    await new SwitchboardClient({ url: api.url }).watch("j1", (e) => seen.push(e.seq), {
+      gapFillMs: 20,
+      timeoutMs: 5_000,
+    });
     expect(seen).toEqual([1, 2, 3, 4]);
   });
 
@@ -241,7 +269,9 @@ describe("watch", () => {
 
   it("resolves from the timeline alone when the job has already ended", async () => {
     api.route = () => timeline([ev.job("j1", 1, "queued"), ev.job("j1", 2, "cancelled", "queued")]);
-    const terminal = await new SwitchboardClient({ url: api.url }).watch("j1", () => {}, { timeoutMs: 5_000 });
+    const terminal = await new SwitchboardClient({ url: api.url }).watch("j1", () => {}, {
+      timeoutMs: 5_000,
+    });
     expect(terminal.status).toBe("cancelled");
     expect(api.sockets).toHaveLength(0);
   });
@@ -257,7 +287,9 @@ describe("watch", () => {
     api.route = () => timeline([]);
     api.onSocket = (socket) => {
       socket.on("message", () =>
-        socket.send(JSON.stringify({ type: "error", at: "x", code: "NOT_FOUND", message: "Job j9 not found" })),
+        socket.send(
+          JSON.stringify({ type: "error", at: "x", code: "NOT_FOUND", message: "Job j9 not found" }),
+        ),
       );
     };
     const error = await caught(new SwitchboardClient({ url: api.url }).watch("j9", () => {}, { since: 0 }));

@@ -48,7 +48,11 @@ export class FakeApi {
       api.requests.push(recorded);
       const reply = (await api.route(recorded)) ?? {
         status: 404,
-        body: { code: "NOT_FOUND", message: `No route for ${recorded.method} ${recorded.path}`, requestId: "r-404" },
+        body: {
+          code: "NOT_FOUND",
+          message: `No route for ${recorded.method} ${recorded.path}`,
+          requestId: "r-404",
+        },
       };
       res.writeHead(reply.status, { "content-type": "application/json", ...reply.headers });
       res.end(reply.raw ?? (reply.body === undefined ? "" : JSON.stringify(reply.body)));

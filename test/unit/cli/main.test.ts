@@ -30,7 +30,10 @@ class Capture {
   }
 }
 
-async function cli(argv: string[], options: { env?: Record<string, string>; stdin?: string; tty?: boolean } = {}) {
+async function cli(
+  argv: string[],
+  options: { env?: Record<string, string>; stdin?: string; tty?: boolean } = {},
+) {
   const stdout = new Capture(options.tty === true);
   const stderr = new Capture();
   const code = await main(argv, {
@@ -60,8 +63,14 @@ describe("argument parsing", () => {
   });
 
   it("answers --help for the whole tool, a group and a command", () => {
-    expect(resolveCommand(commands, ["--help"])).toMatchObject({ kind: "help", text: expect.stringContaining("jobs run") });
-    expect(resolveCommand(commands, ["approvals"])).toMatchObject({ kind: "help", text: expect.stringContaining("approvals reject") });
+    expect(resolveCommand(commands, ["--help"])).toMatchObject({
+      kind: "help",
+      text: expect.stringContaining("jobs run"),
+    });
+    expect(resolveCommand(commands, ["approvals"])).toMatchObject({
+      kind: "help",
+      text: expect.stringContaining("approvals reject"),
+    });
     const help = resolveCommand(commands, ["jobs", "run", "--help"]);
     expect(help).toMatchObject({ kind: "help", text: expect.stringContaining("--idempotency-key <key>") });
   });
@@ -76,12 +85,17 @@ describe("exit codes and output", () => {
   });
 
   it("exits 3 on an API error and says what it was", async () => {
-    api.route = () => ({ status: 404, body: { code: "NOT_FOUND", message: "Job j_x not found", requestId: "req-9" } });
+    api.route = () => ({
+      status: 404,
+      body: { code: "NOT_FOUND", message: "Job j_x not found", requestId: "req-9" },
+    });
     const result = await cli(["jobs", "get", "j_x"], { env: { SWITCHBOARD_API_KEY: "sb_a_b" } });
     expect(result.code).toBe(3);
     expect(result.stderr).toContain("Error: Job j_x not found (NOT_FOUND, HTTP 404, request req-9)");
     const json = await cli(["jobs", "get", "j_x", "--json"]);
-    expect(JSON.parse(json.stderr)).toMatchObject({ error: { status: 404, code: "NOT_FOUND", requestId: "req-9" } });
+    expect(JSON.parse(json.stderr)).toMatchObject({
+      error: { status: 404, code: "NOT_FOUND", requestId: "req-9" },
+    });
   });
 
   it("prints jobs list as JSON with --json", async () => {
@@ -89,7 +103,10 @@ describe("exit codes and output", () => {
     api.route = () => ({ status: 200, body: { items: [item], cursor: "next" } });
     const result = await cli(["jobs", "list", "--json", "--status", "succeeded", "-n", "1"]);
     expect(result.code).toBe(0);
-    expect(JSON.parse(result.stdout)).toMatchObject({ items: [{ id: "j_1", status: "succeeded" }], cursor: "next" });
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      items: [{ id: "j_1", status: "succeeded" }],
+      cursor: "next",
+    });
     expect(api.requests[0]?.query.get("status")).toBe("succeeded");
   });
 
@@ -99,7 +116,10 @@ describe("exit codes and output", () => {
   ] as const) {
     it(`jobs run --watch exits ${code} when the job ${outcome}`, async () => {
       const file = join(home, "wf.json");
-      await writeFile(file, JSON.stringify({ name: "wf", nodes: [{ id: "a", type: "code", code: "return 1" }] }));
+      await writeFile(
+        file,
+        JSON.stringify({ name: "wf", nodes: [{ id: "a", type: "code", code: "return 1" }] }),
+      );
       api.route = (r) => {
         if (r.method === "POST") return { status: 202, body: { jobId: "j_1", status: "queued" } };
         if (r.path.endsWith("/events")) return { status: 200, body: { items: [] } };
@@ -125,7 +145,13 @@ describe("exit codes and output", () => {
     api.route = (r) =>
       r.path.endsWith("/events")
         ? { status: 200, body: { items: [ev.job("j_1", 1, "queued"), ev.step("j_1", 2, "a", "succeeded")] } }
-        : { status: 200, body: jobBody("j_1", "running", [{ nodeId: "a", status: "queued" }, { nodeId: "b", status: "pending" }]) };
+        : {
+            status: 200,
+            body: jobBody("j_1", "running", [
+              { nodeId: "a", status: "queued" },
+              { nodeId: "b", status: "pending" },
+            ]),
+          };
     api.onSocket = (socket, _url, got) => {
       void received(got, (m) => m.action === "subscribe").then(() => {
         socket.send(JSON.stringify(ev.step("j_1", 3, "b", "succeeded")));
@@ -140,11 +166,18 @@ describe("exit codes and output", () => {
 });
 
 describe("login and credentials", () => {
-  const tokens = (access: string) => ({ accessToken: access, refreshToken: `r-${access}`, expiresIn: 900, tokenType: "Bearer" });
+  const tokens = (access: string) => ({
+    accessToken: access,
+    refreshToken: `r-${access}`,
+    expiresIn: 900,
+    tokenType: "Bearer",
+  });
 
   it("stores tokens owner-only and uses them on the next command", async () => {
     api.route = (r) =>
-      r.path === "/v1/auth/login" ? { status: 200, body: tokens("a1") } : { status: 200, body: { items: [] } };
+      r.path === "/v1/auth/login"
+        ? { status: 200, body: tokens("a1") }
+        : { status: 200, body: { items: [] } };
     const login = await cli(["login", "-e", "a@b.co", "--password-stdin"], { stdin: "secret\n" });
     expect(login.code).toBe(0);
     expect(api.requests[0]?.body).toEqual({ email: "a@b.co", password: "secret" });
@@ -166,11 +199,18 @@ describe("login and credentials", () => {
     const file = join(home, "switchboard", "credentials.json");
     await saveLogin(
       api.url,
-      { accessToken: "old", refreshToken: "r-old", expiresAt: new Date(Date.now() - 1000).toISOString(), savedAt: "x" },
+      {
+        accessToken: "old",
+        refreshToken: "r-old",
+        expiresAt: new Date(Date.now() - 1000).toISOString(),
+        savedAt: "x",
+      },
       file,
     );
     api.route = (r) =>
-      r.path === "/v1/auth/refresh" ? { status: 200, body: tokens("new") } : { status: 200, body: { items: [] } };
+      r.path === "/v1/auth/refresh"
+        ? { status: 200, body: tokens("new") }
+        : { status: 200, body: { items: [] } };
     const result = await cli(["jobs", "list"]);
     expect(result.code).toBe(0);
     expect(api.requests[0]?.body).toEqual({ refreshToken: "r-old" });
@@ -181,7 +221,12 @@ describe("login and credentials", () => {
   it("prefers SWITCHBOARD_API_KEY over a stored login", async () => {
     await saveLogin(
       api.url,
-      { accessToken: "a", refreshToken: "r", expiresAt: new Date(Date.now() + 600_000).toISOString(), savedAt: "x" },
+      {
+        accessToken: "a",
+        refreshToken: "r",
+        expiresAt: new Date(Date.now() + 600_000).toISOString(),
+        savedAt: "x",
+      },
       join(home, "switchboard", "credentials.json"),
     );
     api.route = () => ({ status: 200, body: { items: [] } });
