@@ -1,7 +1,15 @@
 import { z } from "zod";
 import { WorkflowDefinition } from "./workflow.ts";
 
-export const JobStatus = z.enum(["queued", "running", "waiting", "succeeded", "failed", "cancelled", "timed_out"]);
+export const JobStatus = z.enum([
+  "queued",
+  "running",
+  "waiting",
+  "succeeded",
+  "failed",
+  "cancelled",
+  "timed_out",
+]);
 export type JobStatus = z.infer<typeof JobStatus>;
 export const TERMINAL_JOB_STATUSES: readonly JobStatus[] = ["succeeded", "failed", "cancelled", "timed_out"];
 

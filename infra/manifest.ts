@@ -44,7 +44,12 @@ export interface QueueSpec {
   visibilityTimeoutSeconds: number;
   retentionSeconds: number;
   dlq: { name: string; urlEnv: string; maxReceiveCount: number; retentionSeconds: number };
-  consumer: { function: FunctionName; batchSize: number; maxBatchingWindowSeconds: number; maxConcurrency: number };
+  consumer: {
+    function: FunctionName;
+    batchSize: number;
+    maxBatchingWindowSeconds: number;
+    maxConcurrency: number;
+  };
   dlqConsumer?: { function: FunctionName; batchSize: number };
 }
 
@@ -227,7 +232,12 @@ export const manifest = {
       // At least 6x the worker's timeout, so a slow batch is not redelivered while it is still running.
       visibilityTimeoutSeconds: 720,
       retentionSeconds: 4 * 24 * 3600,
-      dlq: { name: "steps-dlq", urlEnv: "STEPS_DLQ_URL", maxReceiveCount: 5, retentionSeconds: 14 * 24 * 3600 },
+      dlq: {
+        name: "steps-dlq",
+        urlEnv: "STEPS_DLQ_URL",
+        maxReceiveCount: 5,
+        retentionSeconds: 14 * 24 * 3600,
+      },
       consumer: { function: "worker", batchSize: 10, maxBatchingWindowSeconds: 0, maxConcurrency: 20 },
       dlqConsumer: { function: "dlq", batchSize: 10 },
     },
@@ -244,7 +254,9 @@ export const manifest = {
     },
   ] satisfies StreamConsumerSpec[],
 
-  schedules: [{ name: "sweeper", expression: "rate(1 minute)", function: "sweeper" }] satisfies ScheduleSpec[],
+  schedules: [
+    { name: "sweeper", expression: "rate(1 minute)", function: "sweeper" },
+  ] satisfies ScheduleSpec[],
 } as const;
 
 export type Manifest = typeof manifest;

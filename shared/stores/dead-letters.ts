@@ -138,7 +138,9 @@ export async function countDeadLetters(scope: DeadLetterScope, max = 1000): Prom
   let count = 0;
   let ExclusiveStartKey: Record<string, unknown> | undefined;
   do {
-    const page = await dynamo().send(new QueryCommand({ ...query(scope), Select: "COUNT", ExclusiveStartKey }));
+    const page = await dynamo().send(
+      new QueryCommand({ ...query(scope), Select: "COUNT", ExclusiveStartKey }),
+    );
     count += page.Count ?? 0;
     ExclusiveStartKey = page.LastEvaluatedKey;
   } while (ExclusiveStartKey !== undefined && count < max);

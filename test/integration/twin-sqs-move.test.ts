@@ -12,8 +12,8 @@ import {
 } from "@aws-sdk/client-sqs";
 import { type FauxqsServer, startFauxqs } from "fauxqs";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { createSqsFront } from "#infra/local/aws-services/sqs";
 import { type AwsServicesServer, startAwsServices } from "#infra/local/aws-services/server";
+import { createSqsFront } from "#infra/local/aws-services/sqs";
 import { createLogger } from "#infra/local/log";
 
 const REGION = "us-east-1";
@@ -80,7 +80,10 @@ async function depth(url: string) {
       AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     }),
   );
-  return Number(Attributes?.ApproximateNumberOfMessages) + Number(Attributes?.ApproximateNumberOfMessagesNotVisible);
+  return (
+    Number(Attributes?.ApproximateNumberOfMessages) +
+    Number(Attributes?.ApproximateNumberOfMessagesNotVisible)
+  );
 }
 
 async function latestTask(sourceArn: string): Promise<ListMessageMoveTasksResultEntry | undefined> {
@@ -200,7 +203,9 @@ describe("message move tasks on the twin's SQS", () => {
     });
 
     const missing = await sqs
-      .send(new StartMessageMoveTaskCommand({ SourceArn: `arn:aws:sqs:${REGION}:000000000000:no-such-queue` }))
+      .send(
+        new StartMessageMoveTaskCommand({ SourceArn: `arn:aws:sqs:${REGION}:000000000000:no-such-queue` }),
+      )
       .then(
         () => undefined,
         (error: unknown) => error,

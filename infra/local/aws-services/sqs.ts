@@ -154,17 +154,22 @@ export function createSqsFront(options: {
   /** `arn:aws:sqs:<region>:<account>:<name>` → the queue's URL on fauxqs. */
   const urlOfArn = (arn: string, field: string): { region: string; url: string } => {
     const match = /^arn:aws[\w-]*:sqs:([\w-]+):(\d{12}):([\w.-]+)$/.exec(arn);
-    if (!match) throw new AwsServiceError("InvalidAddress", `Value ${arn} for parameter ${field} is invalid.`);
+    if (!match)
+      throw new AwsServiceError("InvalidAddress", `Value ${arn} for parameter ${field} is invalid.`);
     const [, region = options.defaultRegion, account, name] = match;
     return { region, url: `http://${fauxqsHost(region)}/${account}/${name}` };
   };
 
   const queueArn = async (region: string, url: string, field: string): Promise<string> => {
     try {
-      const { Attributes } = await call<{ Attributes?: Record<string, string> }>(region, "GetQueueAttributes", {
-        QueueUrl: url,
-        AttributeNames: ["QueueArn"],
-      });
+      const { Attributes } = await call<{ Attributes?: Record<string, string> }>(
+        region,
+        "GetQueueAttributes",
+        {
+          QueueUrl: url,
+          AttributeNames: ["QueueArn"],
+        },
+      );
       return Attributes?.QueueArn ?? "";
     } catch (error) {
       if (error instanceof AwsServiceError && error.type.includes("QueueDoesNotExist")) {
@@ -182,10 +187,14 @@ export function createSqsFront(options: {
     const { QueueUrls = [] } = await call<{ QueueUrls?: string[] }>(region, "ListQueues", {});
     const sources: string[] = [];
     for (const url of QueueUrls) {
-      const { Attributes } = await call<{ Attributes?: Record<string, string> }>(region, "GetQueueAttributes", {
-        QueueUrl: url,
-        AttributeNames: ["QueueArn", "RedrivePolicy"],
-      });
+      const { Attributes } = await call<{ Attributes?: Record<string, string> }>(
+        region,
+        "GetQueueAttributes",
+        {
+          QueueUrl: url,
+          AttributeNames: ["QueueArn", "RedrivePolicy"],
+        },
+      );
       if (!Attributes?.RedrivePolicy || !Attributes.QueueArn) continue;
       try {
         const policy = JSON.parse(Attributes.RedrivePolicy) as { deadLetterTargetArn?: string };
@@ -240,7 +249,9 @@ export function createSqsFront(options: {
           Entries: Messages.map((message, index) => ({
             Id: String(index),
             MessageBody: message.Body ?? "",
-            ...(message.MessageAttributes === undefined ? {} : { MessageAttributes: message.MessageAttributes }),
+            ...(message.MessageAttributes === undefined
+              ? {}
+              : { MessageAttributes: message.MessageAttributes }),
           })),
         });
         const sent = new Set(Successful.map((entry) => entry.Id));
@@ -248,7 +259,10 @@ export function createSqsFront(options: {
         if (moved.length > 0) {
           await call(region, "DeleteMessageBatch", {
             QueueUrl: sourceUrl,
-            Entries: moved.map((message, index) => ({ Id: String(index), ReceiptHandle: message.ReceiptHandle })),
+            Entries: moved.map((message, index) => ({
+              Id: String(index),
+              ReceiptHandle: message.ReceiptHandle,
+            })),
           });
         }
         task.moved += moved.length;
@@ -267,7 +281,9 @@ export function createSqsFront(options: {
     const sourceArn = requireString(input, "SourceArn");
     const source = urlOfArn(sourceArn, "SourceArn");
     await queueArn(source.region, source.url, "SourceArn");
-    if ((tasks.get(sourceArn) ?? []).some((task) => task.status === "RUNNING" || task.status === "CANCELLING")) {
+    if (
+      (tasks.get(sourceArn) ?? []).some((task) => task.status === "RUNNING" || task.status === "CANCELLING")
+    ) {
       throw new AwsServiceError(
         "UnsupportedOperation",
         "There is already a task running. Only one active task is allowed for each source queue arn at a given time.",
@@ -275,7 +291,10 @@ export function createSqsFront(options: {
     }
     const sources = await sourcesOf(source.region, sourceArn);
     if (sources.length === 0) {
-      throw new AwsServiceError("UnsupportedOperation", "Source queue must be configured as a Dead Letter Queue.");
+      throw new AwsServiceError(
+        "UnsupportedOperation",
+        "Source queue must be configured as a Dead Letter Queue.",
+      );
     }
     let destinationArn = typeof input.DestinationArn === "string" ? input.DestinationArn : undefined;
     const requestedDestination = destinationArn !== undefined;
@@ -292,16 +311,23 @@ export function createSqsFront(options: {
     const destination = urlOfArn(destinationArn, "DestinationArn");
     await queueArn(destination.region, destination.url, "DestinationArn");
     const rate = input.MaxNumberOfMessagesPerSecond;
-    if (rate !== undefined && (typeof rate !== "number" || !Number.isInteger(rate) || rate < 1 || rate > 500)) {
+    if (
+      rate !== undefined &&
+      (typeof rate !== "number" || !Number.isInteger(rate) || rate < 1 || rate > 500)
+    ) {
       throw new AwsServiceError(
         "InvalidParameterValue",
         "Value for parameter MaxNumberOfMessagesPerSecond is invalid. Reason: Must be between 1 and 500.",
       );
     }
-    const { Attributes } = await call<{ Attributes?: Record<string, string> }>(source.region, "GetQueueAttributes", {
-      QueueUrl: source.url,
-      AttributeNames: ["ApproximateNumberOfMessages"],
-    });
+    const { Attributes } = await call<{ Attributes?: Record<string, string> }>(
+      source.region,
+      "GetQueueAttributes",
+      {
+        QueueUrl: source.url,
+        AttributeNames: ["ApproximateNumberOfMessages"],
+      },
+    );
     const task: MoveTask = {
       handle: Buffer.from(JSON.stringify({ taskId: randomUUID(), sourceArn })).toString("base64"),
       sourceArn,
