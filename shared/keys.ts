@@ -35,6 +35,10 @@ export const keys = {
 
   jobPk: (tenantId: string, jobId: string) => `T#${tenantId}#J#${jobId}`,
   job: (tenantId: string, jobId: string) => ({ pk: keys.jobPk(tenantId, jobId), sk: "A#JOB" }),
+  /** The job's pinned definition and input: written once, read with the job. */
+  jobDefinition: (tenantId: string, jobId: string) => ({ pk: keys.jobPk(tenantId, jobId), sk: "A#DEF" }),
+  /** What job lists show; the only job item on the list indexes, rewritten only when the status moves. */
+  jobSummary: (tenantId: string, jobId: string) => ({ pk: keys.jobPk(tenantId, jobId), sk: "A#SUM" }),
   step: (tenantId: string, jobId: string, nodeId: string, itemIndex?: number) => ({
     pk: keys.jobPk(tenantId, jobId),
     // Steps sort between the job (`A#JOB`) and its events (`E#`), so one query reads the job and its steps.

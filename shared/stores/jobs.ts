@@ -255,17 +255,20 @@ export async function insertJob(
   const createdAt = state.createdAt;
   const sortKey = keys.jobSortKey(createdAt, input.jobId);
   const deadline = jobDeadline(state);
+  const storedInput = await offload(initial.input, payloadKey(input.tenantId, input.jobId, "input"));
+  // Three items, so the one that changes on every transition stays small: each transactional write is
+  // billed by the item's whole size, twice. The job item (status, counters) changes every time; the
+  // definition item never changes; the summary item, the only one the list indexes see, changes with the
+  // status alone.
   const jobItem: Record<string, unknown> = {
     ...keys.job(input.tenantId, input.jobId),
     type: "job",
     id: input.jobId,
     tenantId: input.tenantId,
     status: state.status,
-    definition: input.definition,
     workflowName: input.definition.name,
     workflowId: input.workflowId,
     workflowVersion: input.workflowVersion,
-    input: await offload(initial.input, payloadKey(input.tenantId, input.jobId, "input")),
     createdAt,
     updatedAt: nowIso(now),
     startedAt: state.startedAt,
@@ -274,6 +277,31 @@ export async function insertJob(
     idempotencyKey: input.idempotencyKey,
     seq: events.length,
     version: 1,
+    ...(deadline === undefined
+      ? {}
+      : { gsi4pk: `SWEEP#${sweepShard(input.jobId)}`, gsi4sk: `${deadline}#J` }),
+  };
+  const definitionItem: Record<string, unknown> = {
+    ...keys.jobDefinition(input.tenantId, input.jobId),
+    type: "jobDefinition",
+    definition: input.definition,
+    input: storedInput,
+  };
+  const summaryItem: Record<string, unknown> = {
+    ...keys.jobSummary(input.tenantId, input.jobId),
+    type: "jobSummary",
+    id: input.jobId,
+    tenantId: input.tenantId,
+    status: state.status,
+    workflowName: input.definition.name,
+    workflowId: input.workflowId,
+    workflowVersion: input.workflowVersion,
+    createdAt,
+    updatedAt: nowIso(now),
+    startedAt: state.startedAt,
+    createdBy: input.createdBy,
+    scheduleId: input.scheduleId,
+    seq: events.length,
     gsi1pk: keys.jobsIndex(input.tenantId),
     gsi1sk: sortKey,
     gsi2pk: keys.jobsByStatusIndex(input.tenantId, state.status),
@@ -281,9 +309,6 @@ export async function insertJob(
     ...(input.workflowId === undefined
       ? {}
       : { gsi3pk: keys.jobsByWorkflowIndex(input.tenantId, input.workflowId), gsi3sk: sortKey }),
-    ...(deadline === undefined
-      ? {}
-      : { gsi4pk: `SWEEP#${sweepShard(input.jobId)}`, gsi4sk: `${deadline}#J` }),
   };
   const head: Record<string, unknown>[] = [];
   if (input.idempotencyKey !== undefined) {
@@ -300,9 +325,11 @@ export async function insertJob(
       },
     });
   }
-  head.push({
-    Put: { TableName: tableName(), Item: jobItem, ConditionExpression: "attribute_not_exists(pk)" },
-  });
+  head.push(
+    { Put: { TableName: tableName(), Item: jobItem, ConditionExpression: "attribute_not_exists(pk)" } },
+    { Put: { TableName: tableName(), Item: definitionItem } },
+    { Put: { TableName: tableName(), Item: summaryItem } },
+  );
   const rest = [
     ...stored.changedSteps.map((step) => stepItem(state, step, now)),
     ...events.map((event) => eventItem(input.tenantId, event)),
@@ -352,7 +379,9 @@ export async function loadJob(tenantId: string, jobId: string): Promise<LoadedJo
     items.push(...(page.Items ?? []));
     ExclusiveStartKey = page.LastEvaluatedKey;
   } while (ExclusiveStartKey !== undefined);
-  const job = items.find((item) => item.sk === "A#JOB");
+  const job = items.find((item) => item.sk === keys.job(tenantId, jobId).sk);
+  // Jobs written before the definition had an item of its own carry it on the job item.
+  const definitionItem = items.find((item) => item.sk === keys.jobDefinition(tenantId, jobId).sk) ?? job;
   if (job === undefined) return undefined;
   const steps: Record<string, StepState> = {};
   for (const item of items) {
@@ -370,8 +399,8 @@ export async function loadJob(tenantId: string, jobId: string): Promise<LoadedJo
     jobId,
     tenantId,
     status: job.status as JobStatus,
-    definition: job.definition as WorkflowDefinition,
-    input: await hydrate(job.input),
+    definition: definitionItem?.definition as WorkflowDefinition,
+    input: await hydrate(definitionItem?.input),
     steps,
     createdAt: String(job.createdAt),
     ...(job.output === undefined ? {} : { output: await hydrate(job.output) }),
@@ -422,17 +451,8 @@ export async function commitDecision(
     ":seq": newSeq,
     ":next": meta.version + 1,
     ":version": meta.version,
-    ":gsi2pk": keys.jobsByStatusIndex(meta.tenantId, after.status),
-    ":gsi2sk": sortKey,
   };
-  const sets = [
-    "#status = :status",
-    "updatedAt = :updatedAt",
-    "seq = :seq",
-    "#version = :next",
-    "gsi2pk = :gsi2pk",
-    "gsi2sk = :gsi2sk",
-  ];
+  const sets = ["#status = :status", "updatedAt = :updatedAt", "seq = :seq", "#version = :next"];
   const removes: string[] = [];
   const field = (name: string, value: unknown) => {
     names[`#${name}`] = name;
@@ -465,7 +485,53 @@ export async function commitDecision(
   const stepItems = stored.changedSteps.map((step) => stepItem(after, step, now));
   const eventItems = events.map((event) => eventItem(meta.tenantId, event));
   const puts = [...stepItems, ...eventItems];
-  const head = [jobUpdate];
+  const head: Record<string, unknown>[] = [jobUpdate];
+  const summaryChanged =
+    before.status !== after.status ||
+    before.startedAt !== after.startedAt ||
+    before.endedAt !== after.endedAt ||
+    JSON.stringify(before.error) !== JSON.stringify(after.error) ||
+    JSON.stringify(before.output) !== JSON.stringify(decision.state.output);
+  if (summaryChanged) {
+    const summary: Record<string, unknown> = {
+      ":status": after.status,
+      ":updatedAt": nowIso(now),
+      ":seq": newSeq,
+      ":gsi2pk": keys.jobsByStatusIndex(meta.tenantId, after.status),
+      ":gsi2sk": sortKey,
+    };
+    const summarySets = [
+      "#status = :status",
+      "updatedAt = :updatedAt",
+      "seq = :seq",
+      "gsi2pk = :gsi2pk",
+      "gsi2sk = :gsi2sk",
+    ];
+    const summaryRemoves: string[] = [];
+    const summaryNames: Record<string, string> = { "#status": "status" };
+    for (const [name, value] of Object.entries({
+      output: after.output,
+      error: after.error,
+      startedAt: after.startedAt,
+      endedAt: after.endedAt,
+    })) {
+      summaryNames[`#${name}`] = name;
+      if (value === undefined) summaryRemoves.push(`#${name}`);
+      else {
+        summary[`:${name}`] = value;
+        summarySets.push(`#${name} = :${name}`);
+      }
+    }
+    head.push({
+      Update: {
+        TableName: tableName(),
+        Key: keys.jobSummary(meta.tenantId, meta.jobId),
+        UpdateExpression: `SET ${summarySets.join(", ")}${summaryRemoves.length > 0 ? ` REMOVE ${summaryRemoves.join(", ")}` : ""}`,
+        ExpressionAttributeNames: summaryNames,
+        ExpressionAttributeValues: summary,
+      },
+    });
+  }
   // Everything fits in one transaction in the common case. A large fan-out writes its overflow after the
   // job's version moved, so a lost race never leaves orphan events behind.
   const inline = puts.slice(0, MAX_TRANSACTION_ITEMS - head.length);
