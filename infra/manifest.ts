@@ -161,6 +161,9 @@ export const manifest = {
       route("cancelJob", "POST", "/v1/jobs/{id}/cancel", writers),
       route("retryJob", "POST", "/v1/jobs/{id}/retry", writers),
       route("systemStatus", "GET", "/v1/system/status", admins),
+      // Dead letters: a platform admin sees and redrives every tenant's, a tenant admin only its own.
+      route("listDeadLetters", "GET", "/v1/system/dlq", admins),
+      route("redriveDeadLetters", "POST", "/v1/system/dlq/redrive", admins),
       // Identity: admins manage people and read the log; users and admins mint API keys (up to their own role).
       route("createTenant", "POST", "/v1/tenants", admins, { platformAdmin: true }),
       route("listUsers", "GET", "/v1/users", admins),

@@ -14,6 +14,7 @@ import { systemRoutes } from "#shared/http/routes/system";
 import { toolRoutes } from "#shared/http/routes/tools";
 import { usageRoutes } from "#shared/http/routes/usage";
 import { workflowRoutes } from "#shared/http/routes/workflows";
+import { logger, publishMetrics } from "#shared/observability";
 
 export const routes: RouteTable = {
   ...systemRoutes,
@@ -37,4 +38,12 @@ routes.openapi = defineRoute({
   handle: async () => openApiDocument(routes),
 });
 
-export const handler = createApiHandler(routes);
+export const handler = createApiHandler(routes)
+  .use(publishMetrics())
+  .use({
+    // A job's routes log under its id, like the worker's lines about the same job.
+    before: ({ event }) => {
+      const jobId = event.resource?.startsWith("/v1/jobs/{id}") ? event.pathParameters?.id : undefined;
+      if (jobId) logger.appendKeys({ jobId });
+    },
+  });

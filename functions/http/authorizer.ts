@@ -1,9 +1,10 @@
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import middy from "@middy/core";
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from "aws-lambda";
 import { usageKeyEnv } from "#infra/stack/limits";
 import { AuthenticationError, authenticate } from "#shared/auth/authenticate";
-import { logger } from "#shared/observability";
+import { logger, publishMetrics, tracer } from "#shared/observability";
 
 function credentialOf(event: APIGatewayRequestAuthorizerEvent): string | undefined {
   const headers = Object.fromEntries(
@@ -55,4 +56,12 @@ export const handler = middy(
       throw error;
     }
   },
-).use(injectLambdaContext(logger, { resetKeys: true }));
+)
+  .use(captureLambdaHandler(tracer))
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(publishMetrics())
+  .use({
+    before: ({ event }) => {
+      logger.appendKeys({ requestId: event.requestContext?.requestId });
+    },
+  });

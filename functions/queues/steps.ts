@@ -1,11 +1,12 @@
 import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import middy from "@middy/core";
 import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import { StepMessage } from "#events/steps";
 import { processStepMessage } from "#shared/jobs/service";
-import { logger, tracer } from "#shared/observability";
+import { logger, metrics, publishMetrics, tracer } from "#shared/observability";
 import { backOffRecord } from "#shared/queue-retry";
 
 const processor = new BatchProcessor(EventType.SQS);
@@ -21,7 +22,18 @@ function parseBody(body: string): unknown {
   }
 }
 
+/**
+ * Time from send to this receive. Only a first receive counts: a redelivery's wait is the visibility
+ * timeout, not the queue. A message sent with a delay (a retry's back-off) includes its delay.
+ */
+function recordQueueLag(record: SQSRecord): void {
+  if (record.attributes.ApproximateReceiveCount !== "1") return;
+  const lag = Date.now() - Number(record.attributes.SentTimestamp);
+  if (Number.isFinite(lag) && lag >= 0) metrics.addMetric("QueueLag", MetricUnit.Milliseconds, lag);
+}
+
 async function processRecord(record: SQSRecord): Promise<void> {
+  recordQueueLag(record);
   const parsed = StepMessage.safeParse(parseBody(record.body));
   if (!parsed.success) {
     // A malformed message can never succeed; failing it would only loop it into the DLQ later.
@@ -49,4 +61,5 @@ export const handler = middy((event: SQSEvent, context: Context) => {
   return processPartialResponse(event, processRecord, processor, { context });
 })
   .use(captureLambdaHandler(tracer))
-  .use(injectLambdaContext(logger, { resetKeys: true }));
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(publishMetrics());

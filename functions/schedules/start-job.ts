@@ -2,7 +2,7 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import middy from "@middy/core";
 import { ScheduleFiring } from "#events/schedules";
-import { logger, tracer } from "#shared/observability";
+import { logger, publishMetrics, tracer } from "#shared/observability";
 import { fireSchedule } from "#shared/schedules/service";
 
 /**
@@ -24,4 +24,5 @@ export const handler = middy(async (event: unknown) => {
   return outcome;
 })
   .use(captureLambdaHandler(tracer))
-  .use(injectLambdaContext(logger, { resetKeys: true }));
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(publishMetrics());

@@ -3,7 +3,13 @@ import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import middy from "@middy/core";
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
 import { publishEvent } from "#shared/fanout";
-import { logger, tracer } from "#shared/observability";
+import { logger, publishMetrics, tracer } from "#shared/observability";
+
+/** `T#<tenant>#J#<job>`: the timeline event's job, for the log line (jobs are handled in parallel here). */
+function jobOf(pk: string): { tenantId?: string; jobId?: string } {
+  const match = /^T#(.+)#J#(.+)$/.exec(pk);
+  return match ? { tenantId: match[1], jobId: match[2] } : {};
+}
 
 /**
  * Turns inserted timeline events into WebSocket messages. Records of one job are sent in stream order, jobs
@@ -22,7 +28,10 @@ export const handler = middy(async (event: DynamoDBStreamEvent): Promise<DynamoD
         try {
           await publishEvent(record);
         } catch (error) {
-          logger.error("Fanout failed; the record will be retried", error as Error);
+          logger.error("Fanout failed; the record will be retried", {
+            ...jobOf(record.dynamodb?.Keys?.pk?.S ?? ""),
+            error: error as Error,
+          });
           failures.push(record.dynamodb?.SequenceNumber ?? "");
           return;
         }
@@ -32,4 +41,5 @@ export const handler = middy(async (event: DynamoDBStreamEvent): Promise<DynamoD
   return { batchItemFailures: failures.map((itemIdentifier) => ({ itemIdentifier })) };
 })
   .use(captureLambdaHandler(tracer))
-  .use(injectLambdaContext(logger, { resetKeys: true }));
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(publishMetrics());

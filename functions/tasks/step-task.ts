@@ -4,7 +4,7 @@ import { getNode } from "#shared/engine/engine";
 import { executeStep, type StepOutcome, stepTimeoutSeconds } from "#shared/jobs/run-step";
 import { heartbeat, recordStepOutcome } from "#shared/jobs/service";
 import { STEP_MESSAGE_ENV } from "#shared/jobs/tasks";
-import { logger } from "#shared/observability";
+import { logger, metrics } from "#shared/observability";
 import { loadJob } from "#shared/stores/jobs";
 
 /** How often the task renews its lease, and for how long. A task that stops renewing is healed by the sweeper. */
@@ -65,10 +65,13 @@ export async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error) => {
-    logger.error("Step task failed", error as Error);
-    process.exit(1);
-  },
-);
+/** A task is no Lambda invocation: nothing flushes its metrics (StepDuration, job outcomes) but this. */
+function exit(code: number): never {
+  if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+  process.exit(code);
+}
+
+main().then(exit, (error) => {
+  logger.error("Step task failed", error as Error);
+  exit(1);
+});

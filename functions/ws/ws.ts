@@ -4,7 +4,7 @@ import middy from "@middy/core";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { AuthContext } from "#events/auth";
 import type { Principal } from "#shared/http/api";
-import { logger, tracer } from "#shared/observability";
+import { logger, publishMetrics, tracer } from "#shared/observability";
 import { connect, disconnect, handleClientMessage } from "#shared/realtime";
 
 /** `$connect`, `$disconnect` and `$default` of the WebSocket API; the authorizer ran before `$connect`. */
@@ -19,7 +19,12 @@ export const handler = middy(async (event: APIGatewayProxyEvent): Promise<APIGat
   }
   const { platformAdmin, ...rest } = auth.data;
   const principal: Principal = { ...rest, platformAdmin: platformAdmin === "true" };
-  logger.appendKeys({ connectionId, tenantId: principal.tenantId });
+  logger.appendKeys({
+    connectionId,
+    tenantId: principal.tenantId,
+    principalId: principal.principalId,
+    requestId: event.requestContext.requestId,
+  });
   switch (routeKey) {
     case "$connect":
       await connect(connectionId, principal);
@@ -33,4 +38,5 @@ export const handler = middy(async (event: APIGatewayProxyEvent): Promise<APIGat
   return { statusCode: 200, body: "" };
 })
   .use(captureLambdaHandler(tracer))
-  .use(injectLambdaContext(logger, { resetKeys: true }));
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(publishMetrics());

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { scheduleEnv } from "#infra/stack/access";
 import { ENV } from "#shared/config";
 import { LOCAL_ECS } from "./aws-services/ecs.ts";
@@ -14,6 +15,10 @@ export interface TwinEndpoints {
 }
 
 export const REGION = "us-east-1";
+/** What the stack sets from package.json, so the status route and the OpenAPI document name the same version. */
+const PACKAGE_VERSION = (
+  JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
+).version;
 export const TABLE_NAME = "switchboard";
 export const JWT_SECRET_ID = "switchboard/jwt";
 export const PAYLOAD_BUCKET = "switchboard-payloads";
@@ -59,6 +64,9 @@ export function twinEnvironment(
     [scheduleEnv.targetArn]: SCHEDULE_TARGET_ARN,
     [scheduleEnv.roleArn]: SCHEDULE_ROLE_ARN,
     POWERTOOLS_SERVICE_NAME: "switchboard",
+    // EMF goes to stdout, which here is the terminal, not CloudWatch: the metrics would only be noise.
+    POWERTOOLS_METRICS_DISABLED: "true",
+    [ENV.version]: PACKAGE_VERSION,
   };
 }
 

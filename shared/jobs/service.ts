@@ -1,3 +1,5 @@
+import { MetricUnit } from "@aws-lambda-powertools/metrics";
+import type { MetricUnit as Unit } from "@aws-lambda-powertools/metrics/types";
 import type { StepError } from "#events/jobs";
 import type { StepMessage } from "#events/steps";
 import type { NewTimelineEvent } from "#events/timeline";
@@ -14,7 +16,7 @@ import {
 } from "../engine/types.ts";
 import { conflict, notFound } from "../errors.ts";
 import { newId } from "../ids.ts";
-import { logger } from "../observability.ts";
+import { logger, metrics } from "../observability.ts";
 import { MAX_DELAY_SECONDS, type OutgoingStep, sendStepMessages } from "../queues.ts";
 import { ConcurrentUpdateError, commitDecision, insertJob, type LoadedJob, loadJob } from "../stores/jobs.ts";
 import { acquireRunSlot, releaseRunSlot } from "./fairness.ts";
@@ -55,7 +57,10 @@ export async function withJob<T>(
       return { loaded, result: outcome.result, committed: false };
     }
     try {
-      await commitDecision(loaded, outcome.decision, now(), outcome.extraEvents);
+      const at = now();
+      const changes = jobMetrics(loaded.state, outcome.decision, at);
+      await commitDecision(loaded, outcome.decision, at, outcome.extraEvents);
+      for (const metric of changes) metrics.addMetric(metric.name, metric.unit, metric.value);
       await runCommands(loaded.state, outcome.decision.commands);
       return { loaded, result: outcome.result, committed: true };
     } catch (error) {
@@ -63,6 +68,37 @@ export async function withJob<T>(
       await backoff(attempt);
     }
   }
+}
+
+export interface JobMetric {
+  name: "JobsSucceeded" | "JobsFailed" | "StepDuration";
+  unit: Unit;
+  value: number;
+}
+
+/**
+ * What a decision taken on `before` means for the job metrics. Every change of a job after its start is
+ * committed through `withJob`, so counting here counts each job once. A timed-out job counts as failed: both
+ * ended without a result. A step's duration is its attempt's, from claim to the decision that ended it, also
+ * when a retry puts it back in the queue.
+ */
+export function jobMetrics(before: JobState, decision: Decision, at: Date): JobMetric[] {
+  const out: JobMetric[] = [];
+  const after = decision.state.status;
+  if (after !== before.status) {
+    if (after === "succeeded") out.push({ name: "JobsSucceeded", unit: MetricUnit.Count, value: 1 });
+    if (after === "failed" || after === "timed_out")
+      out.push({ name: "JobsFailed", unit: MetricUnit.Count, value: 1 });
+  }
+  for (const step of decision.changedSteps) {
+    const previous = before.steps[stepKey(step.nodeId, step.itemIndex)];
+    if (previous?.status !== "running" || previous.startedAt === undefined) continue;
+    if (step.status === "running" && step.attempt === previous.attempt) continue;
+    const ms = at.getTime() - Date.parse(previous.startedAt);
+    if (Number.isFinite(ms) && ms >= 0)
+      out.push({ name: "StepDuration", unit: MetricUnit.Milliseconds, value: ms });
+  }
+  return out;
 }
 
 /** Carries out an engine decision's side effects. Run commands become step messages. */
@@ -153,6 +189,7 @@ export async function startJob(
     const existing = await loadJob(input.tenantId, outcome.jobId);
     return { jobId: outcome.jobId, status: existing?.state.status ?? "queued", created: false };
   }
+  metrics.addMetric("JobsStarted", MetricUnit.Count, 1);
   await runCommands(decision.state, decision.commands);
   return { jobId, status: decision.state.status, created: true };
 }
@@ -183,6 +220,8 @@ export async function processStepMessage(message: StepMessage, budget?: StepBudg
   let next = await processOneStep(message, budget);
   while (next !== undefined) {
     const current: StepMessage = next;
+    // The worker's log lines name the step they are about, inline ones included.
+    logger.appendKeys({ nodeId: current.nodeId });
     try {
       next = await processOneStep(current, budget);
     } catch (error) {

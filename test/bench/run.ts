@@ -411,6 +411,10 @@ function printTable(results: Record<string, any>): void {
 }
 
 async function main(): Promise<void> {
+  // The handlers are imported by the twin after this point; their EMF metrics and info logs would bury the
+  // table. Lambda writes them too, asynchronously, so leaving them out changes little of what is measured.
+  process.env.POWERTOOLS_METRICS_DISABLED ??= "true";
+  process.env.POWERTOOLS_LOG_LEVEL ??= "WARN";
   const measuredAt = new Date().toISOString();
   const meter = new Meter().install();
   const log = (text: string) => process.stderr.write(`[bench] ${text}\n`);

@@ -4,6 +4,7 @@ import { ErrorState } from "./components/data-state.tsx";
 import { useTokens } from "./hooks/use-session.ts";
 import { AgentsPage } from "./pages/agents-page.tsx";
 import { ApiKeysPage } from "./pages/api-keys-page.tsx";
+import { ApiReferencePage } from "./pages/api-reference-page.tsx";
 import { ApprovalsPage } from "./pages/approvals-page.tsx";
 import { AuditPage } from "./pages/audit-page.tsx";
 import { JobPage } from "./pages/job-page.tsx";
@@ -60,6 +61,7 @@ export function createAppRouter() {
             { path: "users", element: <UsersPage /> },
             { path: "system", element: <SystemPage /> },
             { path: "audit", element: <AuditPage /> },
+            { path: "api", element: <ApiReferencePage /> },
             { path: "*", element: <NotFoundPage /> },
           ],
         },

@@ -106,8 +106,9 @@ export function createSqsFront(options: {
   const forward = async (operation: string, request: RawRequest): Promise<RawResponse> => {
     const region = regionOf(request);
     let body = request.body;
+    let input: Record<string, unknown> = {};
     try {
-      const input = JSON.parse(body.toString("utf8")) as Record<string, unknown>;
+      input = JSON.parse(body.toString("utf8")) as Record<string, unknown>;
       if (typeof input.QueueUrl === "string") {
         input.QueueUrl = toFauxqs(input.QueueUrl, region);
         body = Buffer.from(JSON.stringify(input));
@@ -116,6 +117,9 @@ export function createSqsFront(options: {
       // Not JSON: fauxqs answers with the error SQS would give.
     }
     const response = await post(region, request.url, request.headers, body, request.signal);
+    if (operation === "ReceiveMessage" && input.VisibilityTimeout === 0 && response.statusCode < 300) {
+      await showAgain(region, String(input.QueueUrl), response.body);
+    }
     let responseBody: Buffer | string = response.body;
     if (
       response.statusCode < 300 &&
@@ -149,6 +153,24 @@ export function createSqsFront(options: {
       throw new AwsServiceError(type, String(output.message ?? output.Message ?? type), response.statusCode);
     }
     return output as T;
+  };
+
+  /**
+   * In AWS a message received with visibility 0 is visible again at once. fauxqs only notices the expiry at
+   * its next receive, so until then the queue's attributes count the message as in flight; a peek must not
+   * change the depth it reports, so the messages are made visible explicitly.
+   */
+  const showAgain = async (region: string, queueUrl: string, output: Buffer) => {
+    const { Messages = [] } = JSON.parse(output.toString("utf8") || "{}") as { Messages?: ReceivedMessage[] };
+    if (Messages.length === 0) return;
+    await call(region, "ChangeMessageVisibilityBatch", {
+      QueueUrl: queueUrl,
+      Entries: Messages.map((message, index) => ({
+        Id: String(index),
+        ReceiptHandle: message.ReceiptHandle,
+        VisibilityTimeout: 0,
+      })),
+    });
   };
 
   /** `arn:aws:sqs:<region>:<account>:<name>` → the queue's URL on fauxqs. */

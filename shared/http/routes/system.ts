@@ -1,50 +1,331 @@
-import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
+import {
+  GetQueueAttributesCommand,
+  ListMessageMoveTasksCommand,
+  type Message,
+  ReceiveMessageCommand,
+  StartMessageMoveTaskCommand,
+} from "@aws-sdk/client-sqs";
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
-import { manifest } from "#infra/manifest";
+import { StepMessage } from "#events/steps";
+import { manifest, type QueueSpec } from "#infra/manifest";
 import { dynamo, sqsClient } from "../../aws.ts";
-import { optionalEnv, requireEnv } from "../../config.ts";
+import { ENV, optionalEnv, requireEnv } from "../../config.ts";
 import { tableName } from "../../db.ts";
 import { AppError } from "../../errors.ts";
+import { retryJob } from "../../jobs/service.ts";
 import { logger } from "../../observability.ts";
-import { defineRoute, type RouteTable } from "../api.ts";
+import { listAgents } from "../../stores/agents.ts";
+import {
+  allDeadLetters,
+  countDeadLetters,
+  type DeadLetterRecord,
+  type DeadLetterScope,
+  deleteDeadLetter,
+  listDeadLetters,
+} from "../../stores/dead-letters.ts";
+import { loadJob } from "../../stores/jobs.ts";
+import { listSecrets } from "../../stores/secrets.ts";
+import { defineRoute, type Principal, type RouteTable } from "../api.ts";
+
+/** One receive: SQS returns at most ten, and a peek must stay cheap. */
+const PEEK_MAX = 10;
+
+const DlqStatus = z.object({
+  name: z.string(),
+  visible: z.number(),
+  oldestMessageAgeSeconds: z
+    .number()
+    .nullable()
+    .describe(
+      "Age since first sent of the oldest of up to ten peeked dead letters; null when none is visible",
+    ),
+});
 
 const QueueStatus = z.object({
   name: z.string(),
   visible: z.number(),
   inFlight: z.number(),
   delayed: z.number(),
-  dlq: z.object({ name: z.string(), visible: z.number() }),
+  oldestMessageAgeSeconds: z
+    .null()
+    .describe(
+      "Not available: SQS has no such queue attribute (CloudWatch's ApproximateAgeOfOldestMessage does), and " +
+        "peeking the queue would count as a receive toward its DLQ. See the QueueLag metric instead.",
+    ),
+  dlq: DlqStatus,
 });
 
-async function queueDepth(url: string) {
+const ProviderStatus = z.object({
+  name: z.string(),
+  /** False when an agent of this provider names a stored secret that does not exist. */
+  configured: z.boolean(),
+  agents: z.number(),
+  /** At least one agent of this provider names a secret that is stored. */
+  secret: z.boolean(),
+  missingSecrets: z.array(z.string()).optional(),
+});
+
+const DeadLetterItem = z.object({
+  messageId: z.string(),
+  tenantId: z.string(),
+  jobId: z.string(),
+  nodeId: z.string(),
+  itemIndex: z.number().int().optional(),
+  attempt: z.number().int(),
+  reason: z.string(),
+  deadLetteredAt: z.string(),
+  receiveCount: z.number().int().optional(),
+  source: z
+    .enum(["recorded", "queue"])
+    .describe("recorded: the DLQ consumer failed the step and kept it; queue: still in the SQS DLQ"),
+});
+
+const DeadLetterList = z.object({
+  queue: z.object({ name: z.string(), visible: z.number() }),
+  items: z.array(DeadLetterItem),
+  cursor: z.string().optional(),
+});
+
+const DeadLetterQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  cursor: z.string().min(1).optional(),
+});
+
+const RedriveResult = z.object({
+  taskHandle: z.string().optional(),
+  movedFromQueue: z
+    .number()
+    .describe("Messages in the SQS DLQ when the move task started (platform admins only)"),
+  rerunJobs: z.array(z.string()).describe("Failed jobs re-run from their failed steps"),
+  cleared: z.number().describe("Recorded dead letters resolved and removed"),
+});
+
+async function queueAttributes(url: string, names: string[]): Promise<Record<string, string>> {
   const { Attributes = {} } = await sqsClient().send(
-    new GetQueueAttributesCommand({
-      QueueUrl: url,
-      AttributeNames: [
-        "ApproximateNumberOfMessages",
-        "ApproximateNumberOfMessagesNotVisible",
-        "ApproximateNumberOfMessagesDelayed",
-      ],
-    }),
+    new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: names as never }),
   );
+  return Attributes;
+}
+
+async function queueDepth(url: string) {
+  const attributes = await queueAttributes(url, [
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+  ]);
   return {
-    visible: Number(Attributes.ApproximateNumberOfMessages ?? 0),
-    inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
-    delayed: Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0),
+    visible: Number(attributes.ApproximateNumberOfMessages ?? 0),
+    inFlight: Number(attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
+    delayed: Number(attributes.ApproximateNumberOfMessagesDelayed ?? 0),
   };
 }
 
-async function queues() {
-  return Promise.all(
-    manifest.queues.map(async (queue) => {
-      const [main, dlq] = await Promise.all([
-        queueDepth(requireEnv(queue.urlEnv)),
-        queueDepth(requireEnv(queue.dlq.urlEnv)),
-      ]);
-      return { name: queue.name, ...main, dlq: { name: queue.dlq.name, visible: dlq.visible } };
+/**
+ * Dead letters still in the DLQ, without taking them: a receive with visibility 0 leaves them visible to
+ * the DLQ consumer. Only ever on a DLQ, which has no redrive policy of its own, so the receive this counts
+ * moves nothing anywhere.
+ */
+async function peekDlq(url: string): Promise<Message[]> {
+  const { Messages = [] } = await sqsClient().send(
+    new ReceiveMessageCommand({
+      QueueUrl: url,
+      MaxNumberOfMessages: PEEK_MAX,
+      VisibilityTimeout: 0,
+      WaitTimeSeconds: 0,
+      MessageSystemAttributeNames: ["SentTimestamp", "ApproximateReceiveCount"],
     }),
   );
+  return Messages;
+}
+
+/** The depth first: while a peek is in flight, the messages it received may not count as visible. */
+async function depthAndPeek(url: string, peek = true) {
+  const dlq = await queueDepth(url);
+  return { dlq, peeked: peek ? await peekDlq(url) : [] };
+}
+
+function ageSeconds(messages: Message[], now: number): number | null {
+  const sent = messages
+    .map((message) => Number(message.Attributes?.SentTimestamp))
+    .filter((ms) => Number.isFinite(ms) && ms > 0);
+  return sent.length === 0 ? null : Math.max(0, Math.round((now - Math.min(...sent)) / 1000));
+}
+
+async function queues() {
+  const now = Date.now();
+  return Promise.all(
+    manifest.queues.map(async (queue) => {
+      const dlqUrl = requireEnv(queue.dlq.urlEnv);
+      const [main, { dlq, peeked }] = await Promise.all([
+        queueDepth(requireEnv(queue.urlEnv)),
+        depthAndPeek(dlqUrl),
+      ]);
+      return {
+        name: queue.name,
+        ...main,
+        oldestMessageAgeSeconds: null,
+        dlq: { name: queue.dlq.name, visible: dlq.visible, oldestMessageAgeSeconds: ageSeconds(peeked, now) },
+      };
+    }),
+  );
+}
+
+/** The queue whose DLQ the dead-letter routes serve: the steps queue, the one with a DLQ consumer. */
+function stepsQueue(): QueueSpec {
+  const spec = manifest.queues.find((queue) => queue.dlqConsumer !== undefined);
+  if (spec === undefined) throw new Error("The manifest has no queue with a DLQ consumer");
+  return spec;
+}
+
+/** A platform admin operates on every tenant's dead letters; a tenant admin on its own only. */
+const scopeOf = (principal: Principal): DeadLetterScope =>
+  principal.platformAdmin ? {} : { tenantId: principal.tenantId };
+
+function recordedItem(record: DeadLetterRecord): z.infer<typeof DeadLetterItem> {
+  return {
+    messageId: record.messageId,
+    tenantId: record.tenantId,
+    jobId: record.jobId,
+    nodeId: record.nodeId,
+    ...(record.itemIndex === undefined ? {} : { itemIndex: record.itemIndex }),
+    attempt: record.attempt,
+    reason: record.reason,
+    deadLetteredAt: record.deadLetteredAt,
+    receiveCount: record.receiveCount,
+    source: "recorded",
+  };
+}
+
+function queuedItem(message: Message, scope: DeadLetterScope): z.infer<typeof DeadLetterItem> | undefined {
+  let body: unknown;
+  try {
+    body = JSON.parse(message.Body ?? "");
+  } catch {
+    return undefined;
+  }
+  const parsed = StepMessage.safeParse(body);
+  if (!parsed.success) return undefined;
+  const step = parsed.data;
+  if (scope.tenantId !== undefined && step.tenantId !== scope.tenantId) return undefined;
+  const sent = Number(message.Attributes?.SentTimestamp);
+  const receives = Number(message.Attributes?.ApproximateReceiveCount);
+  return {
+    messageId: message.MessageId ?? "",
+    tenantId: step.tenantId,
+    jobId: step.jobId,
+    nodeId: step.nodeId,
+    ...(step.itemIndex === undefined ? {} : { itemIndex: step.itemIndex }),
+    attempt: step.attempt,
+    reason: "waiting in the dead-letter queue: the DLQ consumer has not handled it yet",
+    // SQS does not say when a message was moved to the DLQ; its first send is the closest it keeps.
+    deadLetteredAt: new Date(Number.isFinite(sent) && sent > 0 ? sent : Date.now()).toISOString(),
+    ...(Number.isFinite(receives) ? { receiveCount: receives } : {}),
+    source: "queue",
+  };
+}
+
+/**
+ * Starts a message move task from the DLQ back to the steps queue, or reports the one already running
+ * (SQS allows one per queue). Every message in the queue moves, whichever tenant it belongs to.
+ */
+async function moveDlqBack(spec: QueueSpec): Promise<{ taskHandle?: string; movedFromQueue: number }> {
+  const dlqUrl = requireEnv(spec.dlq.urlEnv);
+  const [dlq, queue] = await Promise.all([
+    queueAttributes(dlqUrl, ["QueueArn", "ApproximateNumberOfMessages"]),
+    queueAttributes(requireEnv(spec.urlEnv), ["QueueArn"]),
+  ]);
+  const sourceArn = dlq.QueueArn ?? "";
+  const { Results = [] } = await sqsClient().send(
+    new ListMessageMoveTasksCommand({ SourceArn: sourceArn, MaxResults: 1 }),
+  );
+  const current = Results[0];
+  if (current?.Status === "RUNNING") {
+    return {
+      ...(current.TaskHandle === undefined ? {} : { taskHandle: current.TaskHandle }),
+      movedFromQueue: current.ApproximateNumberOfMessagesToMove ?? 0,
+    };
+  }
+  const waiting = Number(dlq.ApproximateNumberOfMessages ?? 0);
+  if (waiting === 0) return { movedFromQueue: 0 };
+  const { TaskHandle } = await sqsClient().send(
+    new StartMessageMoveTaskCommand({ SourceArn: sourceArn, DestinationArn: queue.QueueArn }),
+  );
+  return { ...(TaskHandle === undefined ? {} : { taskHandle: TaskHandle }), movedFromQueue: waiting };
+}
+
+/**
+ * Re-runs the jobs of recorded dead letters from their failed steps, then drops the records. A job that is
+ * no longer `failed` (retried since, cancelled, or done) has nothing to re-run, and its record is resolved.
+ */
+async function rerunRecorded(scope: DeadLetterScope): Promise<{ rerunJobs: string[]; cleared: number }> {
+  const byJob = new Map<string, DeadLetterRecord[]>();
+  for (const record of await allDeadLetters(scope)) {
+    const key = `${record.tenantId}/${record.jobId}`;
+    byJob.set(key, [...(byJob.get(key) ?? []), record]);
+  }
+  const rerunJobs: string[] = [];
+  let cleared = 0;
+  for (const records of byJob.values()) {
+    const { tenantId, jobId } = records[0] as DeadLetterRecord;
+    const loaded = await loadJob(tenantId, jobId);
+    if (loaded?.state.status === "failed") {
+      try {
+        await retryJob(tenantId, jobId);
+        rerunJobs.push(jobId);
+      } catch (error) {
+        // Someone else retried or cancelled it in between: nothing left for this redrive to do.
+        if (!(error instanceof AppError && error.status === 409)) throw error;
+      }
+    }
+    for (const record of records) {
+      await deleteDeadLetter(record);
+      cleared++;
+    }
+  }
+  return { rerunJobs, cleared };
+}
+
+/**
+ * The providers the tenant's agents use, with `scripted` (built in, always there), and whether their
+ * credentials are in place: an agent may name a stored secret, and one that names a missing secret cannot run.
+ */
+async function providers(tenantId: string) {
+  const [agents, secrets] = await Promise.all([
+    (async () => {
+      const all: { provider: string; secret?: string }[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await listAgents(tenantId, { limit: 100, ...(cursor === undefined ? {} : { cursor }) });
+        all.push(...page.items);
+        cursor = page.cursor;
+      } while (cursor !== undefined);
+      return all;
+    })(),
+    listSecrets(tenantId),
+  ] as const);
+  const stored = new Set(secrets.map((secret) => secret.name));
+  const byProvider = new Map<string, { agents: number; secret: boolean; missing: Set<string> }>([
+    ["scripted", { agents: 0, secret: false, missing: new Set() }],
+  ]);
+  for (const agent of agents) {
+    const entry = byProvider.get(agent.provider) ?? { agents: 0, secret: false, missing: new Set<string>() };
+    entry.agents++;
+    if (agent.secret !== undefined) {
+      if (stored.has(agent.secret)) entry.secret = true;
+      else entry.missing.add(agent.secret);
+    }
+    byProvider.set(agent.provider, entry);
+  }
+  return [...byProvider.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, entry]) => ({
+      name,
+      configured: entry.missing.size === 0,
+      agents: entry.agents,
+      secret: entry.secret,
+      ...(entry.missing.size === 0 ? {} : { missingSecrets: [...entry.missing].sort() }),
+    }));
 }
 
 export const systemRoutes: RouteTable = {
@@ -68,7 +349,11 @@ export const systemRoutes: RouteTable = {
             logger.warn("Readiness: table check failed", { error: error.name });
             checks.table = "unavailable";
           }),
-        queues()
+        Promise.all(
+          manifest.queues.flatMap((queue) =>
+            [queue.urlEnv, queue.dlq.urlEnv].map((env) => queueDepth(requireEnv(env))),
+          ),
+        )
           .then(() => {
             checks.queues = "ok";
           })
@@ -83,12 +368,69 @@ export const systemRoutes: RouteTable = {
     },
   }),
   systemStatus: defineRoute({
-    summary: "Queue depths, dead letters and configured providers",
-    response: z.object({ version: z.string(), queues: z.array(QueueStatus), providers: z.array(z.string()) }),
-    handle: async () => ({
-      version: optionalEnv("SWITCHBOARD_VERSION", "0.1.0"),
-      queues: await queues(),
-      providers: ["scripted"],
+    summary: "Version, queue depths, dead letters and the providers the tenant's agents use",
+    response: z.object({
+      version: z.string(),
+      queues: z.array(QueueStatus),
+      dlq: z.object({
+        count: z.number().describe("queued + recorded"),
+        queued: z.number().describe("Messages in the SQS DLQs (every tenant's)"),
+        recorded: z.number().describe("Dead letters recorded by the DLQ consumer, in the caller's scope"),
+      }),
+      providers: z.array(ProviderStatus),
     }),
+    handle: async ({ principal }) => {
+      const [queueStatus, recorded, providerStatus] = await Promise.all([
+        queues(),
+        countDeadLetters(scopeOf(principal)),
+        providers(principal.tenantId),
+      ]);
+      const queued = queueStatus.reduce((sum, queue) => sum + queue.dlq.visible, 0);
+      return {
+        version: optionalEnv(ENV.version, "0.1.0"),
+        queues: queueStatus,
+        dlq: { count: queued + recorded, queued, recorded },
+        providers: providerStatus,
+      };
+    },
+  }),
+  listDeadLetters: defineRoute({
+    summary:
+      "Dead-lettered steps: those the DLQ consumer failed and recorded (paged), and, on the first page, a peek " +
+      "at messages still in the SQS DLQ. A tenant admin sees its own tenant's only.",
+    query: DeadLetterQuery,
+    response: DeadLetterList,
+    handle: async ({ principal, query }) => {
+      const spec = stepsQueue();
+      const scope = scopeOf(principal);
+      const dlqUrl = requireEnv(spec.dlq.urlEnv);
+      const [{ dlq: depth, peeked }, recorded] = await Promise.all([
+        depthAndPeek(dlqUrl, query.cursor === undefined),
+        listDeadLetters(scope, query),
+      ]);
+      const queued = peeked.flatMap((message) => queuedItem(message, scope) ?? []);
+      return {
+        queue: { name: spec.dlq.name, visible: depth.visible },
+        items: [...queued, ...recorded.items.map(recordedItem)],
+        ...(recorded.cursor === undefined ? {} : { cursor: recorded.cursor }),
+      };
+    },
+  }),
+  redriveDeadLetters: defineRoute({
+    summary:
+      "Redrive: a platform admin's starts a message move task from the SQS DLQ back to the steps queue; every " +
+      "admin's re-runs the failed jobs of its recorded dead letters from their failed steps.",
+    response: RedriveResult,
+    handle: async ({ principal }) => {
+      // The SQS DLQ holds every tenant's messages and a move task cannot pick, so only a platform admin moves it.
+      const moved = principal.platformAdmin ? await moveDlqBack(stepsQueue()) : { movedFromQueue: 0 };
+      const rerun = await rerunRecorded(scopeOf(principal));
+      logger.info("Dead letters redriven", {
+        movedFromQueue: moved.movedFromQueue,
+        rerunJobs: rerun.rerunJobs.length,
+        cleared: rerun.cleared,
+      });
+      return { ...moved, ...rerun };
+    },
   }),
 };

@@ -16,6 +16,7 @@ import type {
   Approval,
   AuditEntry,
   CreatedApiKey,
+  OpenApiDocument,
   Page,
   QueueStatus,
   Schedule,
@@ -118,7 +119,12 @@ export function createApi(http: HttpClient) {
       http.post<User>("/v1/users", body),
 
     systemStatus: async () => normaliseStatus(await http.get<unknown>("/v1/system/status")),
-    redriveDlq: () => http.post<{ redriven?: number } | undefined>("/v1/system/dlq/redrive"),
+    redriveDlq: () =>
+      http.post<{ taskHandle?: string; movedFromQueue?: number; rerunJobs?: string[]; cleared?: number }>(
+        "/v1/system/dlq/redrive",
+      ),
+    /** Public, like the document itself: the reference is readable before anything else loads. */
+    openApi: () => http.get<OpenApiDocument>("/openapi.json", { auth: false }),
 
     listAudit: (cursor?: string) => http.get<Page<AuditEntry>>("/v1/audit", { query: { cursor } }),
   };

@@ -30,6 +30,21 @@ export interface ProviderStatus {
   configured: boolean;
 }
 
+/** GET /openapi.json: the parts the API reference page shows. */
+export interface OpenApiOperation {
+  operationId?: string;
+  summary?: string;
+  parameters?: { name: string; in: string; required?: boolean }[];
+  requestBody?: { content?: Record<string, { schema?: unknown }> };
+  responses?: Record<string, { description?: string; content?: Record<string, { schema?: unknown }> }>;
+  "x-roles"?: string[];
+}
+
+export interface OpenApiDocument {
+  info?: { title?: string; version?: string };
+  paths?: Record<string, Record<string, OpenApiOperation>>;
+}
+
 export interface SystemStatus {
   queues: QueueStatus[];
   dlq: { count: number };

@@ -22,6 +22,7 @@ export const NAV: readonly NavItem[] = [
   { label: "Users", to: "/users", roles: admins },
   { label: "System", to: "/system", roles: admins },
   { label: "Audit", to: "/audit", roles: admins },
+  { label: "API", to: "/api", roles: everyone },
 ];
 
 export function navFor(role: Role | undefined): NavItem[] {

@@ -48,7 +48,8 @@ export function SystemPage() {
                 {s.dlq.count} <span className="visually-hidden">messages</span>
               </p>
               <p className="muted small">
-                Messages that failed every delivery. Redrive sends them back to the steps queue.
+                Steps whose messages failed every delivery. Redrive moves what is still queued back to the
+                steps queue and re-runs the jobs they failed.
               </p>
               <button
                 type="button"
@@ -60,8 +61,8 @@ export function SystemPage() {
               </button>
               {redrive.isSuccess && (
                 <p className="ok small" role="status">
-                  Redrive started
-                  {typeof redrive.data?.redriven === "number" ? `: ${redrive.data.redriven} messages` : ""}.
+                  Redrive started: {redrive.data?.movedFromQueue ?? 0} messages moved back,{" "}
+                  {redrive.data?.rerunJobs?.length ?? 0} failed jobs re-run.
                 </p>
               )}
               <InlineError error={redrive.error} />
