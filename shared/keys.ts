@@ -3,6 +3,8 @@
  * accident. The only global items are the two credential lookups (email → user, API key id → key), which
  * login and the authorizer need before they know the tenant, and they hold nothing but that pointer; and the
  * login rate-limit counters, keyed by a hash of the email or IP, which exist before any tenant is known.
+ * Two operational partitions are global as well, and each of their items names its tenant: the sweep index
+ * (`SWEEP#n` on gsi4) and the dead-letter log (`DLQ#`, in stores/dead-letters.ts).
  */
 
 const pad = (n: number, width: number) => String(n).padStart(width, "0");
