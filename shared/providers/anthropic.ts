@@ -1,21 +1,26 @@
-import { joinUrl, postJson, readJson } from "./http.ts";
-import { parseSse } from "./sse.ts";
+import Anthropic from "@anthropic-ai/sdk";
+import type {
+  MessageCreateParamsBase,
+  MessageParam,
+  RawMessageStreamEvent,
+  Tool,
+} from "@anthropic-ai/sdk/resources/messages";
+import { type FetchFailure, guardedFetch, SDK_TIMEOUT_MS, toProviderError } from "./sdk-http.ts";
 import {
   type ChatMessage,
   type ConverseRequest,
   type ConverseResult,
   type ModelProvider,
-  ProviderError,
   parseArguments,
-  redact,
   type StopReason,
   type ToolCallRequest,
 } from "./types.ts";
 
 /**
- * Anthropic's Messages API over HTTP through the egress guard. Streaming reads the SSE events
- * message_start, content_block_start / content_block_delta (text_delta, input_json_delta) /
- * content_block_stop, message_delta (stop reason, output tokens) and message_stop.
+ * Anthropic's Messages API through the official `@anthropic-ai/sdk`, with the egress guard as its `fetch`.
+ * Streaming reads the raw events message_start, content_block_start / content_block_delta (text_delta,
+ * input_json_delta) / content_block_stop, message_delta (stop reason, output tokens) and message_stop.
+ * The SDK does not retry (`maxRetries: 0`): the policy is the one in providers/index.ts.
  */
 
 export const ANTHROPIC_DEFAULT_BASE_URL = "https://api.anthropic.com";
@@ -33,20 +38,14 @@ interface WireMessage {
   content: Block[];
 }
 
-interface MessageResponse {
-  content?: Block[];
-  stop_reason?: string | null;
-  usage?: { input_tokens?: number; output_tokens?: number };
-}
-
-interface StreamEvent {
-  type: string;
-  index?: number;
-  message?: { usage?: { input_tokens?: number; output_tokens?: number } };
-  content_block?: Block;
-  delta?: { type?: string; text?: string; partial_json?: string; stop_reason?: string | null };
-  usage?: { input_tokens?: number; output_tokens?: number };
-  error?: { type?: string; message?: string };
+/**
+ * The SDK, told to leave the host's own credentials alone: without this it would look for an Anthropic
+ * profile on disk or workload-identity variables when an agent names no key.
+ */
+class GuardedAnthropic extends Anthropic {
+  protected override _shouldResolveDefaultCredentials(): boolean {
+    return false;
+  }
 }
 
 /** Tool results travel as user turns; consecutive turns of one role are merged, as the API wants them to alternate. */
@@ -92,46 +91,74 @@ export function createAnthropicProvider(options: {
   apiKey?: string;
   baseUrl?: string;
 }): ModelProvider {
-  const url = joinUrl(options.baseUrl ?? ANTHROPIC_DEFAULT_BASE_URL, "v1/messages");
   const secrets = [options.apiKey];
-  const headers: Record<string, string> = {
-    "anthropic-version": ANTHROPIC_VERSION,
-    ...(options.apiKey === undefined ? {} : { "x-api-key": options.apiKey }),
-  };
+
+  /** One client per call, so the guarded fetch's record of an egress refusal belongs to this call alone. */
+  function client(failure: FetchFailure): Anthropic {
+    return new GuardedAnthropic({
+      // No credential option: the key travels as `x-api-key` (below), and no ANTHROPIC_* variable of the
+      // host is read for a tenant's agent.
+      apiKey: null,
+      authToken: null,
+      baseURL: options.baseUrl ?? ANTHROPIC_DEFAULT_BASE_URL,
+      fetch: guardedFetch(failure),
+      maxRetries: 0,
+      timeout: SDK_TIMEOUT_MS,
+      logLevel: "off",
+      defaultHeaders: {
+        "anthropic-version": ANTHROPIC_VERSION,
+        authorization: null,
+        ...(options.apiKey === undefined ? {} : { "x-api-key": options.apiKey }),
+      },
+    });
+  }
+
+  const fail = (error: unknown, failure: FetchFailure, signal: AbortSignal | undefined) =>
+    toProviderError({
+      provider: "anthropic",
+      error,
+      failure,
+      secrets,
+      signal,
+      streamErrorRetryable: (body) => {
+        const type = (body as { error?: { type?: string } } | undefined)?.error?.type ?? "error";
+        return type === "overloaded_error" || type === "api_error" || type === "rate_limit_error";
+      },
+      classes: Anthropic,
+    });
 
   return {
     name: "anthropic",
     model: options.model,
     async converse(request: ConverseRequest): Promise<ConverseResult> {
-      const stream = request.onToken !== undefined;
-      const body = {
+      const failure: FetchFailure = {};
+      const anthropic = client(failure);
+      const params: MessageCreateParamsBase = {
         model: options.model,
         max_tokens: request.maxTokens ?? DEFAULT_MAX_TOKENS,
         ...(request.system ? { system: request.system } : {}),
-        messages: toWire(request.messages),
+        messages: toWire(request.messages) as MessageParam[],
         ...(request.tools && request.tools.length > 0
           ? {
-              tools: request.tools.map((tool) => ({
-                name: tool.name,
-                description: tool.description,
-                input_schema: tool.parameters,
-              })),
+              tools: request.tools.map(
+                (tool): Tool => ({
+                  name: tool.name,
+                  description: tool.description,
+                  input_schema: tool.parameters as Tool.InputSchema,
+                }),
+              ),
             }
           : {}),
         ...(request.temperature === undefined ? {} : { temperature: Math.min(1, request.temperature) }),
-        ...(stream ? { stream: true } : {}),
       };
-      const response = await postJson({
-        provider: "anthropic",
-        url,
-        headers,
-        body,
-        secrets,
-        ...(request.signal === undefined ? {} : { signal: request.signal }),
-      });
+      const requestOptions = request.signal === undefined ? {} : { signal: request.signal };
 
-      if (!stream) {
-        const message = await readJson<MessageResponse>(response, "anthropic");
+      if (request.onToken === undefined) {
+        const message = await anthropic.messages
+          .create({ ...params, stream: false }, requestOptions)
+          .catch((error: unknown) => {
+            throw fail(error, failure, request.signal);
+          });
         let text = "";
         const toolCalls: ToolCallRequest[] = [];
         for (const block of message.content ?? []) {
@@ -160,20 +187,15 @@ export function createAnthropicProvider(options: {
       const usage = { inputTokens: 0, outputTokens: 0 };
       const blocks = new Map<number, { id: string; name: string; json: string }>();
       try {
-        for await (const sse of parseSse(response.stream)) {
-          let event: StreamEvent;
-          try {
-            event = JSON.parse(sse.data) as StreamEvent;
-          } catch {
-            continue;
-          }
+        const stream = await anthropic.messages.create({ ...params, stream: true }, requestOptions);
+        for await (const event of stream as AsyncIterable<RawMessageStreamEvent>) {
           switch (event.type) {
             case "message_start":
               usage.inputTokens = event.message?.usage?.input_tokens ?? 0;
               usage.outputTokens = event.message?.usage?.output_tokens ?? 0;
               break;
             case "content_block_start":
-              if (event.content_block?.type === "tool_use" && event.index !== undefined) {
+              if (event.content_block?.type === "tool_use") {
                 blocks.set(event.index, {
                   id: event.content_block.id,
                   name: event.content_block.name,
@@ -181,14 +203,14 @@ export function createAnthropicProvider(options: {
                 });
               } else if (event.content_block?.type === "text" && event.content_block.text) {
                 text += event.content_block.text;
-                request.onToken?.(event.content_block.text);
+                request.onToken(event.content_block.text);
               }
               break;
             case "content_block_delta":
               if (event.delta?.type === "text_delta" && event.delta.text) {
                 text += event.delta.text;
-                request.onToken?.(event.delta.text);
-              } else if (event.delta?.type === "input_json_delta" && event.index !== undefined) {
+                request.onToken(event.delta.text);
+              } else if (event.delta?.type === "input_json_delta") {
                 const block = blocks.get(event.index);
                 if (block) block.json += event.delta.partial_json ?? "";
               }
@@ -196,31 +218,16 @@ export function createAnthropicProvider(options: {
             case "message_delta":
               if (event.delta?.stop_reason) reason = event.delta.stop_reason;
               // message_delta's usage is cumulative.
-              if (event.usage?.output_tokens !== undefined) usage.outputTokens = event.usage.output_tokens;
-              if (event.usage?.input_tokens !== undefined) usage.inputTokens = event.usage.input_tokens;
+              if (event.usage?.output_tokens != null) usage.outputTokens = event.usage.output_tokens;
+              if (event.usage?.input_tokens != null) usage.inputTokens = event.usage.input_tokens;
               break;
-            case "error": {
-              const type = event.error?.type ?? "error";
-              const retryable =
-                type === "overloaded_error" || type === "api_error" || type === "rate_limit_error";
-              throw new ProviderError(
-                `anthropic stream error: ${type}: ${redact(event.error?.message ?? "unknown", secrets)}`,
-                undefined,
-                retryable,
-              );
-            }
             default:
               break;
           }
           if (event.type === "message_stop") break;
         }
       } catch (error) {
-        if (error instanceof ProviderError || request.signal?.aborted) throw error;
-        throw new ProviderError(
-          `anthropic: the stream broke off: ${redact((error as Error).message, secrets)}`,
-          undefined,
-          true,
-        );
+        throw fail(error, failure, request.signal);
       }
       const toolCalls = [...blocks.entries()]
         .sort(([a], [b]) => a - b)

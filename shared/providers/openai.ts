@@ -1,5 +1,10 @@
-import { joinUrl, postJson, readJson } from "./http.ts";
-import { parseSse } from "./sse.ts";
+import OpenAI from "openai";
+import type {
+  ChatCompletionChunk,
+  ChatCompletionCreateParamsBase,
+  ChatCompletionMessageParam,
+} from "openai/resources/chat/completions";
+import { type FetchFailure, guardedFetch, SDK_TIMEOUT_MS, toProviderError } from "./sdk-http.ts";
 import {
   type ChatMessage,
   type ConverseRequest,
@@ -7,52 +12,21 @@ import {
   type ModelProvider,
   ProviderError,
   parseArguments,
-  redact,
   type StopReason,
   type ToolCallRequest,
 } from "./types.ts";
 
 /**
- * Any OpenAI-compatible chat completions endpoint (OpenAI, Ollama, vLLM, LM Studio…), over `fetch`-style
- * HTTP through the egress guard. Streaming uses `stream: true` server-sent events, with usage requested
- * in the last chunk (`stream_options.include_usage`).
+ * Any OpenAI-compatible chat completions endpoint (OpenAI, Ollama, vLLM, LM Studio…), through the official
+ * `openai` SDK with the egress guard as its `fetch`. Streaming uses `stream: true`, with usage requested in
+ * the last chunk (`stream_options.include_usage`). The SDK does not retry (`maxRetries: 0`): the policy is
+ * the one in providers/index.ts.
  */
 
 export const OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1";
 
-interface WireToolCall {
-  id: string;
-  type: "function";
-  function: { name: string; arguments: string };
-}
-
-type WireMessage =
-  | { role: "system" | "user"; content: string }
-  | { role: "assistant"; content: string | null; tool_calls?: WireToolCall[] }
-  | { role: "tool"; tool_call_id: string; content: string };
-
-interface Completion {
-  choices?: {
-    message?: { content?: string | null; tool_calls?: WireToolCall[] };
-    finish_reason?: string | null;
-  }[];
-  usage?: { prompt_tokens?: number; completion_tokens?: number };
-}
-
-interface Chunk {
-  choices?: {
-    delta?: {
-      content?: string | null;
-      tool_calls?: { index: number; id?: string; function?: { name?: string; arguments?: string } }[];
-    };
-    finish_reason?: string | null;
-  }[];
-  usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
-  error?: { message?: string };
-}
-
-function toWire(system: string | undefined, messages: ChatMessage[]): WireMessage[] {
-  const out: WireMessage[] = system ? [{ role: "system", content: system }] : [];
+function toWire(system: string | undefined, messages: ChatMessage[]): ChatCompletionMessageParam[] {
+  const out: ChatCompletionMessageParam[] = system ? [{ role: "system", content: system }] : [];
   for (const message of messages) {
     if (message.role === "user") out.push({ role: "user", content: message.content });
     else if (message.role === "tool") {
@@ -89,23 +63,52 @@ export function createOpenAiProvider(options: {
   apiKey?: string;
   baseUrl?: string;
 }): ModelProvider {
-  const url = joinUrl(options.baseUrl ?? OPENAI_DEFAULT_BASE_URL, "chat/completions");
   const secrets = [options.apiKey];
-  const headers: Record<string, string> =
-    options.apiKey === undefined ? {} : { authorization: `Bearer ${options.apiKey}` };
+
+  /** One client per call, so the guarded fetch's record of an egress refusal belongs to this call alone. */
+  function client(failure: FetchFailure): OpenAI {
+    return new OpenAI({
+      // Explicit values throughout, so no OPENAI_* variable of the host is picked up for a tenant's agent.
+      // The SDK insists on a key; without one, a placeholder stands in and its header is removed below.
+      apiKey: options.apiKey ?? "no-key",
+      adminAPIKey: null,
+      organization: null,
+      project: null,
+      webhookSecret: null,
+      baseURL: options.baseUrl ?? OPENAI_DEFAULT_BASE_URL,
+      fetch: guardedFetch(failure),
+      maxRetries: 0,
+      timeout: SDK_TIMEOUT_MS,
+      logLevel: "off",
+      // Without a key no Authorization header is sent at all (local servers that need none).
+      ...(options.apiKey === undefined ? { defaultHeaders: { authorization: null } } : {}),
+    });
+  }
+
+  const fail = (error: unknown, failure: FetchFailure, signal: AbortSignal | undefined) =>
+    toProviderError({
+      provider: "openai",
+      error,
+      failure,
+      secrets,
+      signal,
+      streamErrorRetryable: () => true,
+      classes: OpenAI,
+    });
 
   return {
     name: "openai",
     model: options.model,
     async converse(request: ConverseRequest): Promise<ConverseResult> {
-      const stream = request.onToken !== undefined;
-      const body = {
+      const failure: FetchFailure = {};
+      const openai = client(failure);
+      const params: ChatCompletionCreateParamsBase = {
         model: options.model,
         messages: toWire(request.system, request.messages),
         ...(request.tools && request.tools.length > 0
           ? {
               tools: request.tools.map((tool) => ({
-                type: "function",
+                type: "function" as const,
                 function: { name: tool.name, description: tool.description, parameters: tool.parameters },
               })),
             }
@@ -113,27 +116,23 @@ export function createOpenAiProvider(options: {
         // `max_tokens` rather than `max_completion_tokens`: it is what compatible servers understand.
         ...(request.maxTokens === undefined ? {} : { max_tokens: request.maxTokens }),
         ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
-        ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
       };
-      const response = await postJson({
-        provider: "openai",
-        url,
-        headers,
-        body,
-        secrets,
-        ...(request.signal === undefined ? {} : { signal: request.signal }),
-      });
+      const requestOptions = request.signal === undefined ? {} : { signal: request.signal };
 
-      if (!stream) {
-        const completion = await readJson<Completion>(response, "openai");
+      if (request.onToken === undefined) {
+        const completion = await openai.chat.completions
+          .create({ ...params, stream: false }, requestOptions)
+          .catch((error: unknown) => {
+            throw fail(error, failure, request.signal);
+          });
         const choice = completion.choices?.[0];
         if (choice === undefined)
-          throw new ProviderError("openai: the response has no choices", response.status, true);
-        const toolCalls: ToolCallRequest[] = (choice.message?.tool_calls ?? []).map((call) => ({
-          id: call.id,
-          name: call.function.name,
-          arguments: parseArguments(call.function.arguments),
-        }));
+          throw new ProviderError("openai: the response has no choices", undefined, true);
+        const toolCalls: ToolCallRequest[] = (choice.message?.tool_calls ?? []).flatMap((call) =>
+          call.type === "function"
+            ? [{ id: call.id, name: call.function.name, arguments: parseArguments(call.function.arguments) }]
+            : [],
+        );
         return {
           text: choice.message?.content ?? "",
           toolCalls,
@@ -151,21 +150,11 @@ export function createOpenAiProvider(options: {
       // Streamed tool calls arrive in pieces keyed by index: the id and name first, then argument deltas.
       const calls = new Map<number, { id: string; name: string; arguments: string }>();
       try {
-        for await (const event of parseSse(response.stream)) {
-          if (event.data === "[DONE]") break;
-          let chunk: Chunk;
-          try {
-            chunk = JSON.parse(event.data) as Chunk;
-          } catch {
-            continue;
-          }
-          if (chunk.error) {
-            throw new ProviderError(
-              `openai stream error: ${redact(chunk.error.message ?? "unknown", secrets)}`,
-              undefined,
-              true,
-            );
-          }
+        const stream = await openai.chat.completions.create(
+          { ...params, stream: true, stream_options: { include_usage: true } },
+          requestOptions,
+        );
+        for await (const chunk of stream as AsyncIterable<ChatCompletionChunk>) {
           if (chunk.usage) {
             usage.inputTokens = chunk.usage.prompt_tokens ?? usage.inputTokens;
             usage.outputTokens = chunk.usage.completion_tokens ?? usage.outputTokens;
@@ -175,7 +164,7 @@ export function createOpenAiProvider(options: {
           const piece = choice.delta?.content;
           if (piece) {
             text += piece;
-            request.onToken?.(piece);
+            request.onToken(piece);
           }
           for (const delta of choice.delta?.tool_calls ?? []) {
             const call = calls.get(delta.index) ?? { id: "", name: "", arguments: "" };
@@ -187,12 +176,7 @@ export function createOpenAiProvider(options: {
           if (choice.finish_reason) finish = choice.finish_reason;
         }
       } catch (error) {
-        if (error instanceof ProviderError || request.signal?.aborted) throw error;
-        throw new ProviderError(
-          `openai: the stream broke off: ${redact((error as Error).message, secrets)}`,
-          undefined,
-          true,
-        );
+        throw fail(error, failure, request.signal);
       }
       const toolCalls = [...calls.entries()]
         .sort(([a], [b]) => a - b)

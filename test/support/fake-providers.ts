@@ -25,6 +25,8 @@ export interface FakeReply {
   /** Answer with this HTTP error status instead (429, 500…). */
   status?: number;
   errorMessage?: string;
+  /** Answer 307 with this Location instead (a misconfigured or hostile endpoint). */
+  redirect?: string;
   /** Pause between streamed tokens. */
   tokenDelayMs?: number;
 }
@@ -137,6 +139,11 @@ export class FakeProvider {
     this.requests.push(recorded);
     const next = this.queue.shift() ?? this.defaultReply;
     const reply = typeof next === "function" ? next(recorded) : next;
+    if (reply.redirect !== undefined) {
+      response.writeHead(307, { location: reply.redirect });
+      response.end();
+      return;
+    }
     if (reply.status !== undefined) return this.error(response, reply);
     switch (this.kind) {
       case "openai":

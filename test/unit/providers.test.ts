@@ -1,10 +1,11 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createAnthropicProvider } from "#shared/providers/anthropic";
 import { createBedrockProvider } from "#shared/providers/bedrock";
 import { createProvider, type ModelProvider, ProviderError, withRetries } from "#shared/providers/index";
 import { createOpenAiProvider } from "#shared/providers/openai";
 import { createScriptedProvider } from "#shared/providers/scripted";
-import { parseSse } from "#shared/providers/sse";
 import { FakeProvider, type ProviderKind, tokensOf } from "../support/fake-providers.ts";
 
 const KEY = "sk-test-4f1d0c2e9b7a";
@@ -236,6 +237,79 @@ describe("provider endpoints obey the egress guard", () => {
     expect(error).toMatchObject({ code: "EGRESS_DENIED", retryable: false });
   });
 
+  it.each(["openai", "anthropic"] as const)(
+    "%s: the SDK path refuses a baseUrl on 127.0.0.1 that is not allowlisted, before any request",
+    async (kind) => {
+      // A live server on loopback, not in SWITCHBOARD_ALLOW_HOSTS: the guard must refuse it unreached.
+      const hits: string[] = [];
+      const server = createServer((req, res) => {
+        hits.push(req.url ?? "");
+        res.end("{}");
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      try {
+        const { port } = server.address() as AddressInfo;
+        const provider = await createProvider({
+          provider: kind,
+          model: "m",
+          baseUrl: `http://127.0.0.1:${port}${kind === "openai" ? "/v1" : ""}`,
+          secret: KEY,
+        });
+        for (const onToken of [undefined, () => undefined]) {
+          const error = (await provider
+            .converse({ messages: [{ role: "user", content: "Hi" }], ...(onToken ? { onToken } : {}) })
+            .catch((e: unknown) => e)) as ProviderError;
+          expect(error).toBeInstanceOf(ProviderError);
+          expect(error).toMatchObject({ code: "EGRESS_DENIED", retryable: false });
+          expect(error.message).toContain(`127.0.0.1:${port}`);
+          expect(error.message).not.toContain(KEY);
+        }
+        expect(hits).toEqual([]);
+      } finally {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+    },
+  );
+
+  it.each(["openai", "anthropic"] as const)(
+    "%s: the SDK path does not follow a redirect to a private address, nor send the key there",
+    async (kind) => {
+      const fake = fakes[kind];
+      const hits: string[] = [];
+      const target = createServer((req, res) => {
+        hits.push(JSON.stringify(req.headers));
+        res.end("{}");
+      });
+      await new Promise<void>((resolve) => target.listen(0, "127.0.0.1", resolve));
+      const { port } = target.address() as AddressInfo;
+      // The allowlisted provider answers with a redirect: once to the metadata service, once to a loopback
+      // server that is not allowlisted.
+      try {
+        for (const location of [
+          "http://169.254.169.254/latest/meta-data/",
+          `http://127.0.0.1:${port}/v1/x`,
+        ]) {
+          fake.enqueue({ redirect: location }, { redirect: location });
+          const provider = withRetries(await providerFor(kind), 3, 1);
+          for (const onToken of [undefined, () => undefined]) {
+            const error = (await provider
+              .converse({ messages: [{ role: "user", content: "Hi" }], ...(onToken ? { onToken } : {}) })
+              .catch((e: unknown) => e)) as ProviderError;
+            expect(error).toBeInstanceOf(ProviderError);
+            expect(error).toMatchObject({ code: "PROVIDER_ERROR", retryable: false });
+            expect(error.message).toContain("redirect");
+            expect(error.message).not.toContain(KEY);
+          }
+        }
+        // Not retried, and nothing reached the redirect's target.
+        expect(fake.requests).toHaveLength(4);
+        expect(hits).toEqual([]);
+      } finally {
+        await new Promise<void>((resolve) => target.close(() => resolve()));
+      }
+    },
+  );
+
   it("reaches an allowlisted Bedrock baseUrl over the pinned HTTP/2 connection", async () => {
     const before = process.env.SWITCHBOARD_ALLOW_HOSTS;
     process.env.SWITCHBOARD_ALLOW_HOSTS = `${before},${fakes.bedrock.hostPort}`;
@@ -301,22 +375,5 @@ describe("scripted provider", () => {
     expect((await provider.converse({ messages: [{ role: "user", content: "hello" }] })).text).toBe(
       "I cannot help with that.",
     );
-  });
-});
-
-describe("SSE parser", () => {
-  it("handles CRLF, comments, multi-line data and chunks split anywhere", async () => {
-    const text =
-      ': comment\r\nevent: a\r\ndata: one\r\ndata: two\r\n\r\ndata: {"x":1}\n\nevent: last\ndata: end';
-    async function* chunks() {
-      for (let i = 0; i < text.length; i += 3) yield Buffer.from(text.slice(i, i + 3));
-    }
-    const events = [];
-    for await (const event of parseSse(chunks())) events.push(event);
-    expect(events).toEqual([
-      { event: "a", data: "one\ntwo" },
-      { event: "message", data: '{"x":1}' },
-      { event: "last", data: "end" },
-    ]);
   });
 });
