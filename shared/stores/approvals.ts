@@ -9,10 +9,11 @@ import {
 import type { ApprovalDecisionRecord, ApprovalDecisionValue, ApprovalStatus } from "#events/approvals";
 import type { TimelineEvent } from "#events/timeline";
 import { dynamo } from "../aws.ts";
-import { decodeCursor, encodeCursor, epochSeconds, tableName } from "../db.ts";
-import { badRequest, isConditionalCheckFailed } from "../errors.ts";
+import { encodeCursor, epochSeconds, tableName } from "../db.ts";
+import { isConditionalCheckFailed } from "../errors.ts";
 import { keys } from "../keys.ts";
 import { EVENT_TTL_SECONDS, SWEEP_SHARDS } from "./jobs.ts";
+import { startKey } from "./page.ts";
 
 /**
  * Approval items. An approval's id is derived from the step instance that waits for it, so carrying out the
@@ -330,13 +331,7 @@ export async function listApprovalRecords(
     index = "gsi2";
     partition = keys.approvalsByStatusIndex(tenantId, options.status);
   }
-  let start: Record<string, unknown> | undefined;
-  try {
-    start = decodeCursor(options.cursor);
-  } catch {
-    throw badRequest("cursor is not valid");
-  }
-  if (start !== undefined && start[`${index}pk`] !== partition) throw badRequest("cursor is not valid");
+  const start = startKey(options.cursor, `${index}pk`, partition);
   const query: QueryCommandInput = {
     TableName: tableName(),
     IndexName: index,

@@ -9,12 +9,13 @@ import type { Job, JobStatus, JobWithSteps, Step } from "#events/jobs";
 import type { NewTimelineEvent, TimelineEvent } from "#events/timeline";
 import type { WorkflowDefinition } from "#events/workflow";
 import { dynamo } from "../aws.ts";
-import { decodeCursor, encodeCursor, epochSeconds, nowIso, tableName } from "../db.ts";
+import { encodeCursor, epochSeconds, nowIso, tableName } from "../db.ts";
 import { type Decision, type JobState, type StepState, stepKey } from "../engine/types.ts";
-import { badRequest, isTransactionConflict } from "../errors.ts";
+import { isTransactionConflict } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { keys } from "../keys.ts";
 import { hydrate, offload } from "../payloads.ts";
+import { startKey } from "./page.ts";
 
 /** Timeline events are kept this long, then DynamoDB's TTL removes them. */
 export const EVENT_TTL_SECONDS = 30 * 24 * 3600;
@@ -627,14 +628,7 @@ export async function listJobs(
     index = "gsi3";
     partition = keys.jobsByWorkflowIndex(tenantId, options.workflowId);
   }
-  let start: Record<string, unknown> | undefined;
-  try {
-    start = decodeCursor(options.cursor);
-  } catch {
-    throw badRequest("cursor is not valid");
-  }
-  // A cursor from another tenant's listing would point into another partition: refuse it.
-  if (start !== undefined && start[`${index}pk`] !== partition) throw badRequest("cursor is not valid");
+  const start = startKey(options.cursor, `${index}pk`, partition);
   const query: QueryCommandInput = {
     TableName: tableName(),
     IndexName: index,
