@@ -261,9 +261,7 @@ export async function insertJob(
   // billed by the item's whole size, twice. The job item (status, counters) changes every time; the
   // definition item never changes; the summary item, the only one the list indexes see, changes with the
   // status alone.
-  const jobItem: Record<string, unknown> = {
-    ...keys.job(input.tenantId, input.jobId),
-    type: "job",
+  const shown = {
     id: input.jobId,
     tenantId: input.tenantId,
     status: state.status,
@@ -275,8 +273,13 @@ export async function insertJob(
     startedAt: state.startedAt,
     createdBy: input.createdBy,
     scheduleId: input.scheduleId,
-    idempotencyKey: input.idempotencyKey,
     seq: events.length,
+  };
+  const jobItem: Record<string, unknown> = {
+    ...keys.job(input.tenantId, input.jobId),
+    type: "job",
+    ...shown,
+    idempotencyKey: input.idempotencyKey,
     version: 1,
     ...(deadline === undefined
       ? {}
@@ -291,18 +294,7 @@ export async function insertJob(
   const summaryItem: Record<string, unknown> = {
     ...keys.jobSummary(input.tenantId, input.jobId),
     type: "jobSummary",
-    id: input.jobId,
-    tenantId: input.tenantId,
-    status: state.status,
-    workflowName: input.definition.name,
-    workflowId: input.workflowId,
-    workflowVersion: input.workflowVersion,
-    createdAt,
-    updatedAt: nowIso(now),
-    startedAt: state.startedAt,
-    createdBy: input.createdBy,
-    scheduleId: input.scheduleId,
-    seq: events.length,
+    ...shown,
     gsi1pk: keys.jobsIndex(input.tenantId),
     gsi1sk: sortKey,
     gsi2pk: keys.jobsByStatusIndex(input.tenantId, state.status),
