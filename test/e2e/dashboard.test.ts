@@ -127,7 +127,7 @@ describe("dashboard", () => {
     }
     expect(await graph.locator(".react-flow__node").count()).toBe(4);
     // Edges come from dependsOn (start→left, start→right, left→join, right→join), drawn once nodes are measured.
-    await expect.poll(() => graph.locator(".react-flow__edge").count()).toBe(4);
+    await expect.poll(() => graph.locator(".react-flow__edge").count(), { timeout: 10_000 }).toBe(4);
 
     await graph.getByRole("button", { name: /^Step join, code, succeeded/ }).waitFor({ timeout: 30_000 });
     await graph.getByRole("button", { name: /^Step join,/ }).click();

@@ -10,6 +10,7 @@ import {
   ReactFlow,
   useReactFlow,
   useStore,
+  useUpdateNodeInternals,
 } from "@xyflow/react";
 import { memo, useEffect, useMemo } from "react";
 import { useTheme } from "../hooks/use-theme.ts";
@@ -76,6 +77,21 @@ function FitOnResize() {
   useEffect(() => {
     if (width > 0 && height > 0) void fitView(FIT);
   }, [width, height, fitView]);
+  return null;
+}
+
+/**
+ * Nodes are controlled and rebuilt on every status change. React Flow then takes them in afresh and may
+ * drop the handle positions it measured, and with a fixed size nothing triggers a new measurement, so the
+ * edges would vanish. Asking for the internals again after each change keeps the edges drawn.
+ */
+function RemeasureOnChange({ ids, version }: { ids: string[]; version: string }) {
+  const updateNodeInternals = useUpdateNodeInternals();
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runs when the nodes' content changes
+  useEffect(() => {
+    const frame = requestAnimationFrame(() => updateNodeInternals(ids));
+    return () => cancelAnimationFrame(frame);
+  }, [version]);
   return null;
 }
 
@@ -146,6 +162,10 @@ export function WorkflowGraph({
         <Background gap={16} size={1} />
         <Controls showInteractive={false} fitViewOptions={FIT} />
         <FitOnResize />
+        <RemeasureOnChange
+          ids={model.nodes.map((n) => n.id)}
+          version={`${model.nodes.map((n) => `${n.id}:${n.status ?? ""}:${n.progress ? `${n.progress.done}/${n.progress.total}` : ""}`).join(",")}|${selectedId ?? ""}`}
+        />
       </ReactFlow>
     </section>
   );
