@@ -1,12 +1,12 @@
-import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, TransactWriteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { ApiKey, Role } from "#events/auth";
 import { dynamo } from "../aws.ts";
-import { encodeCursor, nowIso, tableName } from "../db.ts";
+import { nowIso, tableName } from "../db.ts";
 import { isConditionalCheckFailed } from "../errors.ts";
 import { newId, randomToken } from "../ids.ts";
 import { keys } from "../keys.ts";
 import { type ApiKeyItem, hashSecret } from "./identity.ts";
-import { startKey } from "./page.ts";
+import { newestFirst } from "./page.ts";
 
 /** admin > user > viewer: nobody may hand out more than they hold. */
 export const ROLE_RANK: Readonly<Record<Role, number>> = { admin: 3, user: 2, viewer: 1 };
@@ -118,19 +118,7 @@ export async function listApiKeys(
     options.createdBy === undefined
       ? keys.apiKeysIndex(tenantId)
       : keys.apiKeysByCreatorIndex(tenantId, options.createdBy);
-  const result = await dynamo().send(
-    new QueryCommand({
-      TableName: tableName(),
-      IndexName: index,
-      KeyConditionExpression: `${index}pk = :pk`,
-      ExpressionAttributeValues: { ":pk": partition },
-      ScanIndexForward: false,
-      Limit: options.limit,
-      ExclusiveStartKey: startKey(options.cursor, `${index}pk`, partition),
-    }),
-  );
-  const cursor = encodeCursor(result.LastEvaluatedKey);
-  return { items: (result.Items ?? []).map(toApiKey), ...(cursor === undefined ? {} : { cursor }) };
+  return newestFirst({ index, partition, cursor: options.cursor, limit: options.limit, map: toApiKey });
 }
 
 /**

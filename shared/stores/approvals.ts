@@ -1,19 +1,13 @@
 import { createHash } from "node:crypto";
-import {
-  GetCommand,
-  QueryCommand,
-  type QueryCommandInput,
-  TransactWriteCommand,
-  UpdateCommand,
-} from "@aws-sdk/lib-dynamodb";
+import { GetCommand, TransactWriteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { ApprovalDecisionRecord, ApprovalDecisionValue, ApprovalStatus } from "#events/approvals";
 import type { TimelineEvent } from "#events/timeline";
 import { dynamo } from "../aws.ts";
-import { encodeCursor, epochSeconds, tableName } from "../db.ts";
+import { epochSeconds, tableName } from "../db.ts";
 import { isConditionalCheckFailed } from "../errors.ts";
 import { keys } from "../keys.ts";
 import { EVENT_TTL_SECONDS, SWEEP_SHARDS } from "./jobs.ts";
-import { startKey } from "./page.ts";
+import { newestFirst } from "./page.ts";
 
 /**
  * Approval items. An approval's id is derived from the step instance that waits for it, so carrying out the
@@ -331,25 +325,23 @@ export async function listApprovalRecords(
     index = "gsi2";
     partition = keys.approvalsByStatusIndex(tenantId, options.status);
   }
-  const start = startKey(options.cursor, `${index}pk`, partition);
-  const query: QueryCommandInput = {
-    TableName: tableName(),
-    IndexName: index,
-    KeyConditionExpression: `${index}pk = :pk`,
-    ExpressionAttributeValues: { ":pk": partition },
-    ScanIndexForward: false,
-    Limit: options.limit,
-    ExclusiveStartKey: start,
-  };
-  if (options.jobId !== undefined && options.status !== undefined) {
+  return newestFirst({
+    index,
+    partition,
+    cursor: options.cursor,
+    limit: options.limit,
+    map: fromApprovalItem,
     // One job has few approvals: a filter on its partition is cheap.
-    query.FilterExpression = "#status = :status";
-    query.ExpressionAttributeNames = { "#status": "status" };
-    (query.ExpressionAttributeValues as Record<string, unknown>)[":status"] = options.status;
-  }
-  const page = await dynamo().send(new QueryCommand(query));
-  const cursor = encodeCursor(page.LastEvaluatedKey);
-  return { items: (page.Items ?? []).map(fromApprovalItem), ...(cursor === undefined ? {} : { cursor }) };
+    ...(options.jobId !== undefined && options.status !== undefined
+      ? {
+          filter: {
+            expression: "#status = :status",
+            names: { "#status": "status" },
+            values: { ":status": options.status },
+          },
+        }
+      : {}),
+  });
 }
 
 export async function getAgentStatsItem(

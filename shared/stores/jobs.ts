@@ -1,21 +1,15 @@
-import {
-  BatchWriteCommand,
-  GetCommand,
-  QueryCommand,
-  type QueryCommandInput,
-  TransactWriteCommand,
-} from "@aws-sdk/lib-dynamodb";
+import { BatchWriteCommand, GetCommand, QueryCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
 import type { Job, JobStatus, JobWithSteps, Step } from "#events/jobs";
 import type { NewTimelineEvent, TimelineEvent } from "#events/timeline";
 import type { WorkflowDefinition } from "#events/workflow";
 import { dynamo } from "../aws.ts";
-import { encodeCursor, epochSeconds, nowIso, tableName } from "../db.ts";
+import { epochSeconds, nowIso, tableName } from "../db.ts";
 import { type Decision, type JobState, type StepState, stepKey } from "../engine/types.ts";
 import { isTransactionConflict } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { keys } from "../keys.ts";
 import { hydrate, offload } from "../payloads.ts";
-import { startKey } from "./page.ts";
+import { newestFirst } from "./page.ts";
 
 /** Timeline events are kept this long, then DynamoDB's TTL removes them. */
 export const EVENT_TTL_SECONDS = 30 * 24 * 3600;
@@ -620,23 +614,16 @@ export async function listJobs(
     index = "gsi3";
     partition = keys.jobsByWorkflowIndex(tenantId, options.workflowId);
   }
-  const start = startKey(options.cursor, `${index}pk`, partition);
-  const query: QueryCommandInput = {
-    TableName: tableName(),
-    IndexName: index,
-    KeyConditionExpression: `${index}pk = :pk`,
-    ExpressionAttributeValues: { ":pk": partition },
-    ScanIndexForward: false,
-    Limit: options.limit,
-    ExclusiveStartKey: start,
-  };
-  if (options.status !== undefined && options.workflowId !== undefined) {
-    query.FilterExpression = "workflowId = :workflowId";
-    (query.ExpressionAttributeValues as Record<string, unknown>)[":workflowId"] = options.workflowId;
-  }
-  const page = await dynamo().send(new QueryCommand(query));
-  const cursor = encodeCursor(page.LastEvaluatedKey);
-  return { items: (page.Items ?? []).map(toJob), ...(cursor === undefined ? {} : { cursor }) };
+  return newestFirst({
+    index,
+    partition,
+    cursor: options.cursor,
+    limit: options.limit,
+    map: toJob,
+    ...(options.status !== undefined && options.workflowId !== undefined
+      ? { filter: { expression: "workflowId = :workflowId", values: { ":workflowId": options.workflowId } } }
+      : {}),
+  });
 }
 
 /** Timeline events with a sequence number above `since`, oldest first. */

@@ -1,4 +1,6 @@
-import { decodeCursor } from "../db.ts";
+import { QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { dynamo } from "../aws.ts";
+import { decodeCursor, encodeCursor, tableName } from "../db.ts";
 import { badRequest } from "../errors.ts";
 
 /**
@@ -18,4 +20,35 @@ export function startKey(
   }
   if (start !== undefined && start[partitionAttribute] !== partition) throw badRequest("cursor is not valid");
   return start;
+}
+
+export interface IndexPageQuery<T> {
+  /** A GSI named by the manifest (`gsi1` …): its key attributes are `<index>pk` and `<index>sk`. */
+  index: string;
+  partition: string;
+  cursor?: string | undefined;
+  limit: number;
+  /** An extra condition on the partition's items, for a second filter that has no index of its own. */
+  filter?: { expression: string; names?: Record<string, string>; values: Record<string, unknown> };
+  map: (item: Record<string, unknown>) => T;
+}
+
+/** One page of an index partition, newest first, with the cursor guard: the shape of every list route. */
+export async function newestFirst<T>(query: IndexPageQuery<T>): Promise<{ items: T[]; cursor?: string }> {
+  const { index, partition, filter } = query;
+  const page = await dynamo().send(
+    new QueryCommand({
+      TableName: tableName(),
+      IndexName: index,
+      KeyConditionExpression: `${index}pk = :pk`,
+      ExpressionAttributeValues: { ":pk": partition, ...filter?.values },
+      ...(filter === undefined ? {} : { FilterExpression: filter.expression }),
+      ...(filter?.names === undefined ? {} : { ExpressionAttributeNames: filter.names }),
+      ScanIndexForward: false,
+      Limit: query.limit,
+      ExclusiveStartKey: startKey(query.cursor, `${index}pk`, partition),
+    }),
+  );
+  const cursor = encodeCursor(page.LastEvaluatedKey);
+  return { items: (page.Items ?? []).map(query.map), ...(cursor === undefined ? {} : { cursor }) };
 }

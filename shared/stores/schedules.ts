@@ -1,8 +1,9 @@
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { dynamo } from "../aws.ts";
-import { decodeCursor, encodeCursor, tableName } from "../db.ts";
-import { badRequest, isConditionalCheckFailed } from "../errors.ts";
+import { tableName } from "../db.ts";
+import { isConditionalCheckFailed } from "../errors.ts";
 import { keys } from "../keys.ts";
+import { newestFirst } from "./page.ts";
 
 /**
  * Schedule items: what the API shows and what the schedule function reads when EventBridge Scheduler fires.
@@ -151,17 +152,6 @@ export async function recordFiring(
   }
 }
 
-function startKey(cursor: string | undefined, index: string, partition: string) {
-  let key: Record<string, unknown> | undefined;
-  try {
-    key = decodeCursor(cursor);
-  } catch {
-    throw badRequest("cursor is not valid");
-  }
-  if (key !== undefined && key[`${index}pk`] !== partition) throw badRequest("cursor is not valid");
-  return key;
-}
-
 /** Newest first; by workflow through gsi3. */
 export async function listScheduleRecords(
   tenantId: string,
@@ -172,17 +162,5 @@ export async function listScheduleRecords(
     options.workflowId === undefined
       ? keys.schedulesIndex(tenantId)
       : keys.schedulesByWorkflowIndex(tenantId, options.workflowId);
-  const page = await dynamo().send(
-    new QueryCommand({
-      TableName: tableName(),
-      IndexName: index,
-      KeyConditionExpression: `${index}pk = :pk`,
-      ExpressionAttributeValues: { ":pk": partition },
-      ScanIndexForward: false,
-      Limit: options.limit,
-      ExclusiveStartKey: startKey(options.cursor, index, partition),
-    }),
-  );
-  const cursor = encodeCursor(page.LastEvaluatedKey);
-  return { items: (page.Items ?? []).map(fromItem), ...(cursor === undefined ? {} : { cursor }) };
+  return newestFirst({ index, partition, cursor: options.cursor, limit: options.limit, map: fromItem });
 }

@@ -2,7 +2,7 @@ import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from "@
 import type { WorkflowDefinition } from "#events/workflow";
 import type { Workflow, WorkflowSummary, WorkflowVersion } from "#events/workflows-api";
 import { dynamo } from "../aws.ts";
-import { decodeCursor, encodeCursor, nowIso, tableName } from "../db.ts";
+import { encodeCursor, nowIso, tableName } from "../db.ts";
 import {
   badRequest,
   conflict,
@@ -12,6 +12,7 @@ import {
 } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { keys } from "../keys.ts";
+import { newestFirst, startKey } from "./page.ts";
 
 /**
  * Workflows and their versions. The head item (`WF#<id>`) names the latest version; each version
@@ -239,40 +240,30 @@ export async function workflowExists(tenantId: string, workflowId: string): Prom
   return (await getHead(tenantId, workflowId)) !== undefined;
 }
 
-function startKey(cursor: string | undefined, check: (key: Record<string, unknown>) => boolean) {
-  let key: Record<string, unknown> | undefined;
-  try {
-    key = decodeCursor(cursor);
-  } catch {
-    throw badRequest("cursor is not valid");
-  }
-  // A cursor from another tenant's or another workflow's listing would point elsewhere: refuse it.
-  if (key !== undefined && !check(key)) throw badRequest("cursor is not valid");
-  return key;
-}
-
 /** Newest first. */
 export async function listWorkflows(
   tenantId: string,
   options: { cursor?: string; limit: number },
 ): Promise<{ items: WorkflowSummary[]; cursor?: string }> {
-  const partition = keys.workflowsIndex(tenantId);
-  const page = await dynamo().send(
-    new QueryCommand({
-      TableName: tableName(),
-      IndexName: "gsi1",
-      KeyConditionExpression: "gsi1pk = :pk",
-      ExpressionAttributeValues: { ":pk": partition },
-      ScanIndexForward: false,
-      Limit: options.limit,
-      ExclusiveStartKey: startKey(options.cursor, (key) => key.gsi1pk === partition),
-    }),
-  );
-  const cursor = encodeCursor(page.LastEvaluatedKey);
-  return { items: (page.Items ?? []).map(toSummary), ...(cursor === undefined ? {} : { cursor }) };
+  return newestFirst({
+    index: "gsi1",
+    partition: keys.workflowsIndex(tenantId),
+    cursor: options.cursor,
+    limit: options.limit,
+    map: toSummary,
+  });
 }
 
 /** Newest version first. */
+/** The cursor guard, with a check that the key is one of this workflow's versions. */
+function versionsStart(cursor: string | undefined, pk: string, prefix: string) {
+  const key = startKey(cursor, "pk", pk);
+  if (key !== undefined && !(typeof key.sk === "string" && key.sk.startsWith(prefix))) {
+    throw badRequest("cursor is not valid");
+  }
+  return key;
+}
+
 export async function listWorkflowVersions(
   tenantId: string,
   workflowId: string,
@@ -287,10 +278,7 @@ export async function listWorkflowVersions(
       ExpressionAttributeValues: { ":pk": pk, ":prefix": prefix },
       ScanIndexForward: false,
       Limit: options.limit,
-      ExclusiveStartKey: startKey(
-        options.cursor,
-        (key) => key.pk === pk && typeof key.sk === "string" && key.sk.startsWith(prefix),
-      ),
+      ExclusiveStartKey: versionsStart(options.cursor, pk, prefix),
     }),
   );
   const cursor = encodeCursor(page.LastEvaluatedKey);
