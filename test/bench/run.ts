@@ -1,15 +1,19 @@
 /**
- * `npm run bench`: measures the platform on the local twin and writes `test/bench/results.json`.
+ * `npm run bench` (`-- --quick` for a one-minute run): measures the platform on the local twin, prints a
+ * table and writes `test/bench/results.json`. Figures, not assertions.
  *
- *   per-step overhead   a 5-step chain of no-op code steps, (job time − Σ step run times) / 5, over ~50 jobs
- *   baseline            raw DynamoDB PutItem and SQS SendMessage on the same twin, to read the overhead against
- *   WebSocket latency   from an event's `at` (the status write) to a subscribed client receiving it
- *   throughput          300 one-step jobs submitted with bounded concurrency, until all have succeeded
- *   cost                AWS operations of a reference 5-step run, counted and priced, next to Step Functions
- *   cold init, bundles  each function bundled as the stack bundles it, imported in a fresh process
+ *   baseline         raw DynamoDB PutItem + SQS SendMessage on the same twin, the yardstick for overhead
+ *   overhead         a 5-step chain of no-op code steps: (job time − Σ step run times) / 5
+ *   throughput       one-step jobs submitted by concurrent clients until all have succeeded, none lost
+ *   calls            every AWS request the platform makes for a 1-step and a 5-step job, no subscriber
+ *   cost             the 5-step run priced by AWS's billing rules from those requests, with no subscriber
+ *                    and with one WebSocket subscriber, next to Step Functions Standard and Express
+ *   forEach          one job fanning out over N trivial code steps: wall time and price
+ *   capacity         the hottest partition's WCU/s and RCU/s for one tenant at 1,000 5-step jobs/s
+ *   cold init        each function bundled as the stack bundles it, imported in a fresh process
  *
- * Bounded for a shared 2-core machine: every phase has a time budget and the whole run takes a few minutes.
- * BENCH_JOBS, BENCH_THROUGHPUT_JOBS and BENCH_CONCURRENCY shrink or grow it.
+ * The timing phases run with the meter off; the counting phases run one job at a time with it on, so
+ * every request in a window belongs to that window's job (see `meter.ts`).
  */
 import { execFileSync } from "node:child_process";
 import { writeFile } from "node:fs/promises";
@@ -20,18 +24,44 @@ import { CreateQueueCommand, SendMessageCommand, SQSClient } from "@aws-sdk/clie
 import WebSocket from "ws";
 import { TERMINAL_JOB_STATUSES } from "#events/jobs";
 import { manifest } from "#infra/manifest";
+import { runCode, warmSandbox } from "#shared/engine/sandbox";
 import { SwitchboardClient } from "../../cli/client.ts";
 import { type Platform, startPlatform } from "../support/platform.ts";
 import { measureColdInit } from "./cold-init.ts";
-import { Meter, usageOf } from "./meter.ts";
-import { type CostLine, PRICES, perMillion, priceStepFunctions, priceSwitchboardRun } from "./prices.ts";
+import { Follower } from "./follower.ts";
+import { FIXED_SOURCES, Meter, type MeterSnapshot, PROBE_HEADER, totalCalls, usageOf } from "./meter.ts";
+import {
+  byService,
+  type CostLine,
+  PRICES,
+  perMillion,
+  perRun,
+  priceStepFunctions,
+  priceSwitchboardRun,
+  stateTransitions,
+} from "./prices.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const JOBS = Number(process.env.BENCH_JOBS ?? 50);
-const THROUGHPUT_JOBS = Number(process.env.BENCH_THROUGHPUT_JOBS ?? 300);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
-const COST_RUNS = 5;
+const argv = process.argv.slice(2);
+const QUICK = argv.includes("--quick") || process.env.BENCH_QUICK === "1";
+const option = (name: string, env: string, full: number, quick: number) => {
+  const flag = argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
+  return Number(flag ?? process.env[env] ?? (QUICK ? quick : full));
+};
+const JOBS = option("jobs", "BENCH_JOBS", 50, 10);
+const THROUGHPUT_JOBS = option("throughput-jobs", "BENCH_THROUGHPUT_JOBS", 300, 60);
+const CONCURRENCY = option("concurrency", "BENCH_CONCURRENCY", 8, 8);
+const CALL_RUNS = option("runs", "BENCH_RUNS", 5, 2);
+const FOREACH_ITEMS = option("foreach-items", "BENCH_FOREACH_ITEMS", 10_000, 100);
+const FOREACH_BUDGET_S = option("foreach-seconds", "BENCH_FOREACH_SECONDS", 600, 30);
+const BASELINE_ITERATIONS = QUICK ? 30 : 100;
 const STEPS = 5;
+/** The load the capacity figure is worked out for. */
+const CAPACITY_JOBS_PER_SECOND = 1_000;
+/** A Task state's wait on a warm synchronous Lambda invoke, beyond the work itself (Express bills it). */
+const TASK_INVOKE_MS = 20;
+/** Inline Map runs at most 40 iterations at once. */
+const MAP_CONCURRENCY = 40;
 
 const chain = {
   name: "bench-chain",
@@ -43,8 +73,15 @@ const chain = {
   })),
 };
 const single = { name: "bench-single", nodes: [{ id: "only", type: "code" as const, code: "return 1" }] };
+const fanOut = {
+  name: "bench-foreach",
+  nodes: [{ id: "each", type: "code" as const, code: "return item", forEach: "{% [0..($input.n - 1)] %}" }],
+};
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const began = performance.now();
+const log = (text: string) =>
+  process.stderr.write(`[bench ${Math.round((performance.now() - began) / 1000)}s] ${text}\n`);
 
 function percentile(values: number[], p: number): number {
   if (values.length === 0) return Number.NaN;
@@ -69,87 +106,51 @@ function commit(): string {
   }
 }
 
-/** One socket following every job of the tenant: resolves waiters on terminal statuses and keeps latencies. */
-class Follower {
-  readonly latencies: number[] = [];
-  recordLatency = false;
-  private readonly waiting = new Map<string, (status: string) => void>();
-  private readonly ended = new Map<string, string>();
-  private constructor(private readonly socket: WebSocket) {
-    socket.on("message", (data) => {
-      const received = Date.now();
-      const message = JSON.parse(data.toString()) as {
-        type: string;
-        at?: string;
-        seq?: number;
-        jobId?: string;
-        status?: string;
-      };
-      if (message.seq !== undefined && message.at !== undefined && this.recordLatency) {
-        this.latencies.push(received - Date.parse(message.at));
-      }
-      if (
-        message.type === "job.status_changed" &&
-        message.jobId !== undefined &&
-        TERMINAL_JOB_STATUSES.includes(message.status as never)
-      ) {
-        this.ended.set(message.jobId, message.status as string);
-        this.waiting.get(message.jobId)?.(message.status as string);
-        this.waiting.delete(message.jobId);
-      }
-    });
-  }
+type JobView = {
+  id: string;
+  status: string;
+  createdAt: string;
+  endedAt?: string;
+  output?: unknown;
+  error?: { code?: string; message?: string };
+  steps: {
+    nodeId: string;
+    itemIndex?: number;
+    status: string;
+    output?: unknown;
+    startedAt?: string;
+    endedAt?: string;
+  }[];
+};
 
-  static async open(platform: Platform): Promise<Follower> {
-    const socket = new WebSocket(`${platform.wsUrl}?token=${encodeURIComponent(platform.token)}`);
-    await new Promise<void>((ok, fail) => {
-      socket.once("open", () => ok());
-      socket.once("error", fail);
-    });
-    const follower = new Follower(socket);
-    const subscribed = new Promise<void>((ok) => {
-      socket.on("message", (data) => {
-        if (JSON.parse(data.toString()).type === "subscribed") ok();
-      });
-    });
-    socket.send(JSON.stringify({ action: "subscribe", all: true }));
-    await subscribed;
-    return follower;
-  }
+/** Reads the job as the bench's own probe: the meter leaves these requests out. */
+async function probe(platform: Platform, jobId: string): Promise<JobView> {
+  const result = await platform.api<JobView>("GET", `/v1/jobs/${jobId}`, undefined, { [PROBE_HEADER]: "1" });
+  if (result.status !== 200)
+    throw new Error(`GET job ${jobId}: ${result.status} ${JSON.stringify(result.body)}`);
+  return result.body;
+}
 
-  get endedCount(): number {
-    return this.ended.size;
-  }
-
-  endedOf(jobId: string): string | undefined {
-    return this.ended.get(jobId);
-  }
-
-  until(jobId: string, timeoutMs: number): Promise<string> {
-    const ended = this.ended.get(jobId);
-    if (ended !== undefined) return Promise.resolve(ended);
-    return new Promise((ok, fail) => {
-      const timer = setTimeout(
-        () => fail(new Error(`job ${jobId} did not end within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      this.waiting.set(jobId, (status) => {
-        clearTimeout(timer);
-        ok(status);
-      });
-    });
-  }
-
-  async close(): Promise<void> {
-    if (this.socket.readyState === WebSocket.CLOSED) return;
-    await new Promise<void>((ok) => {
-      this.socket.once("close", () => ok());
-      this.socket.close();
-    });
+async function untilEnded(platform: Platform, jobId: string, timeoutMs: number, everyMs = 100) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const job = await probe(platform, jobId);
+    if (TERMINAL_JOB_STATUSES.includes(job.status as never)) return job;
+    if (Date.now() > deadline) return job;
+    await sleep(everyMs);
   }
 }
 
-async function baseline(iterations = 100) {
+/** The tail of a run (stream records, fan-out, deletes) lands after the job ends; wait for it to stop. */
+async function quiet(meter: Meter, quietMs = 500, maxMs = 5_000): Promise<void> {
+  const until = Date.now() + maxMs;
+  while (Date.now() < until && Date.now() - meter.lastCallAt < quietMs) await sleep(50);
+}
+
+const seconds = (job: JobView) =>
+  job.endedAt === undefined ? Number.NaN : (Date.parse(job.endedAt) - Date.parse(job.createdAt)) / 1000;
+
+async function baseline(iterations: number) {
   const dynamo = new DynamoDBClient({});
   const sqs = new SQSClient({});
   const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: "bench-baseline" }));
@@ -176,10 +177,10 @@ async function baseline(iterations = 100) {
   return { putItemMs: stats(put), sendMessageMs: stats(send), putThenSendMs: stats(both) };
 }
 
-async function perStepOverhead(platform: Platform, client: SwitchboardClient, follower: Follower) {
+async function perStepOverhead(client: SwitchboardClient, follower: Follower) {
   const overheads: number[] = [];
   const jobTimes: number[] = [];
-  const budgetEnds = Date.now() + 150_000;
+  const budgetEnds = Date.now() + (QUICK ? 20_000 : 150_000);
   follower.recordLatency = true;
   for (let i = 0; i < JOBS && Date.now() < budgetEnds; i++) {
     const { jobId } = await client.jobs.create({ workflow: chain, input: { i } });
@@ -195,7 +196,6 @@ async function perStepOverhead(platform: Platform, client: SwitchboardClient, fo
     overheads.push((jobMs - stepMs) / STEPS);
   }
   follower.recordLatency = false;
-  void platform;
   return {
     perStepOverheadMs: stats(overheads),
     chainJobMs: stats(jobTimes),
@@ -203,7 +203,7 @@ async function perStepOverhead(platform: Platform, client: SwitchboardClient, fo
   };
 }
 
-async function throughput(platform: Platform, client: SwitchboardClient, follower: Follower) {
+async function throughput(client: SwitchboardClient, follower: Follower) {
   const ids: string[] = [];
   const started = performance.now();
   let next = 0;
@@ -216,10 +216,10 @@ async function throughput(platform: Platform, client: SwitchboardClient, followe
   });
   await Promise.all(submitters);
   const submittedMs = performance.now() - started;
-  const deadline = Date.now() + 240_000;
+  const deadline = Date.now() + (QUICK ? 60_000 : 240_000);
   let pending = ids.filter((id) => follower.endedOf(id) === undefined);
   while (pending.length > 0 && Date.now() < deadline) {
-    await sleep(200);
+    await sleep(100);
     pending = pending.filter((id) => follower.endedOf(id) === undefined);
   }
   const elapsedMs = performance.now() - started;
@@ -231,7 +231,6 @@ async function throughput(platform: Platform, client: SwitchboardClient, followe
     seen.set(job.id, job.status);
   }
   const succeeded = ids.filter((id) => seen.get(id) === "succeeded").length;
-  void platform;
   return {
     jobs: ids.length,
     unique: new Set(ids).size,
@@ -244,170 +243,387 @@ async function throughput(platform: Platform, client: SwitchboardClient, followe
   };
 }
 
-/** A reference run as a CLI user makes it: submit over REST, follow over the WebSocket until it ends. */
-async function referenceRun(platform: Platform, client: SwitchboardClient) {
-  const { jobId } = await client.jobs.create({ workflow: chain, input: {} });
-  const opened = performance.now();
-  const socket = new WebSocket(`${platform.wsUrl}?token=${encodeURIComponent(platform.token)}`);
-  await new Promise<void>((ok, fail) => {
-    socket.once("open", () => ok());
-    socket.once("error", fail);
-  });
-  const done = new Promise<void>((ok) => {
-    socket.on("message", (data) => {
-      const m = JSON.parse(data.toString());
-      if (m.type === "job.status_changed" && TERMINAL_JOB_STATUSES.includes(m.status)) ok();
-    });
-  });
-  socket.send(JSON.stringify({ action: "subscribe", jobId, since: 0 }));
-  await done;
-  await new Promise<void>((ok) => {
-    socket.once("close", () => ok());
-    socket.close();
-  });
-  return { jobId, minutes: (performance.now() - opened) / 60_000 };
+/** The step's own work, timed in the sandbox the worker runs code in, outside any orchestration. */
+async function stepWork(code: string, runs = QUICK ? 50 : 200) {
+  await warmSandbox();
+  for (let i = 0; i < 10; i++) await runCode(code, { item: i });
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const started = performance.now();
+    await runCode(code, { item: i });
+    times.push(performance.now() - started);
+  }
+  return stats(times);
 }
 
-async function cost(platform: Platform, client: SwitchboardClient, meter: Meter) {
-  // Let the previous phase's tail (stream records, deletes) drain before counting.
-  await sleep(2_000);
+interface Window {
+  snapshot: MeterSnapshot;
+  jobs: { id: string; status: string; seconds: number }[];
+  connectionMinutes: number;
+}
+
+/** Runs jobs one at a time with nobody subscribed; each window holds only its jobs' requests. */
+async function meteredRuns(
+  platform: Platform,
+  client: SwitchboardClient,
+  meter: Meter,
+  workflow: typeof chain,
+  runs: number,
+): Promise<Window> {
+  await sleep(1_000);
   meter.reset();
-  let minutes = 0;
-  const jobIds: string[] = [];
-  for (let i = 0; i < COST_RUNS; i++) {
-    const run = await referenceRun(platform, client);
-    minutes += run.minutes;
-    jobIds.push(run.jobId);
-  }
-  // $disconnect and the last stream batch land shortly after the client sees the end.
-  await sleep(1_500);
-  const snapshot = meter.snapshot();
-  const usage = usageOf(snapshot, COST_RUNS, minutes);
-  // Step times are read after the snapshot, so the bench's own reads are not counted as the run's.
-  const stepMs: number[][] = [];
-  for (const jobId of jobIds) {
-    const job = await client.jobs.get(jobId);
-    stepMs.push(job.steps.map((s) => Date.parse(s.endedAt as string) - Date.parse(s.startedAt as string)));
-  }
-  const switchboard = priceSwitchboardRun(usage);
-  const meanStepMs = Array.from(
-    { length: STEPS },
-    (_, i) => stepMs.reduce((sum, run) => sum + (run[i] ?? 0), 0) / COST_RUNS,
-  );
-  const sfn = priceStepFunctions({
-    steps: STEPS,
-    stepMs: meanStepMs,
-    stepMemoryMb: manifest.functions.worker.memoryMb,
-  });
-  const sweeperPerMonth = 30 * 24 * 60;
-  const sources = Object.entries(snapshot.dynamodb).filter(
-    ([source]) => source !== "sweeper" && source !== "event-source",
-  );
-  const dynamodbByCommand: Record<string, { calls: number; units: number; items: number }> = {};
-  for (const [source, entry] of sources) {
-    for (const [command, c] of Object.entries(entry.byCommand)) {
-      dynamodbByCommand[`${source}.${command}`] = {
-        calls: round(c.calls / COST_RUNS, 2),
-        units: round(c.units / COST_RUNS, 2),
-        items: round(c.items / COST_RUNS, 2),
-      };
+  meter.active = true;
+  const jobs: Window["jobs"] = [];
+  try {
+    for (let i = 0; i < runs; i++) {
+      const { jobId } = await client.jobs.create({ workflow, input: { i } });
+      const job = await untilEnded(platform, jobId, 60_000);
+      await quiet(meter);
+      jobs.push({ id: jobId, status: job.status, seconds: seconds(job) });
     }
+  } finally {
+    meter.active = false;
   }
-  return {
-    costPerMillionRuns: {
-      switchboard: round(perMillion(switchboard), 2),
-      stepFunctionsStandard: round(perMillion(sfn.standard), 2),
-      stepFunctionsExpress: round(perMillion(sfn.express), 2),
-      breakdown: {
-        switchboard: perMillionLines(switchboard),
-        stepFunctionsStandard: perMillionLines(sfn.standard),
-        stepFunctionsExpress: perMillionLines(sfn.express),
-      },
-      perRun: {
-        lambdaInvocations: Object.fromEntries(
-          Object.entries(usage.lambda).map(([n, f]) => [n, round(f.invocations, 2)]),
-        ),
-        dynamodb: { wru: round(usage.dynamodb.wru, 2), rru: round(usage.dynamodb.rru, 2) },
-        dynamodbByCommand,
-        writeItems: round(sources.reduce((n, [, e]) => n + e.writeItems, 0) / COST_RUNS, 2),
-        dynamodbCallsWithoutCapacity: sources.reduce((n, [, e]) => n + e.withoutCapacity, 0),
-        sqsRequests: round(usage.sqsRequests, 2),
-        restRequests: round(usage.restRequests, 2),
-        websocketMessages: round(usage.websocketMessages, 2),
-        stepMs: meanStepMs.map((ms) => round(ms, 1)),
-      },
-      fixedMonthly: {
-        note: "the sweeper runs once a minute whatever the load; not in the per-run figures",
-        sweeperInvocations: sweeperPerMonth,
-      },
-      assumptions: [
-        "Lambda durations are the twin's (handlers in-process against DynamoDB Local), billed per 1 ms at the manifest's memory",
-        "DynamoDB units are DynamoDB Local's ConsumedCapacity (ReturnConsumedCapacity set by the meter)",
-        "SQS: sends, non-empty receives and deletes, 64 KB chunks; idle long polls left out",
-        "stream reads by the fanout's Lambda trigger are free; authorizer results are not cached on the twin",
-        "Step Functions: one Lambda task state per step, running for the step's measured time, started by one REST request",
-      ],
-      prices: PRICES,
-    },
-  };
+  return { snapshot: meter.snapshot(), jobs, connectionMinutes: 0 };
+}
+
+/** A run as a CLI user makes it: submit over REST, follow over the WebSocket until it ends. */
+async function subscribedRuns(platform: Platform, client: SwitchboardClient, meter: Meter, runs: number) {
+  await sleep(1_000);
+  meter.reset();
+  meter.active = true;
+  let minutes = 0;
+  const jobs: Window["jobs"] = [];
+  try {
+    for (let i = 0; i < runs; i++) {
+      const { jobId } = await client.jobs.create({ workflow: chain, input: { i } });
+      const opened = performance.now();
+      const socket = new WebSocket(`${platform.wsUrl}?token=${encodeURIComponent(platform.token)}`);
+      await new Promise<void>((ok, fail) => {
+        socket.once("open", () => ok());
+        socket.once("error", fail);
+      });
+      const done = new Promise<string>((ok) => {
+        socket.on("message", (data) => {
+          const m = JSON.parse(data.toString());
+          if (m.type === "job.status_changed" && TERMINAL_JOB_STATUSES.includes(m.status)) ok(m.status);
+        });
+      });
+      socket.send(JSON.stringify({ action: "subscribe", jobId, since: 0 }));
+      const status = await Promise.race([done, sleep(60_000).then(() => "unfinished")]);
+      await new Promise<void>((ok) => {
+        socket.once("close", () => ok());
+        socket.close();
+      });
+      minutes += (performance.now() - opened) / 60_000;
+      await quiet(meter);
+      const job = await probe(platform, jobId);
+      jobs.push({ id: jobId, status, seconds: seconds(job) });
+    }
+  } finally {
+    meter.active = false;
+  }
+  return { snapshot: meter.snapshot(), jobs, connectionMinutes: minutes };
+}
+
+function callsPerJob(window: Window) {
+  const runs = window.jobs.length;
+  const byCall: Record<string, number> = {};
+  for (const [key, n] of Object.entries(window.snapshot.calls)) {
+    const [source, call] = key.split(" ") as [string, string];
+    if (FIXED_SOURCES.has(source)) continue;
+    byCall[key] = round(n / runs, 2);
+    void call;
+  }
+  const idle = Object.fromEntries(
+    Object.entries(window.snapshot.idlePolls).map(([key, n]) => [key, round(n / runs, 2)]),
+  );
+  return { perJob: round(totalCalls(window.snapshot) / runs, 2), byCall, idlePollsPerJob: idle };
 }
 
 function perMillionLines(lines: CostLine[]) {
-  return lines.map((line) => ({
-    item: line.item,
-    perRun: round(line.quantity, 3),
-    unit: line.unit,
-    usdPerMillionRuns: round(line.usdPerRun * 1e6, 2),
-  }));
+  return lines
+    .filter((line) => line.quantity > 0)
+    .map((line) => ({
+      service: line.service,
+      item: line.item,
+      perRun: round(line.quantity, 4),
+      unit: line.unit,
+      usdPerMillionRuns: round(line.usdPerRun * 1e6, 2),
+    }));
 }
 
-function printTable(results: Record<string, any>): void {
+function dynamoDetail(snapshot: MeterSnapshot, runs: number) {
+  const byCommand: Record<string, { calls: number; wru: number; rru: number; items: number }> = {};
+  const byItem: Record<string, { writes: number; tableWru: number; indexWru: number }> = {};
+  for (const [source, entry] of Object.entries(snapshot.dynamodb)) {
+    if (FIXED_SOURCES.has(source)) continue;
+    for (const [command, c] of Object.entries(entry.byCommand)) {
+      byCommand[`${source}.${command}`] = {
+        calls: round(c.calls / runs, 2),
+        wru: round(c.wru / runs, 2),
+        rru: round(c.rru / runs, 2),
+        items: round(c.items / runs, 2),
+      };
+    }
+    for (const [shape, c] of Object.entries(entry.byItem)) {
+      const into = byItem[shape] ?? { writes: 0, tableWru: 0, indexWru: 0 };
+      byItem[shape] = into;
+      into.writes += c.writes / runs;
+      into.tableWru += c.tableWru / runs;
+      into.indexWru += c.indexWru / runs;
+    }
+  }
+  for (const c of Object.values(byItem)) {
+    c.writes = round(c.writes, 2);
+    c.tableWru = round(c.tableWru, 2);
+    c.indexWru = round(c.indexWru, 2);
+  }
+  return { byCommand, byItem };
+}
+
+function price(window: Window) {
+  const runs = window.jobs.length;
+  const usage = usageOf(window.snapshot, runs, window.connectionMinutes);
+  const lines = priceSwitchboardRun(usage);
+  return {
+    usdPerMillionRuns: round(perMillion(lines), 2),
+    byService: Object.fromEntries(Object.entries(byService(lines)).map(([k, v]) => [k, round(v, 2)])),
+    lines: perMillionLines(lines),
+    dynamodb: {
+      tableWru: round(usage.dynamodb.tableWru, 2),
+      indexWru: round(usage.dynamodb.indexWru, 2),
+      rru: round(usage.dynamodb.rru, 2),
+      ...dynamoDetail(window.snapshot, runs),
+    },
+    sqsRequests: round(usage.sqsRequests, 2),
+    websocketMessages: round(usage.websocketMessages, 2),
+    statuses: window.jobs.map((j) => j.status),
+  };
+}
+
+/**
+ * At `CAPACITY_JOBS_PER_SECOND` jobs a second of one tenant. A partition of one job (its key holds the job
+ * id) sees that job's units over the job's life, whatever the rate. A partition the jobs share sees every
+ * job's units, so its rate is the units per job times the job rate; where keys differ only by a trailing
+ * number (write sharding), the family's units are spread over the shards seen, which can only be fewer
+ * than the shards there are, so that rate is an upper bound.
+ */
+function capacity(window: Window) {
+  const runs = Math.max(1, window.jobs.length);
+  const ids = window.jobs.map((j) => j.id);
+  const finite = window.jobs.filter((j) => Number.isFinite(j.seconds));
+  const meanSeconds = finite.reduce((n, j) => n + j.seconds, 0) / Math.max(1, finite.length);
+  const rows: {
+    partition: string;
+    kind: string;
+    shardsSeen: number;
+    wcuPerSecond: number;
+    rcuPerSecond: number;
+  }[] = [];
+  const families = new Map<string, { wru: number; rru: number; shards: Set<string> }>();
+  for (const [partition, units] of Object.entries(window.snapshot.partitions)) {
+    if (ids.some((id) => partition.includes(id))) {
+      const scale = 1 / runs / Math.max(meanSeconds, 0.001);
+      rows.push({
+        partition: partition.replace(
+          new RegExp(ids.map((id) => id.replace(/[^\w]/g, "\\$&")).join("|"), "g"),
+          "<job>",
+        ),
+        kind: "per job",
+        shardsSeen: 1,
+        wcuPerSecond: units.wru * scale,
+        rcuPerSecond: units.rru * scale,
+      });
+      continue;
+    }
+    const family = partition.replace(/#\d+$/, "#<n>");
+    const entry = families.get(family) ?? { wru: 0, rru: 0, shards: new Set<string>() };
+    entry.wru += units.wru;
+    entry.rru += units.rru;
+    entry.shards.add(partition);
+    families.set(family, entry);
+  }
+  for (const [family, entry] of families) {
+    const scale = CAPACITY_JOBS_PER_SECOND / runs / entry.shards.size;
+    rows.push({
+      partition: family,
+      kind: "shared",
+      shardsSeen: entry.shards.size,
+      wcuPerSecond: entry.wru * scale,
+      rcuPerSecond: entry.rru * scale,
+    });
+  }
+  // Per-job partitions of different jobs have the same shape; keep the hottest of each.
+  const merged = new Map<string, (typeof rows)[number]>();
+  for (const row of rows) {
+    const key = `${row.kind} ${row.partition}`;
+    const seen = merged.get(key);
+    if (seen === undefined || seen.wcuPerSecond + seen.rcuPerSecond < row.wcuPerSecond + row.rcuPerSecond) {
+      merged.set(key, row);
+    }
+  }
+  const all = [...merged.values()].map((row) => ({
+    ...row,
+    wcuPerSecond: round(row.wcuPerSecond, 1),
+    rcuPerSecond: round(row.rcuPerSecond, 1),
+  }));
+  const hottestWrite = [...all].sort((a, b) => b.wcuPerSecond - a.wcuPerSecond)[0];
+  const hottestRead = [...all].sort((a, b) => b.rcuPerSecond - a.rcuPerSecond)[0];
+  return {
+    jobsPerSecond: CAPACITY_JOBS_PER_SECOND,
+    limits: { wcuPerPartition: 1000, rcuPerPartition: 3000 },
+    hottestWrite,
+    hottestRead,
+    top: [...all]
+      .sort((a, b) => b.wcuPerSecond + b.rcuPerSecond - (a.wcuPerSecond + a.rcuPerSecond))
+      .slice(0, 10),
+    meanJobSeconds: round(meanSeconds, 3),
+    from: "the 5-step runs with no subscriber",
+  };
+}
+
+async function forEachRun(platform: Platform, client: SwitchboardClient, meter: Meter, items: number) {
+  await sleep(1_000);
+  meter.reset();
+  meter.active = true;
+  const started = performance.now();
+  let job: JobView | undefined;
+  let error: string | undefined;
+  try {
+    const { jobId } = await client.jobs.create({ workflow: fanOut, input: { n: items } });
+    job = await untilEnded(platform, jobId, FOREACH_BUDGET_S * 1000, items > 1000 ? 2_000 : 250);
+    await quiet(meter, 500, 10_000);
+  } catch (thrown) {
+    error = (thrown as Error).message;
+  } finally {
+    meter.active = false;
+  }
+  const wallSeconds = (performance.now() - started) / 1000;
+  const snapshot = meter.snapshot();
+  const parent = job?.steps.find((s) => s.nodeId === "each" && s.itemIndex === undefined);
+  const output = parent?.output;
+  const ordered = Array.isArray(output) && output.length === items && output.every((v, i) => v === i);
+  const itemSteps = job?.steps.filter((s) => s.itemIndex !== undefined) ?? [];
+  const window: Window = {
+    snapshot,
+    jobs: job ? [{ id: job.id, status: job.status, seconds: seconds(job) }] : [],
+    connectionMinutes: 0,
+  };
+  return {
+    items,
+    status: job?.status ?? "not created",
+    error: error ?? job?.error?.message,
+    finishedWithinBudget: job !== undefined && TERMINAL_JOB_STATUSES.includes(job.status as never),
+    budgetSeconds: FOREACH_BUDGET_S,
+    wallSeconds: round(wallSeconds, 2),
+    jobSeconds: job ? round(seconds(job), 2) : Number.NaN,
+    itemStepsSucceeded: itemSteps.filter((s) => s.status === "succeeded").length,
+    outputsInOrder: ordered,
+    calls: job ? round(totalCalls(snapshot), 0) : 0,
+    cost: job ? price(window) : undefined,
+    note: "measured with the meter on (it reads each written item before and after), so the wall time is a ceiling",
+  };
+}
+
+function sfn(shape: Parameters<typeof stateTransitions>[0], stepWorkMs: number) {
+  const priced = priceStepFunctions({
+    shape,
+    stepWorkMs,
+    taskMemoryMb: manifest.functions.worker.memoryMb,
+    taskInvokeMs: TASK_INVOKE_MS,
+  });
+  return {
+    transitions: stateTransitions(shape),
+    standardUsdPerMillionRuns: round(perMillion(priced.standard), 2),
+    expressUsdPerMillionRuns: round(perMillion(priced.express), 2),
+    standard: perMillionLines(priced.standard),
+    express: perMillionLines(priced.express),
+    standardUsdPerRun: perRun(priced.standard),
+    expressUsdPerRun: perRun(priced.express),
+  };
+}
+
+function printTable(r: Record<string, any>): void {
   const rows: [string, string, string][] = [];
   const add = (metric: string, value: string, note = "") => rows.push([metric, value, note]);
   const pp = (s: { p50: number; p99: number }) => `p50 ${s.p50}  p99 ${s.p99}`;
-  const ratio = round(results.perStepOverheadMs.p50 / results.baseline.putThenSendMs.p50, 1);
+  const usd = (n: number) => `$${n}`;
+  const c = r.cost;
+  add(
+    "cost / 1M 5-step runs, no subscriber",
+    usd(c.noSubscriber.usdPerMillionRuns),
+    `target ≤ $10; ${round(c.noSubscriber.usdPerMillionRuns / c.stepFunctions.standardUsdPerMillionRuns, 2)}x SFN Standard, ${round(c.noSubscriber.usdPerMillionRuns / c.stepFunctions.expressUsdPerMillionRuns, 2)}x Express`,
+  );
+  add(
+    "cost / 1M 5-step runs, 1 subscriber",
+    usd(c.oneSubscriber.usdPerMillionRuns),
+    `${round(c.oneSubscriber.usdPerMillionRuns / c.stepFunctions.standardUsdPerMillionRuns, 2)}x SFN Standard`,
+  );
+  add(
+    "  Step Functions Standard / Express",
+    `${usd(c.stepFunctions.standardUsdPerMillionRuns)} / ${usd(c.stepFunctions.expressUsdPerMillionRuns)}`,
+    `${c.stepFunctions.transitions} transitions; same step work (${c.stepWorkMs.p50} ms/task) on both sides`,
+  );
+  for (const [service, value] of Object.entries(c.noSubscriber.byService as Record<string, number>)) {
+    if (value > 0)
+      add(
+        `  ${service} (no subscriber)`,
+        usd(value),
+        `1 subscriber: ${usd(c.oneSubscriber.byService[service] ?? 0)}`,
+      );
+  }
+  const d = c.noSubscriber.dynamodb;
+  add("  DynamoDB units per run", `${d.tableWru} + ${d.indexWru} WRU`, `table + index writes; ${d.rru} RRU`);
+  add(
+    "  WebSocket messages per run",
+    String(c.oneSubscriber.websocketMessages),
+    "1 subscriber, 32 KB chunks",
+  );
+  const ratio = round(r.overhead.perStepOverheadMs.p50 / r.baseline.putThenSendMs.p50, 1);
   add(
     "per-step overhead (ms)",
-    pp(results.perStepOverheadMs),
-    `${results.perStepOverheadMs.n} jobs x ${STEPS} steps; ${ratio}x the baseline`,
+    pp(r.overhead.perStepOverheadMs),
+    `target p50 ≤ 15; ${ratio}x the baseline p50`,
+  );
+  add("  baseline PutItem+SendMessage (ms)", pp(r.baseline.putThenSendMs), "same twin, same run");
+  add("  5-step job, end to end (ms)", pp(r.overhead.chainJobMs), "created → ended");
+  add("WebSocket latency (ms)", pp(r.overhead.wsLatencyMs), "status write → client");
+  const t = r.throughput;
+  add(
+    "1-step throughput (jobs/s)",
+    String(t.jobsPerSecond),
+    `target ≥ 60; ${t.succeeded}/${t.jobs} succeeded, ${t.lost} lost`,
+  );
+  add("AWS calls per 1-step job", String(r.calls.oneStep.perJob), "target ≤ 8; idle polls apart");
+  add("AWS calls per extra step", String(r.calls.perExtraStep), "target ≤ 3");
+  const f = r.forEach;
+  add(
+    `forEach ${f.items} items`,
+    f.finishedWithinBudget ? `${f.wallSeconds} s` : `unfinished after ${f.wallSeconds} s`,
+    `${f.status}${f.error ? ` (${String(f.error).slice(0, 60)})` : ""}; in order: ${f.outputsInOrder}; $${f.cost ? round(f.cost.usdPerMillionRuns / 1e6, 4) : "?"}/run; SFN Standard $${round(f.stepFunctions.standardUsdPerRun, 4)}`,
+  );
+  const cap = r.capacity;
+  add(
+    "hottest partition WCU/s @1k jobs/s",
+    String(cap.hottestWrite?.wcuPerSecond ?? 0),
+    `limit 1000; ${cap.hottestWrite?.kind} ${cap.hottestWrite?.partition ?? ""}`,
   );
   add(
-    "  baseline PutItem+SendMessage (ms)",
-    pp(results.baseline.putThenSendMs),
-    `PutItem ${pp(results.baseline.putItemMs)}; SendMessage ${pp(results.baseline.sendMessageMs)}`,
+    "hottest partition RCU/s @1k jobs/s",
+    String(cap.hottestRead?.rcuPerSecond ?? 0),
+    `limit 3000; ${cap.hottestRead?.kind} ${cap.hottestRead?.partition ?? ""}`,
   );
-  add("  5-step job, end to end (ms)", pp(results.chainJobMs), "created → ended");
-  add(
-    "WebSocket latency (ms)",
-    pp(results.wsLatencyMs),
-    `${results.wsLatencyMs.n} events, status write → client`,
-  );
-  const t = results.throughput;
-  add(
-    "throughput (jobs/s)",
-    String(results.throughputJobsPerSec),
-    `${t.succeeded}/${t.jobs} succeeded, ${t.lost} lost, ${t.seconds} s, ${t.concurrency} submitters`,
-  );
-  const c = results.costPerMillionRuns;
-  add(
-    "cost per 1M runs (USD)",
-    `$${c.switchboard}`,
-    `Step Functions Standard $${c.stepFunctionsStandard}, Express $${c.stepFunctionsExpress}`,
-  );
-  for (const line of c.breakdown.switchboard) {
-    if (line.usdPerMillionRuns > 0)
-      add(`  ${line.item}`, `$${line.usdPerMillionRuns}`, `${line.perRun} ${line.unit}/run`);
+  for (const name of Object.keys(r.coldInitMs ?? {})) {
+    add(`cold init ${name} (ms)`, String(r.coldInitMs[name]), `bundle ${r.bundleKb[name]} KB`);
   }
-  for (const name of Object.keys(results.coldInitMs)) {
-    add(`cold init ${name} (ms)`, String(results.coldInitMs[name]), `bundle ${results.bundleKb[name]} KB`);
-  }
-  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => (r[i] as string).length), 6));
-  const line = (r: [string, string, string]) =>
-    `${r[0].padEnd(widths[0] as number)}  ${r[1].padEnd(widths[1] as number)}  ${r[2]}`;
+  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((row) => (row[i] as string).length), 6));
+  const line = (row: [string, string, string]) =>
+    `${row[0].padEnd(widths[0] as number)}  ${row[1].padEnd(widths[1] as number)}  ${row[2]}`;
   process.stdout.write(
-    `\nSwitchboard bench — ${results.commit}, ${results.measuredAt}, node ${process.version}, ${availableParallelism()} CPUs (twin)\n\n`,
+    `\nSwitchboard bench${QUICK ? " (quick)" : ""} — ${r.commit}, ${r.measuredAt}, node ${process.version}, ${availableParallelism()} CPUs (twin); prices of ${PRICES.checkedOn}, ${PRICES.region}\n\n`,
   );
-  process.stdout.write(`${line(["metric", "value", "notes"])}\n${rows.map(line).join("\n")}\n\n`);
+  process.stdout.write(`${line(["figure", "value", "notes"])}\n${rows.map(line).join("\n")}\n\n`);
 }
 
 async function main(): Promise<void> {
@@ -417,11 +633,10 @@ async function main(): Promise<void> {
   process.env.POWERTOOLS_LOG_LEVEL ??= "WARN";
   const measuredAt = new Date().toISOString();
   const meter = new Meter().install();
-  const log = (text: string) => process.stderr.write(`[bench] ${text}\n`);
-  log("starting the twin");
+  log(`starting the twin${QUICK ? " (quick run)" : ""}`);
   const platform = await startPlatform();
   const client = new SwitchboardClient({ url: platform.url, token: platform.token, wsUrl: platform.wsUrl });
-  let results: Record<string, unknown> = { commit: commit(), measuredAt };
+  let results: Record<string, unknown> = { commit: commit(), measuredAt, quick: QUICK };
   let exitCode = 0;
   try {
     const follower = await Follower.open(platform);
@@ -431,39 +646,101 @@ async function main(): Promise<void> {
       await follower.until(jobId, 60_000);
     }
     log("baseline: PutItem + SendMessage");
-    const base = await baseline();
+    const base = await baseline(BASELINE_ITERATIONS);
     log(`per-step overhead and WebSocket latency (${JOBS} jobs)`);
-    const overhead = await perStepOverhead(platform, client, follower);
+    const overhead = await perStepOverhead(client, follower);
     log(`throughput (${THROUGHPUT_JOBS} jobs, ${CONCURRENCY} submitters)`);
-    const t = await throughput(platform, client, follower);
+    const t = await throughput(client, follower);
     if (t.lost > 0 || t.unique !== t.jobs) exitCode = 1;
     await follower.close();
-    log("cost of a reference run");
-    const priced = await cost(platform, client, meter);
+    log("step work in the sandbox");
+    const work = await stepWork("return 1");
+    const itemWork = await stepWork("return item");
+    log(`AWS calls of 1-step and 5-step jobs (${CALL_RUNS} each, one at a time, metered)`);
+    const one = await meteredRuns(platform, client, meter, single, CALL_RUNS);
+    const five = await meteredRuns(platform, client, meter, chain, CALL_RUNS);
+    log(`cost with one WebSocket subscriber (${CALL_RUNS} runs)`);
+    const subscribed = await subscribedRuns(platform, client, meter, CALL_RUNS);
+    log(`forEach of ${FOREACH_ITEMS} items (budget ${FOREACH_BUDGET_S} s)`);
+    const fan = await forEachRun(platform, client, meter, FOREACH_ITEMS);
+    const oneCalls = callsPerJob(one);
+    const fiveCalls = callsPerJob(five);
+    const stepFunctions = sfn({ kind: "chain", tasks: STEPS }, work.p50);
+    const noSubscriber = price(five);
+    const oneSubscriber = price(subscribed);
     results = {
       ...results,
-      perStepOverheadMs: overhead.perStepOverheadMs,
-      chainJobMs: overhead.chainJobMs,
-      wsLatencyMs: overhead.wsLatencyMs,
+      cost: {
+        noSubscriber,
+        oneSubscriber,
+        stepFunctions,
+        stepWorkMs: work,
+        ratios: {
+          noSubscriberToStandard: round(
+            noSubscriber.usdPerMillionRuns / stepFunctions.standardUsdPerMillionRuns,
+            3,
+          ),
+          noSubscriberToExpress: round(
+            noSubscriber.usdPerMillionRuns / stepFunctions.expressUsdPerMillionRuns,
+            3,
+          ),
+          oneSubscriberToStandard: round(
+            oneSubscriber.usdPerMillionRuns / stepFunctions.standardUsdPerMillionRuns,
+            3,
+          ),
+        },
+        fixedMonthly: {
+          note: "the sweeper runs once a minute whatever the load; it is left out of the per-run figures",
+          sweeperInvocations: 30 * 24 * 60,
+        },
+        assumptions: [
+          "every AWS request the platform made in a run's window is that run's: runs go one at a time",
+          "DynamoDB: WRU = ceil(KB) of the larger of the item before and after (delete: the deleted item), x2 in TransactWriteItems, plus ceil(KB) per index entry put/deleted/rewritten (a key change is 2); a failed condition bills the item's size, no index; RRU per 4 KB: 0.5 eventual, 1 strong, 2 transactional; Query/Scan by the page's total size before filter and projection; items read and sized by the meter's own uncounted GetItem/Query",
+          "index projections are DescribeTable's; index writes are not doubled inside a transaction",
+          "SQS: every request billed per started 64 KB of payload (body + attributes), empty receives included",
+          "stream reads by the fanout's Lambda trigger are free; authorizer results are not cached on the twin",
+          "Lambda: invocations and durations as the twin ran them in-process, billed per 1 ms at the manifest's memory, arm64",
+          `Step Functions: Start + one Task state per step + Succeed; each Task invokes a Lambda sized as the worker (${manifest.functions.worker.memoryMb} MB) for the step's own work timed in the sandbox (${work.p50} ms p50), the same work Switchboard's worker does; Express duration adds ${TASK_INVOKE_MS} ms per Task for the invoke, in 100 ms steps at 64 MB`,
+        ],
+        prices: PRICES,
+      },
+      overhead,
       baseline: base,
-      throughputJobsPerSec: t.jobsPerSecond,
       throughput: t,
-      ...priced,
+      calls: {
+        oneStep: oneCalls,
+        fiveStep: fiveCalls,
+        perExtraStep: round((fiveCalls.perJob - oneCalls.perJob) / (STEPS - 1), 2),
+        how: "every SDK request (DynamoDB, SQS, S3, Streams, @connections) seen while one job ran alone, from its submission until its tail went quiet; the pollers' receives and deletes are counted; empty receives and empty GetRecords are idle polls, listed apart; the bench's own status probes are left out",
+      },
+      forEach: {
+        ...fan,
+        stepWorkMs: itemWork,
+        stepFunctions: sfn(
+          { kind: "map", items: FOREACH_ITEMS, maxConcurrency: MAP_CONCURRENCY },
+          itemWork.p50,
+        ),
+        stepFunctionsNote:
+          "Standard inline Map: Start + Map entry + one Task per item + Map exit + Succeed; 10,000 items exceed one Standard execution's 25,000-event history, so AWS would need a Distributed Map (same transitions, child executions)",
+      },
+      capacity: capacity(five),
       twinStartupMs: platform.twin.startupMs,
     };
   } finally {
     await platform.stop();
     meter.uninstall();
   }
-  log("cold init: bundling and importing each function");
-  const cold = await measureColdInit();
-  results = {
-    ...results,
-    coldInitMs: cold.coldInitMs,
-    bundleKb: cold.bundleKb,
-    coldInitRuns: cold.runs,
-    coldInitErrors: cold.errors,
-  };
+  if (!QUICK) {
+    log("cold init: bundling and importing each function");
+    const cold = await measureColdInit();
+    results = {
+      ...results,
+      coldInitMs: cold.coldInitMs,
+      bundleKb: cold.bundleKb,
+      coldInitRuns: cold.runs,
+      coldInitErrors: cold.errors,
+    };
+  }
   await writeFile(resolve(import.meta.dirname, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
   printTable(results);
   if (exitCode !== 0) log("FAILED: jobs were lost or duplicated in the throughput phase");

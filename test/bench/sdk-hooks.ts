@@ -100,7 +100,7 @@ export function addSdkHook(name: string, hook: SdkHook, where: "call" | "attempt
 }
 
 /** Which function invocation an SDK call belongs to, set on the twin's invoke path by `scopeInvocations`. */
-export const invocationScope = new AsyncLocalStorage<{ function: string }>();
+export const invocationScope = new AsyncLocalStorage<{ function: string; event?: unknown }>();
 
 export interface Invocation {
   name: FunctionName;
@@ -125,7 +125,7 @@ export function scopeInvocations(): void {
   const invoke = prototype.invoke;
   prototype.invoke = function (name, event) {
     const started = performance.now();
-    return invocationScope.run({ function: name }, async () => {
+    return invocationScope.run({ function: name, event }, async () => {
       let error: unknown;
       try {
         return await invoke.call(this, name, event);
