@@ -570,6 +570,10 @@ export class Meter {
       else if (/^(Put|Copy|List|CreateMultipart|UploadPart|CompleteMultipart)/.test(call.commandName))
         this.data.s3.put++;
       else this.data.s3.get++;
+    } else if (call.clientName === "DynamoDBStreamsClient" && call.commandName !== "GetRecordsCommand") {
+      // Shard discovery is the event source mapping's own housekeeping, on a timer, not any job's.
+      this.count(source, call, true);
+      return;
     } else if (call.clientName === "DynamoDBStreamsClient" && call.commandName === "GetRecordsCommand") {
       const records = (output.Records as unknown[] | undefined)?.length ?? 0;
       this.data.streams.getRecords++;

@@ -48,12 +48,12 @@ const option = (name: string, env: string, full: number, quick: number) => {
   const flag = argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
   return Number(flag ?? process.env[env] ?? (QUICK ? quick : full));
 };
-const JOBS = option("jobs", "BENCH_JOBS", 50, 10);
-const THROUGHPUT_JOBS = option("throughput-jobs", "BENCH_THROUGHPUT_JOBS", 300, 60);
+const JOBS = option("jobs", "BENCH_JOBS", 50, 5);
+const THROUGHPUT_JOBS = option("throughput-jobs", "BENCH_THROUGHPUT_JOBS", 300, 30);
 const CONCURRENCY = option("concurrency", "BENCH_CONCURRENCY", 8, 8);
 const CALL_RUNS = option("runs", "BENCH_RUNS", 5, 2);
-const FOREACH_ITEMS = option("foreach-items", "BENCH_FOREACH_ITEMS", 10_000, 100);
-const FOREACH_BUDGET_S = option("foreach-seconds", "BENCH_FOREACH_SECONDS", 600, 30);
+const FOREACH_ITEMS = option("foreach-items", "BENCH_FOREACH_ITEMS", 10_000, 50);
+const FOREACH_BUDGET_S = option("foreach-seconds", "BENCH_FOREACH_SECONDS", 600, 20);
 const BASELINE_ITERATIONS = QUICK ? 30 : 100;
 const STEPS = 5;
 /** The load the capacity figure is worked out for. */
