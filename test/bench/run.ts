@@ -231,11 +231,18 @@ async function throughput(client: SwitchboardClient, follower: Follower) {
     seen.set(job.id, job.status);
   }
   const succeeded = ids.filter((id) => seen.get(id) === "succeeded").length;
+  const unfinished = ids.filter((id) => {
+    const status = seen.get(id);
+    return status !== undefined && !TERMINAL_JOB_STATUSES.includes(status as never);
+  }).length;
   return {
     jobs: ids.length,
     unique: new Set(ids).size,
     succeeded,
-    lost: ids.length - succeeded,
+    /** Still running when the phase's budget ran out: slow, not lost. */
+    unfinished,
+    /** Missing from the listing, or ended other than succeeded. */
+    lost: ids.length - succeeded - unfinished,
     submitSeconds: round(submittedMs / 1000, 2),
     seconds: round(elapsedMs / 1000, 2),
     jobsPerSecond: round(succeeded / (elapsedMs / 1000), 2),
@@ -593,7 +600,7 @@ function printTable(r: Record<string, any>): void {
   add(
     "1-step throughput (jobs/s)",
     String(t.jobsPerSecond),
-    `target ≥ 60; ${t.succeeded}/${t.jobs} succeeded, ${t.lost} lost`,
+    `target ≥ 60; ${t.succeeded}/${t.jobs} succeeded, ${t.lost} lost, ${t.unfinished} unfinished in ${t.seconds} s`,
   );
   add("AWS calls per 1-step job", String(r.calls.oneStep.perJob), "target ≤ 8; idle polls apart");
   add("AWS calls per extra step", String(r.calls.perExtraStep), "target ≤ 3");
