@@ -16,6 +16,7 @@
  * every request in a window belongs to that window's job (see `meter.ts`).
  */
 import { execFileSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
@@ -123,12 +124,37 @@ type JobView = {
   }[];
 };
 
+/**
+ * Submits a job, and on a dropped connection submits it again under the same idempotency key, so a busy
+ * twin resetting a socket neither loses the job nor makes a second one.
+ */
+async function submit(client: SwitchboardClient, body: { workflow: unknown; input?: unknown }) {
+  const idempotencyKey = `bench-${randomUUID()}`;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await client.jobs.create({ ...(body as { workflow: typeof chain }), idempotencyKey });
+    } catch (error) {
+      if ((error as { code?: string }).code !== "NETWORK_ERROR" || attempt >= 5) throw error;
+      await sleep(200 * attempt);
+    }
+  }
+}
+
 /** Reads the job as the bench's own probe: the meter leaves these requests out. */
 async function probe(platform: Platform, jobId: string): Promise<JobView> {
-  const result = await platform.api<JobView>("GET", `/v1/jobs/${jobId}`, undefined, { [PROBE_HEADER]: "1" });
-  if (result.status !== 200)
-    throw new Error(`GET job ${jobId}: ${result.status} ${JSON.stringify(result.body)}`);
-  return result.body;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const result = await platform.api<JobView>("GET", `/v1/jobs/${jobId}`, undefined, {
+        [PROBE_HEADER]: "1",
+      });
+      if (result.status !== 200)
+        throw new Error(`GET job ${jobId}: ${result.status} ${JSON.stringify(result.body)}`);
+      return result.body;
+    } catch (error) {
+      if (!(error instanceof TypeError) || attempt >= 5) throw error;
+      await sleep(200 * attempt);
+    }
+  }
 }
 
 async function untilEnded(platform: Platform, jobId: string, timeoutMs: number, everyMs = 100) {
@@ -183,7 +209,7 @@ async function perStepOverhead(client: SwitchboardClient, follower: Follower) {
   const budgetEnds = Date.now() + (QUICK ? 20_000 : 150_000);
   follower.recordLatency = true;
   for (let i = 0; i < JOBS && Date.now() < budgetEnds; i++) {
-    const { jobId } = await client.jobs.create({ workflow: chain, input: { i } });
+    const { jobId } = await submit(client, { workflow: chain, input: { i } });
     const status = await follower.until(jobId, 30_000);
     if (status !== "succeeded") throw new Error(`chain job ${jobId} ${status}`);
     const job = await client.jobs.get(jobId);
@@ -210,7 +236,7 @@ async function throughput(client: SwitchboardClient, follower: Follower) {
   const submitters = Array.from({ length: CONCURRENCY }, async () => {
     while (next < THROUGHPUT_JOBS) {
       next++;
-      const { jobId } = await client.jobs.create({ workflow: single, input: {} });
+      const { jobId } = await submit(client, { workflow: single, input: {} });
       ids.push(jobId);
     }
   });
@@ -283,7 +309,7 @@ async function meteredRuns(
   const jobs: Window["jobs"] = [];
   try {
     for (let i = 0; i < runs; i++) {
-      const { jobId } = await client.jobs.create({ workflow, input: { i } });
+      const { jobId } = await submit(client, { workflow, input: { i } });
       const job = await untilEnded(platform, jobId, 60_000);
       await quiet(meter);
       jobs.push({ id: jobId, status: job.status, seconds: seconds(job) });
@@ -303,7 +329,7 @@ async function subscribedRuns(platform: Platform, client: SwitchboardClient, met
   const jobs: Window["jobs"] = [];
   try {
     for (let i = 0; i < runs; i++) {
-      const { jobId } = await client.jobs.create({ workflow: chain, input: { i } });
+      const { jobId } = await submit(client, { workflow: chain, input: { i } });
       const opened = performance.now();
       const socket = new WebSocket(`${platform.wsUrl}?token=${encodeURIComponent(platform.token)}`);
       await new Promise<void>((ok, fail) => {
@@ -498,7 +524,7 @@ async function forEachRun(platform: Platform, client: SwitchboardClient, meter: 
   let job: JobView | undefined;
   let error: string | undefined;
   try {
-    const { jobId } = await client.jobs.create({ workflow: fanOut, input: { n: items } });
+    const { jobId } = await submit(client, { workflow: fanOut, input: { n: items } });
     job = await untilEnded(platform, jobId, FOREACH_BUDGET_S * 1000, items > 1000 ? 2_000 : 250);
     await quiet(meter, 500, 10_000);
   } catch (thrown) {
@@ -556,71 +582,94 @@ function printTable(r: Record<string, any>): void {
   const add = (metric: string, value: string, note = "") => rows.push([metric, value, note]);
   const pp = (s: { p50: number; p99: number }) => `p50 ${s.p50}  p99 ${s.p99}`;
   const usd = (n: number) => `$${n}`;
-  const c = r.cost;
-  add(
-    "cost / 1M 5-step runs, no subscriber",
-    usd(c.noSubscriber.usdPerMillionRuns),
-    `target ≤ $10; ${round(c.noSubscriber.usdPerMillionRuns / c.stepFunctions.standardUsdPerMillionRuns, 2)}x SFN Standard, ${round(c.noSubscriber.usdPerMillionRuns / c.stepFunctions.expressUsdPerMillionRuns, 2)}x Express`,
-  );
-  add(
-    "cost / 1M 5-step runs, 1 subscriber",
-    usd(c.oneSubscriber.usdPerMillionRuns),
-    `${round(c.oneSubscriber.usdPerMillionRuns / c.stepFunctions.standardUsdPerMillionRuns, 2)}x SFN Standard`,
-  );
-  add(
-    "  Step Functions Standard / Express",
-    `${usd(c.stepFunctions.standardUsdPerMillionRuns)} / ${usd(c.stepFunctions.expressUsdPerMillionRuns)}`,
-    `${c.stepFunctions.transitions} transitions; same step work (${c.stepWorkMs.p50} ms/task) on both sides`,
-  );
-  for (const [service, value] of Object.entries(c.noSubscriber.byService as Record<string, number>)) {
-    if (value > 0)
-      add(
-        `  ${service} (no subscriber)`,
-        usd(value),
-        `1 subscriber: ${usd(c.oneSubscriber.byService[service] ?? 0)}`,
-      );
-  }
-  const d = c.noSubscriber.dynamodb;
-  add("  DynamoDB units per run", `${d.tableWru} + ${d.indexWru} WRU`, `table + index writes; ${d.rru} RRU`);
-  add(
-    "  WebSocket messages per run",
-    String(c.oneSubscriber.websocketMessages),
-    "1 subscriber, 32 KB chunks",
-  );
-  const ratio = round(r.overhead.perStepOverheadMs.p50 / r.baseline.putThenSendMs.p50, 1);
-  add(
-    "per-step overhead (ms)",
-    pp(r.overhead.perStepOverheadMs),
-    `target p50 ≤ 15; ${ratio}x the baseline p50`,
-  );
-  add("  baseline PutItem+SendMessage (ms)", pp(r.baseline.putThenSendMs), "same twin, same run");
-  add("  5-step job, end to end (ms)", pp(r.overhead.chainJobMs), "created → ended");
-  add("WebSocket latency (ms)", pp(r.overhead.wsLatencyMs), "status write → client");
-  const t = r.throughput;
-  add(
-    "1-step throughput (jobs/s)",
-    String(t.jobsPerSecond),
-    `target ≥ 60; ${t.succeeded}/${t.jobs} succeeded, ${t.lost} lost, ${t.unfinished} unfinished in ${t.seconds} s`,
-  );
-  add("AWS calls per 1-step job", String(r.calls.oneStep.perJob), "target ≤ 8; idle polls apart");
-  add("AWS calls per extra step", String(r.calls.perExtraStep), "target ≤ 3");
-  const f = r.forEach;
-  add(
-    `forEach ${f.items} items`,
-    f.finishedWithinBudget ? `${f.wallSeconds} s` : `unfinished after ${f.wallSeconds} s`,
-    `${f.status}${f.error ? ` (${String(f.error).slice(0, 60)})` : ""}; in order: ${f.outputsInOrder}; $${f.cost ? round(f.cost.usdPerMillionRuns / 1e6, 4) : "?"}/run; SFN Standard $${round(f.stepFunctions.standardUsdPerRun, 4)}`,
-  );
-  const cap = r.capacity;
-  add(
-    "hottest partition WCU/s @1k jobs/s",
-    String(cap.hottestWrite?.wcuPerSecond ?? 0),
-    `limit 1000; ${cap.hottestWrite?.kind} ${cap.hottestWrite?.partition ?? ""}`,
-  );
-  add(
-    "hottest partition RCU/s @1k jobs/s",
-    String(cap.hottestRead?.rcuPerSecond ?? 0),
-    `limit 3000; ${cap.hottestRead?.kind} ${cap.hottestRead?.partition ?? ""}`,
-  );
+  const section = (name: string, body: () => void) => {
+    try {
+      body();
+    } catch {
+      add(name, "not measured", "see `errors` in results.json");
+    }
+  };
+  section("cost", () => {
+    const c = r.cost;
+    add(
+      "cost / 1M 5-step runs, no subscriber",
+      usd(c.noSubscriber.usdPerMillionRuns),
+      `target ≤ $10; ${round(c.noSubscriber.usdPerMillionRuns / c.stepFunctions.standardUsdPerMillionRuns, 2)}x SFN Standard, ${round(c.noSubscriber.usdPerMillionRuns / c.stepFunctions.expressUsdPerMillionRuns, 2)}x Express`,
+    );
+    add(
+      "cost / 1M 5-step runs, 1 subscriber",
+      usd(c.oneSubscriber.usdPerMillionRuns),
+      `${round(c.oneSubscriber.usdPerMillionRuns / c.stepFunctions.standardUsdPerMillionRuns, 2)}x SFN Standard`,
+    );
+    add(
+      "  Step Functions Standard / Express",
+      `${usd(c.stepFunctions.standardUsdPerMillionRuns)} / ${usd(c.stepFunctions.expressUsdPerMillionRuns)}`,
+      `${c.stepFunctions.transitions} transitions; same step work (${c.stepWorkMs.p50} ms/task) on both sides`,
+    );
+    for (const [service, value] of Object.entries(c.noSubscriber.byService as Record<string, number>)) {
+      if (value > 0)
+        add(
+          `  ${service} (no subscriber)`,
+          usd(value),
+          `1 subscriber: ${usd(c.oneSubscriber.byService[service] ?? 0)}`,
+        );
+    }
+    const d = c.noSubscriber.dynamodb;
+    add(
+      "  DynamoDB units per run",
+      `${d.tableWru} + ${d.indexWru} WRU`,
+      `table + index writes; ${d.rru} RRU`,
+    );
+    add(
+      "  WebSocket messages per run",
+      String(c.oneSubscriber.websocketMessages),
+      "1 subscriber, 32 KB chunks",
+    );
+  });
+  section("per-step overhead", () => {
+    const ratio = round(r.overhead.perStepOverheadMs.p50 / r.baseline.putThenSendMs.p50, 1);
+    add(
+      "per-step overhead (ms)",
+      pp(r.overhead.perStepOverheadMs),
+      `target p50 ≤ 15; ${ratio}x the baseline p50`,
+    );
+    add("  baseline PutItem+SendMessage (ms)", pp(r.baseline.putThenSendMs), "same twin, same run");
+    add("  5-step job, end to end (ms)", pp(r.overhead.chainJobMs), "created → ended");
+    add("WebSocket latency (ms)", pp(r.overhead.wsLatencyMs), "status write → client");
+  });
+  section("throughput", () => {
+    const t = r.throughput;
+    add(
+      "1-step throughput (jobs/s)",
+      String(t.jobsPerSecond),
+      `target ≥ 60; ${t.succeeded}/${t.jobs} succeeded, ${t.lost} lost, ${t.unfinished} unfinished in ${t.seconds} s`,
+    );
+  });
+  section("AWS calls", () => {
+    add("AWS calls per 1-step job", String(r.calls.oneStep.perJob), "target ≤ 8; idle polls apart");
+    add("AWS calls per extra step", String(r.calls.perExtraStep), "target ≤ 3");
+  });
+  section("forEach", () => {
+    const f = r.forEach;
+    add(
+      `forEach ${f.items} items`,
+      f.finishedWithinBudget ? `${f.wallSeconds} s` : `unfinished after ${f.wallSeconds} s`,
+      `${f.status}${f.error ? ` (${String(f.error).slice(0, 60)})` : ""}; in order: ${f.outputsInOrder}; $${f.cost ? round(f.cost.usdPerMillionRuns / 1e6, 4) : "?"}/run; SFN Standard $${round(f.stepFunctions.standardUsdPerRun, 4)}`,
+    );
+  });
+  section("capacity", () => {
+    const cap = r.capacity;
+    add(
+      "hottest partition WCU/s @1k jobs/s",
+      String(cap.hottestWrite?.wcuPerSecond ?? 0),
+      `limit 1000; ${cap.hottestWrite?.kind} ${cap.hottestWrite?.partition ?? ""}`,
+    );
+    add(
+      "hottest partition RCU/s @1k jobs/s",
+      String(cap.hottestRead?.rcuPerSecond ?? 0),
+      `limit 3000; ${cap.hottestRead?.kind} ${cap.hottestRead?.partition ?? ""}`,
+    );
+  });
   for (const name of Object.keys(r.coldInitMs ?? {})) {
     add(`cold init ${name} (ms)`, String(r.coldInitMs[name]), `bundle ${r.bundleKb[name]} KB`);
   }
@@ -640,116 +689,146 @@ async function main(): Promise<void> {
   process.env.POWERTOOLS_LOG_LEVEL ??= "WARN";
   const measuredAt = new Date().toISOString();
   const meter = new Meter().install();
+  const results: Record<string, any> = { commit: commit(), measuredAt, quick: QUICK, errors: {} };
+  const save = () =>
+    writeFile(resolve(import.meta.dirname, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
+  /** One phase failing (a busy machine resets a socket) leaves the others' figures standing. */
+  async function phase<T>(name: string, work: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await work();
+    } catch (error) {
+      log(`${name} failed: ${(error as Error).stack ?? error}`);
+      results.errors[name] = String((error as Error).message ?? error);
+      return undefined;
+    } finally {
+      await save();
+    }
+  }
   log(`starting the twin${QUICK ? " (quick run)" : ""}`);
   const platform = await startPlatform();
   const client = new SwitchboardClient({ url: platform.url, token: platform.token, wsUrl: platform.wsUrl });
-  let results: Record<string, unknown> = { commit: commit(), measuredAt, quick: QUICK };
+  results.twinStartupMs = platform.twin.startupMs;
   let exitCode = 0;
   try {
-    const follower = await Follower.open(platform);
-    log("warming up");
-    for (let i = 0; i < 3; i++) {
-      const { jobId } = await client.jobs.create({ workflow: chain, input: {} });
-      await follower.until(jobId, 60_000);
-    }
-    log("baseline: PutItem + SendMessage");
-    const base = await baseline(BASELINE_ITERATIONS);
-    log(`per-step overhead and WebSocket latency (${JOBS} jobs)`);
-    const overhead = await perStepOverhead(client, follower);
-    log(`throughput (${THROUGHPUT_JOBS} jobs, ${CONCURRENCY} submitters)`);
-    const t = await throughput(client, follower);
-    if (t.lost > 0 || t.unique !== t.jobs) exitCode = 1;
-    await follower.close();
-    log("step work in the sandbox");
-    const work = await stepWork("return 1");
-    const itemWork = await stepWork("return item");
-    log(`AWS calls of 1-step and 5-step jobs (${CALL_RUNS} each, one at a time, metered)`);
-    const one = await meteredRuns(platform, client, meter, single, CALL_RUNS);
-    const five = await meteredRuns(platform, client, meter, chain, CALL_RUNS);
+    await phase("warm-up", async () => {
+      log("warming up");
+      for (let i = 0; i < 3; i++) {
+        const { jobId } = await submit(client, { workflow: chain, input: {} });
+        await untilEnded(platform, jobId, 60_000);
+      }
+    });
+    const work = (await phase("step work", async () => {
+      log("step work in the sandbox");
+      return { chain: await stepWork("return 1"), item: await stepWork("return item") };
+    })) ?? { chain: { p50: 1, p99: 1, n: 0 }, item: { p50: 1, p99: 1, n: 0 } };
+    log(`AWS calls and cost: 1-step and 5-step jobs, ${CALL_RUNS} each, one at a time, metered`);
+    const one = await phase("calls 1-step", () => meteredRuns(platform, client, meter, single, CALL_RUNS));
+    const five = await phase("calls 5-step", () => meteredRuns(platform, client, meter, chain, CALL_RUNS));
     log(`cost with one WebSocket subscriber (${CALL_RUNS} runs)`);
-    const subscribed = await subscribedRuns(platform, client, meter, CALL_RUNS);
-    log(`forEach of ${FOREACH_ITEMS} items (budget ${FOREACH_BUDGET_S} s)`);
-    const fan = await forEachRun(platform, client, meter, FOREACH_ITEMS);
-    const oneCalls = callsPerJob(one);
-    const fiveCalls = callsPerJob(five);
-    const stepFunctions = sfn({ kind: "chain", tasks: STEPS }, work.p50);
-    const noSubscriber = price(five);
-    const oneSubscriber = price(subscribed);
-    results = {
-      ...results,
-      cost: {
-        noSubscriber,
-        oneSubscriber,
-        stepFunctions,
-        stepWorkMs: work,
-        ratios: {
-          noSubscriberToStandard: round(
-            noSubscriber.usdPerMillionRuns / stepFunctions.standardUsdPerMillionRuns,
-            3,
-          ),
-          noSubscriberToExpress: round(
-            noSubscriber.usdPerMillionRuns / stepFunctions.expressUsdPerMillionRuns,
-            3,
-          ),
-          oneSubscriberToStandard: round(
-            oneSubscriber.usdPerMillionRuns / stepFunctions.standardUsdPerMillionRuns,
-            3,
-          ),
-        },
-        fixedMonthly: {
-          note: "the sweeper runs once a minute whatever the load; it is left out of the per-run figures",
-          sweeperInvocations: 30 * 24 * 60,
-        },
-        assumptions: [
-          "every AWS request the platform made in a run's window is that run's: runs go one at a time",
-          "DynamoDB: WRU = ceil(KB) of the larger of the item before and after (delete: the deleted item), x2 in TransactWriteItems, plus ceil(KB) per index entry put/deleted/rewritten (a key change is 2); a failed condition bills the item's size, no index; RRU per 4 KB: 0.5 eventual, 1 strong, 2 transactional; Query/Scan by the page's total size before filter and projection; items read and sized by the meter's own uncounted GetItem/Query",
-          "index projections are DescribeTable's; index writes are not doubled inside a transaction",
-          "SQS: every request billed per started 64 KB of payload (body + attributes), empty receives included",
-          "stream reads by the fanout's Lambda trigger are free; authorizer results are not cached on the twin",
-          "Lambda: invocations and durations as the twin ran them in-process, billed per 1 ms at the manifest's memory, arm64",
-          `Step Functions: Start + one Task state per step + Succeed; each Task invokes a Lambda sized as the worker (${manifest.functions.worker.memoryMb} MB) for the step's own work timed in the sandbox (${work.p50} ms p50), the same work Switchboard's worker does; Express duration adds ${TASK_INVOKE_MS} ms per Task for the invoke, in 100 ms steps at 64 MB`,
-        ],
-        prices: PRICES,
-      },
-      overhead,
-      baseline: base,
-      throughput: t,
-      calls: {
+    const subscribed = await phase("cost subscribed", () =>
+      subscribedRuns(platform, client, meter, CALL_RUNS),
+    );
+    const stepFunctions = sfn({ kind: "chain", tasks: STEPS }, work.chain.p50);
+    if (one && five) {
+      const oneCalls = callsPerJob(one);
+      const fiveCalls = callsPerJob(five);
+      results.calls = {
         oneStep: oneCalls,
         fiveStep: fiveCalls,
         perExtraStep: round((fiveCalls.perJob - oneCalls.perJob) / (STEPS - 1), 2),
-        how: "every SDK request (DynamoDB, SQS, S3, Streams, @connections) seen while one job ran alone, from its submission until its tail went quiet; the pollers' receives and deletes are counted; empty receives and empty GetRecords are idle polls, listed apart; the bench's own status probes are left out",
+        how: "every SDK request (DynamoDB, SQS, S3, Streams, @connections) seen while one job ran alone, from its submission until its tail went quiet; the pollers' receives and deletes are counted; empty receives, empty GetRecords and shard discovery are idle polls, listed apart; the bench's own status probes are left out",
+      };
+      results.capacity = capacity(five);
+    }
+    const noSubscriber = five ? price(five) : undefined;
+    const oneSubscriber = subscribed ? price(subscribed) : undefined;
+    results.cost = {
+      noSubscriber,
+      oneSubscriber,
+      stepFunctions,
+      stepWorkMs: work.chain,
+      ratios: {
+        noSubscriberToStandard: noSubscriber
+          ? round(noSubscriber.usdPerMillionRuns / stepFunctions.standardUsdPerMillionRuns, 3)
+          : undefined,
+        noSubscriberToExpress: noSubscriber
+          ? round(noSubscriber.usdPerMillionRuns / stepFunctions.expressUsdPerMillionRuns, 3)
+          : undefined,
+        oneSubscriberToStandard: oneSubscriber
+          ? round(oneSubscriber.usdPerMillionRuns / stepFunctions.standardUsdPerMillionRuns, 3)
+          : undefined,
       },
-      forEach: {
-        ...fan,
-        stepWorkMs: itemWork,
-        stepFunctions: sfn(
-          { kind: "map", items: FOREACH_ITEMS, maxConcurrency: MAP_CONCURRENCY },
-          itemWork.p50,
-        ),
-        stepFunctionsNote:
-          "Standard inline Map: Start + Map entry + one Task per item + Map exit + Succeed; 10,000 items exceed one Standard execution's 25,000-event history, so AWS would need a Distributed Map (same transitions, child executions)",
+      fixedMonthly: {
+        note: "the sweeper runs once a minute whatever the load; it is left out of the per-run figures",
+        sweeperInvocations: 30 * 24 * 60,
       },
-      capacity: capacity(five),
-      twinStartupMs: platform.twin.startupMs,
+      assumptions: [
+        "every AWS request the platform made in a run's window is that run's: runs go one at a time",
+        "DynamoDB: WRU = ceil(KB) of the larger of the item before and after (delete: the deleted item), x2 in TransactWriteItems, plus ceil(KB) per index entry put/deleted/rewritten (a key change is 2); a failed condition bills the item's size, no index; RRU per 4 KB: 0.5 eventual, 1 strong, 2 transactional; Query/Scan by the page's total size before filter and projection; items read and sized by the meter's own uncounted GetItem/Query",
+        "index projections are DescribeTable's; index writes are not doubled inside a transaction",
+        "SQS: every request billed per started 64 KB of payload (body + attributes), empty receives included",
+        "stream reads by the fanout's Lambda trigger are free; authorizer results are not cached on the twin",
+        "Lambda: invocations and durations as the twin ran them in-process, less the meter's own reads, billed per 1 ms at the manifest's memory, arm64",
+        `Step Functions: Start + one Task state per step + Succeed; each Task invokes a Lambda sized as the worker (${manifest.functions.worker.memoryMb} MB) for the step's own work timed in the sandbox (${work.chain.p50} ms p50), the same work Switchboard's worker does; Express duration adds ${TASK_INVOKE_MS} ms per Task for the invoke, in 100 ms steps at 64 MB`,
+      ],
+      prices: PRICES,
+    };
+    await save();
+    const follower = await phase("subscribe", () => Follower.open(platform));
+    results.baseline = await phase("baseline", () => {
+      log("baseline: PutItem + SendMessage");
+      return baseline(BASELINE_ITERATIONS);
+    });
+    if (follower) {
+      results.overhead = await phase("overhead", () => {
+        log(`per-step overhead and WebSocket latency (${JOBS} jobs)`);
+        return perStepOverhead(client, follower);
+      });
+      results.throughput = await phase("throughput", () => {
+        log(`throughput (${THROUGHPUT_JOBS} jobs, ${CONCURRENCY} submitters)`);
+        return throughput(client, follower);
+      });
+      if (
+        results.throughput &&
+        (results.throughput.lost > 0 || results.throughput.unique !== results.throughput.jobs)
+      )
+        exitCode = 1;
+      await follower.close();
+    }
+    const fan = await phase("forEach", () => {
+      log(`forEach of ${FOREACH_ITEMS} items (budget ${FOREACH_BUDGET_S} s)`);
+      return forEachRun(platform, client, meter, FOREACH_ITEMS);
+    });
+    results.forEach = {
+      ...(fan ?? {}),
+      stepWorkMs: work.item,
+      stepFunctions: sfn(
+        { kind: "map", items: FOREACH_ITEMS, maxConcurrency: MAP_CONCURRENCY },
+        work.item.p50,
+      ),
+      stepFunctionsNote:
+        "Standard inline Map: Start + Map entry + one Task per item + Map exit + Succeed; 10,000 items exceed one Standard execution's 25,000-event history, so AWS would need a Distributed Map (same transitions, child executions)",
     };
   } finally {
     await platform.stop();
     meter.uninstall();
   }
   if (!QUICK) {
-    log("cold init: bundling and importing each function");
-    const cold = await measureColdInit();
-    results = {
-      ...results,
-      coldInitMs: cold.coldInitMs,
-      bundleKb: cold.bundleKb,
-      coldInitRuns: cold.runs,
-      coldInitErrors: cold.errors,
-    };
+    await phase("cold init", async () => {
+      log("cold init: bundling and importing each function");
+      const cold = await measureColdInit();
+      Object.assign(results, {
+        coldInitMs: cold.coldInitMs,
+        bundleKb: cold.bundleKb,
+        coldInitRuns: cold.runs,
+        coldInitErrors: cold.errors,
+      });
+    });
   }
-  await writeFile(resolve(import.meta.dirname, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
+  await save();
   printTable(results);
+  if (Object.keys(results.errors).length > 0)
+    log(`phases that failed: ${Object.keys(results.errors).join(", ")}`);
   if (exitCode !== 0) log("FAILED: jobs were lost or duplicated in the throughput phase");
   process.exitCode = exitCode;
 }
