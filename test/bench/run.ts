@@ -56,6 +56,13 @@ const CALL_RUNS = option("runs", "BENCH_RUNS", 5, 2);
 const FOREACH_ITEMS = option("foreach-items", "BENCH_FOREACH_ITEMS", 10_000, 50);
 const FOREACH_BUDGET_S = option("foreach-seconds", "BENCH_FOREACH_SECONDS", 600, 20);
 const BASELINE_ITERATIONS = QUICK ? 30 : 100;
+/** `--only=cost,foreach`: run only these of cost, timing, foreach, cold-init. */
+const ONLY = argv
+  .find((a) => a.startsWith("--only="))
+  ?.slice("--only=".length)
+  .split(",");
+const wanted = (name: "cost" | "timing" | "foreach" | "cold-init") =>
+  ONLY === undefined || ONLY.includes(name);
 const STEPS = 5;
 /** The load the capacity figure is worked out for. */
 const CAPACITY_JOBS_PER_SECOND = 1_000;
@@ -115,6 +122,7 @@ type JobView = {
   output?: unknown;
   error?: { code?: string; message?: string };
   steps: {
+    error?: { code?: string; message?: string };
     nodeId: string;
     itemIndex?: number;
     status: string;
@@ -546,7 +554,7 @@ async function forEachRun(platform: Platform, client: SwitchboardClient, meter: 
   return {
     items,
     status: job?.status ?? "not created",
-    error: error ?? job?.error?.message,
+    error: error ?? job?.error?.message ?? job?.steps.find((st) => st.status === "failed")?.error?.message,
     finishedWithinBudget: job !== undefined && TERMINAL_JOB_STATUSES.includes(job.status as never),
     budgetSeconds: FOREACH_BUDGET_S,
     wallSeconds: round(wallSeconds, 2),
@@ -721,99 +729,105 @@ async function main(): Promise<void> {
       log("step work in the sandbox");
       return { chain: await stepWork("return 1"), item: await stepWork("return item") };
     })) ?? { chain: { p50: 1, p99: 1, n: 0 }, item: { p50: 1, p99: 1, n: 0 } };
-    log(`AWS calls and cost: 1-step and 5-step jobs, ${CALL_RUNS} each, one at a time, metered`);
-    const one = await phase("calls 1-step", () => meteredRuns(platform, client, meter, single, CALL_RUNS));
-    const five = await phase("calls 5-step", () => meteredRuns(platform, client, meter, chain, CALL_RUNS));
-    log(`cost with one WebSocket subscriber (${CALL_RUNS} runs)`);
-    const subscribed = await phase("cost subscribed", () =>
-      subscribedRuns(platform, client, meter, CALL_RUNS),
-    );
-    const stepFunctions = sfn({ kind: "chain", tasks: STEPS }, work.chain.p50);
-    if (one && five) {
-      const oneCalls = callsPerJob(one);
-      const fiveCalls = callsPerJob(five);
-      results.calls = {
-        oneStep: oneCalls,
-        fiveStep: fiveCalls,
-        perExtraStep: round((fiveCalls.perJob - oneCalls.perJob) / (STEPS - 1), 2),
-        how: "every SDK request (DynamoDB, SQS, S3, Streams, @connections) seen while one job ran alone, from its submission until its tail went quiet; the pollers' receives and deletes are counted; empty receives, empty GetRecords and shard discovery are idle polls, listed apart; the bench's own status probes are left out",
+    if (wanted("cost")) {
+      log(`AWS calls and cost: 1-step and 5-step jobs, ${CALL_RUNS} each, one at a time, metered`);
+      const one = await phase("calls 1-step", () => meteredRuns(platform, client, meter, single, CALL_RUNS));
+      const five = await phase("calls 5-step", () => meteredRuns(platform, client, meter, chain, CALL_RUNS));
+      log(`cost with one WebSocket subscriber (${CALL_RUNS} runs)`);
+      const subscribed = await phase("cost subscribed", () =>
+        subscribedRuns(platform, client, meter, CALL_RUNS),
+      );
+      const stepFunctions = sfn({ kind: "chain", tasks: STEPS }, work.chain.p50);
+      if (one && five) {
+        const oneCalls = callsPerJob(one);
+        const fiveCalls = callsPerJob(five);
+        results.calls = {
+          oneStep: oneCalls,
+          fiveStep: fiveCalls,
+          perExtraStep: round((fiveCalls.perJob - oneCalls.perJob) / (STEPS - 1), 2),
+          how: "every SDK request (DynamoDB, SQS, S3, Streams, @connections) seen while one job ran alone, from its submission until its tail went quiet; the pollers' receives and deletes are counted; empty receives, empty GetRecords and shard discovery are idle polls, listed apart; the bench's own status probes are left out",
+        };
+        results.capacity = capacity(five);
+      }
+      const noSubscriber = five ? price(five) : undefined;
+      const oneSubscriber = subscribed ? price(subscribed) : undefined;
+      results.cost = {
+        noSubscriber,
+        oneSubscriber,
+        stepFunctions,
+        stepWorkMs: work.chain,
+        ratios: {
+          noSubscriberToStandard: noSubscriber
+            ? round(noSubscriber.usdPerMillionRuns / stepFunctions.standardUsdPerMillionRuns, 3)
+            : undefined,
+          noSubscriberToExpress: noSubscriber
+            ? round(noSubscriber.usdPerMillionRuns / stepFunctions.expressUsdPerMillionRuns, 3)
+            : undefined,
+          oneSubscriberToStandard: oneSubscriber
+            ? round(oneSubscriber.usdPerMillionRuns / stepFunctions.standardUsdPerMillionRuns, 3)
+            : undefined,
+        },
+        fixedMonthly: {
+          note: "the sweeper runs once a minute whatever the load; it is left out of the per-run figures",
+          sweeperInvocations: 30 * 24 * 60,
+        },
+        assumptions: [
+          "every AWS request the platform made in a run's window is that run's: runs go one at a time",
+          "DynamoDB: WRU = ceil(KB) of the larger of the item before and after (delete: the deleted item), x2 in TransactWriteItems, plus ceil(KB) per index entry put/deleted/rewritten (a key change is 2); a failed condition bills the item's size, no index; RRU per 4 KB: 0.5 eventual, 1 strong, 2 transactional; Query/Scan by the page's total size before filter and projection; items read and sized by the meter's own uncounted GetItem/Query",
+          "index projections are DescribeTable's; index writes are not doubled inside a transaction",
+          "SQS: every request billed per started 64 KB of payload (body + attributes), empty receives included",
+          "stream reads by the fanout's Lambda trigger are free; authorizer results are not cached on the twin",
+          "Lambda: invocations and durations as the twin ran them in-process, less the meter's own reads, billed per 1 ms at the manifest's memory, arm64",
+          `Step Functions: Start + one Task state per step + Succeed; each Task invokes a Lambda sized as the worker (${manifest.functions.worker.memoryMb} MB) for the step's own work timed in the sandbox (${work.chain.p50} ms p50), the same work Switchboard's worker does; Express duration adds ${TASK_INVOKE_MS} ms per Task for the invoke, in 100 ms steps at 64 MB`,
+        ],
+        prices: PRICES,
       };
-      results.capacity = capacity(five);
+      await save();
     }
-    const noSubscriber = five ? price(five) : undefined;
-    const oneSubscriber = subscribed ? price(subscribed) : undefined;
-    results.cost = {
-      noSubscriber,
-      oneSubscriber,
-      stepFunctions,
-      stepWorkMs: work.chain,
-      ratios: {
-        noSubscriberToStandard: noSubscriber
-          ? round(noSubscriber.usdPerMillionRuns / stepFunctions.standardUsdPerMillionRuns, 3)
-          : undefined,
-        noSubscriberToExpress: noSubscriber
-          ? round(noSubscriber.usdPerMillionRuns / stepFunctions.expressUsdPerMillionRuns, 3)
-          : undefined,
-        oneSubscriberToStandard: oneSubscriber
-          ? round(oneSubscriber.usdPerMillionRuns / stepFunctions.standardUsdPerMillionRuns, 3)
-          : undefined,
-      },
-      fixedMonthly: {
-        note: "the sweeper runs once a minute whatever the load; it is left out of the per-run figures",
-        sweeperInvocations: 30 * 24 * 60,
-      },
-      assumptions: [
-        "every AWS request the platform made in a run's window is that run's: runs go one at a time",
-        "DynamoDB: WRU = ceil(KB) of the larger of the item before and after (delete: the deleted item), x2 in TransactWriteItems, plus ceil(KB) per index entry put/deleted/rewritten (a key change is 2); a failed condition bills the item's size, no index; RRU per 4 KB: 0.5 eventual, 1 strong, 2 transactional; Query/Scan by the page's total size before filter and projection; items read and sized by the meter's own uncounted GetItem/Query",
-        "index projections are DescribeTable's; index writes are not doubled inside a transaction",
-        "SQS: every request billed per started 64 KB of payload (body + attributes), empty receives included",
-        "stream reads by the fanout's Lambda trigger are free; authorizer results are not cached on the twin",
-        "Lambda: invocations and durations as the twin ran them in-process, less the meter's own reads, billed per 1 ms at the manifest's memory, arm64",
-        `Step Functions: Start + one Task state per step + Succeed; each Task invokes a Lambda sized as the worker (${manifest.functions.worker.memoryMb} MB) for the step's own work timed in the sandbox (${work.chain.p50} ms p50), the same work Switchboard's worker does; Express duration adds ${TASK_INVOKE_MS} ms per Task for the invoke, in 100 ms steps at 64 MB`,
-      ],
-      prices: PRICES,
-    };
-    await save();
-    const follower = await phase("subscribe", () => Follower.open(platform));
-    results.baseline = await phase("baseline", () => {
-      log("baseline: PutItem + SendMessage");
-      return baseline(BASELINE_ITERATIONS);
-    });
-    if (follower) {
-      results.overhead = await phase("overhead", () => {
-        log(`per-step overhead and WebSocket latency (${JOBS} jobs)`);
-        return perStepOverhead(client, follower);
+    if (wanted("timing")) {
+      const follower = await phase("subscribe", () => Follower.open(platform));
+      results.baseline = await phase("baseline", () => {
+        log("baseline: PutItem + SendMessage");
+        return baseline(BASELINE_ITERATIONS);
       });
-      results.throughput = await phase("throughput", () => {
-        log(`throughput (${THROUGHPUT_JOBS} jobs, ${CONCURRENCY} submitters)`);
-        return throughput(client, follower);
-      });
-      if (
-        results.throughput &&
-        (results.throughput.lost > 0 || results.throughput.unique !== results.throughput.jobs)
-      )
-        exitCode = 1;
-      await follower.close();
+      if (follower) {
+        results.overhead = await phase("overhead", () => {
+          log(`per-step overhead and WebSocket latency (${JOBS} jobs)`);
+          return perStepOverhead(client, follower);
+        });
+        results.throughput = await phase("throughput", () => {
+          log(`throughput (${THROUGHPUT_JOBS} jobs, ${CONCURRENCY} submitters)`);
+          return throughput(client, follower);
+        });
+        if (
+          results.throughput &&
+          (results.throughput.lost > 0 || results.throughput.unique !== results.throughput.jobs)
+        )
+          exitCode = 1;
+        await follower.close();
+      }
     }
-    const fan = await phase("forEach", () => {
-      log(`forEach of ${FOREACH_ITEMS} items (budget ${FOREACH_BUDGET_S} s)`);
-      return forEachRun(platform, client, meter, FOREACH_ITEMS);
-    });
-    results.forEach = {
-      ...(fan ?? {}),
-      stepWorkMs: work.item,
-      stepFunctions: sfn(
-        { kind: "map", items: FOREACH_ITEMS, maxConcurrency: MAP_CONCURRENCY },
-        work.item.p50,
-      ),
-      stepFunctionsNote:
-        "Standard inline Map: Start + Map entry + one Task per item + Map exit + Succeed; 10,000 items exceed one Standard execution's 25,000-event history, so AWS would need a Distributed Map (same transitions, child executions)",
-    };
+    if (wanted("foreach")) {
+      const fan = await phase("forEach", () => {
+        log(`forEach of ${FOREACH_ITEMS} items (budget ${FOREACH_BUDGET_S} s)`);
+        return forEachRun(platform, client, meter, FOREACH_ITEMS);
+      });
+      results.forEach = {
+        ...(fan ?? {}),
+        stepWorkMs: work.item,
+        stepFunctions: sfn(
+          { kind: "map", items: FOREACH_ITEMS, maxConcurrency: MAP_CONCURRENCY },
+          work.item.p50,
+        ),
+        stepFunctionsNote:
+          "Standard inline Map: Start + Map entry + one Task per item + Map exit + Succeed; 10,000 items exceed one Standard execution's 25,000-event history, so AWS would need a Distributed Map (same transitions, child executions)",
+      };
+    }
   } finally {
     await platform.stop();
     meter.uninstall();
   }
-  if (!QUICK) {
+  if (!QUICK && wanted("cold-init")) {
     await phase("cold init", async () => {
       log("cold init: bundling and importing each function");
       const cold = await measureColdInit();
