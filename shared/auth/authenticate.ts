@@ -3,6 +3,7 @@ import { epochSeconds } from "../db.ts";
 import { tooManyRequests } from "../errors.ts";
 import { logger } from "../observability.ts";
 import { LOGIN_RULES, resetSlots, takeSlot } from "../rate-limit.ts";
+import { ownerOf, ROLE_RANK } from "../stores/api-keys.ts";
 import {
   findApiKey,
   findUserByEmail,
@@ -122,13 +123,21 @@ export async function authenticate(credential: string): Promise<AuthContext> {
     if (key.expiresAt !== undefined && Date.parse(key.expiresAt) <= Date.now()) {
       throw new AuthenticationError("API key has expired");
     }
+    // A key never outlives or outranks its person: the owner is read on every use (one GetItem), so a
+    // deletion, a disabling or a demotion holds at once for every key in the chain the person started.
+    const ownerId = await ownerOf(key);
+    const owner = ownerId === undefined ? undefined : await getUser(key.tenantId, ownerId);
+    if (owner === undefined || owner.disabled === true) {
+      throw new AuthenticationError("API key's owner no longer has access");
+    }
     await touchApiKey(key).catch((error) => logger.warn("Could not record lastUsedAt", { error }));
     return {
       tenantId: key.tenantId,
       principalId: key.id,
       principalType: "apiKey",
-      role: key.role,
+      role: ROLE_RANK[owner.role] < ROLE_RANK[key.role] ? owner.role : key.role,
       platformAdmin: "false",
+      ownerId: owner.id,
     };
   }
   let claims: Awaited<ReturnType<typeof verifyAccessToken>>;

@@ -24,6 +24,8 @@ export interface Principal {
   role: AuthContext["role"];
   email?: string;
   platformAdmin: boolean;
+  /** For an API key: the person it acts for. */
+  ownerId?: string;
 }
 
 export interface ApiRequest<B, Q> {

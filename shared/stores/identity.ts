@@ -43,6 +43,11 @@ export interface ApiKeyItem {
   prefix: string;
   secretHash: string;
   createdBy: string;
+  /**
+   * The person the key acts for: its creator, or for a key minted by a key, that key's owner. Absent on keys
+   * minted before owners were recorded; those are resolved through `createdBy`.
+   */
+  ownerId?: string;
   createdAt: string;
   expiresAt?: string;
   revokedAt?: string;
