@@ -25,6 +25,8 @@ export interface ExpressionContext {
  * backtrack for longer than its input allows and the time limit holds for every expression.
  */
 export const EXPRESSION_TIME_LIMIT_MS = 1_000;
+/** Longest expression (the text inside `{% %}`), in characters. */
+export const MAX_EXPRESSION_CHARS = 4_096;
 const LIMITS = {
   timeout: EXPRESSION_TIME_LIMIT_MS,
   stack: 500,
@@ -100,6 +102,12 @@ export function compileExpression(src: string): jsonata.Expression {
     return hit;
   }
   if (body === "") throw new ExpressionError(body, "the expression is empty");
+  if (body.length > MAX_EXPRESSION_CHARS) {
+    throw new ExpressionError(
+      `${body.slice(0, 40)}…`,
+      `it is ${body.length} characters long, over the ${MAX_EXPRESSION_CHARS}-character expression limit`,
+    );
+  }
   let compiled: jsonata.Expression;
   try {
     compiled = jsonata(body, LIMITS);

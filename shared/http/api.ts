@@ -98,11 +98,39 @@ function header(event: APIGatewayProxyEvent, name: string): string | undefined {
   return undefined;
 }
 
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+/** A lone UTF-16 surrogate: a string with one cannot have come from valid UTF-8. */
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
+function notUtf8(): AppError {
+  return new AppError(400, "BAD_REQUEST", "Request body is not valid UTF-8");
+}
+
+/**
+ * JSON bodies must be UTF-8 (RFC 8259). Bytes that are not arrive base64-encoded (API Gateway does this for
+ * binary media types; the twin for any body that does not decode), and are refused here rather than read
+ * with replacement characters that would silently change the caller's data.
+ */
+function bodyText(event: APIGatewayProxyEvent & { body: string }): string {
+  if (!event.isBase64Encoded) {
+    if (LONE_SURROGATE.test(event.body)) throw notUtf8();
+    return event.body;
+  }
+  try {
+    return strictUtf8.decode(Buffer.from(event.body, "base64"));
+  } catch {
+    throw notUtf8();
+  }
+}
+
 function parseBody(event: APIGatewayProxyEvent): unknown {
   if (event.body === null || event.body === undefined || event.body === "") return undefined;
-  const raw = event.isBase64Encoded ? Buffer.from(event.body, "base64").toString("utf8") : event.body;
+  if (event.body.length > MAX_BODY_BYTES * 2) {
+    throw payloadTooLarge(`Request body is larger than the ${MAX_BODY_BYTES}-byte body limit`);
+  }
+  const raw = bodyText(event as APIGatewayProxyEvent & { body: string });
   if (Buffer.byteLength(raw, "utf8") > MAX_BODY_BYTES) {
-    throw payloadTooLarge(`Request body is larger than ${MAX_BODY_BYTES} bytes`);
+    throw payloadTooLarge(`Request body is larger than the ${MAX_BODY_BYTES}-byte body limit`);
   }
   const type = header(event, "content-type");
   if (type !== undefined && !/^application\/(.+\+)?json\b/i.test(type)) {
