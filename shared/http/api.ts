@@ -224,8 +224,25 @@ export function toErrorResult(error: unknown, requestId: string): APIGatewayProx
       error.headers,
     );
   }
+  if (dependencyUnreachable(error)) {
+    logger.error("A dependency did not answer", { error: (error as Error).message });
+    return errorResult(
+      503,
+      { code: "SERVICE_UNAVAILABLE", message: "A dependency is unavailable; try again shortly", requestId },
+      { "retry-after": "1" },
+    );
+  }
   logger.error("Unhandled error", error as Error);
   return errorResult(500, { code: "INTERNAL", message: "Internal error", requestId });
+}
+
+const UNREACHABLE = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH"]);
+
+/** The SDK gave up on a dependency that did not answer at all: the caller may retry, nothing is wrong with the request. */
+function dependencyUnreachable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  return (typeof code === "string" && UNREACHABLE.has(code)) || error.name === "ServiceUnavailable";
 }
 
 /**

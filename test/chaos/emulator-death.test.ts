@@ -48,6 +48,18 @@ describe("emulator death", () => {
     const health = await request<any>(platform.url, "GET", "/health");
     expect(score.record("emulator death", health.status === 200)).toBe(true);
 
+    // A request that needs the table says the truth too: unavailable, try again, not an internal error.
+    const signIn = await request<any>(platform.url, "POST", "/v1/auth/login", {
+      email: user.email,
+      password: "a-long-enough-password",
+    });
+    if (signIn.status !== 200) {
+      expect(
+        score.record("emulator death", signIn.status === 503 && signIn.body.code === "SERVICE_UNAVAILABLE"),
+        JSON.stringify(signIn.body),
+      ).toBe(true);
+    }
+
     const started = Date.now();
     const back = await until(
       () => request<any>(platform.url, "GET", "/ready"),
