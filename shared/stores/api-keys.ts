@@ -113,7 +113,13 @@ export async function createApiKey(input: {
         {
           Put: {
             TableName: tableName(),
-            Item: { ...keys.apiKeyLookup(id), type: "apiKeyLookup", tenantId: input.tenantId },
+            // The owner rides on the lookup too, so the authorizer reads key and owner at once.
+            Item: {
+              ...keys.apiKeyLookup(id),
+              type: "apiKeyLookup",
+              tenantId: input.tenantId,
+              ownerId: input.ownerId,
+            },
             ConditionExpression: "attribute_not_exists(pk)",
           },
         },
