@@ -12,7 +12,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: "integration",
-          include: ["test/integration/**/*.test.ts", "test/chaos/**/*.test.ts"],
+          include: ["test/integration/**/*.test.ts", "test/chaos/**/*.test.ts", "test/security/**/*.test.ts"],
           environment: "node",
           fileParallelism: false,
           testTimeout: 60_000,

@@ -30,6 +30,8 @@ export const AuthContext = z.object({
   role: Role,
   email: z.string().optional(),
   platformAdmin: z.enum(["true", "false"]).default("false"),
+  /** For an API key: the person it acts for, whose current role caps the key's. */
+  ownerId: z.string().optional(),
 });
 export type AuthContext = z.infer<typeof AuthContext>;
 

@@ -6,6 +6,11 @@ import { AuthContext } from "#events/auth";
 import type { Principal } from "#shared/http/api";
 import { logger, publishMetrics, tracer } from "#shared/observability";
 import { connect, disconnect, handleClientMessage } from "#shared/realtime";
+import {
+  claimConnectionSlot,
+  MAX_CONNECTIONS_PER_TENANT,
+  releaseConnectionSlot,
+} from "#shared/stores/connection-slots";
 
 /** `$connect`, `$disconnect` and `$default` of the WebSocket API; the authorizer ran before `$connect`. */
 export const handler = middy(async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
@@ -27,9 +32,17 @@ export const handler = middy(async (event: APIGatewayProxyEvent): Promise<APIGat
   });
   switch (routeKey) {
     case "$connect":
+      if (!(await claimConnectionSlot(principal.tenantId, connectionId))) {
+        logger.info("Connection refused: the tenant is at its connection limit");
+        return {
+          statusCode: 429,
+          body: `The tenant has ${MAX_CONNECTIONS_PER_TENANT} open connections, the connections-per-tenant limit`,
+        };
+      }
       await connect(connectionId, principal);
       break;
     case "$disconnect":
+      await releaseConnectionSlot(principal.tenantId, connectionId);
       await disconnect(connectionId, principal);
       break;
     default:

@@ -11,6 +11,10 @@ export interface DynamoDbLocal {
   port: number;
   /** Resolves once DynamoDB Local answers `ListTables`. */
   ready: Promise<void>;
+  /** True from a death of the process until the restarted one answers. */
+  readonly restarting: boolean;
+  /** The Java process's id, of the current process after a restart. */
+  pid(): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -68,6 +72,25 @@ async function waitForExit(child: ChildProcess, timeoutMs: number): Promise<bool
   });
 }
 
+/** Backoff between restarts of a DynamoDB Local that died: 1 s, doubling, at most 30 s. */
+const RESTART_BASE_MS = 1_000;
+const RESTART_MAX_MS = 30_000;
+/** Up this long after a restart, and the next death starts the backoff from the beginning again. */
+const STABLE_MS = 60_000;
+
+interface Launched {
+  child: ChildProcess;
+  /** Settles with why the process ended, whenever it does. */
+  exited: Promise<Error>;
+  output(): string;
+}
+
+/**
+ * Supervises DynamoDB Local: when the Java process dies after it was ready, the twin says so once, then
+ * starts it again on the same port with the same `-dbPath` (so the data is kept), with backoff, and says
+ * when it is back. `restarting` is true in between, so other components can keep quiet about refused
+ * connections instead of logging each one.
+ */
 export async function startDynamoDbLocal(options: {
   dataDir: string;
   preferredPort?: number;
@@ -81,52 +104,48 @@ export async function startDynamoDbLocal(options: {
 
   const port = await freePort(options.preferredPort);
   const emulator = emulatorDir();
-  const child = spawn(
-    "java",
-    [
-      // C1 only and the serial collector: on a two-core laptop these halve the JVM's start time.
-      "-XX:TieredStopAtLevel=1",
-      "-XX:+UseSerialGC",
-      `-Djava.library.path=${join(emulator, "DynamoDBLocal_lib")}`,
-      "-jar",
-      join(emulator, "DynamoDBLocal.jar"),
-      "-port",
-      String(port),
-      "-dbPath",
-      dbPath,
-      // One database for every access key and region, so a client with other credentials sees the same tables.
-      "-sharedDb",
-      // DynamoDB Local phones home by default; a laptop twin must work offline and stay quiet.
-      "-disableTelemetry",
-    ],
-    { cwd: emulator, stdio: ["ignore", "pipe", "pipe"] },
-  );
-
-  let output = "";
-  const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-4_000);
-  };
-  child.stdout?.on("data", keep);
-  child.stderr?.on("data", keep);
-
-  const killOnExit = () => child.kill("SIGKILL");
-  process.once("exit", killOnExit);
-
-  const exited = new Promise<Error>((resolvePromise) => {
-    child.once("error", (error: NodeJS.ErrnoException) => {
-      resolvePromise(error.code === "ENOENT" ? new Error(JAVA_MISSING) : error);
-    });
-    child.once("exit", (code, signal) => {
-      resolvePromise(
-        new Error(`DynamoDB Local exited (${signal ?? `code ${code}`}) before it was ready:\n${output}`),
-      );
-    });
-  });
-
-  if (child.pid !== undefined) await writeFile(pidFile, String(child.pid));
   const endpoint = `http://127.0.0.1:${port}`;
 
-  const ready = (async () => {
+  const launch = async (): Promise<Launched> => {
+    const child = spawn(
+      "java",
+      [
+        // C1 only and the serial collector: on a two-core laptop these halve the JVM's start time.
+        "-XX:TieredStopAtLevel=1",
+        "-XX:+UseSerialGC",
+        `-Djava.library.path=${join(emulator, "DynamoDBLocal_lib")}`,
+        "-jar",
+        join(emulator, "DynamoDBLocal.jar"),
+        "-port",
+        String(port),
+        "-dbPath",
+        dbPath,
+        // One database for every access key and region, so a client with other credentials sees the same tables.
+        "-sharedDb",
+        // DynamoDB Local phones home by default; a laptop twin must work offline and stay quiet.
+        "-disableTelemetry",
+      ],
+      { cwd: emulator, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let output = "";
+    const keep = (chunk: Buffer) => {
+      output = (output + chunk.toString()).slice(-4_000);
+    };
+    child.stdout?.on("data", keep);
+    child.stderr?.on("data", keep);
+    const exited = new Promise<Error>((resolvePromise) => {
+      child.once("error", (error: NodeJS.ErrnoException) => {
+        resolvePromise(error.code === "ENOENT" ? new Error(JAVA_MISSING) : error);
+      });
+      child.once("exit", (code, signal) => {
+        resolvePromise(new Error(`DynamoDB Local exited (${signal ?? `code ${code}`}):\n${output}`));
+      });
+    });
+    if (child.pid !== undefined) await writeFile(pidFile, String(child.pid));
+    return { child, exited, output: () => output };
+  };
+
+  const waitReady = async (launched: Launched): Promise<void> => {
     const client = new DynamoDBClient({
       endpoint,
       region: "us-east-1",
@@ -135,7 +154,7 @@ export async function startDynamoDbLocal(options: {
     });
     const started = Date.now();
     let failure: Error | undefined;
-    void exited.then((error) => {
+    void launched.exited.then((error) => {
       failure = error;
     });
     try {
@@ -149,12 +168,72 @@ export async function startDynamoDbLocal(options: {
         }
       }
       throw (
-        failure ?? new Error(`DynamoDB Local did not answer within ${READY_TIMEOUT_MS / 1000}s:\n${output}`)
+        failure ??
+        new Error(`DynamoDB Local did not answer within ${READY_TIMEOUT_MS / 1000}s:\n${launched.output()}`)
       );
     } finally {
       client.destroy();
     }
-  })();
+  };
+
+  let current = await launch();
+  let stopping = false;
+  let restarting = false;
+  let restarts = 0;
+  let upSince = Date.now();
+  let restartTimer: NodeJS.Timeout | undefined;
+  const killOnExit = () => current.child.kill("SIGKILL");
+  process.once("exit", killOnExit);
+
+  const supervise = (launched: Launched) => {
+    void launched.exited.then((reason) => {
+      if (stopping || launched !== current) return;
+      if (Date.now() - upSince > STABLE_MS) restarts = 0;
+      const delay = Math.min(RESTART_MAX_MS, RESTART_BASE_MS * 2 ** restarts);
+      restarts++;
+      restarting = true;
+      const why = reason.message.split("\n")[0];
+      log.error(
+        `DynamoDB Local (pid ${launched.child.pid}) died: ${why}. Requests that need the table fail until it is back; restarting it in ${delay / 1000}s with the same data (restart ${restarts}).`,
+      );
+      const outageStarted = Date.now();
+      const attempt = () => {
+        restartTimer = undefined;
+        if (stopping) return;
+        void (async () => {
+          try {
+            current = await launch();
+            supervise(current);
+            await waitReady(current);
+            restarting = false;
+            upSince = Date.now();
+            log.info(
+              `DynamoDB Local is back (pid ${current.child.pid}, down ${Date.now() - outageStarted} ms)`,
+            );
+          } catch (error) {
+            if (stopping) return;
+            // A launch that dies before it is ready is picked up by its own supervision; one that hangs is killed.
+            if (current.child.exitCode === null && current.child.signalCode === null)
+              current.child.kill("SIGKILL");
+            log.error(`DynamoDB Local did not come back: ${(error as Error).message.split("\n")[0]}`);
+          }
+        })();
+      };
+      restartTimer = setTimeout(attempt, delay);
+    });
+  };
+
+  const ready = waitReady(current).then(
+    () => {
+      upSince = Date.now();
+      supervise(current);
+    },
+    (error: Error) => {
+      throw new Error(
+        error.message.replace("DynamoDB Local exited", "DynamoDB Local exited before it was ready"),
+      );
+    },
+  );
   // The twin awaits `ready` later; until then a failure must not count as unhandled.
   ready.catch(() => undefined);
 
@@ -162,8 +241,15 @@ export async function startDynamoDbLocal(options: {
     endpoint,
     port,
     ready,
+    get restarting() {
+      return restarting;
+    },
+    pid: () => current.child.pid,
     async stop() {
+      stopping = true;
+      if (restartTimer !== undefined) clearTimeout(restartTimer);
       process.removeListener("exit", killOnExit);
+      const { child } = current;
       if (child.exitCode === null && child.signalCode === null) {
         child.kill("SIGTERM");
         if (!(await waitForExit(child, 5_000))) {

@@ -11,6 +11,13 @@ import { createStaticFiles } from "./static-files.ts";
 import { WebSocketApi } from "./websocket.ts";
 
 export const WEBSOCKET_PATH = "/ws";
+/** API Gateway's quota for the URL of a regional API, in characters. */
+export const MAX_URL_CHARS = 10_240;
+/**
+ * Node's default (16 KB for the request line and headers together) would refuse a long URL with a bare 431
+ * before the twin could answer; headers beyond this still get 431, with the contract's body.
+ */
+const MAX_HEADER_BYTES = 64 * 1024;
 
 export interface Gateway {
   port: number;
@@ -70,6 +77,10 @@ export async function startGateway(options: {
   ready.catch(() => undefined);
 
   const route = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    if ((request.url ?? "").length > MAX_URL_CHARS) {
+      const message = `Request URL is longer than the ${MAX_URL_CHARS}-character URL limit`;
+      return sendError(response, 414, "URI_TOO_LONG", message, randomUUID());
+    }
     const url = new URL(request.url ?? "/", "http://localhost");
     const method = request.method ?? "GET";
     if (isConnectionsPath(url.pathname)) return connections(request, response, url);
@@ -81,7 +92,7 @@ export async function startGateway(options: {
     sendError(response, 404, "NOT_FOUND", `No route for ${method} ${url.pathname}`, randomUUID());
   };
 
-  const server = createServer((request, response) => {
+  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (request, response) => {
     ready
       .then(() => route(request, response))
       .catch((error: unknown) => {
@@ -100,6 +111,24 @@ export async function startGateway(options: {
         if (!(error instanceof Error && error.message.startsWith("startup:")))
           log.error(`${request.method} ${request.url} failed`, error);
       });
+  });
+
+  server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (error.code === "HPE_HEADER_OVERFLOW" && socket.writable) {
+      const body = JSON.stringify({
+        code: "REQUEST_HEADER_FIELDS_TOO_LARGE",
+        message: `Request line and headers are larger than the ${MAX_HEADER_BYTES}-byte limit`,
+        requestId: randomUUID(),
+      });
+      socket.end(
+        `HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+      return;
+    }
+    // What Node does without a handler.
+    if (error.code !== "ECONNRESET" && socket.writable)
+      socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+    else socket.destroy();
   });
 
   server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {

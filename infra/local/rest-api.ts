@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import { randomBytes, randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type {
@@ -312,7 +313,10 @@ export function createRestApi(options: { functions: FunctionRunner; info: ApiInf
     }
 
     const contentType = request.headers["content-type"] ?? "";
-    const binary = body.length > 0 && contentType !== "" && !TEXT_TYPES.test(contentType);
+    // Bytes that are not UTF-8 travel base64-encoded, so the function sees them as sent rather than with
+    // replacement characters in their place.
+    const binary =
+      body.length > 0 && ((contentType !== "" && !TEXT_TYPES.test(contentType)) || !isUtf8(body));
     const event: APIGatewayProxyEvent = {
       resource: match.route.path,
       path: url.pathname,

@@ -85,6 +85,8 @@ export interface Twin {
   /** Invokes a function as its trigger would, with a full Lambda context. */
   invoke<T = unknown>(name: FunctionName, event: unknown): Promise<T>;
   startupMs: number;
+  /** DynamoDB Local's Java process (the current one, after a restart). */
+  dynamoPid(): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -102,7 +104,9 @@ async function startFauxqsOn(preferred: number | undefined): Promise<FauxqsServe
 /** Runs the whole platform on loopback: the same handlers as in AWS, behind local stand-ins for each service. */
 export async function startTwin(options: TwinOptions = {}): Promise<Twin> {
   const started = performance.now();
-  const log = createLogger({ quiet: options.quiet });
+  // While a supervised emulator is restarting, its dependants' errors say only what its supervisor said.
+  let outage = (): boolean => false;
+  const log = quietDuring(createLogger({ quiet: options.quiet }), () => outage());
   const dataDir = resolve(options.dataDir ?? ".data");
   await ensureDataDir(dataDir);
   const stops: Array<() => Promise<void>> = [];
@@ -127,6 +131,7 @@ export async function startTwin(options: TwinOptions = {}): Promise<Twin> {
       if (result.status === "rejected") throw result.reason;
     }
     const dynamo = (dynamoResult as PromiseFulfilledResult<DynamoDbLocal>).value;
+    outage = () => dynamo.restarting;
     const fauxqs = (fauxqsResult as PromiseFulfilledResult<FauxqsServer>).value;
     const secret = (secretResult as PromiseFulfilledResult<{ value: string; createdAt: Date }>).value;
 
@@ -333,6 +338,7 @@ export async function startTwin(options: TwinOptions = {}): Promise<Twin> {
       admin,
       invoke: (name, event) => functions.invoke(name, event),
       startupMs,
+      dynamoPid: () => dynamo.pid(),
       stop() {
         stopping ??= stopAll(stops, log);
         return stopping;
@@ -343,6 +349,32 @@ export async function startTwin(options: TwinOptions = {}): Promise<Twin> {
     await stopAll(stops, log);
     throw error;
   }
+}
+
+/**
+ * Drops error lines while `outage()` holds and counts them: a dead emulator otherwise turns every poll into
+ * an ECONNREFUSED stack trace. The dead component's own supervisor logs under "dynamodb", which stays loud.
+ */
+function quietDuring(log: Logger, outage: () => boolean, component = "twin"): Logger {
+  let dropped = 0;
+  return {
+    info: (message) => {
+      if (dropped > 0 && !outage()) {
+        log.warn(`${dropped} error(s) while an emulator was down were not shown`);
+        dropped = 0;
+      }
+      log.info(message);
+    },
+    warn: (message) => log.warn(message),
+    error: (message, error) => {
+      if (component !== "dynamodb" && outage()) {
+        dropped++;
+        return;
+      }
+      log.error(message, error);
+    },
+    child: (name) => quietDuring(log.child(name), outage, name),
+  };
 }
 
 /** Stops in reverse order of start: event sources first, so nothing is invoked once its services are gone. */

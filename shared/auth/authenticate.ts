@@ -3,8 +3,9 @@ import { epochSeconds } from "../db.ts";
 import { tooManyRequests } from "../errors.ts";
 import { logger } from "../observability.ts";
 import { LOGIN_RULES, resetSlots, takeSlot } from "../rate-limit.ts";
+import { ownerOf, ROLE_RANK } from "../stores/api-keys.ts";
 import {
-  findApiKey,
+  findApiKeyAndOwner,
   findUserByEmail,
   getUser,
   rotateRefreshFamily,
@@ -116,19 +117,32 @@ export async function refresh(refreshToken: string): Promise<TokenResponse> {
 /** Resolves a bearer JWT or an API key to the caller. Throws AuthenticationError for anything else. */
 export async function authenticate(credential: string): Promise<AuthContext> {
   if (credential.startsWith("sb_")) {
-    const key = await findApiKey(credential);
-    if (key === undefined) throw new AuthenticationError("API key is invalid");
+    const found = await findApiKeyAndOwner(credential);
+    if (found === undefined) throw new AuthenticationError("API key is invalid");
+    const { key } = found;
     if (key.revokedAt !== undefined) throw new AuthenticationError("API key was revoked");
     if (key.expiresAt !== undefined && Date.parse(key.expiresAt) <= Date.now()) {
       throw new AuthenticationError("API key has expired");
+    }
+    // A key never outlives or outranks its person: the owner is read on every use (one GetItem, alongside
+    // the key's own), so a deletion, a disabling or a demotion holds at once for every key in the chain the
+    // person started. Keys minted before owners were recorded resolve theirs through their creators.
+    let owner = found.owner;
+    if (found.ownerId === undefined) {
+      const ownerId = await ownerOf(key);
+      owner = ownerId === undefined ? undefined : await getUser(key.tenantId, ownerId);
+    }
+    if (owner === undefined || owner.disabled === true) {
+      throw new AuthenticationError("API key's owner no longer has access");
     }
     await touchApiKey(key).catch((error) => logger.warn("Could not record lastUsedAt", { error }));
     return {
       tenantId: key.tenantId,
       principalId: key.id,
       principalType: "apiKey",
-      role: key.role,
+      role: ROLE_RANK[owner.role] < ROLE_RANK[key.role] ? owner.role : key.role,
       platformAdmin: "false",
+      ownerId: owner.id,
     };
   }
   let claims: Awaited<ReturnType<typeof verifyAccessToken>>;

@@ -1,5 +1,6 @@
 import jsonata from "jsonata";
 import { EXPRESSION_PATTERN } from "#events/workflow";
+import { LinearRegExp, toLinearRegExp } from "./linear-regexp.ts";
 
 /**
  * What a `{% … %}` expression can see. Each field is bound as a JSONata variable (`$input`, `$steps`, …).
@@ -18,8 +19,20 @@ export interface ExpressionContext {
   now?: Date;
 }
 
-/** Guardrails for one evaluation: expressions come from tenants and run inside shared workers. */
-const LIMITS = { timeout: 1_000, stack: 500, sequence: 1_000_000 };
+/**
+ * Guardrails for one evaluation: expressions come from tenants and run inside shared workers. JSONata checks
+ * the time at every step it evaluates; regular expressions run on RE2 (linear time), so no single step can
+ * backtrack for longer than its input allows and the time limit holds for every expression.
+ */
+export const EXPRESSION_TIME_LIMIT_MS = 1_000;
+/** Longest expression (the text inside `{% %}`), in characters. */
+export const MAX_EXPRESSION_CHARS = 4_096;
+const LIMITS = {
+  timeout: EXPRESSION_TIME_LIMIT_MS,
+  stack: 500,
+  sequence: 1_000_000,
+  RegexEngine: LinearRegExp as unknown as RegExpConstructor,
+};
 const CACHE_SIZE = 256;
 const SEGMENT = /\{%([\s\S]*?)%\}/g;
 
@@ -89,9 +102,16 @@ export function compileExpression(src: string): jsonata.Expression {
     return hit;
   }
   if (body === "") throw new ExpressionError(body, "the expression is empty");
+  if (body.length > MAX_EXPRESSION_CHARS) {
+    throw new ExpressionError(
+      `${body.slice(0, 40)}…`,
+      `it is ${body.length} characters long, over the ${MAX_EXPRESSION_CHARS}-character expression limit`,
+    );
+  }
   let compiled: jsonata.Expression;
   try {
     compiled = jsonata(body, LIMITS);
+    checkRegexes(body, compiled.ast());
   } catch (err) {
     throw toExpressionError(body, err);
   }
@@ -101,6 +121,19 @@ export function compileExpression(src: string): jsonata.Expression {
     if (oldest !== undefined) cache.delete(oldest);
   }
   return compiled;
+}
+
+/** Refuses, when the workflow is checked, a regular expression RE2 cannot run (lookaround, backreferences). */
+function checkRegexes(body: string, node: unknown): void {
+  if (node === null || typeof node !== "object") return;
+  if (node instanceof RegExp) {
+    toLinearRegExp(node);
+    return;
+  }
+  for (const value of Object.values(node)) {
+    if (Array.isArray(value)) for (const v of value) checkRegexes(body, v);
+    else checkRegexes(body, value);
+  }
 }
 
 /** The syntax error of an expression (bare or `{% %}`-wrapped), or null when it parses. */

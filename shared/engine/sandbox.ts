@@ -1,176 +1,181 @@
-import variantExport from "@jitl/quickjs-singlefile-cjs-release-sync";
+import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import {
-  newQuickJSWASMModuleFromVariant,
-  newVariant,
-  type QuickJSContext,
-  type QuickJSHandle,
-  type QuickJSRuntime,
-  type QuickJSSyncVariant,
-  type QuickJSWASMModule,
-} from "quickjs-emscripten-core";
+  type GuestAnswer,
+  SANDBOX_DEFAULTS,
+  SandboxError,
+  type SandboxGlobals,
+  type SandboxOptions,
+  type SandboxResult,
+} from "./sandbox-guest.ts";
+
+export {
+  MAX_LOG_CHARS,
+  SandboxError,
+  type SandboxErrorCode,
+  type SandboxGlobals,
+  type SandboxOptions,
+  type SandboxResult,
+} from "./sandbox-guest.ts";
 
 /**
- * Runs a `code` node's JavaScript in QuickJS compiled to WebAssembly. The guest has no host objects at
- * all: no require, process, fetch, timers or I/O. Data crosses the boundary only as JSON text.
+ * Code runs in QuickJS inside a worker thread, never on the caller's event loop: a `while (true) {}` spins
+ * one worker while the API, the pollers and other jobs go on. QuickJS stops the guest at its deadline when
+ * it polls its interrupt handler; a guest stuck in one long native call is stopped by terminating its
+ * worker shortly after, and a fresh worker replaces it. Idle workers are kept and reused, so a run costs
+ * one message each way, not a thread start.
  *
- * The time limit is checked whenever QuickJS polls its interrupt handler (on loop back-edges and calls),
- * so one long native call, such as sorting a huge array, can overrun it; the node's timeoutSeconds and
- * the Lambda timeout bound that case.
+ * The worker runs this very module: `import.meta.url` is this file under tsx and the function's bundle on
+ * Lambda, and the check at the bottom turns it into the worker's message loop.
  */
-
-export type SandboxErrorCode = "CODE_ERROR" | "CODE_TIMEOUT" | "CODE_MEMORY";
-
-export class SandboxError extends Error {
-  override readonly name = "SandboxError";
-  readonly code: SandboxErrorCode;
-  /** 1-based line in the node's code, when QuickJS reported one. */
-  readonly line: number | undefined;
-
-  constructor(code: SandboxErrorCode, message: string, line?: number) {
-    super(message);
-    this.code = code;
-    this.line = line;
-  }
-}
-
-export interface SandboxGlobals {
-  input?: unknown;
-  item?: unknown;
-  index?: number;
-  attempt?: number;
-  steps?: Record<string, unknown>;
-}
-
-export interface SandboxOptions {
-  /** Wall-clock budget for the run. Default 5 s. */
-  timeoutMs?: number;
-  /** Heap budget. Default 32 MiB. */
-  memoryLimitBytes?: number;
-  /** Guest stack budget. Default 256 KiB (about 1,500 plain recursive calls). */
-  maxStackBytes?: number;
-  /** console.* lines kept. Default 100; each line is cut at 2,000 characters. */
-  maxLogLines?: number;
-}
-
-export interface SandboxResult {
-  output: unknown;
-  logs: string[];
-  durationMs: number;
-}
-
-const MiB = 1024 * 1024;
-const WASM_PAGE = 64 * 1024;
-const DEFAULTS = {
-  timeoutMs: 5_000,
-  memoryLimitBytes: 32 * MiB,
-  maxStackBytes: 256 * 1024,
-  maxLogLines: 100,
-};
-const MAX_LOG_LINE = 2_000;
-/**
- * The build reserves 16 MiB of linear memory for its data, its C stack and the first heap pages. The
- * guest may grow memory by its own budget on top of that.
- */
-const BASE_MEMORY = 16 * MiB;
-/**
- * Above this the host's own (V8) stack, not QuickJS's check, would overflow first: each guest frame costs
- * more host stack than QuickJS accounts for.
- */
-const MAX_STACK_CEILING = 384 * 1024;
-
-/** Node's ESM loader hands us `module.exports` of this CJS package, so the variant may sit on `.default`. */
-const baseVariant: QuickJSSyncVariant =
-  (variantExport as unknown as { default?: QuickJSSyncVariant }).default ?? variantExport;
 
 /**
- * QuickJS's own memory limit cannot count bytes in this build (malloc_usable_size is unavailable under
- * Emscripten, so only allocation counts accumulate). The reliable bound is the WebAssembly memory itself:
- * each module gets a memory that cannot grow past the budget, so malloc fails and QuickJS throws
- * "out of memory". One module per budget, loaded once per process and reused by every run.
+ * No code step runs longer than this, whatever its timeoutSeconds: the worker Lambda (120 s) runs a batch
+ * of up to 10 steps on at most POOL_SIZE workers, so three rounds of steps at the cap still finish inside
+ * its timeout. A unit test keeps the two in step.
  */
-const modules = new Map<number, Promise<QuickJSWASMModule>>();
+export const CODE_STEP_MAX_MS = 30_000;
+/** Time the guest gets past its deadline to stop itself before its worker is terminated. */
+const TERMINATE_GRACE_MS = 250;
+/** Workers that may run at once (later runs queue): a batch of 10 steps at the cap takes three rounds. */
+export const POOL_SIZE = 4;
+/** V8 heap of a worker (the guest's own memory is the WebAssembly memory, bounded apart from this). */
+const WORKER_HEAP_MB = 128;
+const WORKER_MARK = "switchboard-sandbox";
 
-function moduleFor(memoryLimitBytes: number): Promise<QuickJSWASMModule> {
-  const pages = Math.ceil((BASE_MEMORY + memoryLimitBytes) / WASM_PAGE);
-  let loading = modules.get(pages);
-  if (!loading) {
-    const memory = new WebAssembly.Memory({ initial: BASE_MEMORY / WASM_PAGE, maximum: pages });
-    loading = newQuickJSWASMModuleFromVariant(newVariant(baseVariant, { wasmMemory: memory }));
-    loading.catch(() => modules.delete(pages));
-    modules.set(pages, loading);
-  }
-  return loading;
+interface Job {
+  code: string;
+  globals: SandboxGlobals;
+  opts: SandboxOptions;
+  resolve: (answer: GuestAnswer) => void;
+  reject: (error: unknown) => void;
 }
 
-/**
- * After an out-of-memory or a host-side stack overflow the module's allocator or interpreter state may be
- * inconsistent (freeing the runtime can then abort the whole module), so such a module is dropped
- * without disposing and the next run loads a fresh one.
- */
-function discardModule(memoryLimitBytes: number): void {
-  modules.delete(Math.ceil((BASE_MEMORY + memoryLimitBytes) / WASM_PAGE));
+interface PoolWorker {
+  worker: Worker;
+  ready: Promise<void>;
+  busy: boolean;
 }
 
-/** Loads the WebAssembly module ahead of the first run (cold start). */
-export async function warmSandbox(opts: Pick<SandboxOptions, "memoryLimitBytes"> = {}): Promise<void> {
-  await moduleFor(opts.memoryLimitBytes ?? DEFAULTS.memoryLimitBytes);
-}
+const idle: PoolWorker[] = [];
+const waiting: Job[] = [];
+let live = 0;
 
-/**
- * Installed before the user's code. It captures JSON before the user can replace it, installs console,
- * and returns the runner that parses the arguments, awaits the function and serialises its result.
- */
-const BOOTSTRAP = `(function () {
-  const parse = JSON.parse, stringify = JSON.stringify;
-  const write = globalThis.__sandboxLog;
-  delete globalThis.__sandboxLog;
-  const format = (v) => {
-    if (typeof v === "string") return v;
-    if (v instanceof Error) return String(v);
-    try { const s = stringify(v); return s === undefined ? String(v) : s; } catch { return String(v); }
+function newWorker(): Worker {
+  const options = {
+    workerData: { [WORKER_MARK]: true },
+    resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
   };
-  const log = (...args) => { write(args.map(format).join(" ")); };
-  globalThis.console = { log, info: log, warn: log, error: log, debug: log };
-  return async (fn, json) => {
-    const a = parse(json);
-    const result = await fn(a.input, a.item, a.index, a.attempt, a.steps);
-    let text;
-    try { text = stringify(result); } catch (e) {
-      throw new TypeError("the returned value is not JSON-serialisable: " + (e && e.message));
+  if (!import.meta.url.endsWith(".ts")) return new Worker(new URL(import.meta.url), options);
+  // From source (tsx, the test runner), a worker does not inherit the TypeScript loader: it registers tsx's.
+  const tsx = pathToFileURL(
+    createRequire(import.meta.url)
+      .resolve("tsx/esm/api")
+      .replace(/\.cjs$/, ".mjs"),
+  );
+  const boot = `import(${JSON.stringify(tsx.href)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(import.meta.url)}); });`;
+  return new Worker(boot, { ...options, eval: true });
+}
+
+function spawn(): PoolWorker {
+  const worker = newWorker();
+  worker.unref();
+  live++;
+  const ready = new Promise<void>((resolve, reject) => {
+    const onError = (error: unknown) => reject(error);
+    worker.once("error", onError);
+    worker.once("message", (message: unknown) => {
+      worker.off("error", onError);
+      if ((message as { ready?: boolean }).ready === true) resolve();
+      else reject(new Error("the sandbox worker did not start"));
+    });
+  });
+  const entry: PoolWorker = { worker, ready, busy: false };
+  worker.once("exit", () => {
+    live--;
+    const at = idle.indexOf(entry);
+    if (at >= 0) idle.splice(at, 1);
+    pump();
+  });
+  return entry;
+}
+
+function dispose(entry: PoolWorker): void {
+  void entry.worker.terminate();
+}
+
+function release(entry: PoolWorker): void {
+  entry.busy = false;
+  idle.push(entry);
+  pump();
+}
+
+/** Starts queued runs while there are idle workers or room for a new one. */
+function pump(): void {
+  while (waiting.length > 0) {
+    let entry = idle.pop();
+    if (entry === undefined) {
+      if (live >= POOL_SIZE) return;
+      entry = spawn();
     }
-    return text === undefined ? "null" : text;
-  };
-})()`;
-
-/**
- * The code is the body of an async function, so it may `await`. The header sits alone on line 1, so
- * guest line N is line N - 1 of the node's code.
- */
-const HEADER = "(async function (input, item, index, attempt, steps) {\n";
-const CODE_FILE = "code.js";
-
-interface GuestError {
-  name?: string;
-  message?: string;
-  stack?: string;
-}
-
-function lineOf(stack: string | undefined, lines: number): number | undefined {
-  const m = stack?.match(/code\.js:(\d+)/);
-  if (!m) return undefined;
-  // A syntax error at the end of the code is reported on the closing line of the wrapper.
-  const line = Math.min(Number(m[1]) - 1, lines);
-  return line >= 1 ? line : undefined;
-}
-
-function describe(ctx: QuickJSContext, handle: QuickJSHandle): GuestError {
-  try {
-    const dumped = ctx.dump(handle) as unknown;
-    if (dumped !== null && typeof dumped === "object") return dumped as GuestError;
-    return { message: String(dumped) };
-  } catch {
-    return { message: "unknown error" };
+    const job = waiting.shift() as Job;
+    entry.busy = true;
+    void dispatch(entry, job);
   }
+}
+
+async function dispatch(entry: PoolWorker, job: Job): Promise<void> {
+  try {
+    await entry.ready;
+  } catch (error) {
+    dispose(entry);
+    job.reject(error);
+    return;
+  }
+  const timeoutMs = job.opts.timeoutMs ?? SANDBOX_DEFAULTS.timeoutMs;
+  const { worker } = entry;
+  let settled = false;
+  const finish = (outcome: () => void) => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    worker.off("message", onMessage);
+    worker.off("error", onError);
+    worker.off("exit", onExit);
+    outcome();
+  };
+  const onMessage = (answer: GuestAnswer) =>
+    finish(() => {
+      job.resolve(answer);
+      release(entry);
+    });
+  const onError = (error: Error) =>
+    finish(() => {
+      dispose(entry);
+      // The worker's own V8 heap ran out: the guest is the only thing in it that grows.
+      if ((error as { code?: string }).code === "ERR_WORKER_OUT_OF_MEMORY") {
+        job.resolve({ ok: false, code: "CODE_MEMORY", message: "the code used too much memory", logs: [] });
+      } else job.reject(error);
+    });
+  const onExit = () => finish(() => job.reject(new Error("the sandbox worker stopped")));
+  const timer = setTimeout(
+    () =>
+      finish(() => {
+        dispose(entry);
+        job.resolve({
+          ok: false,
+          code: "CODE_TIMEOUT",
+          message: `the code ran longer than ${timeoutMs} ms`,
+          logs: [],
+        });
+      }),
+    timeoutMs + TERMINATE_GRACE_MS,
+  );
+  worker.on("message", onMessage);
+  worker.once("error", onError);
+  worker.once("exit", onExit);
+  worker.postMessage({ code: job.code, globals: job.globals, opts: job.opts });
 }
 
 /**
@@ -181,129 +186,60 @@ function dropProtoKeys(key: string, value: unknown): unknown {
   return key === "__proto__" ? undefined : value;
 }
 
-/** Runs `code` (the body of a function of input, item, index, attempt, steps) and returns its JSON result. */
+/** The time a run gets: what it asks for, never more than CODE_STEP_MAX_MS. */
+export function codeTimeoutMs(opts: Pick<SandboxOptions, "timeoutMs">): number {
+  return Math.max(1, Math.min(opts.timeoutMs ?? SANDBOX_DEFAULTS.timeoutMs, CODE_STEP_MAX_MS));
+}
+
+/**
+ * Runs `code` (the body of a function of input, item, index, attempt, steps) in the sandbox and returns
+ * its JSON result and console lines. Throws SandboxError for anything the code did wrong.
+ */
 export async function runCode(
   code: string,
   globals: SandboxGlobals = {},
   opts: SandboxOptions = {},
 ): Promise<SandboxResult> {
-  const timeoutMs = opts.timeoutMs ?? DEFAULTS.timeoutMs;
-  const memoryLimitBytes = opts.memoryLimitBytes ?? DEFAULTS.memoryLimitBytes;
-  const maxStackBytes = Math.min(opts.maxStackBytes ?? DEFAULTS.maxStackBytes, MAX_STACK_CEILING);
-  const maxLogLines = opts.maxLogLines ?? DEFAULTS.maxLogLines;
-  const args = JSON.stringify({
-    input: globals.input ?? null,
-    item: globals.item ?? null,
-    index: globals.index ?? null,
-    attempt: globals.attempt ?? 1,
-    steps: globals.steps ?? {},
+  const timeoutMs = codeTimeoutMs(opts);
+  const answer = await new Promise<GuestAnswer>((resolve, reject) => {
+    waiting.push({ code, globals, opts: { ...opts, timeoutMs }, resolve, reject });
+    pump();
   });
-
-  const module = await moduleFor(memoryLimitBytes);
-  // Everything below is synchronous, so concurrent runs never interleave inside one module.
-  const started = Date.now();
-  const deadline = started + timeoutMs;
-  const logs: string[] = [];
-  let droppedLogs = 0;
-  let timedOut = false;
-  let poisoned = false;
-
-  let runtime: QuickJSRuntime;
-  let ctx: QuickJSContext;
-  try {
-    runtime = module.newRuntime();
-    ctx = runtime.newContext();
-  } catch (err) {
-    // The module itself is broken (an earlier abort); the next run loads a fresh one.
-    discardModule(memoryLimitBytes);
-    throw err;
+  if (!answer.ok) {
+    const error = new SandboxError(answer.code, answer.message, answer.line);
+    error.logs = answer.logs;
+    throw error;
   }
-  const handles: QuickJSHandle[] = [];
-  const keep = (h: QuickJSHandle): QuickJSHandle => {
-    handles.push(h);
-    return h;
-  };
-
-  const fail = (h: QuickJSHandle): SandboxError => {
-    const e = describe(ctx, h);
-    const message = e.message ?? "unknown error";
-    if (timedOut) return new SandboxError("CODE_TIMEOUT", `the code ran longer than ${timeoutMs} ms`);
-    if (e.name === "InternalError" && /out of memory/i.test(message)) {
-      poisoned = true;
-      return new SandboxError(
-        "CODE_MEMORY",
-        `the code used more than ${(memoryLimitBytes / MiB).toFixed(1)} MiB of memory`,
-      );
-    }
-    const line = lineOf(e.stack, code.split("\n").length);
-    const label = e.name ? `${e.name}: ${message}` : message;
-    return new SandboxError("CODE_ERROR", line === undefined ? label : `${label} (line ${line})`, line);
-  };
-
-  try {
-    runtime.setMemoryLimit(memoryLimitBytes);
-    runtime.setMaxStackSize(maxStackBytes);
-    runtime.setInterruptHandler(() => {
-      if (Date.now() > deadline) timedOut = true;
-      return timedOut;
-    });
-
-    const logFn = keep(
-      ctx.newFunction("log", (line) => {
-        if (logs.length < maxLogLines) logs.push(ctx.getString(line).slice(0, MAX_LOG_LINE));
-        else droppedLogs++;
-      }),
-    );
-    ctx.setProp(ctx.global, "__sandboxLog", logFn);
-
-    const boot = ctx.evalCode(BOOTSTRAP, "sandbox.js");
-    if (boot.error) throw fail(keep(boot.error));
-    const runner = keep(boot.value);
-
-    const compiled = ctx.evalCode(`${HEADER}${code}\n})`, CODE_FILE);
-    if (compiled.error) throw fail(keep(compiled.error));
-    const fn = keep(compiled.value);
-
-    const called = ctx.callFunction(runner, ctx.undefined, fn, keep(ctx.newString(args)));
-    if (called.error) throw fail(keep(called.error));
-    const promise = keep(called.value);
-
-    // Async code settles only as its jobs run; a deadline stops a job chain that never ends.
-    while (runtime.hasPendingJob() && !timedOut) {
-      const ran = runtime.executePendingJobs(64);
-      if (ran.error) keep(ran.error);
-    }
-    if (timedOut) throw new SandboxError("CODE_TIMEOUT", `the code ran longer than ${timeoutMs} ms`);
-
-    const state = ctx.getPromiseState(promise);
-    if (state.type === "pending") {
-      throw new SandboxError(
-        "CODE_ERROR",
-        "the code returned a promise that never settles (there are no timers)",
-      );
-    }
-    if (state.type === "rejected") throw fail(keep(state.error));
-    if (!state.notAPromise) keep(state.value);
-    const text = ctx.getString(state.value);
-    if (droppedLogs > 0) logs.push(`… ${droppedLogs} more line(s) dropped`);
-    return { output: JSON.parse(text, dropProtoKeys), logs, durationMs: Date.now() - started };
-  } catch (err) {
-    if (err instanceof SandboxError) throw err;
-    // A RangeError here is the host's stack overflowing inside the guest: the module is unsafe to reuse.
-    poisoned = true;
-    if (err instanceof RangeError) throw new SandboxError("CODE_ERROR", "stack overflow");
-    throw new SandboxError("CODE_ERROR", err instanceof Error ? err.message : String(err));
-  } finally {
-    if (poisoned) {
-      discardModule(memoryLimitBytes);
-    } else {
-      try {
-        for (const h of handles.reverse()) if (h.alive) h.dispose();
-        ctx.dispose();
-        runtime.dispose();
-      } catch {
-        discardModule(memoryLimitBytes);
-      }
-    }
-  }
+  return { output: JSON.parse(answer.text, dropProtoKeys), logs: answer.logs, durationMs: answer.durationMs };
 }
+
+/** Starts a worker and loads QuickJS into it ahead of the first run (cold start). */
+export async function warmSandbox(): Promise<void> {
+  if (idle.length > 0 || live >= POOL_SIZE) return;
+  const entry = spawn();
+  await entry.ready;
+  idle.push(entry);
+}
+
+async function serve(): Promise<void> {
+  const port = parentPort;
+  if (port === null) return;
+  const { runInQuickJs, warmQuickJs } = await import("./sandbox-guest.ts");
+  await warmQuickJs();
+  port.on("message", (task: { code: string; globals: SandboxGlobals; opts: SandboxOptions }) => {
+    // One run at a time: the host sends the next only after this answer.
+    void runInQuickJs(task.code, task.globals, task.opts).then(
+      (answer) => port.postMessage(answer),
+      (error: unknown) =>
+        port.postMessage({
+          ok: false,
+          code: "CODE_ERROR",
+          message: error instanceof Error ? error.message : String(error),
+          logs: [],
+        } satisfies GuestAnswer),
+    );
+  });
+  port.postMessage({ ready: true });
+}
+
+if (!isMainThread && (workerData as Record<string, unknown> | null)?.[WORKER_MARK] === true) void serve();

@@ -24,6 +24,8 @@ export interface Principal {
   role: AuthContext["role"];
   email?: string;
   platformAdmin: boolean;
+  /** For an API key: the person it acts for. */
+  ownerId?: string;
 }
 
 export interface ApiRequest<B, Q> {
@@ -96,11 +98,39 @@ function header(event: APIGatewayProxyEvent, name: string): string | undefined {
   return undefined;
 }
 
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+/** A lone UTF-16 surrogate: a string with one cannot have come from valid UTF-8. */
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
+function notUtf8(): AppError {
+  return new AppError(400, "BAD_REQUEST", "Request body is not valid UTF-8");
+}
+
+/**
+ * JSON bodies must be UTF-8 (RFC 8259). Bytes that are not arrive base64-encoded (API Gateway does this for
+ * binary media types; the twin for any body that does not decode), and are refused here rather than read
+ * with replacement characters that would silently change the caller's data.
+ */
+function bodyText(event: APIGatewayProxyEvent & { body: string }): string {
+  if (!event.isBase64Encoded) {
+    if (LONE_SURROGATE.test(event.body)) throw notUtf8();
+    return event.body;
+  }
+  try {
+    return strictUtf8.decode(Buffer.from(event.body, "base64"));
+  } catch {
+    throw notUtf8();
+  }
+}
+
 function parseBody(event: APIGatewayProxyEvent): unknown {
   if (event.body === null || event.body === undefined || event.body === "") return undefined;
-  const raw = event.isBase64Encoded ? Buffer.from(event.body, "base64").toString("utf8") : event.body;
+  if (event.body.length > MAX_BODY_BYTES * 2) {
+    throw payloadTooLarge(`Request body is larger than the ${MAX_BODY_BYTES}-byte body limit`);
+  }
+  const raw = bodyText(event as APIGatewayProxyEvent & { body: string });
   if (Buffer.byteLength(raw, "utf8") > MAX_BODY_BYTES) {
-    throw payloadTooLarge(`Request body is larger than ${MAX_BODY_BYTES} bytes`);
+    throw payloadTooLarge(`Request body is larger than the ${MAX_BODY_BYTES}-byte body limit`);
   }
   const type = header(event, "content-type");
   if (type !== undefined && !/^application\/(.+\+)?json\b/i.test(type)) {
@@ -194,8 +224,25 @@ export function toErrorResult(error: unknown, requestId: string): APIGatewayProx
       error.headers,
     );
   }
+  if (dependencyUnreachable(error)) {
+    logger.error("A dependency did not answer", { error: (error as Error).message });
+    return errorResult(
+      503,
+      { code: "SERVICE_UNAVAILABLE", message: "A dependency is unavailable; try again shortly", requestId },
+      { "retry-after": "1" },
+    );
+  }
   logger.error("Unhandled error", error as Error);
   return errorResult(500, { code: "INTERNAL", message: "Internal error", requestId });
+}
+
+const UNREACHABLE = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH"]);
+
+/** The SDK gave up on a dependency that did not answer at all: the caller may retry, nothing is wrong with the request. */
+function dependencyUnreachable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  return (typeof code === "string" && UNREACHABLE.has(code)) || error.name === "ServiceUnavailable";
 }
 
 /**

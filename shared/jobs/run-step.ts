@@ -7,8 +7,12 @@ import { runCode, SandboxError } from "../engine/sandbox.ts";
 import type { JobState } from "../engine/types.ts";
 import { logger } from "../observability.ts";
 import { runToolStep } from "../tools/run-tool.ts";
+import { boundError, boundLogs } from "./bound-error.ts";
 
-export type StepOutcome = { ok: true; output: unknown } | { ok: false; error: StepError; retryable: boolean };
+/** `logs`: what a code step wrote to its console, bounded (see bound-error.ts). */
+export type StepOutcome =
+  | { ok: true; output: unknown; logs?: string[] }
+  | { ok: false; error: StepError; retryable: boolean; logs?: string[] };
 
 /** Default per-attempt limit for a node without `timeoutSeconds`. */
 export const DEFAULT_STEP_TIMEOUT_SECONDS = 60;
@@ -35,9 +39,24 @@ function failure(code: string, message: string, retryable: boolean): StepOutcome
 /**
  * Runs one attempt of a step: resolves its input, then calls the node's runner. Errors of the step itself
  * (a throw in user code, a bad expression) come back as a failed outcome; errors of the platform throw, so
- * the message is retried.
+ * the message is retried. Every outcome leaves here with its error and logs cut to their limits, so
+ * recording it cannot fail on the item size.
  */
 export async function executeStep(
+  state: JobState,
+  nodeId: string,
+  itemIndex: number | undefined,
+  attempt: number,
+): Promise<StepOutcome> {
+  const outcome = await runStep(state, nodeId, itemIndex, attempt);
+  const logs = outcome.logs === undefined ? {} : { logs: boundLogs(outcome.logs) };
+  if (outcome.ok) return { ...outcome, ...logs };
+  const step = `${nodeId}${itemIndex === undefined ? "" : `[${itemIndex}]`}/${attempt}`;
+  const error = await boundError(outcome.error, { tenantId: state.tenantId, jobId: state.jobId, step });
+  return { ...outcome, error, ...logs };
+}
+
+async function runStep(
   state: JobState,
   nodeId: string,
   itemIndex: number | undefined,
@@ -65,7 +84,7 @@ export async function executeStep(
           { input, item: context.item, index: context.index, attempt, steps: context.steps ?? {} },
           { timeoutMs },
         );
-        return { ok: true, output: result.output };
+        return { ok: true, output: result.output, logs: result.logs };
       } catch (error) {
         if (!(error instanceof SandboxError)) throw error;
         logger.info("Code step failed", { nodeId, code: error.code });
@@ -74,6 +93,7 @@ export async function executeStep(
           ok: false,
           error: { code: error.code, message: error.message },
           retryable: error.code !== "CODE_MEMORY",
+          logs: error.logs,
         };
       }
     }

@@ -37,10 +37,30 @@ function toApiKey(item: Record<string, unknown>): ApiKeyItem {
     secretHash: String(item.secretHash),
     createdBy: String(item.createdBy),
     createdAt: String(item.createdAt),
+    ...optional("ownerId"),
     ...optional("expiresAt"),
     ...optional("revokedAt"),
     ...optional("lastUsedAt"),
   };
+}
+
+/** How far a key minted before owners were recorded is followed up its creators to find a person. */
+const MAX_LEGACY_CHAIN = 8;
+
+/**
+ * The user a key acts for. Keys record it when minted; for an older key the chain of creators is followed
+ * (a key's `createdBy` is a user id or a key id). `undefined` when the chain ends in nobody.
+ */
+export async function ownerOf(key: ApiKeyItem): Promise<string | undefined> {
+  if (key.ownerId !== undefined) return key.ownerId;
+  let creator = key.createdBy;
+  for (let hop = 0; hop < MAX_LEGACY_CHAIN; hop++) {
+    const parent = await getApiKey(key.tenantId, creator);
+    if (parent === undefined) return creator;
+    if (parent.ownerId !== undefined) return parent.ownerId;
+    creator = parent.createdBy;
+  }
+  return undefined;
 }
 
 /**
@@ -53,6 +73,7 @@ export async function createApiKey(input: {
   name: string;
   role: Role;
   createdBy: string;
+  ownerId: string;
   expiresAt?: string;
 }): Promise<{ item: ApiKeyItem; key: string }> {
   const id = newId("k");
@@ -67,6 +88,7 @@ export async function createApiKey(input: {
     prefix: `sb_${id}_${secret.slice(0, 4)}`,
     secretHash: hashSecret(secret),
     createdBy: input.createdBy,
+    ownerId: input.ownerId,
     createdAt,
     ...(input.expiresAt === undefined ? {} : { expiresAt: input.expiresAt }),
   };
@@ -91,7 +113,13 @@ export async function createApiKey(input: {
         {
           Put: {
             TableName: tableName(),
-            Item: { ...keys.apiKeyLookup(id), type: "apiKeyLookup", tenantId: input.tenantId },
+            // The owner rides on the lookup too, so the authorizer reads key and owner at once.
+            Item: {
+              ...keys.apiKeyLookup(id),
+              type: "apiKeyLookup",
+              tenantId: input.tenantId,
+              ownerId: input.ownerId,
+            },
             ConditionExpression: "attribute_not_exists(pk)",
           },
         },

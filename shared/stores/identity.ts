@@ -43,6 +43,11 @@ export interface ApiKeyItem {
   prefix: string;
   secretHash: string;
   createdBy: string;
+  /**
+   * The person the key acts for: its creator, or for a key minted by a key, that key's owner. Absent on keys
+   * minted before owners were recorded; those are resolved through `createdBy`.
+   */
+  ownerId?: string;
   createdAt: string;
   expiresAt?: string;
   revokedAt?: string;
@@ -388,20 +393,38 @@ export function parseApiKey(key: string): { id: string; secret: string } | undef
 }
 
 export async function findApiKey(key: string): Promise<ApiKeyItem | undefined> {
+  return (await findApiKeyAndOwner(key))?.key;
+}
+
+/**
+ * The key, and its owner when the lookup item names one (keys minted since owners are recorded): both are
+ * read at once after the lookup, so checking the owner adds no round trip. `owner` is `undefined` when
+ * that user is gone; `ownerId` is absent for an older key, whose owner the caller resolves.
+ */
+export async function findApiKeyAndOwner(
+  key: string,
+): Promise<{ key: ApiKeyItem; ownerId?: string; owner?: UserItem } | undefined> {
   const parsed = parseApiKey(key);
   if (parsed === undefined) return undefined;
   const { Item: lookup } = await dynamo().send(
     new GetCommand({ TableName: tableName(), Key: keys.apiKeyLookup(parsed.id) }),
   );
   if (lookup === undefined) return undefined;
-  const { Item } = await dynamo().send(
-    new GetCommand({ TableName: tableName(), Key: keys.apiKey(String(lookup.tenantId), parsed.id) }),
-  );
+  const tenantId = String(lookup.tenantId);
+  const ownerId = typeof lookup.ownerId === "string" ? lookup.ownerId : undefined;
+  const [{ Item }, owner] = await Promise.all([
+    dynamo().send(new GetCommand({ TableName: tableName(), Key: keys.apiKey(tenantId, parsed.id) })),
+    ownerId === undefined ? Promise.resolve(undefined) : getUser(tenantId, ownerId),
+  ]);
   if (Item === undefined) return undefined;
   const expected = Buffer.from(String(Item.secretHash), "hex");
   const actual = Buffer.from(hashSecret(parsed.secret), "hex");
   if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return undefined;
-  return Item as ApiKeyItem;
+  return {
+    key: Item as ApiKeyItem,
+    ...(ownerId === undefined ? {} : { ownerId }),
+    ...(owner === undefined ? {} : { owner }),
+  };
 }
 
 /** Written at most once a minute per key, so a busy key does not turn every request into a write. */

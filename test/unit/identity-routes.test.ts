@@ -37,7 +37,13 @@ interface Call {
   body?: unknown;
   params?: Record<string, string>;
   query?: Record<string, string>;
-  as?: Partial<{ role: string; principalId: string; principalType: string; platformAdmin: string }> | null;
+  as?: Partial<{
+    role: string;
+    principalId: string;
+    principalType: string;
+    platformAdmin: string;
+    ownerId: string;
+  }> | null;
 }
 
 async function call({ method, resource, path, body, params, query, as = {} }: Call) {
@@ -107,7 +113,13 @@ describe("POST /v1/api-keys", () => {
     expect(body.key.startsWith(body.prefix)).toBe(true);
 
     const [keyItem, lookup] = transactItems().map((t) => t.Put?.Item);
-    expect(keyItem).toMatchObject({ pk: "T#default", sk: `KEY#${body.id}`, tenantId: "default" });
+    // Minted by a person, the key belongs to that person.
+    expect(keyItem).toMatchObject({
+      pk: "T#default",
+      sk: `KEY#${body.id}`,
+      tenantId: "default",
+      ownerId: "u_creator",
+    });
     expect(keyItem?.secretHash).toBe(
       createHash("sha256")
         .update(parsed?.secret ?? "")
@@ -118,6 +130,7 @@ describe("POST /v1/api-keys", () => {
       sk: "APIKEY",
       type: "apiKeyLookup",
       tenantId: "default",
+      ownerId: "u_creator",
     });
     // The secret is nowhere at rest: not in the items, not in the audit entry.
     const stored = JSON.stringify([transactItems(), auditItems()]);
@@ -126,6 +139,20 @@ describe("POST /v1/api-keys", () => {
       expect.objectContaining({ action: "createApiKey", resource: `/v1/api-keys/${body.id}` }),
     ]);
     expect(body).not.toHaveProperty("secretHash");
+  });
+
+  it("gives a key minted by a key the minting key's owner, not the minting key", async () => {
+    const { status, body } = await call({
+      method: "POST",
+      resource: "/v1/api-keys",
+      body: { name: "k2", role: "admin" },
+      as: { role: "admin", principalId: "k1", principalType: "apiKey", ownerId: "u_person" },
+    });
+    expect(status).toBe(201);
+    expect(body).toMatchObject({ createdBy: "k1" });
+    const [keyItem, lookup] = transactItems().map((t) => t.Put?.Item);
+    expect(keyItem).toMatchObject({ createdBy: "k1", ownerId: "u_person" });
+    expect(lookup).toMatchObject({ ownerId: "u_person" });
   });
 
   it.each([

@@ -1,6 +1,14 @@
 import { ApiKey, CreateApiKeyRequest, CreatedApiKey, PageQuery, page } from "#events/auth";
 import { forbidden, notFound, validationFailed } from "../../errors.ts";
-import { createApiKey, listApiKeys, publicApiKey, ROLE_RANK, revokeApiKey } from "../../stores/api-keys.ts";
+import {
+  createApiKey,
+  getApiKey,
+  listApiKeys,
+  ownerOf,
+  publicApiKey,
+  ROLE_RANK,
+  revokeApiKey,
+} from "../../stores/api-keys.ts";
 import { defineRoute, type Principal, type RouteTable } from "../api.ts";
 
 /**
@@ -9,6 +17,16 @@ import { defineRoute, type Principal, type RouteTable } from "../api.ts";
  */
 const ownKeysOnly = (principal: Principal) =>
   principal.role === "admin" ? {} : { createdBy: principal.principalId };
+
+/** A key minted by a person belongs to that person; one minted by a key, to that key's owner. */
+async function ownerFor(principal: Principal): Promise<string> {
+  if (principal.principalType === "user") return principal.principalId;
+  if (principal.ownerId !== undefined) return principal.ownerId;
+  const minting = await getApiKey(principal.tenantId, principal.principalId);
+  const owner = minting === undefined ? undefined : await ownerOf(minting);
+  if (owner === undefined) throw forbidden("This API key has no owner and cannot mint keys");
+  return owner;
+}
 
 export const apiKeyRoutes: RouteTable = {
   createApiKey: defineRoute({
@@ -30,6 +48,7 @@ export const apiKeyRoutes: RouteTable = {
         name: body.name,
         role: body.role,
         createdBy: principal.principalId,
+        ownerId: await ownerFor(principal),
         ...(body.expiresAt === undefined ? {} : { expiresAt: new Date(body.expiresAt).toISOString() }),
       });
       return { ...publicApiKey(item), key };

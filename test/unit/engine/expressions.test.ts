@@ -172,3 +172,29 @@ describe("validation helpers", () => {
     expect([false, 0, "", [], [0, false], {}, null, undefined].some(isTruthy)).toBe(false);
   });
 });
+
+describe("regular expressions (RE2, linear time)", () => {
+  it("answers a catastrophic pattern at once instead of backtracking", async () => {
+    // A backtracking engine needs about 2^n steps here: 26 a's took 8 s, 60 would take centuries.
+    for (const n of [26, 60, 10_000]) {
+      const s = `${"a".repeat(n)}!`;
+      expect(await evaluate("$contains($input.s, /(a+)+$/)", { input: { s } })).toBe(false);
+      expect(await evaluate("$contains($input.s, /(a+)+!$/)", { input: { s } })).toBe(true);
+    }
+  });
+
+  it("keeps JSONata's regex functions working", async () => {
+    expect(await evaluate("$match('aXbxc', /x/i).match", {})).toEqual(["X", "x"]);
+    expect(await evaluate("$match('ab', /(a)(b)/).groups", {})).toEqual(["a", "b"]);
+    expect(await evaluate("$match('x😀y😀', /😀/).index", {})).toEqual([1, 4]);
+    expect(await evaluate("$replace('a1b22c', /[0-9]+/, '#')", {})).toBe("a#b#c");
+    expect(await evaluate("$split('a,b,,c', /,/)", {})).toEqual(["a", "b", "", "c"]);
+    expect(await evaluate("$contains('one\\ntwo', /^two$/m)", {})).toBe(true);
+    expect(await evaluate("$input.ids[$string($) ~> /[13]/]", ctx)).toEqual([1, 3]);
+  });
+
+  it("refuses lookaround and backreferences when the workflow is checked", () => {
+    expect(validateExpression("$contains('aa', /(a)\\1/)")).toMatch(/not supported.*RE2/);
+    expect(validateExpression("$contains('ab', /a(?=b)/)")).toMatch(/not supported.*RE2/);
+  });
+});

@@ -1,5 +1,13 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { runCode, SandboxError, warmSandbox } from "#shared/engine/sandbox";
+import { manifest } from "#infra/manifest";
+import {
+  CODE_STEP_MAX_MS,
+  codeTimeoutMs,
+  POOL_SIZE,
+  runCode,
+  SandboxError,
+  warmSandbox,
+} from "#shared/engine/sandbox";
 
 async function failure(promise: Promise<unknown>): Promise<SandboxError> {
   const err = await promise.then(
@@ -41,9 +49,19 @@ describe("runCode", () => {
     expect(result.output).toBe(21);
   });
 
-  it("turns undefined into null", async () => {
-    expect((await runCode("return undefined")).output).toBeNull();
-    expect((await runCode("let x = 1")).output).toBeNull();
+  it("fails with 'output is not JSON' when the code returns undefined, a function or a Symbol", async () => {
+    for (const code of [
+      "return undefined",
+      "let x = 1",
+      "return () => 1",
+      "return Symbol('s')",
+      "return 10n",
+    ]) {
+      const err = await failure(runCode(code));
+      expect(err.code).toBe("CODE_ERROR");
+      expect(err.message).toMatch(/output is not JSON/);
+    }
+    expect((await runCode("return null")).output).toBeNull();
   });
 
   it("collects console output, up to a number of lines", async () => {
@@ -175,4 +193,44 @@ describe("runCode", () => {
     const big = await runCode("const a = new Array(2e6).fill(1); return a.length");
     expect(big.output).toBe(2e6);
   }, 60_000);
+
+  it("keeps the caller's event loop free while the code spins", async () => {
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 10);
+    const spinning = failure(runCode("while (true) {}", {}, { timeoutMs: 1_000 }));
+    // Another run finishes while the first one spins, and timers keep firing.
+    const other = await runCode("return 'alongside'");
+    const ticksBeforeEnd = ticks;
+    const err = await spinning;
+    clearInterval(ticker);
+
+    expect(other.output).toBe("alongside");
+    expect(err.code).toBe("CODE_TIMEOUT");
+    expect(ticksBeforeEnd).toBeGreaterThan(0);
+  });
+
+  it("stops a catastrophic regular expression inside the guest at its deadline", async () => {
+    const err = await failure(runCode("return /(a+)+$/.test('a'.repeat(40) + '!')", {}, { timeoutMs: 300 }));
+
+    expect(err).toMatchObject({ code: "CODE_TIMEOUT", message: "the code ran longer than 300 ms" });
+    expect((await runCode("return 'replaced'")).output).toBe("replaced");
+  });
+
+  it("caps the time of any code step so a batch of steps fits the worker Lambda's timeout", async () => {
+    const worker = manifest.functions.worker;
+    const batch = manifest.queues.find((q) => q.consumer?.function === "worker")?.consumer?.batchSize ?? 10;
+
+    expect(Math.ceil(batch / POOL_SIZE) * CODE_STEP_MAX_MS).toBeLessThan(worker.timeoutSeconds * 1000);
+    expect(codeTimeoutMs({ timeoutMs: 10 * 60_000 })).toBe(CODE_STEP_MAX_MS);
+    expect(codeTimeoutMs({ timeoutMs: 2_000 })).toBe(2_000);
+  });
+
+  it("bounds console output to 8 KB and returns it with a failure too", async () => {
+    const many = await runCode("for (let i = 0; i < 50; i++) console.log('y'.repeat(1000)); return 1");
+    expect(many.logs.slice(0, -1).join("").length).toBeLessThanOrEqual(8 * 1024);
+    expect(many.logs.at(-1)).toMatch(/more line\(s\) dropped/);
+
+    const err = await failure(runCode("console.log('before'); throw new Error('boom')"));
+    expect(err.logs).toEqual(["before"]);
+  });
 });
