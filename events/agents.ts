@@ -68,7 +68,10 @@ const agentFields = {
   model: z.string().min(1).max(200),
   systemPrompt: z.string().max(50_000).optional(),
   /** Built-in or custom tool names the model may call, and MCP tools as `mcp:<server>/<tool>` or `mcp:<server>/*`. */
-  tools: z.array(z.union([resourceName, McpToolRef])).max(50).optional(),
+  tools: z
+    .array(z.union([resourceName, McpToolRef]))
+    .max(50)
+    .optional(),
   /** Endpoint override: an OpenAI-compatible server, an Anthropic proxy, a Bedrock endpoint. */
   baseUrl: z
     .url({ protocol: /^https?$/ })

@@ -33,9 +33,7 @@ export const CreateMcpServerRequest = z
   .object({
     name: McpServerName,
     /** The Streamable HTTP endpoint, e.g. `https://mcp.example.com/mcp`. */
-    url: z
-      .url({ protocol: /^https?$/ })
-      .max(2000),
+    url: z.url({ protocol: /^https?$/ }).max(2000),
     /** Name of a stored credential in `/v1/secrets`, sent as `Authorization: Bearer <value>`. */
     secret: z
       .string()

@@ -176,6 +176,7 @@ async function runAgent(params: AgentStepParams, stream: TokenStream): Promise<S
       ...(agent.baseUrl === undefined ? {} : { baseUrl: agent.baseUrl }),
       ...(agent.script === undefined ? {} : { script: agent.script }),
       ...(secret === undefined ? {} : { secret }),
+      tenantId: params.tenantId,
     });
     outcome = await loop(agent, provider, tools, params, state, context, stream, controller.signal, (extra) =>
       budgetProblem(budget, {

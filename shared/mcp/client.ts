@@ -1,5 +1,8 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import {
+  StreamableHTTPClientTransport,
+  StreamableHTTPError,
+} from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
 import { type FetchFailure, guardedFetch } from "../providers/sdk-http.ts";
 import { redact } from "../providers/types.ts";
@@ -58,7 +61,12 @@ function isStatusRetryable(status: number | undefined): boolean {
   return status === undefined || status === 408 || status === 429 || status >= 500;
 }
 
-function toFailure(error: unknown, failure: FetchFailure, target: McpTarget, timeoutMs: number): McpClientError {
+function toFailure(
+  error: unknown,
+  failure: FetchFailure,
+  target: McpTarget,
+  timeoutMs: number,
+): McpClientError {
   if (error instanceof McpClientError) return error;
   const host = (() => {
     try {
@@ -70,7 +78,8 @@ function toFailure(error: unknown, failure: FetchFailure, target: McpTarget, tim
   const scrub = (text: string) => redact(text, [target.token]);
   const egress = failure.error;
   if (egress !== undefined) {
-    if (egress.code === "EGRESS_DENIED") return new McpClientError("EGRESS_DENIED", scrub(egress.message), false);
+    if (egress.code === "EGRESS_DENIED")
+      return new McpClientError("EGRESS_DENIED", scrub(egress.message), false);
     if (egress.code === "HTTP_TIMEOUT")
       return new McpClientError("MCP_TIMEOUT", `MCP server ${host} did not answer in time`, true);
     return new McpClientError(
@@ -94,10 +103,18 @@ function toFailure(error: unknown, failure: FetchFailure, target: McpTarget, tim
     );
   }
   if (error instanceof McpError) {
-    return new McpClientError("MCP_ERROR", `MCP server ${host}: ${scrub(error.message).slice(0, 500)}`, false);
+    return new McpClientError(
+      "MCP_ERROR",
+      `MCP server ${host}: ${scrub(error.message).slice(0, 500)}`,
+      false,
+    );
   }
   const message = error instanceof Error ? error.message : String(error);
-  return new McpClientError("MCP_UNREACHABLE", `MCP server ${host} failed: ${scrub(message).slice(0, 300)}`, true);
+  return new McpClientError(
+    "MCP_UNREACHABLE",
+    `MCP server ${host} failed: ${scrub(message).slice(0, 300)}`,
+    true,
+  );
 }
 
 function asSchema(value: unknown): Record<string, unknown> {

@@ -12,13 +12,7 @@ import { CircuitOpenError, throughBreaker } from "../resilience/breaker.ts";
 import { readSecret } from "../stores/secrets.ts";
 import { type ToolContext, type ToolDefinition, ToolError } from "../tools/types.ts";
 import { McpClientError, type McpTarget, textOf, withMcpSession } from "./client.ts";
-import {
-  allMcpServers,
-  createMcpServer,
-  mcpNameTaken,
-  resolveMcpServer,
-  updateMcpTools,
-} from "./store.ts";
+import { allMcpServers, createMcpServer, mcpNameTaken, resolveMcpServer, updateMcpTools } from "./store.ts";
 
 /**
  * Registering an MCP server (connect, list its tools, keep them), refreshing that list, and turning
@@ -64,7 +58,10 @@ async function targetOf(tenantId: string, server: { url: string; secret?: string
 }
 
 /** Connects to the server and lists its tools, through its breaker; failures become API errors. */
-async function listServerTools(tenantId: string, server: { url: string; secret?: string }): Promise<McpTool[]> {
+async function listServerTools(
+  tenantId: string,
+  server: { url: string; secret?: string },
+): Promise<McpTool[]> {
   const target = await targetOf(tenantId, server);
   let tools: McpTool[];
   try {
@@ -105,14 +102,19 @@ export async function registerMcpServer(
   actor: string,
 ): Promise<McpServer> {
   // Checked first so a duplicate is not connected to; the write's own condition still decides a race.
-  if (await mcpNameTaken(tenantId, body.name)) throw conflict(`An MCP server named ${body.name} already exists`);
+  if (await mcpNameTaken(tenantId, body.name))
+    throw conflict(`An MCP server named ${body.name} already exists`);
   const tools = await listServerTools(tenantId, body);
   const server = await createMcpServer(tenantId, body, tools, actor);
   logger.info("MCP server registered", { serverId: server.id, tools: tools.length });
   return server;
 }
 
-export async function refreshMcpServer(tenantId: string, nameOrId: string, actor: string): Promise<McpServer> {
+export async function refreshMcpServer(
+  tenantId: string,
+  nameOrId: string,
+  actor: string,
+): Promise<McpServer> {
   const current = await resolveMcpServer(tenantId, nameOrId);
   if (current === undefined) throw notFound("MCP server", nameOrId);
   const tools = await listServerTools(tenantId, current);
@@ -149,7 +151,10 @@ function toolDefinition(tenantId: string, server: McpServer, tool: McpTool): Too
         );
         const text = textOf(result.content);
         if (result.isError) {
-          throw new ToolError("MCP_TOOL_ERROR", text === "" ? `MCP tool ${ref} reported an error` : text.slice(0, 2000));
+          throw new ToolError(
+            "MCP_TOOL_ERROR",
+            text === "" ? `MCP tool ${ref} reported an error` : text.slice(0, 2000),
+          );
         }
         return {
           content: result.content,

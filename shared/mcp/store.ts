@@ -57,7 +57,13 @@ export async function createMcpServer(
           {
             Put: {
               TableName: tableName(),
-              Item: { pk, sk: mcpKeys.name(server.name), type: "mcpServerName", tenantId, serverId: server.id },
+              Item: {
+                pk,
+                sk: mcpKeys.name(server.name),
+                type: "mcpServerName",
+                tenantId,
+                serverId: server.id,
+              },
               ConditionExpression: "attribute_not_exists(pk)",
             },
           },
@@ -146,7 +152,12 @@ export async function updateMcpTools(
         Key: { pk: mcpKeys.pk(tenantId), sk: mcpKeys.server(current.id) },
         UpdateExpression: "SET tools = :tools, toolsRefreshedAt = :now, updatedAt = :now, updatedBy = :actor",
         ConditionExpression: "attribute_exists(pk) AND updatedAt = :seen",
-        ExpressionAttributeValues: { ":tools": tools, ":now": now, ":actor": actor, ":seen": current.updatedAt },
+        ExpressionAttributeValues: {
+          ":tools": tools,
+          ":now": now,
+          ":actor": actor,
+          ":seen": current.updatedAt,
+        },
       }),
     );
   } catch (error) {

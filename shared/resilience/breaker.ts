@@ -1,6 +1,12 @@
 import { ENV, numberEnv } from "../config.ts";
 import { logger } from "../observability.ts";
-import { admit, afterFailure, afterSuccess, type BreakerPolicy, type BreakerRecord } from "./breaker-state.ts";
+import {
+  admit,
+  afterFailure,
+  afterSuccess,
+  type BreakerPolicy,
+  type BreakerRecord,
+} from "./breaker-state.ts";
 import { type BreakerEndpoint, readBreaker, writeBreaker } from "./breaker-store.ts";
 
 export type { BreakerEndpoint } from "./breaker-store.ts";

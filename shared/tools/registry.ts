@@ -23,7 +23,10 @@ export async function resolveTool(tenantId: string, nameOrId: string): Promise<T
 }
 
 /** What an agent's `tools` entry names: one tool, or every tool of an MCP server for `mcp:<server>/*`. */
-export async function resolveTools(tenantId: string, nameOrId: string): Promise<ToolDefinition[] | undefined> {
+export async function resolveTools(
+  tenantId: string,
+  nameOrId: string,
+): Promise<ToolDefinition[] | undefined> {
   if (nameOrId.startsWith(MCP_PREFIX)) return resolveMcpTools(tenantId, nameOrId);
   const tool = await resolveTool(tenantId, nameOrId);
   return tool === undefined ? undefined : [tool];

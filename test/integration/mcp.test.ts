@@ -102,7 +102,10 @@ describe("registering an MCP server", () => {
       Date.parse(byId.body.toolsRefreshedAt),
     );
 
-    const duplicate = await platform.api("POST", "/v1/mcp-servers", { name: "Everything", url: everything.url });
+    const duplicate = await platform.api("POST", "/v1/mcp-servers", {
+      name: "Everything",
+      url: everything.url,
+    });
     expect(duplicate.status).toBe(409);
     expect(duplicate.body.code).toBe("CONFLICT");
 

@@ -33,10 +33,14 @@ export interface EverythingServer {
 
 export async function startEverythingServer(): Promise<EverythingServer> {
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, ["--import", LOOPBACK_ONLY, EVERYTHING, "streamableHttp"], {
-    env: { ...process.env, PORT: String(port) },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ["--import", LOOPBACK_ONLY, EVERYTHING, "streamableHttp"],
+    {
+      env: { ...process.env, PORT: String(port) },
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
   await new Promise<void>((resolve, reject) => {
     let output = "";
     const timer = setTimeout(() => reject(new Error(`server-everything did not start: ${output}`)), 20_000);
