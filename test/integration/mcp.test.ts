@@ -291,8 +291,10 @@ describe("servers that fail", () => {
     const started = Date.now();
     const job = await runJob(sumJob("proxied", { a: 1, b: 1 }, { timeoutSeconds: 2 }));
     expect(job.status).toBe("failed");
-    expect(job.steps[0].error.code).toMatch(/^(MCP_TIMEOUT|TOOL_TIMEOUT)$/);
-    expect(job.steps[0].error.message).toMatch(/did not answer|ran past/);
+    expect(job.steps[0].error.code).toBe("MCP_TIMEOUT");
+    expect(job.steps[0].error.message).toMatch(
+      /mcp:proxied\/get-sum: MCP server 127\.0\.0\.1:\d+ did not answer within \d+ ms/,
+    );
     expect(Date.now() - started).toBeLessThan(30_000);
     proxy.mode = "pass";
   });
@@ -311,6 +313,31 @@ describe("servers that fail", () => {
     } finally {
       process.env.SWITCHBOARD_ALLOW_HOSTS = allowed;
     }
+  });
+
+  it("shows each server's reachability and its breaker in /v1/system/status", async () => {
+    proxy.mode = "fail";
+    const job = await runJob(sumJob("proxied", { a: 1, b: 1 }));
+    expect(job.steps[0].error.code).toBe("MCP_UNREACHABLE");
+    proxy.mode = "pass";
+    const status = await platform.api("GET", "/v1/system/status");
+    expect(status.status).toBe(200);
+    const everythingStatus = status.body.mcpServers.find((s: { name: string }) => s.name === "everything");
+    expect(everythingStatus).toMatchObject({
+      url: everything.url,
+      reachable: true,
+      httpStatus: expect.any(Number),
+    });
+    expect(status.body.breakers).toContainEqual(
+      expect.objectContaining({
+        kind: "mcp",
+        target: proxy.url,
+        state: "closed",
+        lastError: "MCP_UNREACHABLE",
+      }),
+    );
+    const failures = status.body.breakers.find((b: { target: string }) => b.target === proxy.url).failures;
+    expect(failures).toBeGreaterThanOrEqual(2);
   });
 
   it("deletes a server; its tools are then unknown", async () => {
