@@ -41,8 +41,8 @@ describe("MCP servers and system health in the dashboard", () => {
     await page.getByText("No MCP servers yet.").waitFor();
 
     await page.getByText("Register an MCP server").click();
-    await page.getByLabel("Name").fill("everything");
-    await page.getByLabel("URL").fill(everything.url);
+    await page.getByLabel("Name", { exact: true }).fill("everything");
+    await page.getByLabel("URL", { exact: true }).fill(everything.url);
     await page.getByRole("button", { name: "Register" }).click();
 
     const card = page.getByRole("region", { name: "everything" });
@@ -101,8 +101,9 @@ describe("MCP servers and system health in the dashboard", () => {
     expect(await endpoints.textContent()).toContain("ECONNREFUSED");
 
     const mcp = page.getByRole("region", { name: "MCP servers" });
-    const health = mcp.getByRole("row").filter({ hasText: "health" });
+    const health = mcp.getByRole("row").filter({ hasText: everything.url });
     await health.waitFor();
+    expect(await health.textContent()).toContain("health");
     expect(await health.textContent()).toContain("reachable");
     expect(await health.textContent()).not.toContain("unreachable");
     expect(e2e.errors()).toEqual([]);
