@@ -36,14 +36,15 @@ export function modelToolName(server: string, tool: string): string {
   return `${name.slice(0, 55)}_${hash}`;
 }
 
-function clientFailure(error: McpClientError): AppError {
-  if (error.code === "EGRESS_DENIED") {
-    return validationFailed("The MCP server's address is refused", [
-      { path: "url", message: error.message, code: "custom" },
-    ]);
-  }
-  const status = error.code === "MCP_TIMEOUT" ? 504 : 502;
-  return new AppError(status, error.code, error.message);
+/**
+ * A registration names the URL, so a server that cannot be reached there is a 400 about that input. A
+ * refresh of a server that worked before is the server's failure: 502, or 504 when it did not answer.
+ */
+function clientFailure(error: McpClientError, registering: boolean): AppError {
+  const details = [{ path: "url", message: error.message, code: "custom" }];
+  if (error.code === "EGRESS_DENIED") return validationFailed("The MCP server's address is refused", details);
+  if (registering) return new AppError(400, error.code, error.message, details);
+  return new AppError(error.code === "MCP_TIMEOUT" ? 504 : 502, error.code, error.message);
 }
 
 async function targetOf(tenantId: string, server: { url: string; secret?: string }): Promise<McpTarget> {
@@ -61,6 +62,7 @@ async function targetOf(tenantId: string, server: { url: string; secret?: string
 async function listServerTools(
   tenantId: string,
   server: { url: string; secret?: string },
+  registering: boolean,
 ): Promise<McpTool[]> {
   const target = await targetOf(tenantId, server);
   let tools: McpTool[];
@@ -71,7 +73,7 @@ async function listServerTools(
       { failed: (error) => error instanceof McpClientError && error.retryable, describe: describeFailure },
     );
   } catch (error) {
-    if (error instanceof McpClientError) throw clientFailure(error);
+    if (error instanceof McpClientError) throw clientFailure(error, registering);
     if (error instanceof CircuitOpenError) throw new AppError(503, "CIRCUIT_OPEN", error.message);
     throw error;
   }
@@ -104,7 +106,7 @@ export async function registerMcpServer(
   // Checked first so a duplicate is not connected to; the write's own condition still decides a race.
   if (await mcpNameTaken(tenantId, body.name))
     throw conflict(`An MCP server named ${body.name} already exists`);
-  const tools = await listServerTools(tenantId, body);
+  const tools = await listServerTools(tenantId, body, true);
   const server = await createMcpServer(tenantId, body, tools, actor);
   logger.info("MCP server registered", { serverId: server.id, tools: tools.length });
   return server;
@@ -117,7 +119,7 @@ export async function refreshMcpServer(
 ): Promise<McpServer> {
   const current = await resolveMcpServer(tenantId, nameOrId);
   if (current === undefined) throw notFound("MCP server", nameOrId);
-  const tools = await listServerTools(tenantId, current);
+  const tools = await listServerTools(tenantId, current, false);
   return updateMcpTools(tenantId, current, tools, actor);
 }
 

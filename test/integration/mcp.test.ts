@@ -127,13 +127,14 @@ describe("registering an MCP server", () => {
     expect(bad.body.code).toBe("VALIDATION_FAILED");
   });
 
-  it("answers 502 MCP_UNREACHABLE for a server that is down", async () => {
+  it("answers 400 MCP_UNREACHABLE for a server that is down, naming the url", async () => {
     const down = await platform.api("POST", "/v1/mcp-servers", {
       name: "down",
       url: `http://127.0.0.1:${downPort}/mcp`,
     });
-    expect(down.status, JSON.stringify(down.body)).toBe(502);
+    expect(down.status, JSON.stringify(down.body)).toBe(400);
     expect(down.body.code).toBe("MCP_UNREACHABLE");
+    expect(down.body.details[0].path).toBe("url");
     expect(down.body.message).toContain(`127.0.0.1:${downPort}`);
     expect((await platform.api("GET", "/v1/mcp-servers/down")).status).toBe(404);
   });
@@ -319,6 +320,9 @@ describe("servers that fail", () => {
     proxy.mode = "fail";
     const job = await runJob(sumJob("proxied", { a: 1, b: 1 }));
     expect(job.steps[0].error.code).toBe("MCP_UNREACHABLE");
+    const refresh = await platform.api("POST", "/v1/mcp-servers/proxied/refresh");
+    expect(refresh.status).toBe(502);
+    expect(refresh.body.code).toBe("MCP_UNREACHABLE");
     proxy.mode = "pass";
     const status = await platform.api("GET", "/v1/system/status");
     expect(status.status).toBe(200);
@@ -337,7 +341,7 @@ describe("servers that fail", () => {
       }),
     );
     const failures = status.body.breakers.find((b: { target: string }) => b.target === proxy.url).failures;
-    expect(failures).toBeGreaterThanOrEqual(2);
+    expect(failures).toBeGreaterThanOrEqual(3);
   });
 
   it("deletes a server; its tools are then unknown", async () => {
