@@ -276,10 +276,20 @@ describe("calling MCP tools", () => {
 });
 
 describe("servers that fail", () => {
-  it("fails the step with MCP_UNREACHABLE when the server is down", async () => {
+  it("sends the stored secret as a bearer token, then fails the step with MCP_UNREACHABLE when the server is down", async () => {
     proxy.mode = "pass";
-    const created = await platform.api("POST", "/v1/mcp-servers", { name: "proxied", url: proxy.url });
+    const created = await platform.api("POST", "/v1/mcp-servers", {
+      name: "proxied",
+      url: proxy.url,
+      secret: "mcp-token",
+    });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(proxy.authorizations.length).toBeGreaterThan(0);
+    expect(new Set(proxy.authorizations)).toEqual(new Set([`Bearer ${MCP_TOKEN}`]));
+    const ok = await runJob(sumJob("proxied", { a: 2, b: 2 }));
+    expect(ok.steps[0].output.text).toBe("The sum of 2 and 2 is 4.");
+    expect(new Set(proxy.authorizations)).toEqual(new Set([`Bearer ${MCP_TOKEN}`]));
+    expect(JSON.stringify(ok)).not.toContain(MCP_TOKEN);
     proxy.mode = "fail";
     const job = await runJob(sumJob("proxied", { a: 1, b: 1 }));
     expect(job.status).toBe("failed");

@@ -80,14 +80,18 @@ export interface McpProxy {
   mode: ProxyMode;
   /** Requests seen, whatever the mode. */
   requests: number;
+  /** The `authorization` header of each request seen. */
+  authorizations: (string | undefined)[];
   stop(): Promise<void>;
 }
 
 export async function startMcpProxy(upstreamPort: number): Promise<McpProxy> {
   const hanging = new Set<import("node:http").ServerResponse>();
   const state = { mode: "pass" as ProxyMode, requests: 0 };
+  const authorizations: (string | undefined)[] = [];
   const server: Server = createServer((req, res) => {
     state.requests++;
+    authorizations.push(req.headers.authorization);
     if (state.mode === "hang") {
       hanging.add(res);
       return;
@@ -121,6 +125,7 @@ export async function startMcpProxy(upstreamPort: number): Promise<McpProxy> {
     get requests() {
       return state.requests;
     },
+    authorizations,
     stop: async () => {
       for (const res of hanging) res.destroy();
       server.closeAllConnections();
