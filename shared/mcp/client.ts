@@ -196,6 +196,10 @@ export async function withMcpSession<T>(
     });
   } catch (error) {
     if (options.signal?.aborted && failure.error === undefined) throw options.signal.reason ?? error;
+    // The session's own deadline may fire a moment before the SDK's request timeout does.
+    if (overall.aborted && failure.error === undefined && !(error instanceof McpClientError)) {
+      throw toFailure(new McpError(ErrorCode.RequestTimeout, "timed out"), failure, target, timeoutMs);
+    }
     throw toFailure(error, failure, target, timeoutMs);
   } finally {
     if (connected) {
