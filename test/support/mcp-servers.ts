@@ -37,7 +37,8 @@ export async function startEverythingServer(): Promise<EverythingServer> {
     process.execPath,
     ["--import", LOOPBACK_ONLY, EVERYTHING, "streamableHttp"],
     {
-      env: { ...process.env, PORT: String(port) },
+      // Only what it needs: the server has a tool that returns its whole environment.
+      env: { PATH: process.env.PATH ?? "", PORT: String(port) },
       stdio: ["ignore", "ignore", "pipe"],
     },
   );

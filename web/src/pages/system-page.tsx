@@ -148,7 +148,7 @@ export function SystemPage() {
                 </ul>
               )}
             </section>
-            <section className="card" aria-labelledby="breakers-title">
+            <section className="card card-wide" aria-labelledby="breakers-title">
               <h2 id="breakers-title">Circuit breakers</h2>
               {s.breakers.length === 0 ? (
                 <Empty>No endpoint has failed yet.</Empty>
@@ -161,7 +161,7 @@ export function SystemPage() {
                 />
               )}
             </section>
-            <section className="card" aria-labelledby="mcp-title">
+            <section className="card card-wide" aria-labelledby="mcp-title">
               <h2 id="mcp-title">MCP servers</h2>
               {s.mcpServers.length === 0 ? (
                 <Empty>No MCP servers registered.</Empty>
