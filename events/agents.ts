@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { McpToolRef } from "./mcp.ts";
 
 /**
  * Agents, tools, secrets, memory and usage: the REST bodies of `/v1/agents`, `/v1/tools`, `/v1/secrets`,
@@ -66,8 +67,11 @@ const agentFields = {
   provider: ProviderName,
   model: z.string().min(1).max(200),
   systemPrompt: z.string().max(50_000).optional(),
-  /** Built-in or custom tool names the model may call. */
-  tools: z.array(resourceName).max(50).optional(),
+  /** Built-in or custom tool names the model may call, and MCP tools as `mcp:<server>/<tool>` or `mcp:<server>/*`. */
+  tools: z
+    .array(z.union([resourceName, McpToolRef]))
+    .max(50)
+    .optional(),
   /** Endpoint override: an OpenAI-compatible server, an Anthropic proxy, a Bedrock endpoint. */
   baseUrl: z
     .url({ protocol: /^https?$/ })

@@ -186,6 +186,12 @@ export const manifest = {
       route("getTool", "GET", "/v1/tools/{id}", allRoles),
       route("updateTool", "PUT", "/v1/tools/{id}", writers),
       route("deleteTool", "DELETE", "/v1/tools/{id}", writers),
+      // MCP servers: registering one connects to it (with a stored credential), as creating a tool would.
+      route("listMcpServers", "GET", "/v1/mcp-servers", allRoles),
+      route("createMcpServer", "POST", "/v1/mcp-servers", writers),
+      route("getMcpServer", "GET", "/v1/mcp-servers/{id}", allRoles),
+      route("deleteMcpServer", "DELETE", "/v1/mcp-servers/{id}", writers),
+      route("refreshMcpServer", "POST", "/v1/mcp-servers/{id}/refresh", writers),
       route("listSecrets", "GET", "/v1/secrets", admins),
       route("createSecret", "POST", "/v1/secrets", admins),
       route("deleteSecret", "DELETE", "/v1/secrets/{name}", admins),

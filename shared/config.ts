@@ -50,5 +50,9 @@ export const ENV = {
   taskSecurityGroups: "TASK_SECURITY_GROUPS",
   taskContainerName: "TASK_CONTAINER_NAME",
   allowHosts: "SWITCHBOARD_ALLOW_HOSTS",
+  /** Consecutive failures that open an endpoint's circuit breaker (default 5). */
+  breakerFailures: "SWITCHBOARD_BREAKER_FAILURES",
+  /** Seconds an open breaker refuses calls before it lets a probe through (default 30). */
+  breakerCooldownSeconds: "SWITCHBOARD_BREAKER_COOLDOWN_SECONDS",
   version: "SWITCHBOARD_VERSION",
 } as const;

@@ -7,6 +7,7 @@ import { auditRoutes } from "#shared/http/routes/audit";
 import { authRoutes } from "#shared/http/routes/auth";
 import { identityRoutes } from "#shared/http/routes/identity";
 import { jobRoutes } from "#shared/http/routes/jobs";
+import { mcpServerRoutes } from "#shared/http/routes/mcp-servers";
 import { memoryRoutes } from "#shared/http/routes/memory";
 import { scheduleRoutes } from "#shared/http/routes/schedules";
 import { secretRoutes } from "#shared/http/routes/secrets";
@@ -25,6 +26,7 @@ export const routes: RouteTable = {
   ...auditRoutes,
   ...agentRoutes,
   ...toolRoutes,
+  ...mcpServerRoutes,
   ...secretRoutes,
   ...memoryRoutes,
   ...usageRoutes,

@@ -18,8 +18,11 @@ export interface Access {
   dlqs?: Partial<Record<QueueName, "redrive">>;
   /** `JWT_SECRET_ID`: read the JWT signing secret. */
   jwtSecret?: "read";
-  /** `SECRETS_KMS_KEY_ID`: envelope-encrypt (`encrypt`) or open (`decrypt`) stored provider credentials. */
-  providerSecrets?: "encrypt" | "decrypt";
+  /**
+   * `SECRETS_KMS_KEY_ID`: envelope-encrypt (`encrypt`) or open (`decrypt`) stored provider credentials, or
+   * both (`encrypt-decrypt`).
+   */
+  providerSecrets?: "encrypt" | "decrypt" | "encrypt-decrypt";
   /** `PAYLOAD_BUCKET`: claim-check payloads. */
   payloads?: "r" | "rw";
   /** `WS_CALLBACK_URL`: post to, inspect and drop WebSocket connections. */
@@ -41,7 +44,8 @@ export const functionAccess = {
     queues: { steps: "send" },
     dlqs: { steps: "redrive" },
     jwtSecret: "read",
-    providerSecrets: "encrypt",
+    // Decrypt too: registering an MCP server connects to it with its stored credential.
+    providerSecrets: "encrypt-decrypt",
     payloads: "rw",
     userSchedules: "manage",
     // Cancelling a job, or a decision that fails it, stops its running step tasks.

@@ -111,15 +111,16 @@ export function bindSecret(target: Bindable, secret: ISecret, envName: string): 
 }
 
 /** Envelope encryption of provider credentials: `encrypt` makes data keys, `decrypt` opens them. */
-export function bindKey(target: Bindable, key: IKey, envName: string, mode: "encrypt" | "decrypt"): void {
+export function bindKey(
+  target: Bindable,
+  key: IKey,
+  envName: string,
+  mode: "encrypt" | "decrypt" | "encrypt-decrypt",
+): void {
   target.addEnvironment(envName, key.keyArn);
-  allow(
-    target,
-    mode === "encrypt"
-      ? ["kms:GenerateDataKey", "kms:Encrypt", "kms:DescribeKey"]
-      : ["kms:Decrypt", "kms:DescribeKey"],
-    [key.keyArn],
-  );
+  const encrypt = mode === "decrypt" ? [] : ["kms:GenerateDataKey", "kms:Encrypt"];
+  const decrypt = mode === "encrypt" ? [] : ["kms:Decrypt"];
+  allow(target, [...encrypt, ...decrypt, "kms:DescribeKey"], [key.keyArn]);
 }
 
 export function bindBucket(target: Bindable, bucket: IBucket, envName: string, mode: "r" | "rw"): void {

@@ -12,7 +12,7 @@ import {
 import { resolveAgent } from "../stores/agents.ts";
 import { readSecret } from "../stores/secrets.ts";
 import { budgetProblem, getBudget, monthUsage, recordUsage } from "../stores/usage.ts";
-import { createToolContext, invokeTool, resolveTool, type StepToolContext } from "../tools/registry.ts";
+import { createToolContext, invokeTool, resolveTools, type StepToolContext } from "../tools/registry.ts";
 import { type ToolDefinition, ToolError } from "../tools/types.ts";
 import { costOf } from "./prices.ts";
 import { TokenStream } from "./token-stream.ts";
@@ -125,10 +125,14 @@ async function runAgent(params: AgentStepParams, stream: TokenStream): Promise<S
 
   const tools = new Map<string, ToolDefinition>();
   for (const name of agent.tools ?? []) {
-    const tool = await resolveTool(params.tenantId, name);
-    if (tool === undefined)
+    const resolved = await resolveTools(params.tenantId, name);
+    if (resolved === undefined)
       return fail("UNKNOWN_TOOL", `Agent ${agent.name} lists tool ${name}, which does not exist`, false);
-    tools.set(tool.name, tool);
+    for (const tool of resolved) {
+      tools.set(tool.name, tool);
+      // A scripted rule may call an MCP tool by its reference rather than its model-facing name.
+      if (tool.reference !== undefined) tools.set(tool.reference, tool);
+    }
   }
 
   let secret: string | undefined;
@@ -172,6 +176,7 @@ async function runAgent(params: AgentStepParams, stream: TokenStream): Promise<S
       ...(agent.baseUrl === undefined ? {} : { baseUrl: agent.baseUrl }),
       ...(agent.script === undefined ? {} : { script: agent.script }),
       ...(secret === undefined ? {} : { secret }),
+      tenantId: params.tenantId,
     });
     outcome = await loop(agent, provider, tools, params, state, context, stream, controller.signal, (extra) =>
       budgetProblem(budget, {
@@ -259,7 +264,7 @@ async function loop(
   overBudget: (usage: { inputTokens: number; outputTokens: number }) => string | undefined,
 ): Promise<StepOutcome> {
   const messages: ChatMessage[] = [{ role: "user", content: promptOf(params.input) }];
-  const specs: ToolSpec[] = [...tools.values()].map((tool) => ({
+  const specs: ToolSpec[] = [...new Set(tools.values())].map((tool) => ({
     name: tool.name,
     description: tool.description,
     parameters: tool.parameters,

@@ -1,8 +1,9 @@
 import type { AgentScript, ProviderName } from "#events/agents";
 import { logger } from "../observability.ts";
+import { type BreakerEndpoint, CircuitOpenError, throughBreaker } from "../resilience/breaker.ts";
 import { createAnthropicProvider } from "./anthropic.ts";
 import { createBedrockProvider } from "./bedrock.ts";
-import { createOpenAiProvider } from "./openai.ts";
+import { createOpenAiProvider, OPENAI_DEFAULT_BASE_URL } from "./openai.ts";
 import { createScriptedProvider } from "./scripted.ts";
 import { type ConverseRequest, type ModelProvider, ProviderError } from "./types.ts";
 
@@ -15,6 +16,8 @@ export interface ProviderConfig {
   script?: AgentScript;
   /** The decrypted credential, if the agent names one. Lives only as long as the step. */
   secret?: string;
+  /** Whose circuit breaker the calls go through; without it there is none (a provider used outside a step). */
+  tenantId?: string;
 }
 
 export const PROVIDER_RETRIES = 3;
@@ -67,6 +70,8 @@ export function withRetries(
         } catch (error) {
           if (!(error instanceof ProviderError) || !error.retryable || streamed || attempt >= retries)
             throw error;
+          // An open breaker fails the step fast; the step's own retry policy decides when to come back.
+          if (error.code === "CIRCUIT_OPEN") throw error;
           if (request.signal?.aborted) throw error;
           const backoff = Math.min(MAX_DELAY_MS, baseDelayMs * 2 ** attempt) * (0.5 + Math.random() / 2);
           const wait =
@@ -82,6 +87,58 @@ export function withRetries(
           });
           await delay(wait, request.signal);
         }
+      }
+    },
+  };
+}
+
+/** What a provider's breaker guards: the endpoint its calls go to. */
+export function providerEndpoint(config: Pick<ProviderConfig, "provider" | "baseUrl">): string {
+  const origin = (url: string) => {
+    try {
+      const parsed = new URL(url);
+      return `${parsed.origin}${parsed.pathname.replace(/\/+$/, "")}`;
+    } catch {
+      return url;
+    }
+  };
+  if (config.baseUrl !== undefined) return `${config.provider} ${origin(config.baseUrl)}`;
+  switch (config.provider) {
+    case "openai":
+      return `openai ${OPENAI_DEFAULT_BASE_URL}`;
+    case "anthropic":
+      return "anthropic https://api.anthropic.com";
+    default:
+      return `${config.provider} ${process.env.AWS_ENDPOINT_URL_BEDROCK_RUNTIME ?? `aws ${process.env.AWS_REGION ?? "default region"}`}`;
+  }
+}
+
+/**
+ * Each call (each retry too) passes the endpoint's breaker. Throttling, server errors and dropped
+ * connections count against it; a refused request (400, 401) says the endpoint is up.
+ */
+export function withBreaker(provider: ModelProvider, endpoint: BreakerEndpoint): ModelProvider {
+  return {
+    name: provider.name,
+    model: provider.model,
+    async converse(request: ConverseRequest) {
+      try {
+        return await throughBreaker(endpoint, () => provider.converse(request), {
+          failed: (error) =>
+            (error instanceof ProviderError && error.retryable) ||
+            (!(error instanceof ProviderError) && request.signal?.aborted === true),
+          describe: ({ error }) =>
+            error instanceof ProviderError
+              ? error.status === undefined
+                ? "connection failed"
+                : `HTTP ${error.status}`
+              : "timed out",
+        });
+      } catch (error) {
+        if (error instanceof CircuitOpenError) {
+          throw new ProviderError(error.message, undefined, true, undefined, "CIRCUIT_OPEN");
+        }
+        throw error;
       }
     },
   };
@@ -116,5 +173,10 @@ export async function createProvider(config: ProviderConfig): Promise<ModelProvi
         });
     }
   })();
-  return config.provider === "scripted" ? base : withRetries(base);
+  if (config.provider === "scripted") return base;
+  const guarded =
+    config.tenantId === undefined
+      ? base
+      : withBreaker(base, { tenantId: config.tenantId, kind: "provider", target: providerEndpoint(config) });
+  return withRetries(guarded);
 }

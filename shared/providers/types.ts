@@ -69,8 +69,11 @@ export class ProviderError extends Error {
     readonly retryable: boolean,
     /** Seconds the provider asked us to wait (Retry-After). */
     readonly retryAfterSeconds?: number,
-    /** EGRESS_DENIED when the endpoint itself is refused by the egress guard. */
-    readonly code: "PROVIDER_ERROR" | "EGRESS_DENIED" = "PROVIDER_ERROR",
+    /**
+     * EGRESS_DENIED when the endpoint itself is refused by the egress guard; CIRCUIT_OPEN when its breaker
+     * refused the call without trying.
+     */
+    readonly code: "PROVIDER_ERROR" | "EGRESS_DENIED" | "CIRCUIT_OPEN" = "PROVIDER_ERROR",
   ) {
     super(message);
   }

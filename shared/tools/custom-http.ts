@@ -1,3 +1,4 @@
+import { CircuitOpenError, throughBreaker } from "../resilience/breaker.ts";
 import type { CustomTool } from "../stores/tools.ts";
 import { callHttp } from "./http-call.ts";
 import { type ToolContext, type ToolDefinition, ToolError } from "./types.ts";
@@ -64,6 +65,15 @@ async function resolveHeaders(
   return { headers: out, sensitive };
 }
 
+/** A custom tool's breaker guards its origin: every tool on one API shares it. */
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
+}
+
 export function customToolDefinition(tool: CustomTool): ToolDefinition {
   return {
     name: tool.name,
@@ -90,15 +100,36 @@ export function customToolDefinition(tool: CustomTool): ToolDefinition {
         if (!Object.keys(headers).some((name) => name.toLowerCase() === "content-type"))
           headers["content-type"] = "application/json";
       }
-      return callHttp({
-        url: target,
-        method,
-        headers,
-        ...(body === undefined ? {} : { body }),
-        ...(tool.timeoutSeconds === undefined ? {} : { timeoutMs: tool.timeoutSeconds * 1000 }),
-        sensitiveHeaders: sensitive,
-        context,
-      });
+      const call = () =>
+        callHttp({
+          url: target,
+          method,
+          headers,
+          ...(body === undefined ? {} : { body }),
+          ...(tool.timeoutSeconds === undefined ? {} : { timeoutMs: tool.timeoutSeconds * 1000 }),
+          sensitiveHeaders: sensitive,
+          context,
+        });
+      try {
+        return await throughBreaker(
+          { tenantId: context.tenantId, kind: "http", target: originOf(target) },
+          call,
+          {
+            // Refusals by the egress guard never reached the endpoint, so they say nothing about its health.
+            failed: (error) => error instanceof ToolError && error.retryable,
+            failedResult: (result) => result.status >= 500 || result.status === 429,
+            describe: ({ error, value }) =>
+              value !== undefined
+                ? `HTTP ${value.status}`
+                : error instanceof ToolError
+                  ? error.code
+                  : undefined,
+          },
+        );
+      } catch (error) {
+        if (error instanceof CircuitOpenError) throw new ToolError("CIRCUIT_OPEN", error.message, true);
+        throw error;
+      }
     },
   };
 }

@@ -1,3 +1,5 @@
+import { MCP_PREFIX } from "#events/mcp";
+import { mcpToolRefs, resolveMcpTools } from "../mcp/service.ts";
 import { readSecret } from "../stores/secrets.ts";
 import { customToolNames, resolveCustomTool } from "../stores/tools.ts";
 import { BUILTIN_TOOLS } from "./builtins.ts";
@@ -5,21 +7,40 @@ import { customToolDefinition } from "./custom-http.ts";
 import { validateArguments } from "./json-schema.ts";
 import { type ToolContext, type ToolDefinition, ToolError } from "./types.ts";
 
-/** A built-in tool, or the tenant's custom tool of that name (or id). Built-in names cannot be taken. */
+/**
+ * A built-in tool, the tenant's custom tool of that name (or id), or one MCP server's tool
+ * (`mcp:<server>/<tool>`). Built-in names cannot be taken.
+ */
 export async function resolveTool(tenantId: string, nameOrId: string): Promise<ToolDefinition | undefined> {
+  if (nameOrId.startsWith(MCP_PREFIX)) {
+    const tools = await resolveMcpTools(tenantId, nameOrId);
+    return tools?.length === 1 && !nameOrId.endsWith("/*") ? tools[0] : undefined;
+  }
   const builtIn = BUILTIN_TOOLS.get(nameOrId);
   if (builtIn) return builtIn;
   const custom = await resolveCustomTool(tenantId, nameOrId);
   return custom === undefined ? undefined : customToolDefinition(custom);
 }
 
+/** What an agent's `tools` entry names: one tool, or every tool of an MCP server for `mcp:<server>/*`. */
+export async function resolveTools(
+  tenantId: string,
+  nameOrId: string,
+): Promise<ToolDefinition[] | undefined> {
+  if (nameOrId.startsWith(MCP_PREFIX)) return resolveMcpTools(tenantId, nameOrId);
+  const tool = await resolveTool(tenantId, nameOrId);
+  return tool === undefined ? undefined : [tool];
+}
+
 export async function toolExists(tenantId: string, name: string): Promise<boolean> {
+  if (name.startsWith(MCP_PREFIX)) return (await resolveMcpTools(tenantId, name)) !== undefined;
   return BUILTIN_TOOLS.has(name) || (await resolveCustomTool(tenantId, name)) !== undefined;
 }
 
 /** Every tool name a tenant can use, for checking many references with one read. */
 export async function toolNames(tenantId: string): Promise<Set<string>> {
-  return new Set([...BUILTIN_TOOLS.keys(), ...(await customToolNames(tenantId))]);
+  const [custom, mcp] = await Promise.all([customToolNames(tenantId), mcpToolRefs(tenantId)]);
+  return new Set([...BUILTIN_TOOLS.keys(), ...custom, ...mcp]);
 }
 
 /** Replaces each handled secret inside every string of a value, so a server that echoes a header leaks nothing. */

@@ -27,6 +27,8 @@ export interface ToolDefinition {
   /** JSON schema of the arguments. */
   parameters: Record<string, unknown>;
   builtIn: boolean;
+  /** How a workflow names it when that differs from `name`: `mcp:<server>/<tool>`. */
+  reference?: string;
   run(args: Record<string, unknown>, context: ToolContext): Promise<unknown>;
 }
 
@@ -42,7 +44,12 @@ export type ToolErrorCode =
   | "SECRET_NOT_FOUND"
   | "CODE_ERROR"
   | "CODE_TIMEOUT"
-  | "CODE_MEMORY";
+  | "CODE_MEMORY"
+  | "MCP_TOOL_ERROR"
+  | "MCP_TIMEOUT"
+  | "MCP_UNREACHABLE"
+  | "MCP_ERROR"
+  | "CIRCUIT_OPEN";
 
 /** A tool's failure: it goes back to the model as an error result, or fails a `tool` node's attempt. */
 export class ToolError extends Error {

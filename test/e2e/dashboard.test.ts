@@ -7,6 +7,7 @@ const PAGES = [
   "Approvals",
   "Agents",
   "Tools",
+  "MCP servers",
   "Schedules",
   "API keys",
   "Users",
@@ -71,7 +72,16 @@ describe("dashboard", () => {
     const nav = page.getByRole("navigation", { name: "Main" });
     await nav.getByRole("link", { name: "Schedules", exact: true }).waitFor();
     const names = await nav.getByRole("link").allTextContents();
-    expect(names).toEqual(["Jobs", "Workflows", "Approvals", "Agents", "Tools", "Schedules", "API"]);
+    expect(names).toEqual([
+      "Jobs",
+      "Workflows",
+      "Approvals",
+      "Agents",
+      "Tools",
+      "MCP servers",
+      "Schedules",
+      "API",
+    ]);
     // Viewers cannot start jobs, so the page offers no Run button.
     await page.getByRole("heading", { level: 1, name: "Jobs" }).waitFor();
     expect(await page.getByRole("button", { name: "Run", exact: true }).count()).toBe(0);

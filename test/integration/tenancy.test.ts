@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type HttpRoute, manifest } from "#infra/manifest";
+import { type EverythingServer, startEverythingServer } from "../support/mcp-servers.ts";
 import { type Platform, SocketClient, startPlatform } from "../support/platform.ts";
 import {
   apiKey,
@@ -17,6 +18,13 @@ import {
  * ids, must find nothing: every route that takes a path parameter (generated from the manifest) answers
  * 404, never 403, and no byte of A's data comes back.
  */
+
+let everything: EverythingServer | undefined;
+const savedAllow = process.env.SWITCHBOARD_ALLOW_HOSTS;
+function restoreAllow() {
+  if (savedAllow === undefined) delete process.env.SWITCHBOARD_ALLOW_HOSTS;
+  else process.env.SWITCHBOARD_ALLOW_HOSTS = savedAllow;
+}
 
 /** Written into every resource of A, so a leak shows up in any response body. */
 const MARKER = "alpha-marker";
@@ -57,6 +65,17 @@ const fixtures: Record<string, Make> = {
       201,
     );
     return { id: tool.id };
+  },
+  "mcp-servers": async (p) => {
+    everything = await startEverythingServer();
+    process.env.SWITCHBOARD_ALLOW_HOSTS = [process.env.SWITCHBOARD_ALLOW_HOSTS, everything.hostPort]
+      .filter((entry) => entry !== undefined && entry !== "")
+      .join(",");
+    const server = await expectOk(
+      p.api("POST", "/v1/mcp-servers", { name: `${MARKER}-mcp`, url: everything.url }),
+      201,
+    );
+    return { id: server.id };
   },
   secrets: async (p) => {
     await expectOk(p.api("POST", "/v1/secrets", { name: "alphaSecret", value: MARKER }), 201);
@@ -149,6 +168,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await platform?.stop();
+  await everything?.stop();
+  restoreAllow();
 });
 
 describe("fixtures", () => {

@@ -9,6 +9,7 @@ import { ApprovalsPage } from "./pages/approvals-page.tsx";
 import { AuditPage } from "./pages/audit-page.tsx";
 import { JobPage } from "./pages/job-page.tsx";
 import { JobsPage } from "./pages/jobs-page.tsx";
+import { McpServersPage } from "./pages/mcp-servers-page.tsx";
 import { NotFoundPage } from "./pages/not-found-page.tsx";
 import { SchedulesPage } from "./pages/schedules-page.tsx";
 import { SignInPage } from "./pages/sign-in-page.tsx";
@@ -56,6 +57,7 @@ export function createAppRouter() {
             { path: "approvals", element: <ApprovalsPage /> },
             { path: "agents", element: <AgentsPage /> },
             { path: "tools", element: <ToolsPage /> },
+            { path: "mcp-servers", element: <McpServersPage /> },
             { path: "schedules", element: <SchedulesPage /> },
             { path: "api-keys", element: <ApiKeysPage /> },
             { path: "users", element: <UsersPage /> },

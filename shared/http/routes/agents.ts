@@ -1,5 +1,6 @@
 import { Agent, CreateAgentRequest, UpdateAgentRequest } from "#events/agents";
 import { PageQuery, page } from "#events/auth";
+import { parseMcpToolRef } from "#events/mcp";
 import { notFound, validationFailed } from "../../errors.ts";
 import { createAgent, deleteAgent, listAgents, resolveAgent, updateAgent } from "../../stores/agents.ts";
 import { checkDestination, EgressError } from "../../tools/egress.ts";
@@ -21,7 +22,9 @@ async function checkAgent(tenantId: string, body: CreateAgentRequest): Promise<v
     }
   });
   body.script?.rules.forEach((rule, i) => {
-    if (rule.toolCall && !listed.has(rule.toolCall.name)) {
+    const mcp = rule.toolCall ? parseMcpToolRef(rule.toolCall.name) : undefined;
+    const viaWildcard = mcp !== undefined && listed.has(`mcp:${mcp.server}/*`);
+    if (rule.toolCall && !listed.has(rule.toolCall.name) && !viaWildcard) {
       problems.push({
         path: `script.rules.${i}.toolCall.name`,
         message: `the agent does not list tool "${rule.toolCall.name}" in tools`,

@@ -14,7 +14,10 @@ import { ENV, optionalEnv, requireEnv } from "../../config.ts";
 import { tableName } from "../../db.ts";
 import { AppError } from "../../errors.ts";
 import { retryJob } from "../../jobs/service.ts";
+import { allMcpServers } from "../../mcp/store.ts";
 import { logger } from "../../observability.ts";
+import { listBreakers } from "../../resilience/breaker-store.ts";
+import { checkReachability, MAX_CHECKS, providerProbeUrl } from "../../resilience/health.ts";
 import { listAgents } from "../../stores/agents.ts";
 import {
   allDeadLetters,
@@ -56,6 +59,15 @@ const QueueStatus = z.object({
   dlq: DlqStatus,
 });
 
+const Reachability = z.object({
+  url: z.string(),
+  reachable: z.boolean(),
+  httpStatus: z.number().optional().describe("Any HTTP answer, 401 and 404 included, means reachable"),
+  latencyMs: z.number().optional(),
+  error: z.string().optional(),
+  checkedAt: z.string(),
+});
+
 const ProviderStatus = z.object({
   name: z.string(),
   /** False when an agent of this provider names a stored secret that does not exist. */
@@ -64,7 +76,22 @@ const ProviderStatus = z.object({
   /** At least one agent of this provider names a secret that is stored. */
   secret: z.boolean(),
   missingSecrets: z.array(z.string()).optional(),
+  /** Whether every endpoint the agents use answered a bounded request just now (cached briefly). */
+  reachable: z.boolean().describe("scripted is built in and always reachable"),
+  endpoints: z.array(Reachability),
 });
+
+const BreakerStatus = z.object({
+  kind: z.enum(["provider", "mcp", "http"]),
+  target: z.string(),
+  state: z.enum(["closed", "open", "half_open"]),
+  failures: z.number().describe("Consecutive failures"),
+  openedAt: z.string().optional(),
+  updatedAt: z.string().optional(),
+  lastError: z.string().optional(),
+});
+
+const McpServerStatus = z.object({ id: z.string(), name: z.string(), ...Reachability.shape });
 
 const DeadLetterItem = z.object({
   messageId: z.string(),
@@ -293,7 +320,7 @@ async function rerunRecorded(scope: DeadLetterScope): Promise<{ rerunJobs: strin
 async function providers(tenantId: string) {
   const [agents, secrets] = await Promise.all([
     (async () => {
-      const all: { provider: string; secret?: string }[] = [];
+      const all: { provider: string; secret?: string; baseUrl?: string }[] = [];
       let cursor: string | undefined;
       do {
         const page = await listAgents(tenantId, { limit: 100, ...(cursor === undefined ? {} : { cursor }) });
@@ -305,27 +332,70 @@ async function providers(tenantId: string) {
     listSecrets(tenantId),
   ] as const);
   const stored = new Set(secrets.map((secret) => secret.name));
-  const byProvider = new Map<string, { agents: number; secret: boolean; missing: Set<string> }>([
-    ["scripted", { agents: 0, secret: false, missing: new Set() }],
+  type Entry = { agents: number; secret: boolean; missing: Set<string>; urls: Set<string> };
+  const byProvider = new Map<string, Entry>([
+    ["scripted", { agents: 0, secret: false, missing: new Set(), urls: new Set() }],
   ]);
   for (const agent of agents) {
-    const entry = byProvider.get(agent.provider) ?? { agents: 0, secret: false, missing: new Set<string>() };
+    const entry = byProvider.get(agent.provider) ?? {
+      agents: 0,
+      secret: false,
+      missing: new Set<string>(),
+      urls: new Set<string>(),
+    };
     entry.agents++;
+    const url = providerProbeUrl(agent.provider, agent.baseUrl, process.env.AWS_REGION);
+    if (url !== undefined) entry.urls.add(url);
     if (agent.secret !== undefined) {
       if (stored.has(agent.secret)) entry.secret = true;
       else entry.missing.add(agent.secret);
     }
     byProvider.set(agent.provider, entry);
   }
-  return [...byProvider.entries()]
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([name, entry]) => ({
-      name,
-      configured: entry.missing.size === 0,
-      agents: entry.agents,
-      secret: entry.secret,
-      ...(entry.missing.size === 0 ? {} : { missingSecrets: [...entry.missing].sort() }),
+  let budget = MAX_CHECKS;
+  return Promise.all(
+    [...byProvider.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(async ([name, entry]) => {
+        const urls = [...entry.urls].sort().slice(0, Math.max(0, budget));
+        budget -= urls.length;
+        const endpoints = await Promise.all(urls.map((url) => checkReachability(url)));
+        return {
+          name,
+          configured: entry.missing.size === 0,
+          agents: entry.agents,
+          secret: entry.secret,
+          ...(entry.missing.size === 0 ? {} : { missingSecrets: [...entry.missing].sort() }),
+          reachable: name === "scripted" || (endpoints.length > 0 && endpoints.every((e) => e.reachable)),
+          endpoints,
+        };
+      }),
+  );
+}
+
+async function breakers(tenantId: string): Promise<z.infer<typeof BreakerStatus>[]> {
+  return (await listBreakers(tenantId))
+    .sort((a, b) => a.target.localeCompare(b.target))
+    .map((breaker) => ({
+      kind: breaker.kind,
+      target: breaker.target,
+      state: breaker.state,
+      failures: breaker.failures,
+      ...(breaker.openedAt === undefined ? {} : { openedAt: new Date(breaker.openedAt).toISOString() }),
+      ...(breaker.updatedAt === undefined ? {} : { updatedAt: breaker.updatedAt }),
+      ...(breaker.lastError === undefined ? {} : { lastError: breaker.lastError }),
     }));
+}
+
+async function mcpServers(tenantId: string): Promise<z.infer<typeof McpServerStatus>[]> {
+  const servers = (await allMcpServers(tenantId)).slice(0, MAX_CHECKS);
+  return Promise.all(
+    servers.map(async (server) => ({
+      id: server.id,
+      name: server.name,
+      ...(await checkReachability(server.url)),
+    })),
+  );
 }
 
 export const systemRoutes: RouteTable = {
@@ -368,7 +438,9 @@ export const systemRoutes: RouteTable = {
     },
   }),
   systemStatus: defineRoute({
-    summary: "Version, queue depths, dead letters and the providers the tenant's agents use",
+    summary:
+      "Version, queue depths, dead letters, the providers the tenant's agents use (with a reachability check " +
+      "of each endpoint), its MCP servers' reachability, and its circuit breakers",
     response: z.object({
       version: z.string(),
       queues: z.array(QueueStatus),
@@ -378,12 +450,16 @@ export const systemRoutes: RouteTable = {
         recorded: z.number().describe("Dead letters recorded by the DLQ consumer, in the caller's scope"),
       }),
       providers: z.array(ProviderStatus),
+      breakers: z.array(BreakerStatus).describe("The tenant's circuit breakers, one per endpoint"),
+      mcpServers: z.array(McpServerStatus),
     }),
     handle: async ({ principal }) => {
-      const [queueStatus, recorded, providerStatus] = await Promise.all([
+      const [queueStatus, recorded, providerStatus, breakerStatus, mcpStatus] = await Promise.all([
         queues(),
         countDeadLetters(scopeOf(principal)),
         providers(principal.tenantId),
+        breakers(principal.tenantId),
+        mcpServers(principal.tenantId),
       ]);
       const queued = queueStatus.reduce((sum, queue) => sum + queue.dlq.visible, 0);
       return {
@@ -391,6 +467,8 @@ export const systemRoutes: RouteTable = {
         queues: queueStatus,
         dlq: { count: queued + recorded, queued, recorded },
         providers: providerStatus,
+        breakers: breakerStatus,
+        mcpServers: mcpStatus,
       };
     },
   }),

@@ -15,10 +15,14 @@ import type {
   ApiKey,
   Approval,
   AuditEntry,
+  BreakerStatus,
   CreatedApiKey,
+  McpServer,
+  McpServerStatus,
   OpenApiDocument,
   Page,
   QueueStatus,
+  Reachability,
   Schedule,
   SystemStatus,
   Tool,
@@ -105,6 +109,12 @@ export function createApi(http: HttpClient) {
     listTools: () => http.get<Page<Tool>>("/v1/tools"),
     createTool: (body: unknown) => http.post<Tool>("/v1/tools", body),
 
+    listMcpServers: () => http.get<Page<McpServer>>("/v1/mcp-servers"),
+    createMcpServer: (body: { name: string; url: string; secret?: string }) =>
+      http.post<McpServer>("/v1/mcp-servers", body),
+    refreshMcpServer: (id: string) => http.post<McpServer>(`/v1/mcp-servers/${enc(id)}/refresh`),
+    deleteMcpServer: (id: string) => http.delete<unknown>(`/v1/mcp-servers/${enc(id)}`),
+
     listSchedules: () => http.get<Page<Schedule>>("/v1/schedules"),
     createSchedule: (body: unknown) => http.post<Schedule>("/v1/schedules", body),
     deleteSchedule: (id: string) => http.delete<unknown>(`/v1/schedules/${enc(id)}`),
@@ -171,16 +181,29 @@ export function normaliseStatus(raw: unknown): SystemStatus {
       : (perQueue ?? 0));
   const providersRaw = body.providers;
   const providers = Array.isArray(providersRaw)
-    ? providersRaw.map((p) =>
-        typeof p === "string"
-          ? p
-          : {
-              name: String((p as Record<string, unknown>)?.name ?? "?"),
-              configured: (p as Record<string, unknown>)?.configured !== false,
-            },
-      )
+    ? providersRaw.map((p) => (typeof p === "string" ? p : providerFrom(p as Record<string, unknown>)))
     : providersRaw && typeof providersRaw === "object"
-      ? Object.entries(providersRaw).map(([name, configured]) => ({ name, configured: Boolean(configured) }))
+      ? Object.entries(providersRaw).map(([name, configured]) => ({
+          name,
+          configured: Boolean(configured),
+          endpoints: [],
+        }))
       : [];
-  return { queues, dlq: { count: dlqCount }, providers };
+  const list = <T>(value: unknown): T[] => (Array.isArray(value) ? (value as T[]) : []);
+  return {
+    queues,
+    dlq: { count: dlqCount },
+    providers,
+    breakers: list<BreakerStatus>(body.breakers),
+    mcpServers: list<McpServerStatus>(body.mcpServers),
+  };
+}
+
+function providerFrom(p: Record<string, unknown>) {
+  return {
+    name: String(p?.name ?? "?"),
+    configured: p?.configured !== false,
+    ...(typeof p?.reachable === "boolean" ? { reachable: p.reachable } : {}),
+    endpoints: Array.isArray(p?.endpoints) ? (p.endpoints as Reachability[]) : [],
+  };
 }

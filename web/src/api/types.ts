@@ -6,6 +6,7 @@
 export type { Agent, ToolSummary as Tool } from "#events/agents";
 export type { Approval } from "#events/approvals";
 export type { ApiKey, AuditEntry, CreatedApiKey, User } from "#events/auth";
+export type { McpServer, McpTool } from "#events/mcp";
 export type { Schedule } from "#events/schedules";
 export type { Workflow, WorkflowSummary, WorkflowVersion } from "#events/workflows-api";
 
@@ -25,9 +26,36 @@ export interface QueueStatus {
   dlq?: number;
 }
 
+export interface Reachability {
+  url: string;
+  reachable: boolean;
+  httpStatus?: number;
+  latencyMs?: number;
+  error?: string;
+  checkedAt?: string;
+}
+
 export interface ProviderStatus {
   name: string;
   configured: boolean;
+  /** Undefined when the API did not check (an older platform). */
+  reachable?: boolean;
+  endpoints: Reachability[];
+}
+
+export interface BreakerStatus {
+  kind: string;
+  target: string;
+  state: "closed" | "open" | "half_open";
+  failures: number;
+  openedAt?: string;
+  updatedAt?: string;
+  lastError?: string;
+}
+
+export interface McpServerStatus extends Reachability {
+  id: string;
+  name: string;
 }
 
 /** GET /openapi.json: the parts the API reference page shows. */
@@ -49,4 +77,6 @@ export interface SystemStatus {
   queues: QueueStatus[];
   dlq: { count: number };
   providers: (ProviderStatus | string)[];
+  breakers: BreakerStatus[];
+  mcpServers: McpServerStatus[];
 }
