@@ -50,5 +50,7 @@ export const ENV = {
   taskSecurityGroups: "TASK_SECURITY_GROUPS",
   taskContainerName: "TASK_CONTAINER_NAME",
   allowHosts: "SWITCHBOARD_ALLOW_HOSTS",
+  /** S3 Vectors bucket holding one index per tenant collection. */
+  vectorBucket: "VECTOR_BUCKET",
   version: "SWITCHBOARD_VERSION",
 } as const;
