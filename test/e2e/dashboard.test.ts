@@ -7,6 +7,8 @@ const PAGES = [
   "Approvals",
   "Agents",
   "Tools",
+  "Collections",
+  "Sessions",
   "Schedules",
   "API keys",
   "Users",

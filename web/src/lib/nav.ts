@@ -17,6 +17,8 @@ export const NAV: readonly NavItem[] = [
   { label: "Approvals", to: "/approvals", roles: everyone },
   { label: "Agents", to: "/agents", roles: everyone },
   { label: "Tools", to: "/tools", roles: everyone },
+  { label: "Collections", to: "/collections", roles: everyone },
+  { label: "Sessions", to: "/sessions", roles: everyone },
   { label: "Schedules", to: "/schedules", roles: everyone },
   { label: "API keys", to: "/api-keys", roles: writers },
   { label: "Users", to: "/users", roles: admins },
