@@ -1,4 +1,3 @@
-import { ValidationException } from "@aws-sdk/client-s3vectors";
 import type {
   CollectionDocument,
   CollectionMatch,
@@ -114,7 +113,8 @@ async function indexCall<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {
-    if (error instanceof ValidationException) throw validationFailed(error.message);
+    // By name: the SDK's classes load only with the first vector call.
+    if (error instanceof Error && error.name === "ValidationException") throw validationFailed(error.message);
     throw error;
   }
 }

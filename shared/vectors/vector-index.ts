@@ -6,13 +6,14 @@ import {
   NotFoundException,
   PutVectorsCommand,
   QueryVectorsCommand,
-  S3VectorsClient,
+  type S3VectorsClient,
 } from "@aws-sdk/client-s3vectors";
 import { ENV, requireEnv } from "../config.ts";
 
 /**
  * The stage's S3 Vectors bucket, one index per collection. The client has default configuration: the
- * endpoint comes from `AWS_ENDPOINT_URL_S3VECTORS` locally, as for every other service.
+ * endpoint comes from `AWS_ENDPOINT_URL_S3VECTORS` locally, as for every other service. The SDK is loaded on
+ * first use, so functions that never touch a collection do not pay for it at cold start.
  */
 
 /** S3 Vectors' own limits per call. */
@@ -21,10 +22,14 @@ export const DELETE_BATCH = 500;
 /** Metadata fields the platform keeps beside the tenant's: the chunk text is stored but never filtered on. */
 export const META = { document: "_doc", chunk: "_chunk", text: "_text" } as const;
 
-let client: S3VectorsClient | undefined;
-function vectors(): S3VectorsClient {
-  client ??= new S3VectorsClient({});
-  return client;
+type Sdk = typeof import("@aws-sdk/client-s3vectors");
+let loaded: Promise<{ sdk: Sdk; client: S3VectorsClient }> | undefined;
+function sdk(): Promise<{ sdk: Sdk; client: S3VectorsClient }> {
+  loaded ??= import("@aws-sdk/client-s3vectors").then((module) => ({
+    sdk: module,
+    client: new module.S3VectorsClient({}),
+  }));
+  return loaded;
 }
 
 let bucket: string | undefined;
@@ -43,8 +48,9 @@ export function indexNameFor(tenantId: string, collectionId: string): string {
 }
 
 export async function createVectorIndex(indexName: string, dimension: number): Promise<void> {
-  await vectors().send(
-    new CreateIndexCommand({
+  const { sdk: s3v, client } = await sdk();
+  await client.send(
+    new s3v.CreateIndexCommand({
       vectorBucketName: bucketName(),
       indexName,
       dataType: "float32",
@@ -57,11 +63,12 @@ export async function createVectorIndex(indexName: string, dimension: number): P
 
 /** True when there was an index to delete. */
 export async function deleteVectorIndex(indexName: string): Promise<boolean> {
+  const { sdk: s3v, client } = await sdk();
   try {
-    await vectors().send(new DeleteIndexCommand({ vectorBucketName: bucketName(), indexName }));
+    await client.send(new s3v.DeleteIndexCommand({ vectorBucketName: bucketName(), indexName }));
     return true;
   } catch (error) {
-    if (error instanceof NotFoundException) return false;
+    if (error instanceof s3v.NotFoundException) return false;
     throw error;
   }
 }
@@ -73,9 +80,10 @@ export interface IndexVector {
 }
 
 export async function putVectors(indexName: string, items: IndexVector[]): Promise<void> {
+  const { sdk: s3v, client } = await sdk();
   for (let i = 0; i < items.length; i += PUT_BATCH) {
-    await vectors().send(
-      new PutVectorsCommand({
+    await client.send(
+      new s3v.PutVectorsCommand({
         vectorBucketName: bucketName(),
         indexName,
         vectors: items.slice(i, i + PUT_BATCH).map((item) => ({
@@ -89,9 +97,10 @@ export async function putVectors(indexName: string, items: IndexVector[]): Promi
 }
 
 export async function deleteVectors(indexName: string, keys: string[]): Promise<void> {
+  const { sdk: s3v, client } = await sdk();
   for (let i = 0; i < keys.length; i += DELETE_BATCH) {
-    await vectors().send(
-      new DeleteVectorsCommand({
+    await client.send(
+      new s3v.DeleteVectorsCommand({
         vectorBucketName: bucketName(),
         indexName,
         keys: keys.slice(i, i + DELETE_BATCH),
@@ -112,8 +121,9 @@ export async function queryVectors(
   topK: number,
   filter?: Record<string, unknown>,
 ): Promise<IndexMatch[]> {
-  const output = await vectors().send(
-    new QueryVectorsCommand({
+  const { sdk: s3v, client } = await sdk();
+  const output = await client.send(
+    new s3v.QueryVectorsCommand({
       vectorBucketName: bucketName(),
       indexName,
       topK,
