@@ -73,7 +73,17 @@ describe("dashboard", () => {
     const nav = page.getByRole("navigation", { name: "Main" });
     await nav.getByRole("link", { name: "Schedules", exact: true }).waitFor();
     const names = await nav.getByRole("link").allTextContents();
-    expect(names).toEqual(["Jobs", "Workflows", "Approvals", "Agents", "Tools", "Schedules", "API"]);
+    expect(names).toEqual([
+      "Jobs",
+      "Workflows",
+      "Approvals",
+      "Agents",
+      "Tools",
+      "Collections",
+      "Sessions",
+      "Schedules",
+      "API",
+    ]);
     // Viewers cannot start jobs, so the page offers no Run button.
     await page.getByRole("heading", { level: 1, name: "Jobs" }).waitFor();
     expect(await page.getByRole("button", { name: "Run", exact: true }).count()).toBe(0);
