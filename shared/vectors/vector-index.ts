@@ -1,13 +1,5 @@
 import { createHash } from "node:crypto";
-import {
-  CreateIndexCommand,
-  DeleteIndexCommand,
-  DeleteVectorsCommand,
-  NotFoundException,
-  PutVectorsCommand,
-  QueryVectorsCommand,
-  type S3VectorsClient,
-} from "@aws-sdk/client-s3vectors";
+import type { S3VectorsClient } from "@aws-sdk/client-s3vectors";
 import { ENV, requireEnv } from "../config.ts";
 
 /**
