@@ -40,6 +40,11 @@ export const ScriptRule = z
   .object({
     /** Tested (case-insensitively) against the latest message: the prompt, or the last tool result. */
     match: regexSource,
+    /**
+     * `conversation` tests the whole conversation instead (every message, oldest first, one per line), so a
+     * rule can answer from what a session's earlier jobs said.
+     */
+    scope: z.enum(["latest", "conversation"]).optional(),
     reply: z.string().max(20_000).optional(),
     toolCall: z
       .object({ name: z.string().min(1).max(64), arguments: z.record(z.string(), z.unknown()).default({}) })

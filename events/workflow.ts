@@ -49,6 +49,8 @@ export const AgentNode = z
     ...base,
     type: z.literal("agent"),
     agent: z.string().min(1).max(128),
+    /** A session id (or an expression giving one): the conversation's history goes to the model and the turn is appended. */
+    session: z.string().min(1).max(2000).optional(),
     review: z
       .object({ autoApproveAt: z.number().min(0).max(1), notifyAt: z.number().min(0).max(1).optional() })
       .strict()

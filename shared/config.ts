@@ -54,5 +54,7 @@ export const ENV = {
   breakerFailures: "SWITCHBOARD_BREAKER_FAILURES",
   /** Seconds an open breaker refuses calls before it lets a probe through (default 30). */
   breakerCooldownSeconds: "SWITCHBOARD_BREAKER_COOLDOWN_SECONDS",
+  /** S3 Vectors bucket holding one index per tenant collection. */
+  vectorBucket: "VECTOR_BUCKET",
   version: "SWITCHBOARD_VERSION",
 } as const;

@@ -5,12 +5,14 @@ import { apiKeyRoutes } from "#shared/http/routes/api-keys";
 import { approvalRoutes } from "#shared/http/routes/approvals";
 import { auditRoutes } from "#shared/http/routes/audit";
 import { authRoutes } from "#shared/http/routes/auth";
+import { collectionRoutes } from "#shared/http/routes/collections";
 import { identityRoutes } from "#shared/http/routes/identity";
 import { jobRoutes } from "#shared/http/routes/jobs";
 import { mcpServerRoutes } from "#shared/http/routes/mcp-servers";
 import { memoryRoutes } from "#shared/http/routes/memory";
 import { scheduleRoutes } from "#shared/http/routes/schedules";
 import { secretRoutes } from "#shared/http/routes/secrets";
+import { sessionRoutes } from "#shared/http/routes/sessions";
 import { systemRoutes } from "#shared/http/routes/system";
 import { toolRoutes } from "#shared/http/routes/tools";
 import { usageRoutes } from "#shared/http/routes/usage";
@@ -33,6 +35,8 @@ export const routes: RouteTable = {
   ...workflowRoutes,
   ...approvalRoutes,
   ...scheduleRoutes,
+  ...collectionRoutes,
+  ...sessionRoutes,
 };
 
 routes.openapi = defineRoute({

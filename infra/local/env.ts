@@ -22,6 +22,8 @@ const PACKAGE_VERSION = (
 export const TABLE_NAME = "switchboard";
 export const JWT_SECRET_ID = "switchboard/jwt";
 export const PAYLOAD_BUCKET = "switchboard-payloads";
+/** The stage's S3 Vectors bucket: one index per tenant collection. */
+export const VECTOR_BUCKET = "switchboard-vectors";
 /** The Scheduler group user schedules live in, and what they invoke (the schedule function) with which role. */
 export const SCHEDULE_GROUP = "switchboard-user-schedules";
 export const SCHEDULE_TARGET_ARN = `arn:aws:lambda:${REGION}:${ACCOUNT_ID}:function:${deployedName("schedule")}`;
@@ -55,6 +57,8 @@ export function twinEnvironment(
     [ENV.taskSubnets]: LOCAL_ECS.subnets,
     [ENV.taskSecurityGroups]: LOCAL_ECS.securityGroups,
     AWS_ENDPOINT_URL_SCHEDULER: endpoints.awsServices,
+    AWS_ENDPOINT_URL_S3VECTORS: endpoints.awsServices,
+    [ENV.vectorBucket]: VECTOR_BUCKET,
     [ENV.tableName]: TABLE_NAME,
     ...queueUrls,
     [ENV.wsCallbackUrl]: endpoints.gateway,

@@ -7,6 +7,7 @@ import { type FauxqsServer, startFauxqs } from "fauxqs";
 import { type FunctionName, manifest } from "#infra/manifest";
 import { createEcs } from "./aws-services/ecs.ts";
 import { createKms } from "./aws-services/kms.ts";
+import { createS3Vectors } from "./aws-services/s3vectors.ts";
 import { createScheduler } from "./aws-services/scheduler.ts";
 import { startSchedulerFiring } from "./aws-services/scheduler-firing.ts";
 import { createSecretsManager } from "./aws-services/secrets-manager.ts";
@@ -24,6 +25,7 @@ import {
   TABLE_NAME,
   type TwinEndpoints,
   twinEnvironment,
+  VECTOR_BUCKET,
 } from "./env.ts";
 import { type FunctionOverrides, FunctionRunner } from "./functions.ts";
 import { type Gateway, startGateway, WEBSOCKET_PATH } from "./gateway.ts";
@@ -151,8 +153,10 @@ export async function startTwin(options: TwinOptions = {}): Promise<Twin> {
       },
       log: log.child("ecs"),
     });
+    const s3vectors = createS3Vectors({ region: REGION, dataDir });
+    s3vectors.ensureBucket(VECTOR_BUCKET);
     const awsServices: AwsServicesServer = await startAwsServices({
-      restServices: [scheduler.service],
+      restServices: [scheduler.service, s3vectors.service],
       jsonServices: [
         createSecretsManager({
           region: REGION,

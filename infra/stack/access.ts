@@ -36,6 +36,11 @@ export interface Access {
    * `target` is the function those schedules invoke (at most one).
    */
   userSchedules?: "manage" | "target";
+  /**
+   * `VECTOR_BUCKET`: the S3 Vectors bucket of collections. `manage` also creates and deletes the indexes;
+   * `use` puts, queries and deletes vectors.
+   */
+  vectors?: "manage" | "use";
 }
 
 export const functionAccess = {
@@ -50,6 +55,7 @@ export const functionAccess = {
     userSchedules: "manage",
     // Cancelling a job, or a decision that fails it, stops its running step tasks.
     tasks: "stop",
+    vectors: "manage",
   },
   // Writes `lastUsedAt` on API keys, hence rw.
   authorizer: { table: "rw", jwtSecret: "read" },
@@ -62,6 +68,8 @@ export const functionAccess = {
     connections: "manage",
     tasks: "run",
     models: "invoke",
+    // The vector_search and vector_upsert tools.
+    vectors: "use",
   },
   // Consuming the DLQ is granted by its event source mapping. Failing a step reads and writes the job's
   // payloads and may stop the job's other tasks.
@@ -83,6 +91,7 @@ export const taskAccess = {
   providerSecrets: "decrypt",
   connections: "manage",
   models: "invoke",
+  vectors: "use",
 } as const satisfies Access;
 
 /** Environment variables the stack sets for user schedules (names the api reads once it manages them). */

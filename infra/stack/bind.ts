@@ -240,6 +240,36 @@ export function bindUserSchedules(target: Bindable, schedules: UserScheduleBindi
   });
 }
 
+/**
+ * The collections' vector bucket. QueryVectors with metadata also needs GetVectors, as AWS documents;
+ * indexes are named at run time (one per collection), so vector actions cover this bucket's indexes.
+ */
+export function bindVectors(target: Bindable, vectors: VectorBinding, mode: "manage" | "use"): void {
+  target.addEnvironment(ENV.vectorBucket, vectors.bucketName);
+  const indexes = `${vectors.bucketArn}/index/*`;
+  allow(
+    target,
+    [
+      "s3vectors:PutVectors",
+      "s3vectors:QueryVectors",
+      "s3vectors:GetVectors",
+      "s3vectors:DeleteVectors",
+      ...(mode === "manage" ? ["s3vectors:CreateIndex", "s3vectors:DeleteIndex", "s3vectors:GetIndex"] : []),
+    ],
+    [vectors.bucketArn, indexes],
+  );
+  allowWildcard(target, {
+    resource: indexes,
+    reason:
+      "Each collection gets its own S3 Vectors index, created at run time; the grant covers the indexes of this one vector bucket.",
+  });
+}
+
+export interface VectorBinding {
+  bucketName: string;
+  bucketArn: string;
+}
+
 export interface BindTargets {
   table: TableBinding;
   queues: ReadonlyMap<string, QueueBinding>;
@@ -249,6 +279,7 @@ export interface BindTargets {
   connections: WebSocketStage;
   tasks: TaskBinding;
   userSchedules: UserScheduleBinding;
+  vectors: VectorBinding;
 }
 
 const queueBinding = (targets: BindTargets, name: string): QueueBinding => {
@@ -270,4 +301,5 @@ export function bindAccess(target: Bindable, access: Access, targets: BindTarget
   if (access.tasks) bindTasks(target, targets.tasks, access.tasks);
   if (access.models) bindModels(target);
   if (access.userSchedules === "manage") bindUserSchedules(target, targets.userSchedules);
+  if (access.vectors) bindVectors(target, targets.vectors, access.vectors);
 }

@@ -1,7 +1,8 @@
 /**
- * The one table (keys, TTL and indexes from the manifest) and the claim-check payload bucket.
+ * The one table (keys, TTL and indexes from the manifest), the claim-check payload bucket, and the S3 Vectors
+ * bucket that holds one index per collection.
  */
-import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import { Duration, Fn, RemovalPolicy } from "aws-cdk-lib";
 import {
   AttributeType,
   BillingMode,
@@ -19,6 +20,7 @@ import {
   ObjectOwnership,
   StorageClass,
 } from "aws-cdk-lib/aws-s3";
+import { CfnVectorBucket } from "aws-cdk-lib/aws-s3vectors";
 import { Construct } from "constructs";
 import { manifest } from "#infra/manifest";
 import type { Settings } from "./settings.ts";
@@ -32,6 +34,7 @@ export class Data extends Construct {
   readonly table: Table;
   readonly tableKey: Key;
   readonly payloads: Bucket;
+  readonly vectors: { bucketName: string; bucketArn: string };
 
   constructor(scope: Construct, id: string, props: DataProps) {
     super(scope, id);
@@ -85,5 +88,13 @@ export class Data extends Construct {
       removalPolicy: settings.isProd ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
       autoDeleteObjects: !settings.isProd,
     });
+
+    // SSE-S3 by default; CloudFormation names it, and the name is read back from the ARN (`…:bucket/<name>`).
+    const vectorBucket = new CfnVectorBucket(this, "Vectors", {});
+    vectorBucket.applyRemovalPolicy(settings.isProd ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY);
+    this.vectors = {
+      bucketArn: vectorBucket.attrVectorBucketArn,
+      bucketName: Fn.select(1, Fn.split(":bucket/", vectorBucket.attrVectorBucketArn)),
+    };
   }
 }

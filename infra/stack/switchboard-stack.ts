@@ -82,6 +82,7 @@ export class SwitchboardStack extends Stack {
       connections: this.realtime.stage,
       tasks: this.tasks.binding(),
       userSchedules: this.schedules.binding(),
+      vectors: this.data.vectors,
     };
     for (const name of functionNames) bindAccess(this.functions.get(name), functionAccess[name], targets);
     bindAccess(

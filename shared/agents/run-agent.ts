@@ -9,6 +9,7 @@ import {
   redact,
   type ToolSpec,
 } from "../providers/index.ts";
+import { getSession, loadHistory, recordTurn } from "../sessions/service.ts";
 import { resolveAgent } from "../stores/agents.ts";
 import { readSecret } from "../stores/secrets.ts";
 import { budgetProblem, getBudget, monthUsage, recordUsage } from "../stores/usage.ts";
@@ -86,6 +87,8 @@ export interface AgentStepParams {
   attempt: number;
   /** The node's `agent`: a name or an id. */
   agent: string;
+  /** The node's resolved `session`: the conversation this step continues. */
+  session?: string;
   input: unknown;
   timeoutMs: number;
 }
@@ -97,6 +100,8 @@ interface LoopState {
   usage: { inputTokens: number; outputTokens: number };
   turns: number;
   stopReason: string;
+  /** What this step added to the conversation: the prompt, assistant and tool turns, and the answer. */
+  transcript: ChatMessage[];
 }
 
 export async function runAgentStep(params: AgentStepParams): Promise<StepOutcome> {
@@ -122,6 +127,20 @@ async function runAgent(params: AgentStepParams, stream: TokenStream): Promise<S
   const [budget, used] = await Promise.all([getBudget(params.tenantId), monthUsage(params.tenantId)]);
   const spent = budgetProblem(budget, used);
   if (spent) return fail("BUDGET_EXCEEDED", spent, false);
+
+  let history: ChatMessage[] = [];
+  if (params.session !== undefined) {
+    const session = await getSession(params.tenantId, params.session);
+    if (session === undefined)
+      return fail("SESSION_NOT_FOUND", `There is no session ${params.session}`, false);
+    if (session.agentId !== agent.id)
+      return fail(
+        "SESSION_AGENT_MISMATCH",
+        `Session ${params.session} belongs to agent ${session.agent}, not ${agent.name}`,
+        false,
+      );
+    history = await loadHistory(params.tenantId, params.session);
+  }
 
   const tools = new Map<string, ToolDefinition>();
   for (const name of agent.tools ?? []) {
@@ -166,6 +185,7 @@ async function runAgent(params: AgentStepParams, stream: TokenStream): Promise<S
     usage: { inputTokens: 0, outputTokens: 0 },
     turns: 0,
     stopReason: "end_turn",
+    transcript: [],
   };
 
   let outcome: StepOutcome;
@@ -178,13 +198,23 @@ async function runAgent(params: AgentStepParams, stream: TokenStream): Promise<S
       ...(secret === undefined ? {} : { secret }),
       tenantId: params.tenantId,
     });
-    outcome = await loop(agent, provider, tools, params, state, context, stream, controller.signal, (extra) =>
-      budgetProblem(budget, {
-        ...used,
-        inputTokens: used.inputTokens + extra.inputTokens,
-        outputTokens: used.outputTokens + extra.outputTokens,
-        costUsd: used.costUsd + costOf(agent.provider, agent.model, extra),
-      }),
+    outcome = await loop(
+      agent,
+      provider,
+      tools,
+      params,
+      history,
+      state,
+      context,
+      stream,
+      controller.signal,
+      (extra) =>
+        budgetProblem(budget, {
+          ...used,
+          inputTokens: used.inputTokens + extra.inputTokens,
+          outputTokens: used.outputTokens + extra.outputTokens,
+          costUsd: used.costUsd + costOf(agent.provider, agent.model, extra),
+        }),
     );
   } catch (error) {
     if (error instanceof ProviderError) {
@@ -239,6 +269,27 @@ async function runAgent(params: AgentStepParams, stream: TokenStream): Promise<S
     durationMs: Date.now() - started,
   });
   if (!outcome.ok) return outcome;
+  if (params.session !== undefined) {
+    // The step succeeds only with its turn kept: a failed append fails the attempt, to be retried.
+    try {
+      const appended = await recordTurn({
+        tenantId: params.tenantId,
+        sessionId: params.session,
+        jobId: params.jobId,
+        nodeId: params.nodeId,
+        ...(params.itemIndex === undefined ? {} : { itemIndex: params.itemIndex }),
+        messages: state.transcript.map((message) => ({ ...message, content: scrub(message.content) })),
+      });
+      if (appended !== "appended")
+        logger.warn("Session turn not appended", { session: params.session, reason: appended });
+    } catch (error) {
+      logger.error("Could not append the session turn", {
+        session: params.session,
+        error: (error as Error).name,
+      });
+      return fail("SESSION_APPEND_FAILED", `Could not append the turn to session ${params.session}`, true);
+    }
+  }
   const output: AgentOutput = {
     text: state.text,
     ...(state.confidence === undefined ? {} : { confidence: state.confidence }),
@@ -257,13 +308,14 @@ async function loop(
   provider: ModelProvider,
   tools: Map<string, ToolDefinition>,
   params: AgentStepParams,
+  history: ChatMessage[],
   state: LoopState,
   context: StepToolContext,
   stream: TokenStream,
   signal: AbortSignal,
   overBudget: (usage: { inputTokens: number; outputTokens: number }) => string | undefined,
 ): Promise<StepOutcome> {
-  const messages: ChatMessage[] = [{ role: "user", content: promptOf(params.input) }];
+  const messages: ChatMessage[] = [...history, { role: "user", content: promptOf(params.input) }];
   const specs: ToolSpec[] = [...new Set(tools.values())].map((tool) => ({
     name: tool.name,
     description: tool.description,
@@ -288,6 +340,7 @@ async function loop(
       state.text = parsed.text;
       const confidence = result.confidence ?? parsed.confidence;
       if (confidence !== undefined) state.confidence = confidence;
+      state.transcript = [...messages.slice(history.length), { role: "assistant", content: parsed.text }];
       return { ok: true, output: undefined };
     }
     state.text = result.text;

@@ -219,6 +219,8 @@ export function validateWorkflow(def: WorkflowDefinition, opts: ValidateOptions 
 
     switch (node.type) {
       case "agent":
+        if (node.session !== undefined && hasExpression(node.session))
+          checkString(node.session, at("session"), node, nodeScope);
         if (opts.knownAgents && !opts.knownAgents(node.agent)) {
           problems.push({ nodeId: node.id, path: at("agent"), message: `unknown agent "${node.agent}"` });
         }

@@ -97,7 +97,19 @@ async function runStep(
         };
       }
     }
-    case "agent":
+    case "agent": {
+      let session: unknown;
+      try {
+        session = node.session === undefined ? undefined : await resolveTemplate(node.session, context);
+      } catch (error) {
+        return failure(
+          "INPUT_ERROR",
+          `Could not resolve the session of ${nodeId}: ${(error as Error).message}`,
+          false,
+        );
+      }
+      if (session !== undefined && (typeof session !== "string" || session === ""))
+        return failure("INPUT_ERROR", `The session of ${nodeId} must be a session id (a string)`, false);
       return runAgentStep({
         tenantId: state.tenantId,
         jobId: state.jobId,
@@ -105,9 +117,11 @@ async function runStep(
         ...(itemIndex === undefined ? {} : { itemIndex }),
         attempt,
         agent: node.agent,
+        ...(session === undefined ? {} : { session }),
         input,
         timeoutMs,
       });
+    }
     case "tool":
       return runToolStep({
         tenantId: state.tenantId,

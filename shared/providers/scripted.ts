@@ -4,7 +4,8 @@ import type { ConverseRequest, ConverseResult, ModelProvider, ToolCallRequest } 
 /**
  * The built-in deterministic model: demos and tests run with no network. The first rule whose `match`
  * (a case-insensitive regex) finds the latest message answers it: with a reply, a tool call, a confidence,
- * or several of these. `$1`…`$9` in a tool call's string arguments are the rule's capture groups.
+ * or several of these. `$1`…`$9` in a reply and in a tool call's string arguments are the rule's capture
+ * groups. A rule with `scope: "conversation"` is tested against the whole conversation, history included.
  */
 
 /** A rough count (about four characters a token), so usage and budgets have something to add up. */
@@ -32,14 +33,20 @@ export function createScriptedProvider(options: { model: string; script?: AgentS
     model: options.model,
     async converse(request: ConverseRequest): Promise<ConverseResult> {
       const latest = request.messages.at(-1);
-      const subject = latest === undefined ? "" : latest.content;
+      const latestText = latest === undefined ? "" : latest.content;
+      const conversation = request.messages.map((m) => m.content).join("\n");
       let reply = script.defaultReply;
       let confidence = script.defaultConfidence;
       const toolCalls: ToolCallRequest[] = [];
       for (const { rule, pattern } of rules) {
-        const found = pattern.exec(subject);
+        const found = pattern.exec(rule.scope === "conversation" ? conversation : latestText);
         if (found === null) continue;
-        reply = rule.reply ?? (rule.toolCall ? "" : script.defaultReply);
+        reply =
+          rule.reply === undefined
+            ? rule.toolCall
+              ? ""
+              : script.defaultReply
+            : String(substitute(rule.reply, found));
         confidence = rule.confidence ?? confidence;
         if (rule.toolCall) {
           calls++;

@@ -28,6 +28,8 @@ export interface UsageRecord {
   inputTokens: number;
   outputTokens: number;
   costUsd: number;
+  /** Steps counted by this record: 1 for an agent step (the default), 0 for embedding calls. */
+  steps?: number;
 }
 
 export const monthOf = (at: Date) => at.toISOString().slice(0, 7);
@@ -81,7 +83,7 @@ export async function recordUsage(record: UsageRecord, at = new Date()): Promise
             ":in": record.inputTokens,
             ":out": record.outputTokens,
             ":cost": record.costUsd,
-            ":one": 1,
+            ":one": record.steps ?? 1,
             ":type": "usage",
             ":tenant": record.tenantId,
             ":now": nowIso(at),

@@ -1,10 +1,13 @@
 import { memoryName } from "#events/agents";
+import { MAX_DOCUMENTS_PER_CALL, MAX_TOP_K, UpsertDocumentsRequest } from "#events/collections";
 import { runCode, SandboxError } from "../engine/sandbox.ts";
+import { AppError } from "../errors.ts";
 import { deleteMemory, getMemory, putMemory } from "../stores/memory.ts";
+import { queryCollection, upsertDocuments } from "../vectors/service.ts";
 import { callHttp, DEFAULT_MAX_RESPONSE_BYTES, encodeBody, MAX_RESPONSE_BYTES } from "./http-call.ts";
 import { type ToolContext, type ToolDefinition, ToolError } from "./types.ts";
 
-/** The tools every tenant has: HTTP, memory and sandboxed code. */
+/** The tools every tenant has: HTTP, memory, vector collections and sandboxed code. */
 
 const MAX_HTTP_TIMEOUT_SECONDS = 60;
 const MAX_CODE_TIMEOUT_MS = 10_000;
@@ -156,8 +159,122 @@ const code: ToolDefinition = {
   },
 };
 
+/** A collection call's refusal (unknown collection, bad filter, embedder down) goes back as the tool's error. */
+async function collectionCall<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof AppError && error.status < 500)
+      throw new ToolError(error.code === "EGRESS_DENIED" ? "EGRESS_DENIED" : "TOOL_ERROR", error.message);
+    if (error instanceof AppError)
+      throw new ToolError(
+        "TOOL_ERROR",
+        error.message,
+        (error.details as { retryable?: boolean } | undefined)?.retryable ?? true,
+      );
+    throw error;
+  }
+}
+
+const collectionSchema = {
+  type: "string",
+  minLength: 1,
+  maxLength: 64,
+  pattern: "^[A-Za-z][A-Za-z0-9_.-]*$",
+  description: "Collection name",
+};
+
+const vectorSearch: ToolDefinition = {
+  name: "vector_search",
+  description:
+    'Search a vector collection for the chunks nearest in meaning to a query. Returns {matches: [{id, chunk, score, text, metadata}]}, best first. filter uses S3 Vectors syntax, e.g. {"kind": "faq"} or {"year": {"$gte": 2024}}.',
+  builtIn: true,
+  parameters: {
+    type: "object",
+    properties: {
+      collection: collectionSchema,
+      query: { type: "string", minLength: 1, maxLength: 8000 },
+      topK: { type: "integer", minimum: 1, maximum: MAX_TOP_K, default: 5 },
+      filter: {
+        type: "object",
+        description: "Metadata filter ($eq $ne $gt $gte $lt $lte $in $nin $exists $and $or)",
+      },
+    },
+    required: ["collection", "query"],
+  },
+  run: (args, context) =>
+    collectionCall(() =>
+      queryCollection(
+        {
+          tenantId: context.tenantId,
+          jobId: context.jobId,
+          ...(context.signal ? { signal: context.signal } : {}),
+        },
+        String(args.collection),
+        {
+          text: String(args.query),
+          topK: typeof args.topK === "number" ? args.topK : 5,
+          ...(args.filter === undefined ? {} : { filter: args.filter as Record<string, unknown> }),
+        },
+      ),
+    ),
+};
+
+const vectorUpsert: ToolDefinition = {
+  name: "vector_upsert",
+  description:
+    "Store documents in a vector collection (chunked and embedded). A document with an existing id is replaced. Returns {documents: [{id, chunks}]}.",
+  builtIn: true,
+  parameters: {
+    type: "object",
+    properties: {
+      collection: collectionSchema,
+      documents: {
+        type: "array",
+        minItems: 1,
+        maxItems: MAX_DOCUMENTS_PER_CALL,
+        items: {
+          type: "object",
+          properties: {
+            id: { type: "string", minLength: 1, maxLength: 256 },
+            text: { type: "string", minLength: 1 },
+            metadata: { type: "object", description: "String, number, boolean or string-list values" },
+          },
+          required: ["id", "text"],
+        },
+      },
+    },
+    required: ["collection", "documents"],
+  },
+  async run(args, context) {
+    const parsed = UpsertDocumentsRequest.safeParse({ documents: args.documents });
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new ToolError(
+        "TOOL_ARGUMENTS_INVALID",
+        `documents.${issue?.path.slice(1).join(".")}: ${issue?.message}`,
+      );
+    }
+    const result = await collectionCall(() =>
+      upsertDocuments(
+        {
+          tenantId: context.tenantId,
+          jobId: context.jobId,
+          ...(context.signal ? { signal: context.signal } : {}),
+        },
+        String(args.collection),
+        parsed.data.documents,
+      ),
+    );
+    return { documents: result.documents };
+  },
+};
+
 export const BUILTIN_TOOLS: ReadonlyMap<string, ToolDefinition> = new Map(
-  [httpRequest, memoryGet, memoryPut, memoryDelete, code].map((tool) => [tool.name, tool]),
+  [httpRequest, memoryGet, memoryPut, memoryDelete, vectorSearch, vectorUpsert, code].map((tool) => [
+    tool.name,
+    tool,
+  ]),
 );
 
 export function isBuiltinTool(name: string): boolean {

@@ -8,6 +8,8 @@ const PAGES = [
   "Agents",
   "Tools",
   "MCP servers",
+  "Collections",
+  "Sessions",
   "Schedules",
   "API keys",
   "Users",
@@ -79,6 +81,8 @@ describe("dashboard", () => {
       "Agents",
       "Tools",
       "MCP servers",
+      "Collections",
+      "Sessions",
       "Schedules",
       "API",
     ]);

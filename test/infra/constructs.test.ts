@@ -307,6 +307,7 @@ function envFor(access: Access): string[] {
     env.push(scheduleEnv.groupName, scheduleEnv.roleArn, scheduleEnv.dlqArn);
     if (userScheduleTarget() !== undefined) env.push(scheduleEnv.targetArn);
   }
+  if (access.vectors) env.push(ENV.vectorBucket);
   return env;
 }
 
@@ -323,6 +324,8 @@ const signatures: [string, (a: Access) => boolean][] = [
   ["ecs:StopTask", (a) => a.tasks !== undefined],
   ["bedrock:InvokeModel", (a) => a.models !== undefined],
   ["scheduler:CreateSchedule", (a) => a.userSchedules === "manage"],
+  ["s3vectors:QueryVectors", (a) => a.vectors !== undefined],
+  ["s3vectors:CreateIndex", (a) => a.vectors === "manage"],
 ];
 
 describe("functions", () => {

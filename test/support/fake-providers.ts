@@ -47,6 +47,24 @@ const codec = new EventStreamCodec(
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** OpenAI's fake embeds in this many dimensions unless the request asks for another size. */
+export const FAKE_EMBEDDING_DIMENSION = 26;
+
+/**
+ * The fakes' embedding: letter frequencies (a–z, repeated to fill the size), normalised. Deterministic, so a
+ * test can compute what the model "would" return.
+ */
+export function fakeEmbedding(text: string, dimension: number): number[] {
+  const counts = new Array(26).fill(0) as number[];
+  for (const char of text.toLowerCase()) {
+    const code = char.charCodeAt(0) - 97;
+    if (code >= 0 && code < 26) counts[code] = (counts[code] as number) + 1;
+  }
+  const vector = Array.from({ length: dimension }, (_, i) => (counts[i % 26] as number) + 0.01);
+  const length = Math.sqrt(vector.reduce((sum, v) => sum + v * v, 0));
+  return vector.map((v) => v / length);
+}
+
 /** The reply's text as the tokens a model would stream: words with their following spaces. */
 export function tokensOf(text: string): string[] {
   return text.match(/\s*\S+\s*/g) ?? (text === "" ? [] : [text]);
@@ -145,6 +163,8 @@ export class FakeProvider {
       return;
     }
     if (reply.status !== undefined) return this.error(response, reply);
+    if (this.kind === "openai" && path.endsWith("/embeddings")) return this.openAiEmbeddings(response, body);
+    if (this.kind === "bedrock" && path.endsWith("/invoke")) return this.titanEmbedding(response, body);
     switch (this.kind) {
       case "openai":
         return stream ? this.openAiStream(response, body, reply) : this.openAiPlain(response, body, reply);
@@ -202,6 +222,37 @@ export class FakeProvider {
   }
 
   // --- OpenAI -------------------------------------------------------------------------------------------
+
+  private openAiEmbeddings(response: ServerResponse, body: any): void {
+    const inputs: string[] = Array.isArray(body.input) ? body.input : [body.input];
+    response.writeHead(200, { "content-type": "application/json" });
+    response.end(
+      JSON.stringify({
+        object: "list",
+        model: body.model,
+        data: inputs.map((text, index) => ({
+          object: "embedding",
+          index,
+          embedding: fakeEmbedding(text, body.dimensions ?? FAKE_EMBEDDING_DIMENSION),
+        })),
+        usage: {
+          prompt_tokens: inputs.reduce((sum, text) => sum + tokensOf(text).length, 0),
+          total_tokens: inputs.reduce((sum, text) => sum + tokensOf(text).length, 0),
+        },
+      }),
+    );
+  }
+
+  /** Titan Text Embeddings v2's InvokeModel answer. */
+  private titanEmbedding(response: ServerResponse, body: any): void {
+    response.writeHead(200, { "content-type": "application/json" });
+    response.end(
+      JSON.stringify({
+        embedding: fakeEmbedding(String(body.inputText), body.dimensions ?? 1024),
+        inputTextTokenCount: tokensOf(String(body.inputText)).length,
+      }),
+    );
+  }
 
   private openAiPlain(response: ServerResponse, body: any, reply: FakeReply): void {
     const usage = this.usage(reply);

@@ -7,11 +7,13 @@ import { ApiKeysPage } from "./pages/api-keys-page.tsx";
 import { ApiReferencePage } from "./pages/api-reference-page.tsx";
 import { ApprovalsPage } from "./pages/approvals-page.tsx";
 import { AuditPage } from "./pages/audit-page.tsx";
+import { CollectionsPage } from "./pages/collections-page.tsx";
 import { JobPage } from "./pages/job-page.tsx";
 import { JobsPage } from "./pages/jobs-page.tsx";
 import { McpServersPage } from "./pages/mcp-servers-page.tsx";
 import { NotFoundPage } from "./pages/not-found-page.tsx";
 import { SchedulesPage } from "./pages/schedules-page.tsx";
+import { SessionPage, SessionsPage } from "./pages/sessions-page.tsx";
 import { SignInPage } from "./pages/sign-in-page.tsx";
 import { SystemPage } from "./pages/system-page.tsx";
 import { ToolsPage } from "./pages/tools-page.tsx";
@@ -58,6 +60,9 @@ export function createAppRouter() {
             { path: "agents", element: <AgentsPage /> },
             { path: "tools", element: <ToolsPage /> },
             { path: "mcp-servers", element: <McpServersPage /> },
+            { path: "collections", element: <CollectionsPage /> },
+            { path: "sessions", element: <SessionsPage /> },
+            { path: "sessions/:id", element: <SessionPage /> },
             { path: "schedules", element: <SchedulesPage /> },
             { path: "api-keys", element: <ApiKeysPage /> },
             { path: "users", element: <UsersPage /> },

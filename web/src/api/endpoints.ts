@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { Me, TokenResponse } from "#events/auth";
+import type { Collection, CollectionMatch, Session, SessionWithMessages } from "#events/collections";
 import {
   type CreateJobRequest,
   CreateJobResponse,
@@ -106,6 +107,16 @@ export function createApi(http: HttpClient) {
     createAgent: (body: unknown) => http.post<Agent>("/v1/agents", body),
     deleteAgent: (id: string) => http.delete<unknown>(`/v1/agents/${enc(id)}`),
 
+    listCollections: () => http.get<Page<Collection>>("/v1/collections"),
+    createCollection: (body: unknown) => http.post<Collection>("/v1/collections", body),
+    deleteCollection: (name: string) => http.delete<unknown>(`/v1/collections/${enc(name)}`),
+    upsertDocuments: (name: string, documents: unknown) =>
+      http.put<unknown>(`/v1/collections/${enc(name)}/documents`, { documents }),
+    queryCollection: (name: string, body: { text: string; topK?: number; filter?: unknown }) =>
+      http.post<{ matches: CollectionMatch[] }>(`/v1/collections/${enc(name)}/query`, body),
+    listSessions: () => http.get<Page<Session>>("/v1/sessions"),
+    getSession: (id: string) => http.get<SessionWithMessages>(`/v1/sessions/${enc(id)}`),
+    deleteSession: (id: string) => http.delete<unknown>(`/v1/sessions/${enc(id)}`),
     listTools: () => http.get<Page<Tool>>("/v1/tools"),
     createTool: (body: unknown) => http.post<Tool>("/v1/tools", body),
 

@@ -18,6 +18,8 @@ export const NAV: readonly NavItem[] = [
   { label: "Agents", to: "/agents", roles: everyone },
   { label: "Tools", to: "/tools", roles: everyone },
   { label: "MCP servers", to: "/mcp-servers", roles: everyone },
+  { label: "Collections", to: "/collections", roles: everyone },
+  { label: "Sessions", to: "/sessions", roles: everyone },
   { label: "Schedules", to: "/schedules", roles: everyone },
   { label: "API keys", to: "/api-keys", roles: writers },
   { label: "Users", to: "/users", roles: admins },
