@@ -49,6 +49,8 @@ export const ENV = {
   taskSubnets: "TASK_SUBNETS",
   taskSecurityGroups: "TASK_SECURITY_GROUPS",
   taskContainerName: "TASK_CONTAINER_NAME",
+  /** `ENABLED` or `DISABLED`: whether step tasks get a public IP (the stack's networking decides). */
+  taskAssignPublicIp: "TASK_ASSIGN_PUBLIC_IP",
   allowHosts: "SWITCHBOARD_ALLOW_HOSTS",
   version: "SWITCHBOARD_VERSION",
 } as const;

@@ -54,6 +54,7 @@ export function twinEnvironment(
     [ENV.taskContainerName]: LOCAL_ECS.containerName,
     [ENV.taskSubnets]: LOCAL_ECS.subnets,
     [ENV.taskSecurityGroups]: LOCAL_ECS.securityGroups,
+    [ENV.taskAssignPublicIp]: "ENABLED",
     AWS_ENDPOINT_URL_SCHEDULER: endpoints.awsServices,
     [ENV.tableName]: TABLE_NAME,
     ...queueUrls,

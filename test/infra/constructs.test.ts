@@ -301,7 +301,13 @@ function envFor(access: Access): string[] {
   if (access.connections) env.push(ENV.wsCallbackUrl);
   if (access.tasks) env.push(ENV.ecsCluster);
   if (access.tasks === "run") {
-    env.push(ENV.taskDefinition, ENV.taskSubnets, ENV.taskSecurityGroups, ENV.taskContainerName);
+    env.push(
+      ENV.taskDefinition,
+      ENV.taskSubnets,
+      ENV.taskSecurityGroups,
+      ENV.taskContainerName,
+      ENV.taskAssignPublicIp,
+    );
   }
   if (access.userSchedules === "manage") {
     env.push(scheduleEnv.groupName, scheduleEnv.roleArn, scheduleEnv.dlqArn);
@@ -642,6 +648,64 @@ describe("tasks", () => {
       arnOf(s.stack.tasks.taskDefinition.obtainExecutionRole()),
     ]);
     expect(pass.Condition).toEqual({ StringEquals: { "iam:PassedToService": "ecs-tasks.amazonaws.com" } });
+  });
+  it("gives the task a route out: public subnets with a default route to the internet gateway, and a public IP", () => {
+    const subnetIds = s.stack.tasks.vpc.publicSubnets.map((subnet) => subnet.node.defaultChild);
+    expect(subnetIds).toHaveLength(2);
+    const gateways = Object.keys(s.template.findResources("AWS::EC2::InternetGateway"));
+    expect(gateways).toHaveLength(1);
+    const routes = Object.values(s.template.findResources("AWS::EC2::Route"));
+    const associations = Object.values(s.template.findResources("AWS::EC2::SubnetRouteTableAssociation"));
+    for (const subnet of s.stack.tasks.vpc.publicSubnets) {
+      const table = associations.find(
+        (a) => JSON.stringify(a.Properties.SubnetId) === JSON.stringify(ref(subnet)),
+      )?.Properties.RouteTableId;
+      expect(table, `${subnet.node.path} has a route table`).toBeDefined();
+      // ECR, CloudWatch Logs, SQS, KMS, Secrets Manager, Bedrock and model APIs are all reached this way;
+      // DynamoDB and S3 (image layers included) also have gateway endpoints.
+      expect(
+        routes.some(
+          (r) =>
+            JSON.stringify(r.Properties.RouteTableId) === JSON.stringify(table) &&
+            r.Properties.DestinationCidrBlock === "0.0.0.0/0" &&
+            JSON.stringify(r.Properties.GatewayId) === JSON.stringify({ Ref: gateways[0] }),
+        ),
+        `${subnet.node.path} routes 0.0.0.0/0 to the internet gateway`,
+      ).toBe(true);
+    }
+    expect(envOf("worker")[ENV.taskAssignPublicIp]).toBe("ENABLED");
+    const subnets = JSON.stringify(envOf("worker")[ENV.taskSubnets]);
+    for (const subnet of s.stack.tasks.vpc.publicSubnets)
+      expect(subnets).toContain(JSON.stringify(ref(subnet)));
+    s.template.hasResourceProperties("AWS::EC2::SecurityGroup", {
+      SecurityGroupEgress: [Match.objectLike({ CidrIp: "0.0.0.0/0", IpProtocol: "-1" })],
+    });
+  });
+
+  it("lets the worker tag the tasks it starts (RunTask with tags), and only as part of RunTask", () => {
+    const statements = statementsOf(s.template, roleId("worker"));
+    const tag = statements.find((x) => x.Action === "ecs:TagResource")!;
+    expect(tag, "ecs:TagResource").toBeDefined();
+    expect(tag.Condition).toEqual({ StringEquals: { "ecs:CreateAction": "RunTask" } });
+    expect(JSON.stringify(tag.Resource)).toContain(":task/");
+    // Only the code that starts tasks may tag them.
+    for (const name of functionNames.filter((n) => n !== "worker")) {
+      expect(actionsOf(statementsOf(s.template, roleId(name))).has("ecs:TagResource"), name).toBe(false);
+    }
+  });
+
+  it("lets the execution role pull the image and write the step logs", () => {
+    const execution = logicalId(s.stack.tasks.taskDefinition.obtainExecutionRole());
+    const actions = actionsOf(statementsOf(s.template, execution));
+    for (const action of [
+      "ecr:GetAuthorizationToken",
+      "ecr:BatchGetImage",
+      "ecr:GetDownloadUrlForLayer",
+      "logs:CreateLogStream",
+      "logs:PutLogEvents",
+    ]) {
+      expect(actions.has(action), action).toBe(true);
+    }
   });
 });
 
