@@ -52,5 +52,7 @@ export const ENV = {
   /** `ENABLED` or `DISABLED`: whether step tasks get a public IP (the stack's networking decides). */
   taskAssignPublicIp: "TASK_ASSIGN_PUBLIC_IP",
   allowHosts: "SWITCHBOARD_ALLOW_HOSTS",
+  /** Browser origins allowed to call the REST API, comma-separated (the dashboard's first). */
+  corsAllowOrigin: "CORS_ALLOW_ORIGIN",
   version: "SWITCHBOARD_VERSION",
 } as const;

@@ -5,8 +5,9 @@ import type { CfnFunction } from "aws-cdk-lib/aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FunctionName, type HttpRoute, manifest, type QueueSpec, ROLES } from "#infra/manifest";
 import { type Access, functionAccess, scheduleEnv, taskAccess, taskContainerName } from "#infra/stack/access";
-import { authorizerCacheTtl, errorTemplate, gatewayErrors } from "#infra/stack/api";
+import { authorizerCacheTtl, errorTemplate } from "#infra/stack/api";
 import { functionNames, pascal } from "#infra/stack/functions";
+import { gatewayErrors } from "#infra/stack/gateway-responses";
 import { assertVisibilityTimeout, visibilityFactor } from "#infra/stack/jobs";
 import {
   restStageThrottle,
@@ -15,6 +16,8 @@ import {
   wafRequestsPerIpPer5Minutes,
   webSocketThrottle,
 } from "#infra/stack/limits";
+import { deadLetterMetric } from "#infra/stack/observability";
+import { repoRoot } from "#infra/stack/paths";
 import { webSocketIdentitySource } from "#infra/stack/realtime";
 import { scheduleRetry, userScheduleTarget } from "#infra/stack/schedules";
 import { corsOriginEnv } from "#infra/stack/switchboard-stack";
@@ -481,7 +484,7 @@ describe("api", () => {
     }
   });
 
-  it.each(gatewayErrors.map((e) => [e.type.responseType, e] as const))(
+  it.each(gatewayErrors.map((e) => [e.type, e] as const))(
     "answers %s in the contract's error shape",
     (type, error) => {
       s.template.hasResourceProperties("AWS::ApiGateway::GatewayResponse", {
@@ -820,13 +823,38 @@ describe("observability", () => {
       AlarmActions: [ref(s.stack.observability.topic)],
     });
 
-  it("alarms on DLQ depth and message age of every queue", () => {
-    for (const { queue, dlq } of s.stack.jobs.queues.values()) {
-      alarmOn("ApproximateNumberOfMessagesVisible", {
-        Value: { "Fn::GetAtt": [logicalId(dlq), "QueueName"] },
-      });
+  it("alarms on every dead letter (the consumer's metric, not DLQ depth) and on message age of every queue", () => {
+    for (const { spec, queue, dlq } of s.stack.jobs.queues.values()) {
+      if (spec.dlqConsumer !== undefined) {
+        s.template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+          Namespace: deadLetterMetric.namespace,
+          MetricName: deadLetterMetric.name,
+          Dimensions: [{ Name: "service", Value: spec.dlqConsumer.function }],
+          Statistic: "Sum",
+          Threshold: 1,
+          AlarmActions: [ref(s.stack.observability.topic)],
+        });
+        // A drained queue's depth stays at zero: an alarm on it would never fire.
+        s.template.resourcePropertiesCountIs(
+          "AWS::CloudWatch::Alarm",
+          {
+            MetricName: "ApproximateNumberOfMessagesVisible",
+            Dimensions: [{ Name: "QueueName", Value: { "Fn::GetAtt": [logicalId(dlq), "QueueName"] } }],
+          },
+          0,
+        );
+      }
       alarmOn("ApproximateAgeOfOldestMessage", { Value: { "Fn::GetAtt": [logicalId(queue), "QueueName"] } });
     }
+  });
+
+  it("names the dead-letter metric the DLQ consumer emits", () => {
+    const code = readFileSync(join(repoRoot, manifest.functions.dlq.entry), "utf8");
+    expect(code).toContain(`addMetric("${deadLetterMetric.name}"`);
+    expect(envOf("dlq")).toMatchObject({
+      POWERTOOLS_METRICS_NAMESPACE: deadLetterMetric.namespace,
+      POWERTOOLS_SERVICE_NAME: "dlq",
+    });
   });
 
   it.each(functionNames)("alarms on errors and throttles of %s", (name) => {
