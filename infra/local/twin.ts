@@ -70,6 +70,8 @@ export interface TwinOptions {
   dashboardOrigin?: string;
   /** Per queue name, settings that tests shorten (the visibility timeout, the receives before the DLQ). */
   queueOverrides?: Record<string, QueueOverrides>;
+  /** Per function, a timeout in seconds that tests shorten; otherwise the manifest's, as the stack sets it. */
+  functionTimeouts?: Partial<Record<FunctionName, number>>;
 }
 
 export interface Twin {
@@ -179,6 +181,7 @@ export async function startTwin(options: TwinOptions = {}): Promise<Twin> {
       region: REGION,
       overrides: options.functions ?? {},
       loadEntries: options.loadEntries ?? true,
+      ...(options.functionTimeouts === undefined ? {} : { timeouts: options.functionTimeouts }),
       log: log.child("lambda"),
     });
     gateway = await startGateway({
