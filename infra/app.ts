@@ -13,6 +13,7 @@ const settings = readSettings(app);
 new SwitchboardStack(app, stackName(settings), {
   description: `Switchboard (${settings.stage}): serverless AI-agent workflows`,
   tags: { project: "switchboard", stage: settings.stage },
+  ...(settings.region === undefined ? {} : { env: { region: settings.region } }),
 });
 addNagPacks(app);
 

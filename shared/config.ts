@@ -49,6 +49,8 @@ export const ENV = {
   taskSubnets: "TASK_SUBNETS",
   taskSecurityGroups: "TASK_SECURITY_GROUPS",
   taskContainerName: "TASK_CONTAINER_NAME",
+  /** `ENABLED` or `DISABLED`: whether step tasks get a public IP (the stack's networking decides). */
+  taskAssignPublicIp: "TASK_ASSIGN_PUBLIC_IP",
   allowHosts: "SWITCHBOARD_ALLOW_HOSTS",
   /** Consecutive failures that open an endpoint's circuit breaker (default 5). */
   breakerFailures: "SWITCHBOARD_BREAKER_FAILURES",
@@ -56,5 +58,7 @@ export const ENV = {
   breakerCooldownSeconds: "SWITCHBOARD_BREAKER_COOLDOWN_SECONDS",
   /** S3 Vectors bucket holding one index per tenant collection. */
   vectorBucket: "VECTOR_BUCKET",
+  /** Browser origins allowed to call the REST API, comma-separated (the dashboard's first). */
+  corsAllowOrigin: "CORS_ALLOW_ORIGIN",
   version: "SWITCHBOARD_VERSION",
 } as const;

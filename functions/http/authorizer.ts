@@ -23,11 +23,30 @@ function stageWide(methodArn: string): string {
   return `${arn}/${stage}/*`;
 }
 
+/**
+ * A refused credential is an explicit Deny, not the documented `throw new Error("Unauthorized")`: API
+ * Gateway counts a throw as a function error, so every bad token would page the Errors alarm. The REST
+ * API's ACCESS_DENIED gateway response turns the Deny into the contract's 401; a WebSocket `$connect`
+ * gets 403.
+ */
+function deny(methodArn: string): APIGatewayAuthorizerResult {
+  return {
+    principalId: "anonymous",
+    policyDocument: {
+      Version: "2012-10-17",
+      Statement: [{ Action: "execute-api:Invoke", Effect: "Deny", Resource: methodArn }],
+    },
+  };
+}
+
 /** Serves REST (`Authorization: Bearer` or `x-api-key`) and the WebSocket `$connect` (`?token=`). */
 export const handler = middy(
   async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
     const credential = credentialOf(event);
-    if (credential === undefined) throw new Error("Unauthorized");
+    if (credential === undefined) {
+      logger.info("Authentication refused", { reason: "No credentials" });
+      return deny(event.methodArn);
+    }
     try {
       const context = await authenticate(credential);
       return {
@@ -50,8 +69,7 @@ export const handler = middy(
     } catch (error) {
       if (error instanceof AuthenticationError) {
         logger.info("Authentication refused", { reason: error.message });
-        // API Gateway turns exactly this message into a 401.
-        throw new Error("Unauthorized");
+        return deny(event.methodArn);
       }
       throw error;
     }

@@ -56,6 +56,7 @@ export function twinEnvironment(
     [ENV.taskContainerName]: LOCAL_ECS.containerName,
     [ENV.taskSubnets]: LOCAL_ECS.subnets,
     [ENV.taskSecurityGroups]: LOCAL_ECS.securityGroups,
+    [ENV.taskAssignPublicIp]: "ENABLED",
     AWS_ENDPOINT_URL_SCHEDULER: endpoints.awsServices,
     AWS_ENDPOINT_URL_S3VECTORS: endpoints.awsServices,
     [ENV.vectorBucket]: VECTOR_BUCKET,

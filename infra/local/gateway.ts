@@ -2,6 +2,8 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
+import { manifest } from "#infra/manifest";
+import { corsPreflight } from "#infra/stack/gateway-responses";
 import { createConnectionsApi, isConnectionsPath } from "./connections-api.ts";
 import type { FunctionRunner } from "./functions.ts";
 import { sendError } from "./http-utils.ts";
@@ -21,6 +23,8 @@ const MAX_HEADER_BYTES = 64 * 1024;
 
 export interface Gateway {
   port: number;
+  /** The stage's allowed browser origins, the dashboard's first (CORS_ALLOW_ORIGIN). */
+  allowedOrigins: string[];
   websocket: WebSocketApi;
   /** Lets requests through; until then they wait, so an early browser is not refused. */
   open(): void;
@@ -29,15 +33,21 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-function preflight(request: IncomingMessage, response: ServerResponse): void {
+const preflightMethods = [...new Set(manifest.http.routes.map((r) => r.method))].join(",");
+
+/**
+ * The stack's preflight, a mock integration: fixed headers, and the caller's origin when it is one of the
+ * stage's, else the first of them (which the browser then refuses), as CDK's preflight template does.
+ */
+function preflight(request: IncomingMessage, response: ServerResponse, allowedOrigins: string[]): void {
+  const origin = request.headers.origin;
+  const allowOrigin = origin !== undefined && allowedOrigins.includes(origin) ? origin : allowedOrigins[0];
   response.writeHead(204, {
-    "access-control-allow-origin": request.headers.origin ?? "*",
-    "access-control-allow-methods": "GET,POST,PUT,PATCH,DELETE,OPTIONS",
-    "access-control-allow-headers":
-      request.headers["access-control-request-headers"] ?? "authorization,content-type,x-api-key",
-    "access-control-allow-credentials": "true",
-    "access-control-max-age": "600",
+    "access-control-allow-headers": corsPreflight.allowHeaders.join(","),
+    ...(allowOrigin === undefined ? {} : { "access-control-allow-origin": allowOrigin }),
     vary: "Origin",
+    "access-control-allow-methods": preflightMethods,
+    "access-control-max-age": String(corsPreflight.maxAgeSeconds),
   });
   response.end();
 }
@@ -54,18 +64,33 @@ export async function startGateway(options: {
   info: ApiInfo;
   webRoot: string;
   web: boolean;
+  /** Origin of a dashboard served elsewhere (as CloudFront serves it in AWS): the first allowed origin. */
+  dashboardOrigin?: string;
   log: Logger;
 }): Promise<Gateway> {
   const { functions, info, log } = options;
-  const websocket = new WebSocketApi({ functions, info, log: log.child("websocket") });
-  const rest = createRestApi({ functions, info, log: log.child("rest") });
-  const connections = createConnectionsApi({ websocket });
   let port = 0;
-  const origin = () => `localhost:${port}`;
+  const allowedOrigins = () => [
+    ...(options.dashboardOrigin === undefined ? [] : [options.dashboardOrigin]),
+    `http://localhost:${port}`,
+    `http://127.0.0.1:${port}`,
+  ];
+  const websocket = new WebSocketApi({ functions, info, log: log.child("websocket") });
+  const rest = createRestApi({ functions, info, allowedOrigins, log: log.child("rest") });
+  const connections = createConnectionsApi({ websocket });
+  // The dashboard served here calls the API on the host it was opened by, so any loopback name works
+  // without CORS; a dashboard served elsewhere reads this config too and calls across origins.
+  const host = (request: IncomingMessage) => {
+    const name = request.headers.host?.replace(/:\d+$/, "");
+    return name === "127.0.0.1" || name === "[::1]" ? `${name}:${port}` : `localhost:${port}`;
+  };
   const statics = createStaticFiles({
     root: options.webRoot,
     enabled: options.web,
-    config: () => ({ apiUrl: `http://${origin()}`, wsUrl: `ws://${origin()}${WEBSOCKET_PATH}` }),
+    config: (request) => ({
+      apiUrl: `http://${host(request)}`,
+      wsUrl: `ws://${host(request)}${WEBSOCKET_PATH}`,
+    }),
   });
 
   let open!: () => void;
@@ -85,7 +110,7 @@ export async function startGateway(options: {
     const method = request.method ?? "GET";
     if (isConnectionsPath(url.pathname)) return connections(request, response, url);
     if (method === "OPTIONS" && (url.pathname === "/v1" || url.pathname.startsWith("/v1/"))) {
-      return preflight(request, response);
+      return preflight(request, response, allowedOrigins());
     }
     if (rest.handles(method, url.pathname)) return rest.handle(request, response, url);
     if (method === "GET" || method === "HEAD") return statics(request, response, url);
@@ -163,6 +188,7 @@ export async function startGateway(options: {
 
   return {
     port,
+    allowedOrigins: allowedOrigins(),
     websocket,
     open: () => open(),
     fail: (reason) => fail(new Error(`startup: ${reason.message}`)),

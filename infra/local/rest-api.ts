@@ -8,6 +8,7 @@ import type {
   APIGatewayRequestAuthorizerEvent,
 } from "aws-lambda";
 import { type HttpRoute, manifest } from "#infra/manifest";
+import { gatewayCorsHeaders, gatewayError } from "#infra/stack/gateway-responses";
 import { runAuthorizer } from "./authorizer.ts";
 import type { FunctionRunner } from "./functions.ts";
 import {
@@ -182,10 +183,37 @@ function writeProxyResult(response: ServerResponse, result: unknown, requestId: 
  * API Gateway REST in front of the Lambda proxy integrations: runs the authorizer for protected routes, builds
  * the v1 proxy event and maps the result back to HTTP.
  */
-export function createRestApi(options: { functions: FunctionRunner; info: ApiInfo; log: Logger }) {
+export function createRestApi(options: {
+  functions: FunctionRunner;
+  info: ApiInfo;
+  /** The stage's allowed browser origins; gateway responses name the first, as the stack's do. */
+  allowedOrigins: () => string[];
+  log: Logger;
+}) {
   const { functions, info, log } = options;
   const route = createRouter();
   const throttle = new TokenBucketThrottle();
+  /** What the stack's gateway responses add to every error API Gateway answers itself. */
+  const cors = () => gatewayCorsHeaders(options.allowedOrigins());
+  /** An error API Gateway answers itself, as the stack's gateway response for its type shapes it. */
+  const gatewayReply = (
+    response: ServerResponse,
+    type: string,
+    status: number,
+    message: string,
+    requestId: string,
+    headers: Record<string, string>,
+  ) => {
+    const shape = gatewayError(type);
+    sendError(
+      response,
+      shape.statusCode === undefined ? status : Number(shape.statusCode),
+      shape.code,
+      shape.message ?? message,
+      requestId,
+      { ...cors(), ...headers },
+    );
+  };
 
   /** Whether a request belongs to the API: a manifest resource, or anything under `/v1`. */
   const handles = (method: string, path: string) =>
@@ -200,7 +228,7 @@ export function createRestApi(options: { functions: FunctionRunner; info: ApiInf
 
     const match = route(method, url.pathname);
     if (match.kind === "none") {
-      sendError(response, 404, "NOT_FOUND", `No route for ${method} ${url.pathname}`, requestId);
+      sendError(response, 404, "NOT_FOUND", `No route for ${method} ${url.pathname}`, requestId, cors());
       return finish(404);
     }
     if (match.kind === "method-not-allowed") {
@@ -210,6 +238,7 @@ export function createRestApi(options: { functions: FunctionRunner; info: ApiInf
         "METHOD_NOT_ALLOWED",
         `${method} is not allowed on ${url.pathname}`,
         requestId,
+        cors(),
       );
       return finish(405);
     }
@@ -225,9 +254,7 @@ export function createRestApi(options: { functions: FunctionRunner; info: ApiInf
           "PAYLOAD_TOO_LARGE",
           "Request body is over API Gateway's 10 MB limit",
           requestId,
-          {
-            connection: "close",
-          },
+          { ...cors(), connection: "close" },
         );
         return finish(413);
       }
@@ -286,19 +313,24 @@ export function createRestApi(options: { functions: FunctionRunner; info: ApiInf
         log,
       });
       if (decision.kind === "unauthorized") {
-        sendError(response, 401, "UNAUTHORIZED", "Unauthorized", requestId, {
+        gatewayReply(response, "UNAUTHORIZED", 401, "Unauthorized", requestId, {
           "x-amzn-errortype": "UnauthorizedException",
         });
-        return finish(401);
+        return finish(response.statusCode);
       }
       if (decision.kind === "forbidden") {
-        sendError(response, 403, "FORBIDDEN", "User is not authorized to access this resource", requestId, {
-          "x-amzn-errortype": "AccessDeniedException",
-        });
-        return finish(403);
+        gatewayReply(
+          response,
+          "ACCESS_DENIED",
+          403,
+          "User is not authorized to access this resource",
+          requestId,
+          { "x-amzn-errortype": "AccessDeniedException" },
+        );
+        return finish(response.statusCode);
       }
       if (decision.kind === "error") {
-        sendError(response, 500, "INTERNAL", "Internal server error", requestId, {
+        gatewayReply(response, "DEFAULT_5XX", 500, "Internal server error", requestId, {
           "x-amzn-errortype": "AuthorizerConfigurationException",
         });
         return finish(500);
@@ -309,7 +341,7 @@ export function createRestApi(options: { functions: FunctionRunner; info: ApiInf
         integrationLatency: String(Date.now() - now),
       };
       if (decision.apiKey) requestContext.identity.apiKey = decision.apiKey;
-      if (throttle.refuse(decision, response, requestId)) return finish(429);
+      if (throttle.refuse(decision, response, requestId, cors())) return finish(429);
     }
 
     const contentType = request.headers["content-type"] ?? "";
@@ -340,14 +372,24 @@ export function createRestApi(options: { functions: FunctionRunner; info: ApiInf
       const result = await Promise.race([functions.invoke(match.route.function, event), timedOut]);
       if (result === "timeout") {
         log.error(`${match.route.function} did not answer ${method} ${url.pathname} within 29s`);
-        sendJson(response, 504, { message: "Endpoint request timed out" }, { "x-amzn-requestid": requestId });
+        sendJson(
+          response,
+          504,
+          { message: "Endpoint request timed out" },
+          { ...cors(), "x-amzn-requestid": requestId },
+        );
         return finish(504);
       }
       writeProxyResult(response, result, requestId, log);
       finish(response.statusCode);
     } catch (error) {
       log.error(`${match.route.function} failed on ${method} ${url.pathname}`, error);
-      sendJson(response, 502, { message: "Internal server error" }, { "x-amzn-requestid": requestId });
+      sendJson(
+        response,
+        502,
+        { message: "Internal server error" },
+        { ...cors(), "x-amzn-requestid": requestId },
+      );
       finish(502);
     } finally {
       clearTimeout(timer);

@@ -45,7 +45,11 @@ async function fileAt(path: string): Promise<{ size: number } | undefined> {
  * The dashboard's build, as CloudFront serves it from S3: files as they are, and `index.html` for any other
  * path so the client-side router can take it. `/config.json` is generated, as the stack writes it at deploy.
  */
-export function createStaticFiles(options: { root: string; config: () => unknown; enabled: boolean }) {
+export function createStaticFiles(options: {
+  root: string;
+  config: (request: IncomingMessage) => unknown;
+  enabled: boolean;
+}) {
   const root = normalize(options.root);
 
   function send(
@@ -69,7 +73,7 @@ export function createStaticFiles(options: { root: string; config: () => unknown
 
   return async function handle(request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
     if (url.pathname === "/config.json") {
-      const body = JSON.stringify(options.config());
+      const body = JSON.stringify(options.config(request));
       response.writeHead(200, {
         "content-type": "application/json",
         "content-length": String(Buffer.byteLength(body)),

@@ -68,12 +68,14 @@ export class TokenBucketThrottle {
     decision: { apiKey?: string; context: Record<string, string> },
     response: ServerResponse,
     requestId: string,
+    headers: Record<string, string> = {},
   ): boolean {
     if (decision.apiKey === undefined) return false;
     const role = ROLES.find((candidate) => candidate === decision.context.role) ?? "viewer";
     const verdict = this.take(decision.apiKey, role);
     if (verdict.allowed) return false;
     sendError(response, 429, "TOO_MANY_REQUESTS", "Too many requests for this API key", requestId, {
+      ...headers,
       "retry-after": String(verdict.retryAfterSeconds),
       "x-amzn-errortype": "TooManyRequestsException",
     });

@@ -5,6 +5,7 @@ import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { type FauxqsServer, startFauxqs } from "fauxqs";
 import { type FunctionName, manifest } from "#infra/manifest";
+import { ENV } from "#shared/config";
 import { createEcs } from "./aws-services/ecs.ts";
 import { createKms } from "./aws-services/kms.ts";
 import { createS3Vectors } from "./aws-services/s3vectors.ts";
@@ -64,8 +65,15 @@ export interface TwinOptions {
   loadEntries?: boolean;
   /** Serve the dashboard from `web/dist`. Default true. */
   web?: boolean;
+  /**
+   * Origin of a dashboard served by another server, as CloudFront serves it in AWS: the first of the
+   * API's allowed origins. The twin's own `http://localhost:<port>` and `http://127.0.0.1:<port>` follow.
+   */
+  dashboardOrigin?: string;
   /** Per queue name, settings that tests shorten (the visibility timeout, the receives before the DLQ). */
   queueOverrides?: Record<string, QueueOverrides>;
+  /** Per function, a timeout in seconds that tests shorten; otherwise the manifest's, as the stack sets it. */
+  functionTimeouts?: Partial<Record<FunctionName, number>>;
 }
 
 export interface Twin {
@@ -182,6 +190,7 @@ export async function startTwin(options: TwinOptions = {}): Promise<Twin> {
       region: REGION,
       overrides: options.functions ?? {},
       loadEntries: options.loadEntries ?? true,
+      ...(options.functionTimeouts === undefined ? {} : { timeouts: options.functionTimeouts }),
       log: log.child("lambda"),
     });
     gateway = await startGateway({
@@ -191,6 +200,7 @@ export async function startTwin(options: TwinOptions = {}): Promise<Twin> {
       info: { region: REGION, apiId: "local", stage: "local" },
       webRoot: resolve(ROOT, "web/dist"),
       web: options.web ?? true,
+      ...(options.dashboardOrigin === undefined ? {} : { dashboardOrigin: options.dashboardOrigin }),
       log: log.child("gateway"),
     });
     const openGateway = gateway;
@@ -209,7 +219,10 @@ export async function startTwin(options: TwinOptions = {}): Promise<Twin> {
       queueUrls[spec.urlEnv] = queueUrl(spec.name);
       queueUrls[spec.dlq.urlEnv] = queueUrl(spec.dlq.name);
     }
-    const env = twinEnvironment(endpoints, queueUrls);
+    const env = {
+      ...twinEnvironment(endpoints, queueUrls),
+      [ENV.corsAllowOrigin]: gateway.allowedOrigins.join(","),
+    };
     applyEnvironment(env);
 
     const credentials = { accessKeyId: "twin", secretAccessKey: "twin" };

@@ -72,20 +72,30 @@ export const functionAccess = {
     vectors: "use",
   },
   // Consuming the DLQ is granted by its event source mapping. Failing a step reads and writes the job's
-  // payloads and may stop the job's other tasks.
-  dlq: { table: "rw", payloads: "rw", tasks: "stop" },
+  // payloads, may stop the job's other tasks, and sends the steps that become ready after it (an error
+  // edge or a join that tolerates failure), like the worker does.
+  dlq: { table: "rw", queues: { steps: "send" }, payloads: "rw", tasks: "stop" },
   fanout: { table: "rw", connections: "manage" },
   sweeper: { table: "rw", queues: { steps: "send" }, payloads: "rw", tasks: "stop" },
-  // Starts the job a user schedule names, like POST /v1/jobs does (a large input goes to the payload bucket).
-  schedule: { table: "rw", queues: { steps: "send" }, payloads: "rw", userSchedules: "target" },
+  // Starts the job a user schedule names, like POST /v1/jobs does (a large input goes to the payload bucket);
+  // a start that fails the job at once stops whatever tasks it has, as every engine commit may.
+  schedule: {
+    table: "rw",
+    queues: { steps: "send" },
+    payloads: "rw",
+    userSchedules: "target",
+    tasks: "stop",
+  },
 } as const satisfies Record<FunctionName, Access>;
 
 /**
  * The Fargate step task runs the same engine as the worker: it records its result and enqueues the
- * steps that became ready, so it needs the queue as well as the worker's data access.
+ * steps that became ready, so it needs the queue as well as the worker's data access. A result that fails
+ * the job stops the job's other tasks.
  */
 export const taskAccess = {
   table: "rw",
+  tasks: "stop",
   queues: { steps: "send" },
   payloads: "rw",
   providerSecrets: "decrypt",

@@ -22,6 +22,7 @@ import { LogGroup } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
 import { type FunctionName, type HttpRoute, manifest, ROLES, type Role } from "#infra/manifest";
 import { type Functions, pascal } from "./functions.ts";
+import { corsPreflight, gatewayCorsHeaders, gatewayErrors } from "./gateway-responses.ts";
 import { restStageThrottle, usageKeyEnv, usagePlanLimits } from "./limits.ts";
 import { acknowledge } from "./nag.ts";
 import type { Settings } from "./settings.ts";
@@ -35,32 +36,8 @@ import type { Settings } from "./settings.ts";
  */
 export const authorizerCacheTtl = Duration.seconds(0);
 
-/** Errors API Gateway answers itself, rewritten into the contract's `{code, message, requestId}`. */
-export const gatewayErrors: { type: ResponseType; code: string; statusCode?: string; message?: string }[] = [
-  { type: ResponseType.UNAUTHORIZED, code: "UNAUTHORIZED" },
-  { type: ResponseType.ACCESS_DENIED, code: "FORBIDDEN" },
-  { type: ResponseType.WAF_FILTERED, code: "FORBIDDEN" },
-  { type: ResponseType.THROTTLED, code: "TOO_MANY_REQUESTS" },
-  { type: ResponseType.QUOTA_EXCEEDED, code: "TOO_MANY_REQUESTS" },
-  // API Gateway answers an unknown path or method with 403 "Missing Authentication Token"; the contract
-  // says 404 for anything that does not exist.
-  {
-    type: ResponseType.MISSING_AUTHENTICATION_TOKEN,
-    code: "NOT_FOUND",
-    statusCode: "404",
-    message: "No such route",
-  },
-  { type: ResponseType.REQUEST_TOO_LARGE, code: "PAYLOAD_TOO_LARGE" },
-  { type: ResponseType.UNSUPPORTED_MEDIA_TYPE, code: "UNSUPPORTED_MEDIA_TYPE" },
-  { type: ResponseType.INTEGRATION_TIMEOUT, code: "SERVICE_UNAVAILABLE" },
-  { type: ResponseType.DEFAULT_4XX, code: "BAD_REQUEST" },
-  { type: ResponseType.DEFAULT_5XX, code: "INTERNAL" },
-];
-
 export const errorTemplate = (code: string, message?: string) =>
   `{"code":"${code}","message":${message === undefined ? "$context.error.messageString" : JSON.stringify(message)},"requestId":"$context.requestId"}`;
-
-export const corsHeaders = ["Authorization", "Content-Type", "x-api-key", "Idempotency-Key"];
 
 export interface ApiProps {
   settings: Settings;
@@ -130,8 +107,8 @@ export class Api extends Construct {
       defaultCorsPreflightOptions: {
         allowOrigins: [allowedOrigin],
         allowMethods: methods,
-        allowHeaders: corsHeaders,
-        maxAge: Duration.hours(1),
+        allowHeaders: [...corsPreflight.allowHeaders],
+        maxAge: Duration.seconds(corsPreflight.maxAgeSeconds),
       },
     });
     this.restApi = api;
@@ -242,10 +219,12 @@ export class Api extends Construct {
     }
     this.usageKeys = usageKeys;
 
-    const cors = { "Access-Control-Allow-Origin": `'${allowedOrigin}'`, Vary: "'Origin'" };
+    const cors = Object.fromEntries(
+      Object.entries(gatewayCorsHeaders([allowedOrigin])).map(([name, value]) => [name, `'${value}'`]),
+    );
     for (const error of gatewayErrors) {
-      api.addGatewayResponse(pascal(error.type.responseType.toLowerCase()), {
-        type: error.type,
+      api.addGatewayResponse(pascal(error.type.toLowerCase()), {
+        type: ResponseType.of(error.type),
         statusCode: error.statusCode,
         responseHeaders: cors,
         templates: { "application/json": errorTemplate(error.code, error.message) },

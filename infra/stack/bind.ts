@@ -156,6 +156,8 @@ export interface TaskBinding {
   subnetIds: string;
   securityGroupIds: string;
   containerName: string;
+  /** Tasks in public subnets need a public IP to reach ECR, CloudWatch Logs and the AWS and model APIs. */
+  assignPublicIp: "ENABLED" | "DISABLED";
 }
 
 /** `run` starts the step task; both modes may watch and stop tasks, and only on this cluster. */
@@ -167,6 +169,7 @@ export function bindTasks(target: Bindable, tasks: TaskBinding, mode: "run" | "s
     target.addEnvironment(ENV.taskSubnets, tasks.subnetIds);
     target.addEnvironment(ENV.taskSecurityGroups, tasks.securityGroupIds);
     target.addEnvironment(ENV.taskContainerName, tasks.containerName);
+    target.addEnvironment(ENV.taskAssignPublicIp, tasks.assignPublicIp);
     allow(target, ["ecs:RunTask"], [tasks.taskDefinitionArn], onCluster);
     allow(target, ["iam:PassRole"], tasks.passRoleArns, {
       StringEquals: { "iam:PassedToService": "ecs-tasks.amazonaws.com" },
@@ -178,6 +181,10 @@ export function bindTasks(target: Bindable, tasks: TaskBinding, mode: "run" | "s
     resourceName: `${tasks.clusterName}/*`,
   });
   allow(target, ["ecs:DescribeTasks", "ecs:StopTask"], [taskArns], onCluster);
+  if (mode === "run") {
+    // RunTask with tags also needs TagResource on the new task, allowed only as part of RunTask.
+    allow(target, ["ecs:TagResource"], [taskArns], { StringEquals: { "ecs:CreateAction": "RunTask" } });
+  }
   allowWildcard(target, {
     resource: taskArns,
     reason:

@@ -2,17 +2,19 @@
  * The dashboard: a private S3 bucket behind CloudFront (origin access control), security headers, SPA
  * routing, and a `config.json` that tells the app where the APIs are.
  */
-import { Aws, Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
+import { Aws, CfnCondition, Duration, Fn, RemovalPolicy, Stack, Token } from "aws-cdk-lib";
 import { Certificate } from "aws-cdk-lib/aws-certificatemanager";
 import {
   AllowedMethods,
   CachePolicy,
+  type CfnDistribution,
   Distribution,
   HeadersFrameOption,
   HeadersReferrerPolicy,
   HttpVersion,
   PriceClass,
   ResponseHeadersPolicy,
+  S3OriginAccessControl,
   SecurityPolicyProtocol,
   ViewerProtocolPolicy,
 } from "aws-cdk-lib/aws-cloudfront";
@@ -30,10 +32,16 @@ import { BucketDeployment, type ISource, Source } from "aws-cdk-lib/aws-s3-deplo
 import { Construct } from "constructs";
 import { acknowledge, allowWildcard } from "./nag.ts";
 import { exists, fromRoot } from "./paths.ts";
-import type { Settings } from "./settings.ts";
+import { regionsWithoutCloudFrontLogs, type Settings } from "./settings.ts";
 
 /** The build the deploy script makes first; synth without it still works, with a placeholder page. */
 export const webBuild = "web/dist";
+
+const cloudFrontLogPrefix = "cloudfront/";
+
+/** The stack's region when it is bound to one, else undefined (environment-agnostic). */
+const settingsRegion = (stack: Stack): string | undefined =>
+  Token.isUnresolved(stack.region) ? undefined : stack.region;
 
 export const placeholderPage =
   '<!doctype html><meta charset="utf-8"><title>Switchboard</title>' +
@@ -76,7 +84,11 @@ export class DashboardSite extends Construct {
     });
 
     const apiHosts = `https://*.execute-api.${Aws.REGION}.${Aws.URL_SUFFIX} wss://*.execute-api.${Aws.REGION}.${Aws.URL_SUFFIX}`;
+    // Response headers policies and origin access controls are named per account, not per region: the name
+    // carries stage and region, so the same stage deploys to two regions of one account.
+    const accountWideName = (what: string) => Fn.join("-", [Stack.of(this).stackName, Aws.REGION, what]);
     const headers = new ResponseHeadersPolicy(this, "SecurityHeaders", {
+      responseHeadersPolicyName: accountWideName("headers"),
       comment: "Switchboard dashboard security headers",
       securityHeadersBehavior: {
         contentSecurityPolicy: {
@@ -108,7 +120,11 @@ export class DashboardSite extends Construct {
       },
     });
 
-    const origin = S3BucketOrigin.withOriginAccessControl(this.bucket);
+    const originAccessControl = new S3OriginAccessControl(this, "OriginAccessControl", {
+      originAccessControlName: accountWideName("oac"),
+      description: "Switchboard dashboard bucket",
+    });
+    const origin = S3BucketOrigin.withOriginAccessControl(this.bucket, { originAccessControl });
     const domain = settings.dashboardDomain;
     this.distribution = new Distribution(this, "Distribution", {
       comment: `Switchboard dashboard (${settings.stage})`,
@@ -141,7 +157,7 @@ export class DashboardSite extends Construct {
       priceClass: PriceClass.PRICE_CLASS_100,
       enableLogging: true,
       logBucket: accessLogs,
-      logFilePrefix: "cloudfront/",
+      logFilePrefix: cloudFrontLogPrefix,
       ...(webAclArn !== undefined ? { webAclId: webAclArn } : {}),
       ...(domain !== undefined
         ? {
@@ -152,6 +168,7 @@ export class DashboardSite extends Construct {
         : {}),
     });
     this.origin = `https://${domain?.domainName ?? this.distribution.distributionDomainName}`;
+    this.logsOnlyWhereSupported(accessLogs);
 
     acknowledge(
       this.distribution,
@@ -175,6 +192,48 @@ export class DashboardSite extends Construct {
           "policy AWS fixes at TLSv1. Set -c dashboardDomain and -c dashboardCertificateArn to enforce TLSv1.2_2021.",
       );
     }
+  }
+
+  /**
+   * CloudFront cannot deliver standard logs to a bucket in an opt-in region, and the log bucket lives in
+   * the stack's region: there, the distribution runs without standard logs (the API keeps its own access
+   * logs). A CloudFormation condition decides, since an environment-agnostic stack learns its region
+   * only at deploy.
+   */
+  private logsOnlyWhereSupported(accessLogs: IBucket): void {
+    const stack = Stack.of(this);
+    const cfn = this.distribution.node.defaultChild as CfnDistribution;
+    const logging = {
+      Bucket: accessLogs.bucketRegionalDomainName,
+      Prefix: cloudFrontLogPrefix,
+      IncludeCookies: false,
+    };
+    const region = settingsRegion(stack);
+    if (region !== undefined) {
+      if ((regionsWithoutCloudFrontLogs as readonly string[]).includes(region)) {
+        cfn.addPropertyDeletionOverride("DistributionConfig.Logging");
+        acknowledge(
+          this.distribution,
+          "AwsSolutions-CFR3",
+          `CloudFront cannot deliver standard logs to S3 in ${region} (an opt-in region); the REST API's ` +
+            "access logs and CloudWatch metrics still record every API call.",
+        );
+      }
+      return;
+    }
+    const chunks: string[][] = [];
+    for (let i = 0; i < regionsWithoutCloudFrontLogs.length; i += 10)
+      chunks.push(regionsWithoutCloudFrontLogs.slice(i, i + 10));
+    const unsupported = Fn.conditionOr(
+      ...chunks.map((chunk) => Fn.conditionOr(...chunk.map((r) => Fn.conditionEquals(Aws.REGION, r)))),
+    );
+    const supported = new CfnCondition(this, "CloudFrontLogsSupported", {
+      expression: Fn.conditionNot(unsupported),
+    });
+    cfn.addPropertyOverride(
+      "DistributionConfig.Logging",
+      Fn.conditionIf(supported.logicalId, logging, Aws.NO_VALUE),
+    );
   }
 
   /** Uploads the build (or the placeholder) and the runtime config, then invalidates the cache. */

@@ -31,6 +31,12 @@ import type { Settings } from "./settings.ts";
 
 /** A step message older than this has waited far longer than any worker batch takes. */
 export const oldestMessageAlarmSeconds = 300;
+/**
+ * The EMF metric the DLQ consumer records per dead letter (functions/queues/steps-dlq.ts), in the
+ * namespace the functions' POWERTOOLS_METRICS_NAMESPACE names, with Powertools' `service` dimension.
+ */
+export const deadLetterMetric = { namespace: "Switchboard", name: "DeadLetters" } as const;
+
 /** Fanout lag that users would notice as a frozen dashboard. */
 export const iteratorAgeAlarmMs = 60_000;
 
@@ -39,7 +45,8 @@ export interface ObservabilityProps {
   functions: Functions;
   restApi: RestApi;
   webSocketApi: WebSocketApi;
-  queues: readonly { name: string; queue: Queue; dlq: Queue }[];
+  /** `dlqConsumer` names the function that drains the DLQ, if one does. */
+  queues: readonly { name: string; queue: Queue; dlq: Queue; dlqConsumer?: FunctionName }[];
   streams: readonly StreamConsumer[];
   /** Queues of last resort (async and stream failures): any message there needs a person. */
   parked: readonly { name: string; queue: Queue }[];
@@ -93,14 +100,32 @@ export class Observability extends Construct {
     const minute = Duration.minutes(1);
     const fiveMinutes = Duration.minutes(5);
 
-    for (const { name, queue, dlq } of queues) {
+    for (const { name, queue, dlq, dlqConsumer } of queues) {
       const Name = pascal(name);
-      alarm(
-        `${Name}DlqDepth`,
-        dlq.metricApproximateNumberOfMessagesVisible({ period: minute, statistic: "Maximum" }),
-        1,
-        `Messages in the ${name} DLQ: steps failed every delivery. See GET /v1/system/dlq, then redrive.`,
-      );
+      if (dlqConsumer !== undefined) {
+        // The DLQ consumer empties its queue within seconds, so depth would almost never be seen; the
+        // metric it emits for every dead letter it records is. SQS's NumberOfMessagesSent does not count
+        // messages moved by a redrive policy, so it cannot stand in.
+        alarm(
+          `${Name}DeadLetters`,
+          new Metric({
+            namespace: deadLetterMetric.namespace,
+            metricName: deadLetterMetric.name,
+            dimensionsMap: { service: dlqConsumer },
+            statistic: "Sum",
+            period: minute,
+          }),
+          1,
+          `Steps of ${name} failed every delivery and were dead-lettered. See GET /v1/system/dlq, then redrive.`,
+        );
+      } else {
+        alarm(
+          `${Name}DlqDepth`,
+          dlq.metricApproximateNumberOfMessagesVisible({ period: minute, statistic: "Maximum" }),
+          1,
+          `Messages in the ${name} DLQ: steps failed every delivery. See GET /v1/system/dlq, then redrive.`,
+        );
+      }
       alarm(
         `${Name}OldestMessage`,
         queue.metricApproximateAgeOfOldestMessage({ period: minute, statistic: "Maximum" }),

@@ -2,7 +2,7 @@
  * EventBridge Scheduler: the system schedules of the manifest (the sweeper), and the group and role for
  * schedules users create through /v1/schedules.
  */
-import { Aws, Duration } from "aws-cdk-lib";
+import { Aws, Duration, Fn, RemovalPolicy } from "aws-cdk-lib";
 import { Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { Schedule, ScheduleExpression, ScheduleGroup } from "aws-cdk-lib/aws-scheduler";
 import { LambdaInvoke } from "aws-cdk-lib/aws-scheduler-targets";
@@ -56,8 +56,12 @@ export class Schedules extends Construct {
         conditions: { StringEquals: { "aws:SourceAccount": Aws.ACCOUNT_ID } },
       });
 
+    // Named per deployment (the stack id's UUID) and deleted with the stack: a retained group with a fixed
+    // name would make the next deploy after a destroy fail on "already exists", and the schedules it held
+    // would only invoke a function that is gone.
     this.userGroup = new ScheduleGroup(this, "UserSchedules", {
-      removalPolicy: props.settings.dataRemovalPolicy,
+      scheduleGroupName: Fn.join("-", ["sb-user", Fn.select(2, Fn.split("/", Aws.STACK_ID))]),
+      removalPolicy: RemovalPolicy.DESTROY,
     });
     this.userRole = new Role(this, "UserScheduleRole", {
       assumedBy: schedulerPrincipal(),

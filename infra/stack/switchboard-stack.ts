@@ -5,6 +5,7 @@
 import { AspectPriority, Aspects, CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
 import type { Construct } from "constructs";
 import { type FunctionName, manifest } from "#infra/manifest";
+import { ENV } from "#shared/config";
 import { functionAccess, taskAccess } from "./access.ts";
 import { Api } from "./api.ts";
 import { type BindTargets, bindAccess } from "./bind.ts";
@@ -20,8 +21,8 @@ import { Security } from "./security.ts";
 import { readSettings, type Settings } from "./settings.ts";
 import { Tasks } from "./tasks.ts";
 
-/** The browser origin the api function must echo in `Access-Control-Allow-Origin` on proxy responses. */
-export const corsOriginEnv = "CORS_ALLOW_ORIGIN";
+/** The browser origins the api function echoes in `Access-Control-Allow-Origin` on proxy responses. */
+export const corsOriginEnv = ENV.corsAllowOrigin;
 
 export const stackName = (settings: Pick<Settings, "stage">) => `Switchboard-${settings.stage}`;
 
@@ -101,7 +102,12 @@ export class SwitchboardStack extends Stack {
       functions: this.functions,
       restApi: this.api.restApi,
       webSocketApi: this.realtime.api,
-      queues: [...this.jobs.queues.values()].map(({ spec, queue, dlq }) => ({ name: spec.name, queue, dlq })),
+      queues: [...this.jobs.queues.values()].map(({ spec, queue, dlq }) => ({
+        name: spec.name,
+        queue,
+        dlq,
+        ...(spec.dlqConsumer === undefined ? {} : { dlqConsumer: spec.dlqConsumer.function }),
+      })),
       streams: this.jobs.streams,
       parked: [
         { name: "async-failures", queue: asyncFailures },

@@ -159,6 +159,7 @@ export class Tasks extends Construct {
       subnetIds: this.vpc.publicSubnets.map((s) => s.subnetId).join(","),
       securityGroupIds: this.securityGroup.securityGroupId,
       containerName: this.container.containerName,
+      assignPublicIp: "ENABLED",
     };
   }
 }

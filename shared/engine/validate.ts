@@ -1,4 +1,5 @@
 import type { WorkflowDefinition, WorkflowNode } from "#events/workflow";
+import { manifest } from "#infra/manifest";
 import { hasExpression, isExpression, validateTemplate } from "#shared/engine/expressions";
 
 /**
@@ -17,6 +18,15 @@ export interface ValidateOptions {
 }
 
 const FARGATE_TYPES = new Set<WorkflowNode["type"]>(["code", "tool", "agent"]);
+
+/**
+ * The longest attempt the worker Lambda can run: its timeout, less the time it spends claiming the step
+ * and recording the result. Past this, Lambda would stop the worker mid-step and the attempt would be
+ * redelivered until it dead-letters, so such a node must run on Fargate.
+ */
+export const LAMBDA_STEP_OVERHEAD_SECONDS = 20;
+export const MAX_LAMBDA_STEP_SECONDS =
+  manifest.functions.worker.timeoutSeconds - LAMBDA_STEP_OVERHEAD_SECONDS;
 const SEGMENT = /\{%([\s\S]*?)%\}/g;
 const STEPS_REF = /\$steps\.(`[^`]+`|[A-Za-z_][A-Za-z0-9_]*)/g;
 
@@ -207,6 +217,19 @@ export function validateWorkflow(def: WorkflowDefinition, opts: ValidateOptions 
     if (node.forEach !== undefined) checkWholeExpression(node.forEach, at("forEach"), node, wholeNodeScope);
     for (const [value, path] of stringsIn(node.input, at("input"))) {
       if (hasExpression(value)) checkString(value, path, node, nodeScope);
+    }
+
+    if (
+      FARGATE_TYPES.has(node.type) &&
+      node.runtime !== "fargate" &&
+      node.timeoutSeconds !== undefined &&
+      node.timeoutSeconds > MAX_LAMBDA_STEP_SECONDS
+    ) {
+      problems.push({
+        nodeId: node.id,
+        path: at("timeoutSeconds"),
+        message: `timeoutSeconds ${node.timeoutSeconds} is longer than a step can run on Lambda (${MAX_LAMBDA_STEP_SECONDS} s); set runtime: "fargate" to run it longer`,
+      });
     }
 
     if (node.runtime === "fargate" && !FARGATE_TYPES.has(node.type)) {

@@ -8,6 +8,7 @@ import { type HttpRoute, manifest } from "#infra/manifest";
 import { AppError, forbidden, payloadTooLarge, unauthorized } from "../errors.ts";
 import { logger, tracer } from "../observability.ts";
 import { recordAudit } from "../stores/audit.ts";
+import { cors } from "./cors.ts";
 import { errorResult, json } from "./respond.ts";
 
 /** Bodies larger than this are refused before parsing. API Gateway's own limit is 10 MB. */
@@ -331,6 +332,7 @@ export function createApiHandler(routes: RouteTable) {
   return middy(handler)
     .use(captureLambdaHandler(tracer))
     .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(cors())
     .use({
       before: (request) => {
         logger.appendKeys({ requestId: request.event.requestContext?.requestId });

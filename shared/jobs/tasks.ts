@@ -31,7 +31,7 @@ export async function startStepTask(message: StepMessage): Promise<string> {
         awsvpcConfiguration: {
           subnets: list(ENV.taskSubnets),
           securityGroups: list(ENV.taskSecurityGroups),
-          assignPublicIp: "DISABLED",
+          assignPublicIp: requireEnv(ENV.taskAssignPublicIp) === "ENABLED" ? "ENABLED" : "DISABLED",
         },
       },
       overrides: {

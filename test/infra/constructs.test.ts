@@ -5,8 +5,9 @@ import type { CfnFunction } from "aws-cdk-lib/aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FunctionName, type HttpRoute, manifest, type QueueSpec, ROLES } from "#infra/manifest";
 import { type Access, functionAccess, scheduleEnv, taskAccess, taskContainerName } from "#infra/stack/access";
-import { authorizerCacheTtl, errorTemplate, gatewayErrors } from "#infra/stack/api";
+import { authorizerCacheTtl, errorTemplate } from "#infra/stack/api";
 import { functionNames, pascal } from "#infra/stack/functions";
+import { gatewayErrors } from "#infra/stack/gateway-responses";
 import { assertVisibilityTimeout, visibilityFactor } from "#infra/stack/jobs";
 import {
   restStageThrottle,
@@ -15,6 +16,8 @@ import {
   wafRequestsPerIpPer5Minutes,
   webSocketThrottle,
 } from "#infra/stack/limits";
+import { deadLetterMetric } from "#infra/stack/observability";
+import { repoRoot } from "#infra/stack/paths";
 import { webSocketIdentitySource } from "#infra/stack/realtime";
 import { scheduleRetry, userScheduleTarget } from "#infra/stack/schedules";
 import { corsOriginEnv } from "#infra/stack/switchboard-stack";
@@ -301,7 +304,13 @@ function envFor(access: Access): string[] {
   if (access.connections) env.push(ENV.wsCallbackUrl);
   if (access.tasks) env.push(ENV.ecsCluster);
   if (access.tasks === "run") {
-    env.push(ENV.taskDefinition, ENV.taskSubnets, ENV.taskSecurityGroups, ENV.taskContainerName);
+    env.push(
+      ENV.taskDefinition,
+      ENV.taskSubnets,
+      ENV.taskSecurityGroups,
+      ENV.taskContainerName,
+      ENV.taskAssignPublicIp,
+    );
   }
   if (access.userSchedules === "manage") {
     env.push(scheduleEnv.groupName, scheduleEnv.roleArn, scheduleEnv.dlqArn);
@@ -478,7 +487,7 @@ describe("api", () => {
     }
   });
 
-  it.each(gatewayErrors.map((e) => [e.type.responseType, e] as const))(
+  it.each(gatewayErrors.map((e) => [e.type, e] as const))(
     "answers %s in the contract's error shape",
     (type, error) => {
       s.template.hasResourceProperties("AWS::ApiGateway::GatewayResponse", {
@@ -646,6 +655,64 @@ describe("tasks", () => {
     ]);
     expect(pass.Condition).toEqual({ StringEquals: { "iam:PassedToService": "ecs-tasks.amazonaws.com" } });
   });
+  it("gives the task a route out: public subnets with a default route to the internet gateway, and a public IP", () => {
+    const subnetIds = s.stack.tasks.vpc.publicSubnets.map((subnet) => subnet.node.defaultChild);
+    expect(subnetIds).toHaveLength(2);
+    const gateways = Object.keys(s.template.findResources("AWS::EC2::InternetGateway"));
+    expect(gateways).toHaveLength(1);
+    const routes = Object.values(s.template.findResources("AWS::EC2::Route"));
+    const associations = Object.values(s.template.findResources("AWS::EC2::SubnetRouteTableAssociation"));
+    for (const subnet of s.stack.tasks.vpc.publicSubnets) {
+      const table = associations.find(
+        (a) => JSON.stringify(a.Properties.SubnetId) === JSON.stringify(ref(subnet)),
+      )?.Properties.RouteTableId;
+      expect(table, `${subnet.node.path} has a route table`).toBeDefined();
+      // ECR, CloudWatch Logs, SQS, KMS, Secrets Manager, Bedrock and model APIs are all reached this way;
+      // DynamoDB and S3 (image layers included) also have gateway endpoints.
+      expect(
+        routes.some(
+          (r) =>
+            JSON.stringify(r.Properties.RouteTableId) === JSON.stringify(table) &&
+            r.Properties.DestinationCidrBlock === "0.0.0.0/0" &&
+            JSON.stringify(r.Properties.GatewayId) === JSON.stringify({ Ref: gateways[0] }),
+        ),
+        `${subnet.node.path} routes 0.0.0.0/0 to the internet gateway`,
+      ).toBe(true);
+    }
+    expect(envOf("worker")[ENV.taskAssignPublicIp]).toBe("ENABLED");
+    const subnets = JSON.stringify(envOf("worker")[ENV.taskSubnets]);
+    for (const subnet of s.stack.tasks.vpc.publicSubnets)
+      expect(subnets).toContain(JSON.stringify(ref(subnet)));
+    s.template.hasResourceProperties("AWS::EC2::SecurityGroup", {
+      SecurityGroupEgress: [Match.objectLike({ CidrIp: "0.0.0.0/0", IpProtocol: "-1" })],
+    });
+  });
+
+  it("lets the worker tag the tasks it starts (RunTask with tags), and only as part of RunTask", () => {
+    const statements = statementsOf(s.template, roleId("worker"));
+    const tag = statements.find((x) => x.Action === "ecs:TagResource")!;
+    expect(tag, "ecs:TagResource").toBeDefined();
+    expect(tag.Condition).toEqual({ StringEquals: { "ecs:CreateAction": "RunTask" } });
+    expect(JSON.stringify(tag.Resource)).toContain(":task/");
+    // Only the code that starts tasks may tag them.
+    for (const name of functionNames.filter((n) => n !== "worker")) {
+      expect(actionsOf(statementsOf(s.template, roleId(name))).has("ecs:TagResource"), name).toBe(false);
+    }
+  });
+
+  it("lets the execution role pull the image and write the step logs", () => {
+    const execution = logicalId(s.stack.tasks.taskDefinition.obtainExecutionRole());
+    const actions = actionsOf(statementsOf(s.template, execution));
+    for (const action of [
+      "ecr:GetAuthorizationToken",
+      "ecr:BatchGetImage",
+      "ecr:GetDownloadUrlForLayer",
+      "logs:CreateLogStream",
+      "logs:PutLogEvents",
+    ]) {
+      expect(actions.has(action), action).toBe(true);
+    }
+  });
 });
 
 describe("schedules", () => {
@@ -709,7 +776,10 @@ describe("dashboard", () => {
         DefaultRootObject: "index.html",
         HttpVersion: "http2and3",
         DefaultCacheBehavior: Match.objectLike({ ViewerProtocolPolicy: "redirect-to-https" }),
-        Logging: Match.objectLike({ Bucket: Match.anyValue(), Prefix: "cloudfront/" }),
+        // Standard logs where the region can receive them (decided at deploy: see stages.test.ts).
+        Logging: {
+          "Fn::If": [Match.anyValue(), Match.objectLike({ Prefix: "cloudfront/" }), { Ref: "AWS::NoValue" }],
+        },
         CustomErrorResponses: [403, 404].map((code) => ({
           ErrorCode: code,
           ResponseCode: 200,
@@ -759,13 +829,38 @@ describe("observability", () => {
       AlarmActions: [ref(s.stack.observability.topic)],
     });
 
-  it("alarms on DLQ depth and message age of every queue", () => {
-    for (const { queue, dlq } of s.stack.jobs.queues.values()) {
-      alarmOn("ApproximateNumberOfMessagesVisible", {
-        Value: { "Fn::GetAtt": [logicalId(dlq), "QueueName"] },
-      });
+  it("alarms on every dead letter (the consumer's metric, not DLQ depth) and on message age of every queue", () => {
+    for (const { spec, queue, dlq } of s.stack.jobs.queues.values()) {
+      if (spec.dlqConsumer !== undefined) {
+        s.template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+          Namespace: deadLetterMetric.namespace,
+          MetricName: deadLetterMetric.name,
+          Dimensions: [{ Name: "service", Value: spec.dlqConsumer.function }],
+          Statistic: "Sum",
+          Threshold: 1,
+          AlarmActions: [ref(s.stack.observability.topic)],
+        });
+        // A drained queue's depth stays at zero: an alarm on it would never fire.
+        s.template.resourcePropertiesCountIs(
+          "AWS::CloudWatch::Alarm",
+          {
+            MetricName: "ApproximateNumberOfMessagesVisible",
+            Dimensions: [{ Name: "QueueName", Value: { "Fn::GetAtt": [logicalId(dlq), "QueueName"] } }],
+          },
+          0,
+        );
+      }
       alarmOn("ApproximateAgeOfOldestMessage", { Value: { "Fn::GetAtt": [logicalId(queue), "QueueName"] } });
     }
+  });
+
+  it("names the dead-letter metric the DLQ consumer emits", () => {
+    const code = readFileSync(join(repoRoot, manifest.functions.dlq.entry), "utf8");
+    expect(code).toContain(`addMetric("${deadLetterMetric.name}"`);
+    expect(envOf("dlq")).toMatchObject({
+      POWERTOOLS_METRICS_NAMESPACE: deadLetterMetric.namespace,
+      POWERTOOLS_SERVICE_NAME: "dlq",
+    });
   });
 
   it.each(functionNames)("alarms on errors and throttles of %s", (name) => {

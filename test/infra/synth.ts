@@ -30,7 +30,12 @@ export function synth(
   });
   const dispose = () => rmSync(outdir, { recursive: true, force: true });
   try {
-    const stack = new SwitchboardStack(app, stackName(readSettings(app)));
+    const settings = readSettings(app);
+    const stack = new SwitchboardStack(
+      app,
+      stackName(settings),
+      settings.region === undefined ? {} : { env: { region: settings.region } },
+    );
     options.before?.(stack);
     return { app, stack, template: Template.fromStack(stack), dispose };
   } catch (error) {

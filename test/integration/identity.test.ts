@@ -360,14 +360,14 @@ describe("API keys", () => {
 
 describe("WebSocket authorizer", () => {
   it("refuses a garbage token and a revoked key at connect, and accepts a live key", async () => {
-    await expect(SocketClient.open(platform.wsUrl, "garbage")).rejects.toThrow(/401/);
+    await expect(SocketClient.open(platform.wsUrl, "garbage")).rejects.toThrow(/403/);
     const key = await createKey(platform.url, bearer(platform.token), "viewer");
     const socket = await SocketClient.open(platform.wsUrl, key.key);
     socket.send({ action: "ping" });
     await socket.waitFor((m) => m.type === "pong");
     await socket.close();
     await platform.api("DELETE", `/v1/api-keys/${key.id}`);
-    await expect(SocketClient.open(platform.wsUrl, key.key)).rejects.toThrow(/401/);
+    await expect(SocketClient.open(platform.wsUrl, key.key)).rejects.toThrow(/403/);
   });
 });
 

@@ -139,7 +139,7 @@ describe("one job's whole path on the twin", () => {
   });
 
   it("refuses a WebSocket without a valid token", async () => {
-    await expect(SocketClient.open(platform.wsUrl, "garbage")).rejects.toThrow(/401/);
+    await expect(SocketClient.open(platform.wsUrl, "garbage")).rejects.toThrow(/403/);
   });
 
   it("answers a subscription to an unknown job with an error message", async () => {

@@ -17,6 +17,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vites
 import WebSocket from "ws";
 import { startTwin, type Twin } from "#infra/local/twin";
 import { selectRoute } from "#infra/local/websocket";
+import { corsPreflight, gatewayError } from "#infra/stack/gateway-responses";
 
 const authorizerEvents: APIGatewayRequestAuthorizerEvent[] = [];
 const apiEvents: APIGatewayProxyEvent[] = [];
@@ -196,18 +197,19 @@ describe("REST API", () => {
     expect(apiEvents).toHaveLength(0);
   });
 
-  it("answers 403 on a Deny, and on an Allow for another method", async () => {
+  it("answers a Deny as the stack's ACCESS_DENIED gateway response (401), and an Allow for another method too", async () => {
     const denied = await request("/v1/me", { headers: bearer("deny") });
     const elsewhere = await request("/v1/me", { headers: bearer("other-route") });
     const allowed = await request("/v1/jobs", { headers: bearer("other-route") });
 
-    expect(denied.status).toBe(403);
+    const shape = gatewayError("ACCESS_DENIED");
+    expect(denied.status).toBe(Number(shape.statusCode));
     expect(await denied.json()).toEqual({
-      code: "FORBIDDEN",
-      message: "User is not authorized to access this resource",
+      code: shape.code,
+      message: shape.message,
       requestId: expect.any(String),
     });
-    expect(elsewhere.status).toBe(403);
+    expect(elsewhere.status).toBe(401);
     expect(allowed.status).toBe(201);
     expect(apiEvents).toHaveLength(1);
   });
@@ -285,19 +287,53 @@ describe("REST API", () => {
     expect(malformed.status).toBe(502);
   });
 
-  it("answers CORS preflights and serves /config.json", async () => {
-    const preflight = await request("/v1/jobs", {
-      method: "OPTIONS",
-      headers: { origin: "http://localhost:5173", "access-control-request-headers": "authorization" },
-    });
-    const config = await request("/config.json");
+  it("answers CORS preflights as the stack's mock integration does: only the stage's origins", async () => {
+    const preflight = (origin: string) =>
+      request("/v1/jobs", {
+        method: "OPTIONS",
+        headers: { origin, "access-control-request-headers": "authorization" },
+      });
+    const allowed = await preflight(`http://127.0.0.1:${twin.port}`);
+    const foreign = await preflight("http://evil.test");
 
-    expect(preflight.status).toBe(204);
-    expect(preflight.headers.get("access-control-allow-origin")).toBe("http://localhost:5173");
-    expect(preflight.headers.get("access-control-allow-headers")).toBe("authorization");
-    expect(await config.json()).toEqual({
+    expect(allowed.status).toBe(204);
+    expect(allowed.headers.get("access-control-allow-origin")).toBe(`http://127.0.0.1:${twin.port}`);
+    expect(allowed.headers.get("access-control-allow-headers")).toBe(corsPreflight.allowHeaders.join(","));
+    expect(allowed.headers.get("vary")).toBe("Origin");
+    expect(allowed.headers.get("access-control-allow-credentials")).toBeNull();
+    // The first allowed origin, which the browser compares with its own and refuses.
+    expect(foreign.headers.get("access-control-allow-origin")).toBe(
+      twin.env.CORS_ALLOW_ORIGIN?.split(",")[0],
+    );
+  });
+
+  it("adds CORS only where AWS does: gateway responses name the first origin, proxy responses carry the function's", async () => {
+    const origin = { origin: `http://127.0.0.1:${twin.port}` };
+    const refused = await request("/v1/me", { headers: { ...origin, ...bearer("deny") } });
+    const answered = await request("/v1/jobs", { headers: { ...origin, ...bearer("good") } });
+
+    expect(refused.headers.get("access-control-allow-origin")).toBe(`http://localhost:${twin.port}`);
+    expect(refused.headers.get("vary")).toBe("Origin");
+    // This test's api function sets no CORS header, so none arrives: the twin adds nothing to it.
+    expect(answered.status).toBe(201);
+    expect(answered.headers.get("access-control-allow-origin")).toBeNull();
+  });
+
+  it("tells the functions the stage's origins: the twin's own, under both loopback names", () => {
+    expect(twin.env.CORS_ALLOW_ORIGIN).toBe(`http://localhost:${twin.port},http://127.0.0.1:${twin.port}`);
+  });
+
+  it("serves /config.json naming the API on the host the dashboard was opened by", async () => {
+    const byName = await request("/config.json");
+    const byAddress = await fetch(`http://127.0.0.1:${twin.port}/config.json`);
+
+    expect(await byName.json()).toEqual({
       apiUrl: `http://localhost:${twin.port}`,
       wsUrl: `ws://localhost:${twin.port}/ws`,
+    });
+    expect(await byAddress.json()).toEqual({
+      apiUrl: `http://127.0.0.1:${twin.port}`,
+      wsUrl: `ws://127.0.0.1:${twin.port}/ws`,
     });
   });
 });

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import type { APIGatewayRequestAuthorizerEvent, Context } from "aws-lambda";
+import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent, Context } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import jwt from "jsonwebtoken";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
@@ -46,6 +46,15 @@ function token(claims: Record<string, unknown>, options: jwt.SignOptions = {}, s
 }
 
 let handler: typeof import("#functions/http/authorizer").handler;
+
+/** API Gateway answers a Deny with its ACCESS_DENIED gateway response; nothing counts as an error. */
+function expectDenied(result: APIGatewayAuthorizerResult, methodArn: string): void {
+  expect(result.policyDocument.Statement).toEqual([
+    { Action: "execute-api:Invoke", Effect: "Deny", Resource: methodArn },
+  ]);
+  expect(result.context).toBeUndefined();
+  expect(result.usageIdentifierKey).toBeUndefined();
+}
 
 beforeAll(async () => {
   vi.stubEnv("TABLE_NAME", "table");
@@ -106,8 +115,9 @@ describe("authorizer", () => {
     ["an unknown API key", () => ({ "x-api-key": `sb_${"a".repeat(26)}_${"b".repeat(43)}` })],
   ];
   for (const [name, headers] of refused) {
-    it(`refuses ${name} with Unauthorized`, async () => {
-      await expect(handler(request(headers()), context)).rejects.toThrow("Unauthorized");
+    it(`refuses ${name} with an explicit Deny, not a function error`, async () => {
+      const event = request(headers());
+      expectDenied(await handler(event, context), event.methodArn);
     });
   }
 
@@ -124,9 +134,8 @@ describe("authorizer", () => {
       }),
     ).toString("base64url");
     const forged = `${header}.${payload}.${Buffer.from("sig").toString("base64url")}`;
-    await expect(handler(request({ Authorization: `Bearer ${forged}` }), context)).rejects.toThrow(
-      "Unauthorized",
-    );
+    const event = request({ Authorization: `Bearer ${forged}` });
+    expectDenied(await handler(event, context), event.methodArn);
   });
 
   it("accepts an API key by the hash of its secret and records lastUsedAt", async () => {

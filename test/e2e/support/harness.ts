@@ -10,8 +10,8 @@ export const ADMIN = { email: "admin@switchboard.test", password: "correct-horse
 
 const ROOT = resolve(fileURLToPath(new URL(".", import.meta.url)), "../../..");
 const SCREENSHOTS = join(ROOT, "test/e2e/screenshots");
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
+export const CHROMIUM = "/usr/bin/chromium";
+export const CHROMIUM_ARGS = [
   "--headless",
   "--no-sandbox",
   "--disable-gpu",

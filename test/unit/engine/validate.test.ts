@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { validateWorkflow } from "#shared/engine/validate";
+import { manifest } from "#infra/manifest";
+import { MAX_LAMBDA_STEP_SECONDS, validateWorkflow } from "#shared/engine/validate";
 import { workflow } from "./fixtures.ts";
 
 function problemsOf(nodes: unknown[], extra: Record<string, unknown> = {}, opts = {}) {
@@ -212,5 +213,38 @@ describe("validateWorkflow", () => {
     ]);
 
     expect(problems.map((p) => p.path.join("."))).toEqual(["nodes.0.review.notifyAt"]);
+  });
+});
+
+describe("Lambda step timeouts", () => {
+  const limit = MAX_LAMBDA_STEP_SECONDS;
+
+  it("keeps a Lambda step within the worker's own timeout", () => {
+    expect(limit).toBeLessThan(manifest.functions.worker.timeoutSeconds);
+    expect(limit).toBeGreaterThan(0);
+  });
+
+  it.each(["code", "tool", "agent"] as const)(
+    "refuses a %s node on Lambda whose timeout the worker cannot give it, naming runtime fargate",
+    (type) => {
+      const extra = { code: { code: "return 1" }, tool: { tool: "http_request" }, agent: { agent: "a" } }[
+        type
+      ];
+      const node = { id: "long", type, ...extra };
+      const problems = problemsOf([{ ...node, timeoutSeconds: limit + 1 }]);
+      expect(problems).toEqual([
+        expect.objectContaining({
+          nodeId: "long",
+          path: ["nodes", 0, "timeoutSeconds"],
+          message: expect.stringContaining('runtime: "fargate"'),
+        }),
+      ]);
+      expect(problemsOf([{ ...node, timeoutSeconds: limit + 1, runtime: "lambda" }])).toHaveLength(1);
+    },
+  );
+
+  it("accepts the same timeout at the limit, or on Fargate", () => {
+    expect(problemsOf([tool("ok", { timeoutSeconds: limit })])).toEqual([]);
+    expect(problemsOf([tool("long", { timeoutSeconds: 7 * 86_400, runtime: "fargate" })])).toEqual([]);
   });
 });
