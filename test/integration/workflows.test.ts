@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type Platform, startPlatform, waitForJob } from "../support/platform.ts";
 import { bearer, createTenant, createUser, send } from "./identity-support.ts";
 
@@ -27,6 +27,16 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await platform?.stop();
+});
+
+// Names are unique per tenant, and several tests store "double" or rename to "triple": each starts with none.
+afterEach(async () => {
+  for (;;) {
+    const page = await platform.client.api.listWorkflows({ query: { limit: 100 } });
+    if (page.items.length === 0) return;
+    for (const workflow of page.items)
+      await platform.client.api.deleteWorkflow({ params: { id: workflow.id } });
+  }
 });
 
 async function create(definition: unknown = doubling()) {
