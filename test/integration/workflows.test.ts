@@ -47,6 +47,19 @@ async function create(definition: unknown = doubling()) {
 }
 
 describe("workflows as versioned resources", () => {
+  it("keeps names unique per tenant, case-insensitively, through renames and deletes", async () => {
+    const a = await create(doubling("alpha"));
+    const b = await create(doubling("beta"));
+    expect((await platform.api("POST", "/v1/workflows", doubling("ALPHA"))).status).toBe(409);
+    const rename = await platform.api("PUT", `/v1/workflows/${b.id}`, doubling("Alpha"));
+    expect(rename.status).toBe(409);
+    expect(rename.body).toMatchObject({ code: "CONFLICT", message: "A workflow named Alpha already exists" });
+    expect((await platform.api("DELETE", `/v1/workflows/${a.id}`)).status).toBe(204);
+    expect((await platform.api("PUT", `/v1/workflows/${b.id}`, doubling("alpha"))).status).toBe(200);
+    // The rename freed "beta".
+    expect((await platform.api("POST", "/v1/workflows", doubling("beta"))).status).toBe(201);
+  });
+
   it("creates version 1 and reads it back", async () => {
     const created = await platform.api("POST", "/v1/workflows", doubling());
     expect(created.status).toBe(201);
