@@ -56,7 +56,8 @@ export const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
     value: "url",
     description: "API base URL (default: $SWITCHBOARD_URL or http://localhost:3000)",
   },
-  json: { type: "boolean", description: "Print JSON instead of text" },
+  output: { type: "string", short: "o", value: "json|table", description: "Output format (default table)" },
+  json: { type: "boolean", description: "The same as --output json" },
   help: { type: "boolean", short: "h", description: "Show help" },
 };
 

@@ -4,20 +4,14 @@
  */
 import WebSocket from "ws";
 import { z } from "zod";
-import { Approval, type ApprovalStatus, ListApprovalsResponse } from "#events/approvals";
-import { ApiKey, type CreateApiKeyRequest, CreatedApiKey, Me, TokenResponse } from "#events/auth";
+import type { ApprovalStatus } from "#events/approvals";
+import type { CreateApiKeyRequest } from "#events/auth";
+import { type Api, createApi } from "#events/client";
 import { ErrorBody } from "#events/errors";
-import {
-  type CreateJobRequest,
-  CreateJobResponse,
-  JobWithSteps,
-  type ListJobsQuery,
-  ListJobsResponse,
-  TERMINAL_JOB_STATUSES,
-} from "#events/jobs";
+import { type CreateJobRequest, type ListJobsQuery, TERMINAL_JOB_STATUSES } from "#events/jobs";
 import { type JobStatusChanged, TimelineEvent } from "#events/timeline";
 import { WorkflowDefinition } from "#events/workflow";
-import { ListWorkflowsResponse, Workflow, type WorkflowSummary } from "#events/workflows-api";
+import type { Workflow, WorkflowSummary } from "#events/workflows-api";
 import { type ClientMessage, ServerMessage } from "#events/ws";
 
 /** Every failure the client reports: an error answer of the API, or a request that got no answer. */
@@ -57,9 +51,7 @@ export const Page = <T extends z.ZodTypeAny>(item: T) =>
 /** A workflow definition as written: defaults (retry policy and the like) may be left out. */
 export type WorkflowInput = z.input<typeof WorkflowDefinition>;
 
-/** GET /v1/jobs/{id} also returns the definition of the version the job runs. */
-export const JobDetail = JobWithSteps.extend({ definition: WorkflowDefinition.optional() });
-export type JobDetail = z.infer<typeof JobDetail>;
+export { JobDetail } from "#events/jobs";
 
 const EventsPage = Page(TimelineEvent);
 export type EventsPage = z.infer<typeof EventsPage>;
@@ -96,7 +88,7 @@ export interface WatchOptions {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const enc = encodeURIComponent;
+const _enc = encodeURIComponent;
 
 function retryAfterMs(response: Response, attempt: number): number {
   const header = Number(response.headers.get("retry-after"));
@@ -127,7 +119,19 @@ export class SwitchboardClient {
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.retries = options.retries ?? 2;
     this.fetchImpl = options.fetch ?? fetch;
+    this.api = createApi(
+      (request) =>
+        this.request(request.method, request.path, {
+          ...(request.body === undefined ? {} : { body: request.body }),
+          anonymous: request.anonymous,
+        }),
+      // Answers that break the contract are reported like the API's own errors.
+      { mismatch: (error) => new SwitchboardError(0, "UNEXPECTED_RESPONSE", error.message, error.issues) },
+    );
   }
+
+  /** Every route of the contract, by operation id: `client.api.getJob({ params: { id } })`. */
+  readonly api: Api;
 
   /** After a login or a refresh: later requests carry this token. */
   setToken(token: string | undefined): void {
@@ -231,32 +235,24 @@ export class SwitchboardClient {
   }
 
   health() {
-    return this.request("GET", "/health", { anonymous: true, schema: z.object({ status: z.string() }) });
+    return this.api.health();
   }
 
   /** Signs in; the client then uses the access token (unless it was given an API key). */
   async login(email: string, password: string) {
-    const tokens = await this.request("POST", "/v1/auth/login", {
-      anonymous: true,
-      body: { email, password },
-      schema: TokenResponse,
-    });
+    const tokens = await this.api.login({ body: { email, password } });
     this.token = tokens.accessToken;
     return tokens;
   }
 
   async refresh(refreshToken: string) {
-    const tokens = await this.request("POST", "/v1/auth/refresh", {
-      anonymous: true,
-      body: { refreshToken },
-      schema: TokenResponse,
-    });
+    const tokens = await this.api.refresh({ body: { refreshToken } });
     this.token = tokens.accessToken;
     return tokens;
   }
 
   me() {
-    return this.request("GET", "/v1/me", { schema: Me });
+    return this.api.me();
   }
 
   /** Follows the cursor of a list route until the last page. */
@@ -270,26 +266,27 @@ export class SwitchboardClient {
   }
 
   readonly jobs = {
-    create: (body: z.input<typeof CreateJobRequest>) =>
-      this.request("POST", "/v1/jobs", { body, schema: CreateJobResponse }),
-    get: (id: string) => this.request("GET", `/v1/jobs/${enc(id)}`, { schema: JobDetail }),
+    create: (body: z.input<typeof CreateJobRequest>) => this.api.createJob({ body }),
+    get: (id: string) => this.api.getJob({ params: { id } }),
     list: (query: Partial<Omit<ListJobsQuery, "limit">> & { limit?: number } = {}) =>
-      this.request("GET", "/v1/jobs", { query: { ...query }, schema: ListJobsResponse }),
-    events: (id: string, since = 0) =>
-      this.request("GET", `/v1/jobs/${enc(id)}/events`, { query: { since }, schema: EventsPage }),
-    cancel: (id: string) => this.request("POST", `/v1/jobs/${enc(id)}/cancel`, { schema: CreateJobResponse }),
-    retry: (id: string) => this.request("POST", `/v1/jobs/${enc(id)}/retry`, { schema: CreateJobResponse }),
+      this.api.listJobs({ query }),
+    events: (id: string, since = 0) => this.api.getJobEvents({ params: { id }, query: { since } }),
+    cancel: (id: string) => this.api.cancelJob({ params: { id } }),
+    retry: (id: string) => this.api.retryJob({ params: { id } }),
+    bulk: (action: "cancel" | "retry", ids: string[]) => this.api.bulkJobs({ body: { action, ids } }),
   };
 
   readonly workflows = {
-    list: (cursor?: string) =>
-      this.request("GET", "/v1/workflows", { query: { cursor }, schema: ListWorkflowsResponse }),
-    get: (id: string) => this.request("GET", `/v1/workflows/${enc(id)}`, { schema: Workflow }),
-    create: (definition: WorkflowInput) =>
-      this.request("POST", "/v1/workflows", { body: definition, schema: Workflow }),
+    list: (cursor?: string) => this.api.listWorkflows({ query: { cursor } }),
+    get: (id: string) => this.api.getWorkflow({ params: { id } }),
+    create: (definition: WorkflowInput) => this.api.createWorkflow({ body: definition }),
     /** A PUT makes a new version. */
     update: (id: string, definition: WorkflowInput) =>
-      this.request("PUT", `/v1/workflows/${enc(id)}`, { body: definition, schema: Workflow }),
+      this.api.updateWorkflow({ params: { id }, body: definition }),
+    delete: (id: string) => this.api.deleteWorkflow({ params: { id } }),
+    validate: (definition: WorkflowInput) => this.api.validateWorkflow({ body: definition }),
+    versions: (id: string, cursor?: string) =>
+      this.api.listWorkflowVersions({ params: { id }, query: { cursor } }),
     findByName: async (name: string): Promise<WorkflowSummary | undefined> => {
       for await (const workflow of this.paginate((cursor) => this.workflows.list(cursor))) {
         if (workflow.name === name) return workflow;
@@ -317,21 +314,19 @@ export class SwitchboardClient {
 
   readonly approvals = {
     list: (query: { status?: ApprovalStatus; jobId?: string; cursor?: string } = { status: "pending" }) =>
-      this.request("GET", "/v1/approvals", { query, schema: ListApprovalsResponse }),
-    get: (id: string) => this.request("GET", `/v1/approvals/${enc(id)}`, { schema: Approval }),
+      this.api.listApprovals({ query }),
+    get: (id: string) => this.api.getApproval({ params: { id } }),
     decide: (id: string, decision: "approve" | "reject", comment?: string) =>
-      this.request("POST", `/v1/approvals/${enc(id)}/decision`, {
+      this.api.decideApproval({
+        params: { id },
         body: comment === undefined ? { decision } : { decision, comment },
-        schema: Approval,
       }),
   };
 
   readonly apiKeys = {
-    create: (body: z.input<typeof CreateApiKeyRequest>) =>
-      this.request("POST", "/v1/api-keys", { body, schema: CreatedApiKey }),
-    list: (cursor?: string) =>
-      this.request("GET", "/v1/api-keys", { query: { cursor }, schema: Page(ApiKey) }),
-    revoke: (id: string) => this.request("DELETE", `/v1/api-keys/${enc(id)}`),
+    create: (body: z.input<typeof CreateApiKeyRequest>) => this.api.createApiKey({ body }),
+    list: (cursor?: string) => this.api.listApiKeys({ query: { cursor } }),
+    revoke: (id: string) => this.api.revokeApiKey({ params: { id } }),
   };
 
   /**

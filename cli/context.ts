@@ -33,7 +33,7 @@ export type Command = CommandSpec<Context>;
 
 export function createContext(io: Io, args: ParsedArgs, anonymous: boolean): Context {
   const url = String(args.values.url ?? io.env.SWITCHBOARD_URL ?? DEFAULT_URL);
-  const json = args.values.json === true;
+  const json = args.values.json === true || args.values.output === "json";
   const credentialsFile = credentialsPath(io.env);
   let client: Promise<SwitchboardClient> | undefined;
   const context: Context = {

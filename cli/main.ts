@@ -1,6 +1,6 @@
 /**
  * The `switchboard` command. `main` takes the arguments and streams and returns the exit code, so tests can
- * run it in-process; `bin.mjs` runs it for the shell.
+ * run it in-process; `bin.ts` (bundled to `dist/switchboard.mjs`) runs it for the shell.
  */
 import { readFileSync } from "node:fs";
 import { type Resolution, resolveCommand, UsageError } from "./args.ts";
@@ -9,6 +9,7 @@ import { approvalCommands } from "./commands/approvals.ts";
 import { authCommands } from "./commands/auth.ts";
 import { jobCommands } from "./commands/jobs.ts";
 import { keyCommands } from "./commands/keys.ts";
+import { resourceCommands } from "./commands/resources.ts";
 import { workflowCommands } from "./commands/workflows.ts";
 import { type Command, createContext, type Io } from "./context.ts";
 
@@ -20,9 +21,14 @@ export const commands: readonly Command[] = [
   ...workflowCommands,
   ...jobCommands,
   ...approvalCommands,
+  ...resourceCommands,
 ];
 
+/** Set by the bundler (`cli/build.mjs`); read from package.json when run from source. */
+declare const __SWITCHBOARD_VERSION__: string | undefined;
+
 function version(): string {
+  if (typeof __SWITCHBOARD_VERSION__ === "string") return __SWITCHBOARD_VERSION__;
   const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
     version: string;
   };
@@ -57,7 +63,9 @@ function describeApiError(error: SwitchboardError): string {
 }
 
 export async function main(argv: readonly string[], io: Io): Promise<number> {
-  let json = argv.includes("--json");
+  let json =
+    argv.includes("--json") ||
+    argv.some((arg, i) => arg === "--output=json" || (arg === "--output" && argv[i + 1] === "json"));
   let resolution: Resolution<Parameters<Command["run"]>[0]>;
   try {
     resolution = resolveCommand(commands, argv);
@@ -78,7 +86,11 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     return EXIT.ok;
   }
   const { command, args } = resolution;
-  json = args.values.json === true;
+  json = args.values.json === true || args.values.output === "json";
+  if (args.values.output !== undefined && args.values.output !== "json" && args.values.output !== "table") {
+    io.stderr.write("Error: --output is json or table\n");
+    return EXIT.usage;
+  }
   const context = createContext(io, args, command.anonymous === true);
   try {
     return await command.run(context, args);

@@ -106,14 +106,16 @@ export type CreateAgentRequest = z.infer<typeof CreateAgentRequest>;
 export const UpdateAgentRequest = CreateAgentRequest;
 export type UpdateAgentRequest = CreateAgentRequest;
 
-export const Agent = z.object({
-  id: z.string(),
-  ...agentFields,
-  maxTurns: z.number().int(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
-  createdBy: z.string(),
-});
+export const Agent = z
+  .object({
+    id: z.string(),
+    ...agentFields,
+    maxTurns: z.number().int(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    createdBy: z.string(),
+  })
+  .meta({ id: "Agent" });
 export type Agent = z.infer<typeof Agent>;
 
 /** A JSON schema object, as models receive it. Checked further when the tool is saved. */
@@ -138,31 +140,35 @@ export const CreateToolRequest = z.object(toolFields).strict();
 export type CreateToolRequest = z.infer<typeof CreateToolRequest>;
 export const UpdateToolRequest = CreateToolRequest;
 
-export const Tool = z.object({
-  id: z.string(),
-  ...toolFields,
-  type: z.enum(["http", "builtin"]),
-  builtIn: z.boolean(),
-  createdAt: z.string().optional(),
-  updatedAt: z.string().optional(),
-});
+export const Tool = z
+  .object({
+    id: z.string(),
+    ...toolFields,
+    type: z.enum(["http", "builtin"]),
+    builtIn: z.boolean(),
+    createdAt: z.string().optional(),
+    updatedAt: z.string().optional(),
+  })
+  .meta({ id: "Tool" });
 export type Tool = z.infer<typeof Tool>;
 
 /** Built-in tools in listings: no URL, since they run inside the worker. */
-export const ToolSummary = z.object({
-  id: z.string(),
-  name: z.string(),
-  description: z.string(),
-  type: z.enum(["http", "builtin"]),
-  builtIn: z.boolean(),
-  parameters: JsonSchemaObject,
-  url: z.string().optional(),
-  method: HttpMethod.optional(),
-  /** Shown on a single tool: templates only, `{{secret:NAME}}` is never resolved here. */
-  headers: z.record(z.string(), z.string()).optional(),
-  createdAt: z.string().optional(),
-  updatedAt: z.string().optional(),
-});
+export const ToolSummary = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    description: z.string(),
+    type: z.enum(["http", "builtin"]),
+    builtIn: z.boolean(),
+    parameters: JsonSchemaObject,
+    url: z.string().optional(),
+    method: HttpMethod.optional(),
+    /** Shown on a single tool: templates only, `{{secret:NAME}}` is never resolved here. */
+    headers: z.record(z.string(), z.string()).optional(),
+    createdAt: z.string().optional(),
+    updatedAt: z.string().optional(),
+  })
+  .meta({ id: "ToolSummary" });
 export type ToolSummary = z.infer<typeof ToolSummary>;
 
 export const CreateSecretRequest = z
@@ -171,13 +177,15 @@ export const CreateSecretRequest = z
 export type CreateSecretRequest = z.infer<typeof CreateSecretRequest>;
 
 /** A secret as the API shows it: never the value. */
-export const Secret = z.object({
-  id: z.string(),
-  name: z.string(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
-  createdBy: z.string(),
-});
+export const Secret = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    createdBy: z.string(),
+  })
+  .meta({ id: "Secret" });
 export type Secret = z.infer<typeof Secret>;
 
 export const memoryName = z
@@ -200,13 +208,15 @@ export const PutMemoryRequest = z
   .strict();
 export type PutMemoryRequest = z.infer<typeof PutMemoryRequest>;
 
-export const MemoryEntry = z.object({
-  namespace: z.string(),
-  key: z.string(),
-  value: z.unknown(),
-  updatedAt: z.string(),
-  expiresAt: z.string().optional(),
-});
+export const MemoryEntry = z
+  .object({
+    namespace: z.string(),
+    key: z.string(),
+    value: z.unknown(),
+    updatedAt: z.string(),
+    expiresAt: z.string().optional(),
+  })
+  .meta({ id: "MemoryEntry" });
 export type MemoryEntry = z.infer<typeof MemoryEntry>;
 
 export const MemoryKeys = z.object({
@@ -262,11 +272,13 @@ export const UsageTotals = z.object({
 });
 export type UsageTotals = z.infer<typeof UsageTotals>;
 
-export const Budget = z.object({
-  monthlyTokens: z.number().int().min(0).optional(),
-  monthlyUsd: z.number().min(0).optional(),
-  updatedAt: z.string().optional(),
-});
+export const Budget = z
+  .object({
+    monthlyTokens: z.number().int().min(0).optional(),
+    monthlyUsd: z.number().min(0).optional(),
+    updatedAt: z.string().optional(),
+  })
+  .meta({ id: "Budget" });
 export type Budget = z.infer<typeof Budget>;
 
 export const PutBudgetRequest = z
@@ -278,13 +290,15 @@ export const PutBudgetRequest = z
   .strict();
 export type PutBudgetRequest = z.infer<typeof PutBudgetRequest>;
 
-export const UsageReport = z.object({
-  from: z.string(),
-  to: z.string(),
-  groupBy: z.enum(["day", "model", "job"]),
-  items: z.array(UsageTotals.extend({ key: z.string() })),
-  total: UsageTotals,
-  month: UsageTotals.extend({ month: z.string() }),
-  budget: Budget.optional(),
-});
+export const UsageReport = z
+  .object({
+    from: z.string(),
+    to: z.string(),
+    groupBy: z.enum(["day", "model", "job"]),
+    items: z.array(UsageTotals.extend({ key: z.string() })),
+    total: UsageTotals,
+    month: UsageTotals.extend({ month: z.string() }),
+    budget: Budget.optional(),
+  })
+  .meta({ id: "UsageReport" });
 export type UsageReport = z.infer<typeof UsageReport>;

@@ -18,32 +18,34 @@ export const ApprovalDecisionRecord = z.object({
 });
 export type ApprovalDecisionRecord = z.infer<typeof ApprovalDecisionRecord>;
 
-export const Approval = z.object({
-  id: z.string(),
-  jobId: z.string(),
-  nodeId: z.string(),
-  itemIndex: z.number().int().optional(),
-  workflowName: z.string().optional(),
-  /** Set for approvals that an agent's `review` asked for: the agent's name and id. */
-  agent: z.string().optional(),
-  agentId: z.string().optional(),
-  message: z.string(),
-  preview: z.unknown().optional(),
-  confidence: z.number().optional(),
-  status: ApprovalStatus,
-  /** Roles (`admin`, `user`) or user emails allowed to decide; everyone with write access when absent. */
-  approvers: z.array(z.string()).optional(),
-  /** Approvals needed. A single rejection rejects. */
-  quorum: z.number().int().min(1),
-  decisions: z.array(ApprovalDecisionRecord),
-  /** When a pending approval times out, and what it then resolves to. */
-  expiresAt: z.string().optional(),
-  onTimeout: ApprovalDecisionValue.optional(),
-  /** The outcome sent to the job once resolved (for an expired approval, its onTimeout). */
-  decision: ApprovalDecisionValue.optional(),
-  createdAt: z.string(),
-  resolvedAt: z.string().optional(),
-});
+export const Approval = z
+  .object({
+    id: z.string(),
+    jobId: z.string(),
+    nodeId: z.string(),
+    itemIndex: z.number().int().optional(),
+    workflowName: z.string().optional(),
+    /** Set for approvals that an agent's `review` asked for: the agent's name and id. */
+    agent: z.string().optional(),
+    agentId: z.string().optional(),
+    message: z.string(),
+    preview: z.unknown().optional(),
+    confidence: z.number().optional(),
+    status: ApprovalStatus,
+    /** Roles (`admin`, `user`) or user emails allowed to decide; everyone with write access when absent. */
+    approvers: z.array(z.string()).optional(),
+    /** Approvals needed. A single rejection rejects. */
+    quorum: z.number().int().min(1),
+    decisions: z.array(ApprovalDecisionRecord),
+    /** When a pending approval times out, and what it then resolves to. */
+    expiresAt: z.string().optional(),
+    onTimeout: ApprovalDecisionValue.optional(),
+    /** The outcome sent to the job once resolved (for an expired approval, its onTimeout). */
+    decision: ApprovalDecisionValue.optional(),
+    createdAt: z.string(),
+    resolvedAt: z.string().optional(),
+  })
+  .meta({ id: "Approval" });
 export type Approval = z.infer<typeof Approval>;
 
 export const ListApprovalsQuery = z

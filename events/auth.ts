@@ -14,12 +14,14 @@ export type Role = z.infer<typeof Role>;
 
 export const LoginRequest = z.object({ email: EmailAddress, password: z.string().min(1).max(1024) }).strict();
 export const RefreshRequest = z.object({ refreshToken: z.string().min(1).max(4096) }).strict();
-export const TokenResponse = z.object({
-  accessToken: z.string(),
-  refreshToken: z.string(),
-  expiresIn: z.number().int(),
-  tokenType: z.literal("Bearer"),
-});
+export const TokenResponse = z
+  .object({
+    accessToken: z.string(),
+    refreshToken: z.string(),
+    expiresIn: z.number().int(),
+    tokenType: z.literal("Bearer"),
+  })
+  .meta({ id: "TokenResponse" });
 export type TokenResponse = z.infer<typeof TokenResponse>;
 
 /** What the authorizer passes to every protected route (as strings, as API Gateway requires). */
@@ -35,14 +37,16 @@ export const AuthContext = z.object({
 });
 export type AuthContext = z.infer<typeof AuthContext>;
 
-export const Me = z.object({
-  tenantId: z.string(),
-  principalId: z.string(),
-  principalType: z.enum(["user", "apiKey"]),
-  role: Role,
-  email: z.string().optional(),
-  platformAdmin: z.boolean(),
-});
+export const Me = z
+  .object({
+    tenantId: z.string(),
+    principalId: z.string(),
+    principalType: z.enum(["user", "apiKey"]),
+    role: Role,
+    email: z.string().optional(),
+    platformAdmin: z.boolean(),
+  })
+  .meta({ id: "Me" });
 
 // Tenants, users, API keys and the audit log.
 
@@ -60,15 +64,17 @@ export const CreateTenantRequest = z
   .strict();
 export type CreateTenantRequest = z.infer<typeof CreateTenantRequest>;
 
-export const User = z.object({
-  id: z.string(),
-  tenantId: z.string(),
-  email: z.string(),
-  role: Role,
-  disabled: z.boolean(),
-  createdAt: z.string(),
-  updatedAt: z.string().optional(),
-});
+export const User = z
+  .object({
+    id: z.string(),
+    tenantId: z.string(),
+    email: z.string(),
+    role: Role,
+    disabled: z.boolean(),
+    createdAt: z.string(),
+    updatedAt: z.string().optional(),
+  })
+  .meta({ id: "User" });
 export type User = z.infer<typeof User>;
 
 export const Tenant = z.object({ id: z.string(), name: z.string(), createdAt: z.string() });
@@ -94,36 +100,40 @@ export const CreateApiKeyRequest = z
 export type CreateApiKeyRequest = z.infer<typeof CreateApiKeyRequest>;
 
 /** An API key as listed: never the secret, never its hash. */
-export const ApiKey = z.object({
-  id: z.string(),
-  name: z.string(),
-  prefix: z.string(),
-  role: Role,
-  createdBy: z.string(),
-  createdAt: z.string(),
-  expiresAt: z.string().optional(),
-  revokedAt: z.string().optional(),
-  lastUsedAt: z.string().optional(),
-});
+export const ApiKey = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    prefix: z.string(),
+    role: Role,
+    createdBy: z.string(),
+    createdAt: z.string(),
+    expiresAt: z.string().optional(),
+    revokedAt: z.string().optional(),
+    lastUsedAt: z.string().optional(),
+  })
+  .meta({ id: "ApiKey" });
 export type ApiKey = z.infer<typeof ApiKey>;
 
 /** The create response: the only time `key` (`sb_<id>_<secret>`) is ever shown. */
-export const CreatedApiKey = ApiKey.extend({ key: z.string() });
+export const CreatedApiKey = ApiKey.extend({ key: z.string() }).meta({ id: "CreatedApiKey" });
 export type CreatedApiKey = z.infer<typeof CreatedApiKey>;
 
-export const AuditEntry = z.object({
-  /** Opaque and stable: the entry's sort key. */
-  id: z.string(),
-  tenantId: z.string(),
-  actorId: z.string(),
-  actorType: z.enum(["user", "apiKey", "anonymous"]),
-  action: z.string(),
-  resource: z.string(),
-  requestId: z.string(),
-  sourceIp: z.string(),
-  status: z.number().int(),
-  at: z.string(),
-});
+export const AuditEntry = z
+  .object({
+    /** Opaque and stable: the entry's sort key. */
+    id: z.string(),
+    tenantId: z.string(),
+    actorId: z.string(),
+    actorType: z.enum(["user", "apiKey", "anonymous"]),
+    action: z.string(),
+    resource: z.string(),
+    requestId: z.string(),
+    sourceIp: z.string(),
+    status: z.number().int(),
+    at: z.string(),
+  })
+  .meta({ id: "AuditEntry" });
 export type AuditEntry = z.infer<typeof AuditEntry>;
 
 export const ListAuditQuery = PageQuery.extend({

@@ -17,10 +17,12 @@ export const ErrorCode = z.enum([
 export type ErrorCode = z.infer<typeof ErrorCode>;
 
 /** The body of every error response. */
-export const ErrorBody = z.object({
-  code: z.string(),
-  message: z.string(),
-  details: z.unknown().optional(),
-  requestId: z.string(),
-});
+export const ErrorBody = z
+  .object({
+    code: z.string(),
+    message: z.string(),
+    details: z.unknown().optional(),
+    requestId: z.string(),
+  })
+  .meta({ id: "Error" });
 export type ErrorBody = z.infer<typeof ErrorBody>;

@@ -44,48 +44,61 @@ export const CreateJobRequest = z
   });
 export type CreateJobRequest = z.infer<typeof CreateJobRequest>;
 
-export const CreateJobResponse = z.object({ jobId: z.string(), status: JobStatus });
-export type CreateJobResponse = z.infer<typeof CreateJobResponse>;
+/** A job's id and status after a create, cancel, retry or bulk action. `jobId` is the older name of `id`, kept as an alias. */
+export const JobRef = z
+  .object({
+    id: z.string(),
+    jobId: z.string().describe("The same as id; kept for clients written before id was added"),
+    status: JobStatus,
+  })
+  .meta({ id: "JobRef" });
+export type JobRef = z.infer<typeof JobRef>;
+export const CreateJobResponse = JobRef;
+export type CreateJobResponse = JobRef;
 
-export const Step = z.object({
-  nodeId: z.string(),
-  itemIndex: z.number().int().optional(),
-  type: z.string(),
-  status: StepStatus,
-  attempt: z.number().int(),
-  input: z.unknown().optional(),
-  output: z.unknown().optional(),
-  error: StepError.optional(),
-  queuedAt: z.string().optional(),
-  startedAt: z.string().optional(),
-  endedAt: z.string().optional(),
-  /** For a `forEach` node's parent step: how many items it fanned out into. */
-  items: z.number().int().optional(),
-});
+export const Step = z
+  .object({
+    nodeId: z.string(),
+    itemIndex: z.number().int().optional(),
+    type: z.string(),
+    status: StepStatus,
+    attempt: z.number().int(),
+    input: z.unknown().optional(),
+    output: z.unknown().optional(),
+    error: StepError.optional(),
+    queuedAt: z.string().optional(),
+    startedAt: z.string().optional(),
+    endedAt: z.string().optional(),
+    /** For a `forEach` node's parent step: how many items it fanned out into. */
+    items: z.number().int().optional(),
+  })
+  .meta({ id: "Step" });
 export type Step = z.infer<typeof Step>;
 
-export const Job = z.object({
-  id: z.string(),
-  tenantId: z.string(),
-  status: JobStatus,
-  workflowId: z.string().optional(),
-  workflowVersion: z.number().int().optional(),
-  workflowName: z.string(),
-  input: z.unknown().optional(),
-  output: z.unknown().optional(),
-  error: StepError.optional(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
-  startedAt: z.string().optional(),
-  endedAt: z.string().optional(),
-  createdBy: z.string(),
-  scheduleId: z.string().optional(),
-  /** The sequence number of the job's latest timeline event. */
-  seq: z.number().int(),
-});
+export const Job = z
+  .object({
+    id: z.string(),
+    tenantId: z.string(),
+    status: JobStatus,
+    workflowId: z.string().optional(),
+    workflowVersion: z.number().int().optional(),
+    workflowName: z.string(),
+    input: z.unknown().optional(),
+    output: z.unknown().optional(),
+    error: StepError.optional(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    startedAt: z.string().optional(),
+    endedAt: z.string().optional(),
+    createdBy: z.string(),
+    scheduleId: z.string().optional(),
+    /** The sequence number of the job's latest timeline event. */
+    seq: z.number().int(),
+  })
+  .meta({ id: "Job" });
 export type Job = z.infer<typeof Job>;
 
-export const JobWithSteps = Job.extend({ steps: z.array(Step) });
+export const JobWithSteps = Job.extend({ steps: z.array(Step) }).meta({ id: "JobWithSteps" });
 export type JobWithSteps = z.infer<typeof JobWithSteps>;
 
 export const ListJobsQuery = z
@@ -103,3 +116,26 @@ export const Page = <T extends z.ZodTypeAny>(item: T) =>
 
 export const ListJobsResponse = Page(Job);
 export type ListJobsResponse = z.infer<typeof ListJobsResponse>;
+
+/** GET /v1/jobs/{id}: the job, its steps, and the definition of the workflow version it runs. */
+export const JobDetail = JobWithSteps.extend({ definition: WorkflowDefinition }).meta({ id: "JobDetail" });
+export type JobDetail = z.infer<typeof JobDetail>;
+
+export const JobEventsQuery = z.object({ since: z.coerce.number().int().min(0).default(0) }).strict();
+
+export const BulkJobAction = z.enum(["cancel", "retry"]);
+export const BulkJobsRequest = z
+  .object({ action: BulkJobAction, ids: z.array(z.string().min(1).max(64)).min(1).max(100) })
+  .strict();
+export type BulkJobsRequest = z.infer<typeof BulkJobsRequest>;
+/** One answer per id, in the order given: the job's new status, or why it was left as it was. */
+export const BulkJobsResponse = z.object({
+  results: z.array(
+    z.object({
+      id: z.string(),
+      status: JobStatus.optional(),
+      error: z.object({ status: z.number().int(), code: z.string(), message: z.string() }).optional(),
+    }),
+  ),
+});
+export type BulkJobsResponse = z.infer<typeof BulkJobsResponse>;

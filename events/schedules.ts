@@ -35,22 +35,24 @@ export const UpdateScheduleRequest = z
   .strict();
 export type UpdateScheduleRequest = z.infer<typeof UpdateScheduleRequest>;
 
-export const Schedule = z.object({
-  id: z.string(),
-  name: z.string().optional(),
-  workflowId: z.string(),
-  expression: z.string(),
-  timezone: z.string(),
-  enabled: z.boolean(),
-  input: z.unknown().optional(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
-  createdBy: z.string(),
-  lastFiredAt: z.string().optional(),
-  lastJobId: z.string().optional(),
-  /** The next five times it fires (ISO-8601, UTC); empty when paused or done. */
-  nextFireTimes: z.array(z.string()),
-});
+export const Schedule = z
+  .object({
+    id: z.string(),
+    name: z.string().optional(),
+    workflowId: z.string(),
+    expression: z.string(),
+    timezone: z.string(),
+    enabled: z.boolean(),
+    input: z.unknown().optional(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    createdBy: z.string(),
+    lastFiredAt: z.string().optional(),
+    lastJobId: z.string().optional(),
+    /** The next five times it fires (ISO-8601, UTC); empty when paused or done. */
+    nextFireTimes: z.array(z.string()),
+  })
+  .meta({ id: "Schedule" });
 export type Schedule = z.infer<typeof Schedule>;
 
 export const ListSchedulesQuery = z

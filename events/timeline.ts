@@ -53,13 +53,15 @@ export const ApprovalResolved = z.object({
   decision: z.enum(["approve", "reject"]),
 });
 
-export const TimelineEvent = z.discriminatedUnion("type", [
-  JobStatusChanged,
-  StepStatusChanged,
-  JobNote,
-  ApprovalRequested,
-  ApprovalResolved,
-]);
+export const TimelineEvent = z
+  .discriminatedUnion("type", [
+    JobStatusChanged,
+    StepStatusChanged,
+    JobNote,
+    ApprovalRequested,
+    ApprovalResolved,
+  ])
+  .meta({ id: "TimelineEvent" });
 export type TimelineEvent = z.infer<typeof TimelineEvent>;
 /** A timeline event before the store gives it its sequence number and time. */
 export type NewTimelineEvent = TimelineEvent extends infer E

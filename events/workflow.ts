@@ -108,5 +108,6 @@ export const WorkflowDefinition = z
       .max(30 * 86_400)
       .optional(),
   })
-  .strict();
+  .strict()
+  .meta({ id: "WorkflowDefinition" });
 export type WorkflowDefinition = z.infer<typeof WorkflowDefinition>;

@@ -3,8 +3,11 @@
  * (`infra/local/`) both loop over it, so the cloud and the laptop cannot drift apart.
  */
 
-export type Role = "admin" | "user" | "viewer";
-export const ROLES: readonly Role[] = ["admin", "user", "viewer"];
+import { STEPS_QUEUE } from "#events/queues";
+import { type ContractRoute, routeList } from "#events/routes";
+
+export type { Role } from "#events/routes";
+export { ROLES } from "#events/routes";
 
 export type FunctionName = "api" | "authorizer" | "ws" | "worker" | "fanout" | "dlq" | "sweeper" | "schedule";
 
@@ -16,19 +19,9 @@ export interface FunctionSpec {
   memoryMb: number;
 }
 
-export interface HttpRoute {
-  /** Stable operation id: the api Lambda's router and the OpenAPI document are keyed by it. */
-  id: string;
-  method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
-  /** API Gateway path syntax: `/v1/jobs/{id}`. */
-  path: string;
+/** A route of the contract (`events/routes.ts`) with the function that serves it. */
+export interface HttpRoute extends ContractRoute {
   function: FunctionName;
-  /** `public` routes skip the authorizer. */
-  auth: "public" | "authorizer";
-  /** Roles allowed to call the route; empty for public routes. */
-  roles: readonly Role[];
-  /** Only a platform admin (of the bootstrap tenant) may call it. */
-  platformAdmin?: boolean;
 }
 
 export interface WsRoute {
@@ -74,20 +67,6 @@ export interface IndexSpec {
   name: string;
   partitionKey: string;
   sortKey: string;
-}
-
-export const allRoles: readonly Role[] = ROLES;
-const writers: readonly Role[] = ["admin", "user"];
-const admins: readonly Role[] = ["admin"];
-
-function route(
-  id: string,
-  method: HttpRoute["method"],
-  path: string,
-  roles: readonly Role[],
-  extra: Partial<HttpRoute> = {},
-): HttpRoute {
-  return { id, method, path, function: "api", auth: "authorizer", roles, ...extra };
 }
 
 export const manifest = {
@@ -147,93 +126,8 @@ export const manifest = {
 
   http: {
     authorizer: "authorizer" as FunctionName,
-    routes: [
-      route("health", "GET", "/health", [], { auth: "public" }),
-      route("ready", "GET", "/ready", [], { auth: "public" }),
-      route("openapi", "GET", "/openapi.json", [], { auth: "public" }),
-      route("login", "POST", "/v1/auth/login", [], { auth: "public" }),
-      route("refresh", "POST", "/v1/auth/refresh", [], { auth: "public" }),
-      route("me", "GET", "/v1/me", allRoles),
-      route("createJob", "POST", "/v1/jobs", writers),
-      route("listJobs", "GET", "/v1/jobs", allRoles),
-      route("getJob", "GET", "/v1/jobs/{id}", allRoles),
-      route("getJobEvents", "GET", "/v1/jobs/{id}/events", allRoles),
-      route("cancelJob", "POST", "/v1/jobs/{id}/cancel", writers),
-      route("retryJob", "POST", "/v1/jobs/{id}/retry", writers),
-      route("systemStatus", "GET", "/v1/system/status", admins),
-      // Dead letters: a platform admin sees and redrives every tenant's, a tenant admin only its own.
-      route("listDeadLetters", "GET", "/v1/system/dlq", admins),
-      route("redriveDeadLetters", "POST", "/v1/system/dlq/redrive", admins),
-      // Identity: admins manage people and read the log; users and admins mint API keys (up to their own role).
-      route("createTenant", "POST", "/v1/tenants", admins, { platformAdmin: true }),
-      route("listUsers", "GET", "/v1/users", admins),
-      route("createUser", "POST", "/v1/users", admins),
-      route("getUser", "GET", "/v1/users/{id}", admins),
-      route("updateUser", "PATCH", "/v1/users/{id}", admins),
-      route("deleteUser", "DELETE", "/v1/users/{id}", admins),
-      route("createApiKey", "POST", "/v1/api-keys", writers),
-      route("listApiKeys", "GET", "/v1/api-keys", writers),
-      route("revokeApiKey", "DELETE", "/v1/api-keys/{id}", writers),
-      route("listAudit", "GET", "/v1/audit", admins),
-      // Agents, tools and memory: everyone reads, admins and users write. Secrets are admin-only and write-only.
-      route("listAgents", "GET", "/v1/agents", allRoles),
-      route("createAgent", "POST", "/v1/agents", writers),
-      route("getAgent", "GET", "/v1/agents/{id}", allRoles),
-      route("updateAgent", "PUT", "/v1/agents/{id}", writers),
-      route("deleteAgent", "DELETE", "/v1/agents/{id}", writers),
-      route("listTools", "GET", "/v1/tools", allRoles),
-      route("createTool", "POST", "/v1/tools", writers),
-      route("getTool", "GET", "/v1/tools/{id}", allRoles),
-      route("updateTool", "PUT", "/v1/tools/{id}", writers),
-      route("deleteTool", "DELETE", "/v1/tools/{id}", writers),
-      // MCP servers: registering one connects to it (with a stored credential), as creating a tool would.
-      route("listMcpServers", "GET", "/v1/mcp-servers", allRoles),
-      route("createMcpServer", "POST", "/v1/mcp-servers", writers),
-      route("getMcpServer", "GET", "/v1/mcp-servers/{id}", allRoles),
-      route("deleteMcpServer", "DELETE", "/v1/mcp-servers/{id}", writers),
-      route("refreshMcpServer", "POST", "/v1/mcp-servers/{id}/refresh", writers),
-      route("listSecrets", "GET", "/v1/secrets", admins),
-      route("createSecret", "POST", "/v1/secrets", admins),
-      route("deleteSecret", "DELETE", "/v1/secrets/{name}", admins),
-      route("listMemoryKeys", "GET", "/v1/memory/{namespace}", allRoles),
-      route("getMemory", "GET", "/v1/memory/{namespace}/{key}", allRoles),
-      route("putMemory", "PUT", "/v1/memory/{namespace}/{key}", writers),
-      route("deleteMemory", "DELETE", "/v1/memory/{namespace}/{key}", writers),
-      // Collections and sessions: everyone reads and queries; admins and users write.
-      route("createCollection", "POST", "/v1/collections", writers),
-      route("listCollections", "GET", "/v1/collections", allRoles),
-      route("getCollection", "GET", "/v1/collections/{name}", allRoles),
-      route("deleteCollection", "DELETE", "/v1/collections/{name}", writers),
-      route("upsertDocuments", "PUT", "/v1/collections/{name}/documents", writers),
-      route("queryCollection", "POST", "/v1/collections/{name}/query", allRoles),
-      route("deleteDocument", "DELETE", "/v1/collections/{name}/documents/{documentId}", writers),
-      route("createSession", "POST", "/v1/sessions", writers),
-      route("listSessions", "GET", "/v1/sessions", allRoles),
-      route("getSession", "GET", "/v1/sessions/{id}", allRoles),
-      route("deleteSession", "DELETE", "/v1/sessions/{id}", writers),
-      route("getUsage", "GET", "/v1/usage", allRoles),
-      route("getBudget", "GET", "/v1/usage/budget", allRoles),
-      route("putBudget", "PUT", "/v1/usage/budget", admins),
-      // Workflows are versioned resources; validate changes nothing, so anyone may call it.
-      route("createWorkflow", "POST", "/v1/workflows", writers),
-      route("listWorkflows", "GET", "/v1/workflows", allRoles),
-      route("validateWorkflow", "POST", "/v1/workflows/validate", allRoles),
-      route("getWorkflow", "GET", "/v1/workflows/{id}", allRoles),
-      route("updateWorkflow", "PUT", "/v1/workflows/{id}", writers),
-      route("deleteWorkflow", "DELETE", "/v1/workflows/{id}", writers),
-      route("listWorkflowVersions", "GET", "/v1/workflows/{id}/versions", allRoles),
-      route("getWorkflowVersion", "GET", "/v1/workflows/{id}/versions/{version}", allRoles),
-      // Approvals: viewers see them; deciding also needs the approval's own approvers list to allow the caller.
-      route("listApprovals", "GET", "/v1/approvals", allRoles),
-      route("getApproval", "GET", "/v1/approvals/{id}", allRoles),
-      route("decideApproval", "POST", "/v1/approvals/{id}/decision", writers),
-      route("getAgentStats", "GET", "/v1/agents/{id}/stats", allRoles),
-      route("createSchedule", "POST", "/v1/schedules", writers),
-      route("listSchedules", "GET", "/v1/schedules", allRoles),
-      route("getSchedule", "GET", "/v1/schedules/{id}", allRoles),
-      route("updateSchedule", "PATCH", "/v1/schedules/{id}", writers),
-      route("deleteSchedule", "DELETE", "/v1/schedules/{id}", writers),
-    ] satisfies HttpRoute[],
+    // Every REST route is served by the one api Lambda, which dispatches by the contract's table.
+    routes: routeList.map((route): HttpRoute => ({ ...route, function: "api" })),
   },
 
   websocket: {
@@ -248,14 +142,12 @@ export const manifest = {
 
   queues: [
     {
-      name: "steps",
-      urlEnv: "STEPS_QUEUE_URL",
+      ...STEPS_QUEUE,
       // At least 6x the worker's timeout, so a slow batch is not redelivered while it is still running.
       visibilityTimeoutSeconds: 720,
       retentionSeconds: 4 * 24 * 3600,
       dlq: {
-        name: "steps-dlq",
-        urlEnv: "STEPS_DLQ_URL",
+        ...STEPS_QUEUE.dlq,
         maxReceiveCount: 5,
         retentionSeconds: 14 * 24 * 3600,
       },
@@ -281,4 +173,4 @@ export const manifest = {
 } as const;
 
 export type Manifest = typeof manifest;
-export type RouteId = (typeof manifest.http.routes)[number]["id"];
+export type { RouteId } from "#events/routes";

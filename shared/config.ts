@@ -62,3 +62,15 @@ export const ENV = {
   corsAllowOrigin: "CORS_ALLOW_ORIGIN",
   version: "SWITCHBOARD_VERSION",
 } as const;
+
+/** Environment variables the stack sets for user schedules. */
+export const SCHEDULE_ENV = {
+  groupName: "SCHEDULE_GROUP_NAME",
+  roleArn: "SCHEDULE_ROLE_ARN",
+  targetArn: "SCHEDULE_TARGET_ARN",
+  /** Queue to name as each user schedule's dead-letter target. */
+  dlqArn: "SCHEDULE_DLQ_ARN",
+} as const;
+
+/** Environment variable through which the authorizer learns the usage key of a role's plan. */
+export const usageKeyEnv = (role: string) => `USAGE_KEY_${role.toUpperCase()}`;

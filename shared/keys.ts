@@ -70,6 +70,11 @@ export const keys = {
 
   /** A workflow's head: its latest version number, name, and deleted flag. Listed on gsi1 until deleted. */
   workflow: (tenantId: string, workflowId: string) => ({ pk: `T#${tenantId}`, sk: `WF#${workflowId}` }),
+  /** Holds a workflow's name (case-insensitively) for it, so two workflows of a tenant never share one. */
+  workflowName: (tenantId: string, name: string) => ({
+    pk: `T#${tenantId}`,
+    sk: `WFNAME#${name.toLowerCase()}`,
+  }),
   /** One immutable version of a workflow. Zero-padded so versions sort in order. */
   workflowVersion: (tenantId: string, workflowId: string, version: number) => ({
     pk: `T#${tenantId}`,

@@ -40,8 +40,14 @@ export const routes: RouteTable = {
 };
 
 routes.openapi = defineRoute({
-  summary: "This document",
-  handle: async () => openApiDocument(routes),
+  // The servers entry is where this request came in: the stage's base URL, whatever the host.
+  handle: async ({ event }) => {
+    const host = event.headers?.Host ?? event.headers?.host;
+    const proto = event.headers?.["X-Forwarded-Proto"] ?? event.headers?.["x-forwarded-proto"] ?? "https";
+    const fullPath = event.requestContext?.path ?? event.path;
+    const base = fullPath.endsWith(event.path) ? fullPath.slice(0, fullPath.length - event.path.length) : "";
+    return openApiDocument(routes, host === undefined ? undefined : `${proto}://${host}${base}`);
+  },
 });
 
 export const handler = createApiHandler(routes)

@@ -2,8 +2,8 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import middy from "@middy/core";
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from "aws-lambda";
-import { usageKeyEnv } from "#infra/stack/limits";
 import { AuthenticationError, authenticate } from "#shared/auth/authenticate";
+import { usageKeyEnv } from "#shared/config";
 import { logger, publishMetrics, tracer } from "#shared/observability";
 
 function credentialOf(event: APIGatewayRequestAuthorizerEvent): string | undefined {

@@ -104,14 +104,7 @@ export const taskAccess = {
   vectors: "use",
 } as const satisfies Access;
 
-/** Environment variables the stack sets for user schedules (names the api reads once it manages them). */
-export const scheduleEnv = {
-  groupName: "SCHEDULE_GROUP_NAME",
-  roleArn: "SCHEDULE_ROLE_ARN",
-  targetArn: "SCHEDULE_TARGET_ARN",
-  /** Queue to name as each user schedule's dead-letter target. */
-  dlqArn: "SCHEDULE_DLQ_ARN",
-} as const;
+export { SCHEDULE_ENV as scheduleEnv } from "#shared/config";
 
 /** Name of the step container in the task definition. */
 export const taskContainerName = "step";

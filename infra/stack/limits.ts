@@ -31,5 +31,4 @@ export const webSocketThrottle = { rateLimit: 100, burstLimit: 200 } as const;
 /** WAF rate-based rule: requests per client IP in any 5-minute window before WAF blocks it. */
 export const wafRequestsPerIpPer5Minutes = 3000;
 
-/** Environment variable through which the authorizer learns the usage key of a role's plan. */
-export const usageKeyEnv = (role: Role) => `USAGE_KEY_${role.toUpperCase()}`;
+export { usageKeyEnv } from "#shared/config";

@@ -4,7 +4,7 @@ import middy from "@middy/core";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-lambda";
 import type { ZodType, z } from "zod";
 import { AuthContext } from "#events/auth";
-import { type HttpRoute, manifest } from "#infra/manifest";
+import { type ContractRoute, type RouteId, type Routes, routeList } from "#events/routes";
 import { AppError, forbidden, payloadTooLarge, unauthorized } from "../errors.ts";
 import { logger, tracer } from "../observability.ts";
 import { recordAudit } from "../stores/audit.ts";
@@ -47,10 +47,15 @@ export interface ApiResponse {
   headers?: Record<string, string>;
 }
 
+/**
+ * The server side of a route of the contract (`events/routes.ts`): its handler. Schemas, status and summary
+ * come from the contract; the fields below are for a route that is not yet described there, and `body`/`query`
+ * may also replace the contract's schema with one that parses the same input differently (keeps failures for
+ * a richer report, say).
+ */
 export interface RouteDefinition<B = unknown, Q = unknown> {
   body?: ZodType<B>;
   query?: ZodType<Q>;
-  /** The success body's schema, for the OpenAPI document. */
   response?: ZodType;
   status?: number;
   summary?: string;
@@ -60,6 +65,23 @@ export interface RouteDefinition<B = unknown, Q = unknown> {
    */
   audit?: false | ((request: ApiRequest<B, Q>, result: unknown) => { resource?: string; tenantId?: string });
   handle(request: ApiRequest<B, Q>): Promise<unknown>;
+}
+
+type Parsed<T> = T extends ZodType ? z.output<T> : undefined;
+/** The parsed body of a route, as its contract schema gives it. */
+export type BodyOf<Id extends RouteId> = Parsed<Routes[Id] extends { body: infer B } ? B : undefined>;
+/** The parsed query of a route; the raw query string's values when the contract gives no schema. */
+export type QueryOf<Id extends RouteId> = Routes[Id] extends { query: infer Q }
+  ? Parsed<Q>
+  : Record<string, string | undefined>;
+
+/** Handlers of routes of the contract, each typed by its route's body and query schemas. */
+export function implementRoutes(
+  table: {
+    [Id in RouteId]?: RouteDefinition<BodyOf<Id>, QueryOf<Id>>;
+  },
+): RouteTable {
+  return table as RouteTable;
 }
 
 export function defineRoute<B = undefined, Q = undefined>(
@@ -201,15 +223,15 @@ function principalOf(event: APIGatewayProxyEvent): Principal {
   return { ...rest, platformAdmin: platformAdmin === "true" };
 }
 
-/** Role checks live here, read from the manifest's route table, and nowhere else. */
-export function authorizeRoute(route: HttpRoute, principal: Principal): void {
+/** Role checks live here, read from the contract's route table, and nowhere else. */
+export function authorizeRoute(route: ContractRoute, principal: Principal): void {
   if (!route.roles.includes(principal.role)) throw forbidden();
   if (route.platformAdmin === true && !principal.platformAdmin)
     throw forbidden("Only a platform admin may do this");
 }
 
-export function findRoute(event: APIGatewayProxyEvent): HttpRoute | undefined {
-  return manifest.http.routes.find((r) => r.path === event.resource && r.method === event.httpMethod);
+export function findRoute(event: APIGatewayProxyEvent): ContractRoute | undefined {
+  return routeList.find((r) => r.path === event.resource && r.method === event.httpMethod);
 }
 
 export function toErrorResult(error: unknown, requestId: string): APIGatewayProxyResult {
@@ -251,7 +273,7 @@ function dependencyUnreachable(error: unknown): boolean {
  * a change the caller was told about is never missing from the log.
  */
 async function audit(
-  route: HttpRoute,
+  route: ContractRoute,
   definition: RouteDefinition<unknown, unknown>,
   request: ApiRequest<unknown, unknown>,
   result: unknown,
@@ -295,11 +317,11 @@ async function dispatch(routes: RouteTable, event: APIGatewayProxyEvent): Promis
     }
     const params = pathParameters(event);
     const rawBody = parseBody(event);
-    const body =
-      definition.body === undefined ? rawBody : parseOrThrow(definition.body, rawBody ?? {}, "request body");
+    const bodySchema = (definition.body ?? route.body) as ZodType | undefined;
+    const body = bodySchema === undefined ? rawBody : parseOrThrow(bodySchema, rawBody ?? {}, "request body");
     const rawQuery = event.queryStringParameters ?? {};
-    const query =
-      definition.query === undefined ? rawQuery : parseOrThrow(definition.query, rawQuery, "query string");
+    const querySchema = (definition.query ?? route.query) as ZodType | undefined;
+    const query = querySchema === undefined ? rawQuery : parseOrThrow(querySchema, rawQuery, "query string");
     const apiRequest: ApiRequest<unknown, unknown> = {
       event,
       body,
@@ -312,7 +334,7 @@ async function dispatch(routes: RouteTable, event: APIGatewayProxyEvent): Promis
     const result = await definition.handle(apiRequest);
     const response = isApiResponse(result)
       ? json(result.status, result.body, result.headers)
-      : json(definition.status ?? 200, result);
+      : json(route.status, result);
     if (route.method !== "GET" && principal !== undefined && definition.audit !== false) {
       await audit(route, definition, apiRequest, result, response.statusCode);
     }
@@ -323,7 +345,7 @@ async function dispatch(routes: RouteTable, event: APIGatewayProxyEvent): Promis
 }
 
 /**
- * The REST handler: Powertools logger and tracer, then one dispatcher that finds the route in the manifest,
+ * The REST handler: Powertools logger and tracer, then one dispatcher that finds the route in the contract,
  * checks the caller's role, parses and validates body and query with the route's zod schemas, and maps every
  * error to the contract's body.
  */

@@ -7,8 +7,7 @@ import {
   SchedulerClient,
   UpdateScheduleCommand,
 } from "@aws-sdk/client-scheduler";
-import { scheduleEnv } from "#infra/stack/access";
-import { optionalEnv, requireEnv } from "../config.ts";
+import { optionalEnv, requireEnv, SCHEDULE_ENV } from "../config.ts";
 import type { ScheduleRecord } from "../stores/schedules.ts";
 
 /**
@@ -21,7 +20,7 @@ import type { ScheduleRecord } from "../stores/schedules.ts";
  * access table: the group, the role the Scheduler assumes, the target (the schedule function), and the queue
  * that keeps firings the Scheduler could not deliver.
  */
-export const SCHEDULE_ENV = scheduleEnv;
+export { SCHEDULE_ENV };
 
 /**
  * The target's input. The Scheduler fills in the context attributes on each firing; the scheduled time is

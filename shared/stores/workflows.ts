@@ -1,15 +1,9 @@
-import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, QueryCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
 import type { WorkflowDefinition } from "#events/workflow";
 import type { Workflow, WorkflowSummary, WorkflowVersion } from "#events/workflows-api";
 import { dynamo } from "../aws.ts";
 import { encodeCursor, nowIso, tableName } from "../db.ts";
-import {
-  badRequest,
-  conflict,
-  isConditionalCheckFailed,
-  isTransactionConflict,
-  notFound,
-} from "../errors.ts";
+import { badRequest, conflict, isTransactionConflict, notFound } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { keys } from "../keys.ts";
 import { newestFirst, startKey } from "./page.ts";
@@ -111,22 +105,69 @@ export async function createWorkflow(
     gsi1pk: keys.workflowsIndex(tenantId),
     gsi1sk: id,
   };
-  await dynamo().send(
-    new TransactWriteCommand({
-      TransactItems: [
-        { Put: { TableName: tableName(), Item: head, ConditionExpression: "attribute_not_exists(pk)" } },
-        {
-          Put: {
-            TableName: tableName(),
-            Item: versionItem(tenantId, id, 1, definition, createdBy, at),
-            ConditionExpression: "attribute_not_exists(pk)",
+  await dynamo()
+    .send(
+      new TransactWriteCommand({
+        TransactItems: [
+          { Put: { TableName: tableName(), Item: head, ConditionExpression: "attribute_not_exists(pk)" } },
+          {
+            Put: {
+              TableName: tableName(),
+              Item: versionItem(tenantId, id, 1, definition, createdBy, at),
+              ConditionExpression: "attribute_not_exists(pk)",
+            },
           },
-        },
-      ],
-    }),
-  );
+          nameClaim(tenantId, definition.name, id),
+        ],
+      }),
+    )
+    .catch((error: unknown) => {
+      if (nameTaken(error, 2)) throw nameConflict(definition.name);
+      throw error;
+    });
   return { ...toSummary(head), definition };
 }
+
+/** Puts the name item for a workflow; fails when another workflow holds the name. */
+function nameClaim(tenantId: string, name: string, workflowId: string) {
+  return {
+    Put: {
+      TableName: tableName(),
+      Item: { ...keys.workflowName(tenantId, name), type: "workflowName", tenantId, workflowId, name },
+      ConditionExpression: "attribute_not_exists(pk) OR workflowId = :self",
+      ExpressionAttributeValues: { ":self": workflowId },
+    },
+  };
+}
+
+/**
+ * Frees a name the workflow holds. Workflows stored before names were unique may hold none, or share it with
+ * one that does; then there is nothing of theirs to free.
+ */
+async function nameRelease(tenantId: string, name: string, workflowId: string) {
+  const { Item } = await dynamo().send(
+    new GetCommand({ TableName: tableName(), Key: keys.workflowName(tenantId, name), ConsistentRead: true }),
+  );
+  if (Item?.workflowId !== workflowId) return [];
+  return [
+    {
+      Delete: {
+        TableName: tableName(),
+        Key: keys.workflowName(tenantId, name),
+        ConditionExpression: "workflowId = :self",
+        ExpressionAttributeValues: { ":self": workflowId },
+      },
+    },
+  ];
+}
+
+function nameTaken(error: unknown, index: number): boolean {
+  if (!(error instanceof Error) || error.name !== "TransactionCanceledException") return false;
+  const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
+  return reasons[index]?.Code === "ConditionalCheckFailed";
+}
+
+const nameConflict = (name: string) => conflict(`A workflow named ${name} already exists`);
 
 /**
  * Writes the next version and moves the head to it in one transaction, conditioned on the head still naming
@@ -144,6 +185,7 @@ export async function updateWorkflow(
     if (head === undefined) throw notFound("Workflow", workflowId);
     const version = head.version + 1;
     const at = nowIso(now);
+    const renamed = head.name.toLowerCase() !== definition.name.toLowerCase();
     try {
       await dynamo().send(
         new TransactWriteCommand({
@@ -175,6 +217,13 @@ export async function updateWorkflow(
                 ConditionExpression: "attribute_not_exists(pk)",
               },
             },
+            // A rename claims the new name and frees the old one in the same transaction.
+            ...(renamed
+              ? [
+                  nameClaim(tenantId, definition.name, workflowId),
+                  ...(await nameRelease(tenantId, head.name, workflowId)),
+                ]
+              : []),
           ],
         }),
       );
@@ -189,6 +238,7 @@ export async function updateWorkflow(
         definition,
       };
     } catch (error) {
+      if (renamed && nameTaken(error, 2)) throw nameConflict(definition.name);
       if (!isTransactionConflict(error)) throw error;
       await new Promise((resolve) => setTimeout(resolve, 20 * 2 ** attempt * Math.random()));
     }
@@ -198,19 +248,30 @@ export async function updateWorkflow(
 
 /** Soft delete: the head stays (jobs still name the workflow and its versions) but leaves every list. */
 export async function deleteWorkflow(tenantId: string, workflowId: string, now = new Date()): Promise<void> {
+  const head = await getHead(tenantId, workflowId);
+  if (head === undefined) throw notFound("Workflow", workflowId);
   try {
     await dynamo().send(
-      new UpdateCommand({
-        TableName: tableName(),
-        Key: keys.workflow(tenantId, workflowId),
-        UpdateExpression: "SET deleted = :true, deletedAt = :at, updatedAt = :at REMOVE gsi1pk, gsi1sk",
-        ConditionExpression: "attribute_exists(pk) AND #type = :workflow AND attribute_not_exists(deleted)",
-        ExpressionAttributeNames: { "#type": "type" },
-        ExpressionAttributeValues: { ":true": true, ":at": nowIso(now), ":workflow": "workflow" },
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Update: {
+              TableName: tableName(),
+              Key: keys.workflow(tenantId, workflowId),
+              UpdateExpression: "SET deleted = :true, deletedAt = :at, updatedAt = :at REMOVE gsi1pk, gsi1sk",
+              ConditionExpression:
+                "attribute_exists(pk) AND #type = :workflow AND attribute_not_exists(deleted)",
+              ExpressionAttributeNames: { "#type": "type" },
+              ExpressionAttributeValues: { ":true": true, ":at": nowIso(now), ":workflow": "workflow" },
+            },
+          },
+          // The name is free again once its workflow is gone.
+          ...(await nameRelease(tenantId, head.name, workflowId)),
+        ],
       }),
     );
   } catch (error) {
-    if (isConditionalCheckFailed(error)) throw notFound("Workflow", workflowId);
+    if (nameTaken(error, 0)) throw notFound("Workflow", workflowId);
     throw error;
   }
 }

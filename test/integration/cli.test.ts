@@ -1,15 +1,15 @@
 /**
- * The real CLI (`node cli/bin.mjs`, as `npx switchboard` runs it) against the platform on the twin, with an
- * API key in SWITCHBOARD_API_KEY, in a throwaway HOME.
+ * The real CLI, built as `npm install` builds it (`cli/dist/switchboard.mjs`, what `npx switchboard` runs),
+ * against the platform on the twin, with an API key in SWITCHBOARD_API_KEY, in a throwaway HOME.
  */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN_EMAIL, ADMIN_PASSWORD, type Platform, startPlatform } from "../support/platform.ts";
 
-const BIN = resolve(import.meta.dirname, "../../cli/bin.mjs");
+const BIN = resolve(import.meta.dirname, "../../cli/dist/switchboard.mjs");
 
 let platform: Platform;
 let home: string;
@@ -55,6 +55,7 @@ const doubling = {
 };
 
 beforeAll(async () => {
+  execFileSync(process.execPath, [resolve(import.meta.dirname, "../../cli/build.mjs")]);
   platform = await startPlatform();
   home = await mkdtemp(join(tmpdir(), "switchboard-cli-home-"));
   const created = await platform.api("POST", "/v1/api-keys", { name: "cli-test", role: "user" });
@@ -68,6 +69,26 @@ afterAll(async () => {
 });
 
 describe("switchboard CLI against the twin", () => {
+  it("manages a resource with --output table and --output json", async () => {
+    const file = join(home, "agent.json");
+    await writeFile(file, JSON.stringify({ name: "cli-agent", provider: "scripted", model: "m" }));
+    const created = await cli(["agents", "create", "-f", file]);
+    expect(created.stderr).toBe("");
+    expect(created.code).toBe(0);
+    expect(created.stdout).toMatch(/^ID\s+NAME\s+PROVIDER/);
+    expect(created.stdout).toContain("cli-agent");
+    const again = await cli(["agents", "create", "-f", file, "--output", "json"]);
+    expect(again.code).toBe(3);
+    expect(JSON.parse(again.stderr)).toMatchObject({ error: { status: 409, code: "CONFLICT" } });
+    const list = await cli(["agents", "list", "-o", "json"]);
+    expect(list.code).toBe(0);
+    expect(JSON.parse(list.stdout).items).toEqual([expect.objectContaining({ name: "cli-agent" })]);
+    const removed = await cli(["agents", "delete", "cli-agent"]);
+    expect(removed.stdout).toBe("Deleted cli-agent\n");
+    const bad = await cli(["agents", "list", "--output", "yaml"]);
+    expect(bad.code).toBe(2);
+  });
+
   it("applies a workflow by name: created, unchanged, then a new version", async () => {
     const file = join(home, "double.json");
     await writeFile(file, JSON.stringify(doubling));

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type Platform, startPlatform, waitForJob } from "../support/platform.ts";
 import { bearer, createTenant, createUser, send } from "./identity-support.ts";
 
@@ -29,6 +29,16 @@ afterAll(async () => {
   await platform?.stop();
 });
 
+// Names are unique per tenant, and several tests store "double" or rename to "triple": each starts with none.
+afterEach(async () => {
+  for (;;) {
+    const page = await platform.client.api.listWorkflows({ query: { limit: 100 } });
+    if (page.items.length === 0) return;
+    for (const workflow of page.items)
+      await platform.client.api.deleteWorkflow({ params: { id: workflow.id } });
+  }
+});
+
 async function create(definition: unknown = doubling()) {
   const created = await platform.api("POST", "/v1/workflows", definition);
   if (created.status !== 201)
@@ -37,6 +47,19 @@ async function create(definition: unknown = doubling()) {
 }
 
 describe("workflows as versioned resources", () => {
+  it("keeps names unique per tenant, case-insensitively, through renames and deletes", async () => {
+    const a = await create(doubling("alpha"));
+    const b = await create(doubling("beta"));
+    expect((await platform.api("POST", "/v1/workflows", doubling("ALPHA"))).status).toBe(409);
+    const rename = await platform.api("PUT", `/v1/workflows/${b.id}`, doubling("Alpha"));
+    expect(rename.status).toBe(409);
+    expect(rename.body).toMatchObject({ code: "CONFLICT", message: "A workflow named Alpha already exists" });
+    expect((await platform.api("DELETE", `/v1/workflows/${a.id}`)).status).toBe(204);
+    expect((await platform.api("PUT", `/v1/workflows/${b.id}`, doubling("alpha"))).status).toBe(200);
+    // The rename freed "beta".
+    expect((await platform.api("POST", "/v1/workflows", doubling("beta"))).status).toBe(201);
+  });
+
   it("creates version 1 and reads it back", async () => {
     const created = await platform.api("POST", "/v1/workflows", doubling());
     expect(created.status).toBe(201);

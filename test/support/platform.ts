@@ -2,6 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
+import { SwitchboardClient } from "../../cli/client.ts";
 
 export const ADMIN_EMAIL = "admin@switchboard.test";
 export const ADMIN_PASSWORD = "correct-horse-battery-staple";
@@ -16,6 +17,8 @@ export interface Platform {
     body?: unknown,
     headers?: Record<string, string>,
   ) => Promise<ApiResult<T>>;
+  /** The typed client of the contract, signed in as the admin: `platform.client.api.getJob({ params: { id } })`. */
+  client: SwitchboardClient;
   stop: () => Promise<void>;
   twin: Awaited<ReturnType<typeof import("#infra/local/twin").startTwin>>;
 }
@@ -47,9 +50,12 @@ export async function request<T>(
 }
 
 export async function login(base: string, email = ADMIN_EMAIL, password = ADMIN_PASSWORD): Promise<string> {
-  const result = await request<{ accessToken: string }>(base, "POST", "/v1/auth/login", { email, password });
-  if (result.status !== 200) throw new Error(`login failed: ${result.status} ${JSON.stringify(result.body)}`);
-  return result.body.accessToken;
+  try {
+    const tokens = await new SwitchboardClient({ url: base, retries: 0 }).login(email, password);
+    return tokens.accessToken;
+  } catch (error) {
+    throw new Error(`login failed: ${(error as Error).message}`);
+  }
 }
 
 /** Starts the whole platform on loopback in a fresh data directory, and signs the admin in. */
@@ -70,6 +76,7 @@ export async function startPlatform(options: Record<string, unknown> = {}): Prom
     wsUrl: twin.wsUrl,
     token,
     twin,
+    client: new SwitchboardClient({ url: twin.url, wsUrl: twin.wsUrl, token }),
     api: (method, path, body, headers = {}) =>
       request(twin.url, method, path, body, { authorization: `Bearer ${token}`, ...headers }),
     stop: async () => {
@@ -140,10 +147,9 @@ export class SocketClient {
 export async function waitForJob(platform: Platform, jobId: string, statuses: string[], timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const result = await platform.api<any>("GET", `/v1/jobs/${jobId}`);
-    if (statuses.includes(result.body?.status)) return result.body;
-    if (Date.now() > deadline)
-      throw new Error(`Job ${jobId} is ${result.body?.status}, not ${statuses.join("|")}`);
+    const job: any = await platform.client.api.getJob({ params: { id: jobId } });
+    if (statuses.includes(job.status)) return job;
+    if (Date.now() > deadline) throw new Error(`Job ${jobId} is ${job.status}, not ${statuses.join("|")}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

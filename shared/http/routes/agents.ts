@@ -1,11 +1,10 @@
-import { Agent, CreateAgentRequest, UpdateAgentRequest } from "#events/agents";
-import { PageQuery, page } from "#events/auth";
+import type { Agent, CreateAgentRequest } from "#events/agents";
 import { parseMcpToolRef } from "#events/mcp";
 import { notFound, validationFailed } from "../../errors.ts";
 import { createAgent, deleteAgent, listAgents, resolveAgent, updateAgent } from "../../stores/agents.ts";
 import { checkDestination, EgressError } from "../../tools/egress.ts";
 import { toolNames } from "../../tools/registry.ts";
-import { defineRoute, type RouteTable } from "../api.ts";
+import { implementRoutes } from "../api.ts";
 
 /**
  * Checks what the schema cannot: the tools exist, a scripted agent only calls tools it lists, and a
@@ -45,47 +44,34 @@ async function checkAgent(tenantId: string, body: CreateAgentRequest): Promise<v
   if (problems.length > 0) throw validationFailed("The agent is not valid", problems);
 }
 
-export const agentRoutes: RouteTable = {
-  createAgent: defineRoute({
-    summary: "Create an agent: provider, model, system prompt, tools and credential",
-    body: CreateAgentRequest,
-    response: Agent,
-    status: 201,
+export const agentRoutes = implementRoutes({
+  createAgent: {
     handle: async ({ body, principal }) => {
       await checkAgent(principal.tenantId, body);
       return createAgent(principal.tenantId, body, principal.principalId);
     },
-  }),
-  listAgents: defineRoute({
-    summary: "The tenant's agents",
-    query: PageQuery,
-    response: page(Agent),
+  },
+  listAgents: {
     handle: ({ query, principal }) => listAgents(principal.tenantId, query),
-  }),
-  getAgent: defineRoute({
-    summary: "An agent, by id or by name",
-    response: Agent,
+  },
+  getAgent: {
     handle: async ({ params, principal }) => {
       const agent = await resolveAgent(principal.tenantId, params.id ?? "");
       if (agent === undefined) throw notFound("Agent", params.id);
       return agent;
     },
-  }),
-  updateAgent: defineRoute({
-    summary: "Replace an agent's definition (by id or name); agent steps that start afterwards use it",
-    body: UpdateAgentRequest,
-    response: Agent,
+  },
+  updateAgent: {
     handle: async ({ params, body, principal }) => {
       await checkAgent(principal.tenantId, body);
       return updateAgent(principal.tenantId, params.id ?? "", body);
     },
     audit: (_request, result) => ({ resource: `/v1/agents/${(result as Agent).id}` }),
-  }),
-  deleteAgent: defineRoute({
-    summary: "Delete an agent (by id or name)",
+  },
+  deleteAgent: {
     handle: async ({ params, principal }) => {
       await deleteAgent(principal.tenantId, params.id ?? "");
       return { status: 204 };
     },
-  }),
-};
+  },
+});

@@ -1,4 +1,3 @@
-import { ApiKey, CreateApiKeyRequest, CreatedApiKey, PageQuery, page } from "#events/auth";
 import { forbidden, notFound, validationFailed } from "../../errors.ts";
 import {
   createApiKey,
@@ -9,7 +8,7 @@ import {
   ROLE_RANK,
   revokeApiKey,
 } from "../../stores/api-keys.ts";
-import { defineRoute, type Principal, type RouteTable } from "../api.ts";
+import { implementRoutes, type Principal } from "../api.ts";
 
 /**
  * Admins see and revoke every key of the tenant; anyone else only the keys they minted, and another
@@ -28,12 +27,8 @@ async function ownerFor(principal: Principal): Promise<string> {
   return owner;
 }
 
-export const apiKeyRoutes: RouteTable = {
-  createApiKey: defineRoute({
-    summary: "Mint an API key; the key is in this response and nowhere else, ever",
-    body: CreateApiKeyRequest,
-    response: CreatedApiKey,
-    status: 201,
+export const apiKeyRoutes = implementRoutes({
+  createApiKey: {
     handle: async ({ body, principal }) => {
       if (ROLE_RANK[body.role] > ROLE_RANK[principal.role]) {
         throw forbidden(`An API key cannot have a higher role than its creator (${principal.role})`);
@@ -53,23 +48,18 @@ export const apiKeyRoutes: RouteTable = {
       });
       return { ...publicApiKey(item), key };
     },
-  }),
-  listApiKeys: defineRoute({
-    summary: "API keys, newest first, without their secrets",
-    query: PageQuery,
-    response: page(ApiKey),
+  },
+  listApiKeys: {
     handle: async ({ query, principal }) => {
       const result = await listApiKeys(principal.tenantId, { ...query, ...ownKeysOnly(principal) });
       return { ...result, items: result.items.map(publicApiKey) };
     },
-  }),
-  revokeApiKey: defineRoute({
-    summary: "Revoke an API key: the authorizer refuses it from then on",
-    response: ApiKey,
+  },
+  revokeApiKey: {
     handle: async ({ params, principal }) => {
       const key = await revokeApiKey(principal.tenantId, params.id ?? "", ownKeysOnly(principal));
       if (key === undefined) throw notFound("API key", params.id);
       return publicApiKey(key);
     },
-  }),
-};
+  },
+});

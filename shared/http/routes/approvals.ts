@@ -1,29 +1,14 @@
-import {
-  AgentApprovalStats,
-  Approval,
-  DecideApprovalRequest,
-  ListApprovalsQuery,
-  ListApprovalsResponse,
-} from "#events/approvals";
 import { agentApprovalStats, decideApproval, getApproval, listApprovals } from "../../approvals/service.ts";
-import { defineRoute, type RouteTable } from "../api.ts";
+import { implementRoutes } from "../api.ts";
 
-export const approvalRoutes: RouteTable = {
-  listApprovals: defineRoute({
-    summary: "Approvals, newest first; filter by status or job",
-    query: ListApprovalsQuery,
-    response: ListApprovalsResponse,
+export const approvalRoutes = implementRoutes({
+  listApprovals: {
     handle: ({ query, principal }) => listApprovals(principal.tenantId, query),
-  }),
-  getApproval: defineRoute({
-    summary: "One approval with its decisions",
-    response: Approval,
+  },
+  getApproval: {
     handle: ({ params, principal }) => getApproval(principal.tenantId, params.id ?? ""),
-  }),
-  decideApproval: defineRoute({
-    summary: "Approve or reject. Each approver decides once; quorum approvals approve, one rejection rejects",
-    body: DecideApprovalRequest,
-    response: Approval,
+  },
+  decideApproval: {
     audit: ({ params }) => ({ resource: `/v1/approvals/${params.id ?? ""}` }),
     handle: ({ params, body, principal }) =>
       decideApproval(
@@ -36,10 +21,8 @@ export const approvalRoutes: RouteTable = {
         params.id ?? "",
         body,
       ),
-  }),
-  getAgentStats: defineRoute({
-    summary: "How often an agent's reviewed results were approved or rejected, by confidence",
-    response: AgentApprovalStats,
+  },
+  getAgentStats: {
     handle: ({ params, principal }) => agentApprovalStats(principal.tenantId, params.id ?? ""),
-  }),
-};
+  },
+});

@@ -1,7 +1,6 @@
-import { LoginRequest, Me, RefreshRequest, TokenResponse } from "#events/auth";
 import { AuthenticationError, login, refresh } from "../../auth/authenticate.ts";
 import { AppError } from "../../errors.ts";
-import { defineRoute, type RouteTable } from "../api.ts";
+import { implementRoutes } from "../api.ts";
 
 async function asUnauthorized<T>(work: () => Promise<T>): Promise<T> {
   try {
@@ -12,22 +11,14 @@ async function asUnauthorized<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-export const authRoutes: RouteTable = {
-  login: defineRoute({
-    summary: "Sign in with email and password",
-    body: LoginRequest,
-    response: TokenResponse,
+export const authRoutes = implementRoutes({
+  login: {
     handle: ({ body, sourceIp }) => asUnauthorized(() => login(body.email, body.password, { sourceIp })),
-  }),
-  refresh: defineRoute({
-    summary: "Exchange a refresh token for new tokens (the old one stops working)",
-    body: RefreshRequest,
-    response: TokenResponse,
+  },
+  refresh: {
     handle: ({ body }) => asUnauthorized(() => refresh(body.refreshToken)),
-  }),
-  me: defineRoute({
-    summary: "The caller's identity",
-    response: Me,
+  },
+  me: {
     handle: async ({ principal }) => principal,
-  }),
-};
+  },
+});

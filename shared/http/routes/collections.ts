@@ -19,7 +19,7 @@ import {
   queryCollection,
   upsertDocuments,
 } from "../../vectors/service.ts";
-import { defineRoute, type RouteTable } from "../api.ts";
+import { implementRoutes } from "../api.ts";
 
 /** The name in the path becomes a key part, so it is held to the same rule as names in bodies. */
 function nameOf(params: Record<string, string>): string {
@@ -31,63 +31,45 @@ function nameOf(params: Record<string, string>): string {
   return result.data;
 }
 
-export const collectionRoutes: RouteTable = {
-  createCollection: defineRoute({
-    summary: "Create a vector collection with its embedding provider (bedrock, openai or the built-in local)",
-    body: CreateCollectionRequest,
-    response: Collection,
-    status: 201,
+export const collectionRoutes = implementRoutes({
+  createCollection: {
     audit: (_request, result) => ({ resource: `/v1/collections/${(result as Collection).name}` }),
     handle: async ({ body, principal }) =>
       publicCollection(await createCollection({ tenantId: principal.tenantId }, body, principal.principalId)),
-  }),
-  listCollections: defineRoute({
-    summary: "The tenant's collections",
-    query: PageQuery,
-    response: page(Collection),
+  },
+  listCollections: {
     handle: async ({ query, principal }) => {
       const result = await listCollections(principal.tenantId, query);
       return { ...result, items: result.items.map(publicCollection) };
     },
-  }),
-  getCollection: defineRoute({
-    summary: "A collection, by name",
-    response: Collection,
+  },
+  getCollection: {
     handle: async ({ params, principal }) => {
       const name = nameOf(params);
       const collection = await getCollection(principal.tenantId, name);
       if (collection === undefined) throw notFound("Collection", name);
       return publicCollection(collection);
     },
-  }),
-  deleteCollection: defineRoute({
-    summary: "Delete a collection, its index and every document in it",
+  },
+  deleteCollection: {
     handle: async ({ params, principal }) => {
       await deleteCollection(principal.tenantId, nameOf(params));
       return { status: 204 };
     },
-  }),
-  upsertDocuments: defineRoute({
-    summary: "Chunk, embed and upsert documents; a document's old chunks are replaced",
-    body: UpsertDocumentsRequest,
-    response: UpsertDocumentsResponse,
+  },
+  upsertDocuments: {
     handle: ({ params, body, principal }) =>
       upsertDocuments({ tenantId: principal.tenantId }, nameOf(params), body.documents),
-  }),
-  queryCollection: defineRoute({
-    summary:
-      "The chunks nearest to a text, best first, optionally filtered on metadata (S3 Vectors filter syntax)",
-    body: QueryCollectionRequest,
-    response: QueryCollectionResponse,
+  },
+  queryCollection: {
     audit: false,
     handle: ({ params, body, principal }) =>
       queryCollection({ tenantId: principal.tenantId }, nameOf(params), body),
-  }),
-  deleteDocument: defineRoute({
-    summary: "Delete a document and its chunks",
+  },
+  deleteDocument: {
     handle: async ({ params, principal }) => {
       await deleteDocument(principal.tenantId, nameOf(params), params.documentId ?? "");
       return { status: 204 };
     },
-  }),
-};
+  },
+});

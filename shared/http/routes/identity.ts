@@ -1,12 +1,3 @@
-import {
-  CreatedTenant,
-  CreateTenantRequest,
-  CreateUserRequest,
-  PageQuery,
-  page,
-  UpdateUserRequest,
-  User,
-} from "#events/auth";
 import { assertPasswordAllowed, hashPassword } from "../../auth/passwords.ts";
 import { conflict, notFound } from "../../errors.ts";
 import { revokeKeysCreatedBy } from "../../stores/api-keys.ts";
@@ -19,14 +10,10 @@ import {
   publicUser,
   updateUser,
 } from "../../stores/identity.ts";
-import { defineRoute, type RouteTable } from "../api.ts";
+import { implementRoutes } from "../api.ts";
 
-export const identityRoutes: RouteTable = {
-  createTenant: defineRoute({
-    summary: "Create a tenant and its first admin (platform admins only)",
-    body: CreateTenantRequest,
-    response: CreatedTenant,
-    status: 201,
+export const identityRoutes = implementRoutes({
+  createTenant: {
     // Recorded in the platform admin's own tenant, under the new tenant's id.
     handle: async ({ body }) => {
       assertPasswordAllowed(body.adminPassword, "adminPassword");
@@ -37,21 +24,14 @@ export const identityRoutes: RouteTable = {
       });
       return { ...tenant, admin: publicUser(admin) };
     },
-  }),
-  listUsers: defineRoute({
-    summary: "The tenant's users, by email",
-    query: PageQuery,
-    response: page(User),
+  },
+  listUsers: {
     handle: async ({ query, principal }) => {
       const result = await listUsers(principal.tenantId, query);
       return { ...result, items: result.items.map(publicUser) };
     },
-  }),
-  createUser: defineRoute({
-    summary: "Add a user to the tenant",
-    body: CreateUserRequest,
-    response: User,
-    status: 201,
+  },
+  createUser: {
     handle: async ({ body, principal }) => {
       assertPasswordAllowed(body.password);
       const user = await createUser({
@@ -63,21 +43,15 @@ export const identityRoutes: RouteTable = {
       });
       return publicUser(user);
     },
-  }),
-  getUser: defineRoute({
-    summary: "One user of the tenant",
-    response: User,
+  },
+  getUser: {
     handle: async ({ params, principal }) => {
       const user = await getUser(principal.tenantId, params.id ?? "");
       if (user === undefined) throw notFound("User", params.id);
       return publicUser(user);
     },
-  }),
-  updateUser: defineRoute({
-    summary:
-      "Change a user's role, password or disabled flag; a new password ends its sessions, disabling revokes its keys",
-    body: UpdateUserRequest,
-    response: User,
+  },
+  updateUser: {
     handle: async ({ params, body, principal }) => {
       const id = params.id ?? "";
       // Keeps at least the acting admin in charge: nobody locks themselves out by accident.
@@ -99,10 +73,8 @@ export const identityRoutes: RouteTable = {
       else if (body.role !== undefined) await revokeKeysCreatedBy(principal.tenantId, id, body.role);
       return publicUser(user);
     },
-  }),
-  deleteUser: defineRoute({
-    summary: "Remove a user: its tokens and the API keys it created stop working",
-    status: 204,
+  },
+  deleteUser: {
     handle: async ({ params, principal }) => {
       const id = params.id ?? "";
       if (id === principal.principalId) throw conflict("You cannot delete yourself");
@@ -111,5 +83,5 @@ export const identityRoutes: RouteTable = {
       await revokeKeysCreatedBy(principal.tenantId, id);
       return { status: 204 };
     },
-  }),
-};
+  },
+});

@@ -1,21 +1,12 @@
-import { z } from "zod";
-import {
-  CreateJobRequest,
-  CreateJobResponse,
-  JobWithSteps,
-  ListJobsQuery,
-  ListJobsResponse,
-} from "#events/jobs";
-import { TimelineEvent } from "#events/timeline";
-import { WorkflowDefinition } from "#events/workflow";
+import type { JobRef } from "#events/jobs";
+import type { WorkflowDefinition } from "#events/workflow";
 import { validateWorkflow } from "../../engine/validate.ts";
 import { AppError, notFound } from "../../errors.ts";
 import { cancelJob, retryJob, startJob } from "../../jobs/service.ts";
+import { logger } from "../../observability.ts";
 import { getJobWithSteps, jobExists, listEvents, listJobs } from "../../stores/jobs.ts";
 import { getWorkflow } from "../../stores/workflows.ts";
-import { defineRoute, type RouteTable } from "../api.ts";
-
-const EventsQuery = z.object({ since: z.coerce.number().int().min(0).default(0) }).strict();
+import { implementRoutes } from "../api.ts";
 
 function requireValidWorkflow(definition: WorkflowDefinition): void {
   const problems = validateWorkflow(definition);
@@ -24,12 +15,15 @@ function requireValidWorkflow(definition: WorkflowDefinition): void {
   }
 }
 
-export const jobRoutes: RouteTable = {
-  createJob: defineRoute({
-    summary: "Start a job from a stored workflow or an inline one",
-    body: CreateJobRequest,
-    response: CreateJobResponse,
-    status: 202,
+/** Jobs answer with `id`, like GET does; `jobId` stays as an alias for clients written before. */
+const jobRef = (job: { jobId: string; status: string }): JobRef => ({
+  id: job.jobId,
+  jobId: job.jobId,
+  status: job.status as JobRef["status"],
+});
+
+export const jobRoutes = implementRoutes({
+  createJob: {
     handle: async ({ body, principal }) => {
       let pinned: { definition: WorkflowDefinition; workflowId?: string; workflowVersion?: number };
       if (body.workflow === undefined) {
@@ -48,44 +42,52 @@ export const jobRoutes: RouteTable = {
         input: body.input,
         ...(body.idempotencyKey === undefined ? {} : { idempotencyKey: body.idempotencyKey }),
       });
-      return { status: job.created ? 202 : 200, body: { jobId: job.jobId, status: job.status } };
+      return { status: job.created ? 202 : 200, body: jobRef(job) };
     },
-  }),
-  listJobs: defineRoute({
-    summary: "List jobs, newest first",
-    query: ListJobsQuery,
-    response: ListJobsResponse,
+  },
+  listJobs: {
     handle: ({ query, principal }) => listJobs(principal.tenantId, query),
-  }),
-  getJob: defineRoute({
-    summary: "A job with its steps",
-    response: JobWithSteps.extend({ definition: WorkflowDefinition }),
+  },
+  getJob: {
     handle: async ({ params, principal }) => {
       const job = await getJobWithSteps(principal.tenantId, params.id ?? "");
       if (job === undefined) throw notFound("Job", params.id);
       return job;
     },
-  }),
-  getJobEvents: defineRoute({
-    summary: "A job's timeline, oldest first",
-    query: EventsQuery,
-    response: z.object({ items: z.array(TimelineEvent), cursor: z.string().optional() }),
+  },
+  getJobEvents: {
     handle: async ({ params, query, principal }) => {
       const id = params.id ?? "";
       if ((await jobExists(principal.tenantId, id)) === undefined) throw notFound("Job", id);
       return listEvents(principal.tenantId, id, query.since);
     },
-  }),
-  cancelJob: defineRoute({
-    summary: "Cancel a job: no new steps start and running tasks are stopped",
-    response: CreateJobResponse,
-    handle: ({ params, principal }) =>
-      cancelJob(principal.tenantId, params.id ?? "", `cancelled by ${principal.principalId}`),
-  }),
-  retryJob: defineRoute({
-    summary: "Re-run a failed job from its failed steps, keeping what succeeded",
-    response: CreateJobResponse,
-    status: 202,
-    handle: ({ params, principal }) => retryJob(principal.tenantId, params.id ?? ""),
-  }),
-};
+  },
+  cancelJob: {
+    handle: async ({ params, principal }) =>
+      jobRef(await cancelJob(principal.tenantId, params.id ?? "", `cancelled by ${principal.principalId}`)),
+  },
+  retryJob: {
+    handle: async ({ params, principal }) => jobRef(await retryJob(principal.tenantId, params.id ?? "")),
+  },
+  bulkJobs: {
+    // One at a time: each is a conditional write on its own job, and a failure is that id's answer only.
+    handle: async ({ body, principal }) => {
+      const results = [];
+      for (const id of new Set(body.ids)) {
+        try {
+          const job =
+            body.action === "cancel"
+              ? await cancelJob(principal.tenantId, id, `cancelled by ${principal.principalId}`)
+              : await retryJob(principal.tenantId, id);
+          results.push({ id, status: job.status });
+        } catch (error) {
+          if (!(error instanceof AppError)) throw error;
+          logger.info("Bulk job action refused", { jobId: id, action: body.action, code: error.code });
+          results.push({ id, error: { status: error.status, code: error.code, message: error.message } });
+        }
+      }
+      return { results };
+    },
+    audit: (request) => ({ resource: `/v1/jobs/bulk/${request.body.action}` }),
+  },
+});

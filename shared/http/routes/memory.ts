@@ -1,8 +1,7 @@
-import { MemoryEntry, MemoryKeys, memoryName, PutMemoryRequest } from "#events/agents";
-import { PageQuery } from "#events/auth";
+import { memoryName } from "#events/agents";
 import { notFound, validationFailed } from "../../errors.ts";
 import { deleteMemory, getMemory, listMemoryKeys, putMemory } from "../../stores/memory.ts";
-import { defineRoute, type RouteTable } from "../api.ts";
+import { implementRoutes } from "../api.ts";
 
 /** Path segments arrive unchecked; they become key parts, so they are held to the same rule as the tools'. */
 function names(params: Record<string, string>): { namespace: string; key: string } {
@@ -23,40 +22,31 @@ function names(params: Record<string, string>): { namespace: string; key: string
   return { namespace, key };
 }
 
-export const memoryRoutes: RouteTable = {
-  listMemoryKeys: defineRoute({
-    summary: "Keys in a memory namespace",
-    query: PageQuery,
-    response: MemoryKeys,
+export const memoryRoutes = implementRoutes({
+  listMemoryKeys: {
     handle: ({ params, query, principal }) =>
       listMemoryKeys(principal.tenantId, names(params).namespace, query),
-  }),
-  getMemory: defineRoute({
-    summary: "A memory entry",
-    response: MemoryEntry,
+  },
+  getMemory: {
     handle: async ({ params, principal }) => {
       const { namespace, key } = names(params);
       const entry = await getMemory(principal.tenantId, namespace, key);
       if (entry === undefined) throw notFound("Memory entry", `${namespace}/${key}`);
       return entry;
     },
-  }),
-  putMemory: defineRoute({
-    summary: "Store a JSON value under namespace/key, optionally for ttlSeconds",
-    body: PutMemoryRequest,
-    response: MemoryEntry,
+  },
+  putMemory: {
     handle: ({ params, body, principal }) => {
       const { namespace, key } = names(params);
       return putMemory(principal.tenantId, namespace, key, body.value, body.ttlSeconds);
     },
-  }),
-  deleteMemory: defineRoute({
-    summary: "Delete a memory entry",
+  },
+  deleteMemory: {
     handle: async ({ params, principal }) => {
       const { namespace, key } = names(params);
       if (!(await deleteMemory(principal.tenantId, namespace, key)))
         throw notFound("Memory entry", `${namespace}/${key}`);
       return { status: 204 };
     },
-  }),
-};
+  },
+});

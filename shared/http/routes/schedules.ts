@@ -1,52 +1,31 @@
 import {
-  CreateScheduleRequest,
-  ListSchedulesQuery,
-  ListSchedulesResponse,
-  Schedule,
-  UpdateScheduleRequest,
-} from "#events/schedules";
-import {
   createSchedule,
   deleteSchedule,
   getSchedule,
   listSchedules,
   updateSchedule,
 } from "../../schedules/service.ts";
-import { defineRoute, type RouteTable } from "../api.ts";
+import { implementRoutes } from "../api.ts";
 
-export const scheduleRoutes: RouteTable = {
-  createSchedule: defineRoute({
-    summary: "Start a workflow on a schedule (EventBridge Scheduler syntax: cron, rate or at)",
-    body: CreateScheduleRequest,
-    response: Schedule,
-    status: 201,
+export const scheduleRoutes = implementRoutes({
+  createSchedule: {
     handle: ({ body, principal }) =>
       createSchedule({ tenantId: principal.tenantId, principalId: principal.principalId }, body),
-  }),
-  listSchedules: defineRoute({
-    summary: "Schedules, newest first, with their next fire times",
-    query: ListSchedulesQuery,
-    response: ListSchedulesResponse,
+  },
+  listSchedules: {
     handle: ({ query, principal }) => listSchedules(principal.tenantId, query),
-  }),
-  getSchedule: defineRoute({
-    summary: "A schedule with its next five fire times",
-    response: Schedule,
+  },
+  getSchedule: {
     handle: ({ params, principal }) => getSchedule(principal.tenantId, params.id ?? ""),
-  }),
-  updateSchedule: defineRoute({
-    summary: "Change a schedule; enabled: false pauses it, true resumes it",
-    body: UpdateScheduleRequest,
-    response: Schedule,
+  },
+  updateSchedule: {
     audit: ({ params }) => ({ resource: `/v1/schedules/${params.id ?? ""}` }),
     handle: ({ params, body, principal }) => updateSchedule(principal.tenantId, params.id ?? "", body),
-  }),
-  deleteSchedule: defineRoute({
-    summary: "Delete a schedule",
-    status: 204,
+  },
+  deleteSchedule: {
     handle: async ({ params, principal }) => {
       await deleteSchedule(principal.tenantId, params.id ?? "");
       return { status: 204 };
     },
-  }),
-};
+  },
+});

@@ -6,9 +6,10 @@ import {
   StartMessageMoveTaskCommand,
 } from "@aws-sdk/client-sqs";
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
-import { z } from "zod";
+import type { z } from "zod";
+import { QUEUES, type QueueContract, STEPS_QUEUE } from "#events/queues";
 import { StepMessage } from "#events/steps";
-import { manifest, type QueueSpec } from "#infra/manifest";
+import type { BreakerStatus, DeadLetterItem, McpServerStatus, ProviderStatus } from "#events/system";
 import { dynamo, sqsClient } from "../../aws.ts";
 import { ENV, optionalEnv, requireEnv } from "../../config.ts";
 import { tableName } from "../../db.ts";
@@ -29,104 +30,10 @@ import {
 } from "../../stores/dead-letters.ts";
 import { loadJob } from "../../stores/jobs.ts";
 import { listSecrets } from "../../stores/secrets.ts";
-import { defineRoute, type Principal, type RouteTable } from "../api.ts";
+import { implementRoutes, type Principal } from "../api.ts";
 
 /** One receive: SQS returns at most ten, and a peek must stay cheap. */
 const PEEK_MAX = 10;
-
-const DlqStatus = z.object({
-  name: z.string(),
-  visible: z.number(),
-  oldestMessageAgeSeconds: z
-    .number()
-    .nullable()
-    .describe(
-      "Age since first sent of the oldest of up to ten peeked dead letters; null when none is visible",
-    ),
-});
-
-const QueueStatus = z.object({
-  name: z.string(),
-  visible: z.number(),
-  inFlight: z.number(),
-  delayed: z.number(),
-  oldestMessageAgeSeconds: z
-    .null()
-    .describe(
-      "Not available: SQS has no such queue attribute (CloudWatch's ApproximateAgeOfOldestMessage does), and " +
-        "peeking the queue would count as a receive toward its DLQ. See the QueueLag metric instead.",
-    ),
-  dlq: DlqStatus,
-});
-
-const Reachability = z.object({
-  url: z.string(),
-  reachable: z.boolean(),
-  httpStatus: z.number().optional().describe("Any HTTP answer, 401 and 404 included, means reachable"),
-  latencyMs: z.number().optional(),
-  error: z.string().optional(),
-  checkedAt: z.string(),
-});
-
-const ProviderStatus = z.object({
-  name: z.string(),
-  /** False when an agent of this provider names a stored secret that does not exist. */
-  configured: z.boolean(),
-  agents: z.number(),
-  /** At least one agent of this provider names a secret that is stored. */
-  secret: z.boolean(),
-  missingSecrets: z.array(z.string()).optional(),
-  /** Whether every endpoint the agents use answered a bounded request just now (cached briefly). */
-  reachable: z.boolean().describe("scripted is built in and always reachable"),
-  endpoints: z.array(Reachability),
-});
-
-const BreakerStatus = z.object({
-  kind: z.enum(["provider", "mcp", "http"]),
-  target: z.string(),
-  state: z.enum(["closed", "open", "half_open"]),
-  failures: z.number().describe("Consecutive failures"),
-  openedAt: z.string().optional(),
-  updatedAt: z.string().optional(),
-  lastError: z.string().optional(),
-});
-
-const McpServerStatus = z.object({ id: z.string(), name: z.string(), ...Reachability.shape });
-
-const DeadLetterItem = z.object({
-  messageId: z.string(),
-  tenantId: z.string(),
-  jobId: z.string(),
-  nodeId: z.string(),
-  itemIndex: z.number().int().optional(),
-  attempt: z.number().int(),
-  reason: z.string(),
-  deadLetteredAt: z.string(),
-  receiveCount: z.number().int().optional(),
-  source: z
-    .enum(["recorded", "queue"])
-    .describe("recorded: the DLQ consumer failed the step and kept it; queue: still in the SQS DLQ"),
-});
-
-const DeadLetterList = z.object({
-  queue: z.object({ name: z.string(), visible: z.number() }),
-  items: z.array(DeadLetterItem),
-  cursor: z.string().optional(),
-});
-
-const DeadLetterQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(50),
-  cursor: z.string().min(1).optional(),
-});
-
-const RedriveResult = z.object({
-  taskHandle: z.string().optional(),
-  movedFromQueue: z
-    .number()
-    .describe("Messages in the SQS DLQ when the move task started (platform admins only)"),
-  rerunJobs: z.array(z.string()).describe("Failed jobs re-run from their failed steps"),
-  cleared: z.number().describe("Recorded dead letters resolved and removed"),
-});
 
 async function queueAttributes(url: string, names: string[]): Promise<Record<string, string>> {
   const { Attributes = {} } = await sqsClient().send(
@@ -182,7 +89,7 @@ function ageSeconds(messages: Message[], now: number): number | null {
 async function queues() {
   const now = Date.now();
   return Promise.all(
-    manifest.queues.map(async (queue) => {
+    QUEUES.map(async (queue) => {
       const dlqUrl = requireEnv(queue.dlq.urlEnv);
       const [main, { dlq, peeked }] = await Promise.all([
         queueDepth(requireEnv(queue.urlEnv)),
@@ -199,10 +106,8 @@ async function queues() {
 }
 
 /** The queue whose DLQ the dead-letter routes serve: the steps queue, the one with a DLQ consumer. */
-function stepsQueue(): QueueSpec {
-  const spec = manifest.queues.find((queue) => queue.dlqConsumer !== undefined);
-  if (spec === undefined) throw new Error("The manifest has no queue with a DLQ consumer");
-  return spec;
+function stepsQueue(): QueueContract {
+  return STEPS_QUEUE;
 }
 
 /** A platform admin operates on every tenant's dead letters; a tenant admin on its own only. */
@@ -256,7 +161,7 @@ function queuedItem(message: Message, scope: DeadLetterScope): z.infer<typeof De
  * Starts a message move task from the DLQ back to the steps queue, or reports the one already running
  * (SQS allows one per queue). Every message in the queue moves, whichever tenant it belongs to.
  */
-async function moveDlqBack(spec: QueueSpec): Promise<{ taskHandle?: string; movedFromQueue: number }> {
+async function moveDlqBack(spec: QueueContract): Promise<{ taskHandle?: string; movedFromQueue: number }> {
   const dlqUrl = requireEnv(spec.dlq.urlEnv);
   const [dlq, queue] = await Promise.all([
     queueAttributes(dlqUrl, ["QueueArn", "ApproximateNumberOfMessages"]),
@@ -398,15 +303,11 @@ async function mcpServers(tenantId: string): Promise<z.infer<typeof McpServerSta
   );
 }
 
-export const systemRoutes: RouteTable = {
-  health: defineRoute({
-    summary: "Liveness: answers without touching any dependency",
-    response: z.object({ status: z.literal("ok") }),
+export const systemRoutes = implementRoutes({
+  health: {
     handle: async () => ({ status: "ok" }),
-  }),
-  ready: defineRoute({
-    summary: "Readiness: the table and the queues answer",
-    response: z.object({ status: z.string(), checks: z.record(z.string(), z.string()) }),
+  },
+  ready: {
     handle: async () => {
       const checks: Record<string, string> = {};
       await Promise.all([
@@ -420,7 +321,7 @@ export const systemRoutes: RouteTable = {
             checks.table = "unavailable";
           }),
         Promise.all(
-          manifest.queues.flatMap((queue) =>
+          QUEUES.flatMap((queue) =>
             [queue.urlEnv, queue.dlq.urlEnv].map((env) => queueDepth(requireEnv(env))),
           ),
         )
@@ -436,23 +337,8 @@ export const systemRoutes: RouteTable = {
       if (!ok) throw new AppError(503, "SERVICE_UNAVAILABLE", "A dependency is not ready", checks);
       return { status: "ready", checks };
     },
-  }),
-  systemStatus: defineRoute({
-    summary:
-      "Version, queue depths, dead letters, the providers the tenant's agents use (with a reachability check " +
-      "of each endpoint), its MCP servers' reachability, and its circuit breakers",
-    response: z.object({
-      version: z.string(),
-      queues: z.array(QueueStatus),
-      dlq: z.object({
-        count: z.number().describe("queued + recorded"),
-        queued: z.number().describe("Messages in the SQS DLQs (every tenant's)"),
-        recorded: z.number().describe("Dead letters recorded by the DLQ consumer, in the caller's scope"),
-      }),
-      providers: z.array(ProviderStatus),
-      breakers: z.array(BreakerStatus).describe("The tenant's circuit breakers, one per endpoint"),
-      mcpServers: z.array(McpServerStatus),
-    }),
+  },
+  systemStatus: {
     handle: async ({ principal }) => {
       const [queueStatus, recorded, providerStatus, breakerStatus, mcpStatus] = await Promise.all([
         queues(),
@@ -471,13 +357,8 @@ export const systemRoutes: RouteTable = {
         mcpServers: mcpStatus,
       };
     },
-  }),
-  listDeadLetters: defineRoute({
-    summary:
-      "Dead-lettered steps: those the DLQ consumer failed and recorded (paged), and, on the first page, a peek " +
-      "at messages still in the SQS DLQ. A tenant admin sees its own tenant's only.",
-    query: DeadLetterQuery,
-    response: DeadLetterList,
+  },
+  listDeadLetters: {
     handle: async ({ principal, query }) => {
       const spec = stepsQueue();
       const scope = scopeOf(principal);
@@ -493,12 +374,8 @@ export const systemRoutes: RouteTable = {
         ...(recorded.cursor === undefined ? {} : { cursor: recorded.cursor }),
       };
     },
-  }),
-  redriveDeadLetters: defineRoute({
-    summary:
-      "Redrive: a platform admin's starts a message move task from the SQS DLQ back to the steps queue; every " +
-      "admin's re-runs the failed jobs of its recorded dead letters from their failed steps.",
-    response: RedriveResult,
+  },
+  redriveDeadLetters: {
     handle: async ({ principal }) => {
       // The SQS DLQ holds every tenant's messages and a move task cannot pick, so only a platform admin moves it.
       const moved = principal.platformAdmin ? await moveDlqBack(stepsQueue()) : { movedFromQueue: 0 };
@@ -510,5 +387,5 @@ export const systemRoutes: RouteTable = {
       });
       return { ...moved, ...rerun };
     },
-  }),
-};
+  },
+});

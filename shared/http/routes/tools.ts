@@ -1,11 +1,4 @@
-import {
-  CreateToolRequest,
-  Tool,
-  ToolSummary,
-  type ToolSummary as ToolSummaryType,
-  UpdateToolRequest,
-} from "#events/agents";
-import { PageQuery, page } from "#events/auth";
+import type { CreateToolRequest, ToolSummary as ToolSummaryType } from "#events/agents";
 import { AppError, conflict, notFound, validationFailed } from "../../errors.ts";
 import {
   type CustomTool,
@@ -19,7 +12,7 @@ import { BUILTIN_TOOLS, isBuiltinTool } from "../../tools/builtins.ts";
 import { urlPlaceholders } from "../../tools/custom-http.ts";
 import { schemaProblem } from "../../tools/json-schema.ts";
 import type { ToolDefinition } from "../../tools/types.ts";
-import { defineRoute, type RouteTable } from "../api.ts";
+import { implementRoutes } from "../api.ts";
 
 function builtinSummary(tool: ToolDefinition): ToolSummaryType {
   return {
@@ -78,31 +71,21 @@ function refuseBuiltin(name: string): void {
     throw new AppError(409, "CONFLICT", `${name} is a built-in tool and cannot be changed`);
 }
 
-export const toolRoutes: RouteTable = {
-  createTool: defineRoute({
-    summary:
-      "Create a custom HTTP tool: URL template, method, headers (may use {{secret:NAME}}) and a JSON schema",
-    body: CreateToolRequest,
-    response: Tool,
-    status: 201,
+export const toolRoutes = implementRoutes({
+  createTool: {
     handle: async ({ body, principal }) => {
       checkTool(body);
       return createTool(principal.tenantId, body, principal.principalId);
     },
-  }),
-  listTools: defineRoute({
-    summary: "Built-in tools (on the first page) and the tenant's custom tools",
-    query: PageQuery,
-    response: page(ToolSummary),
+  },
+  listTools: {
     handle: async ({ query, principal }) => {
       const custom = await listCustomTools(principal.tenantId, query);
       const builtIns = query.cursor === undefined ? [...BUILTIN_TOOLS.values()].map(builtinSummary) : [];
       return { ...custom, items: [...builtIns, ...custom.items.map(customSummary)] };
     },
-  }),
-  getTool: defineRoute({
-    summary: "A tool, by id or by name",
-    response: ToolSummary,
+  },
+  getTool: {
     handle: async ({ params, principal }) => {
       const id = params.id ?? "";
       const builtIn = BUILTIN_TOOLS.get(id);
@@ -111,23 +94,19 @@ export const toolRoutes: RouteTable = {
       if (tool === undefined) throw notFound("Tool", id);
       return { ...customSummary(tool), ...(tool.headers === undefined ? {} : { headers: tool.headers }) };
     },
-  }),
-  updateTool: defineRoute({
-    summary: "Replace a custom tool's definition (by id or name)",
-    body: UpdateToolRequest,
-    response: Tool,
+  },
+  updateTool: {
     handle: async ({ params, body, principal }) => {
       refuseBuiltin(params.id ?? "");
       checkTool(body);
       return updateTool(principal.tenantId, params.id ?? "", body, principal.principalId);
     },
-  }),
-  deleteTool: defineRoute({
-    summary: "Delete a custom tool (by id or name)",
+  },
+  deleteTool: {
     handle: async ({ params, principal }) => {
       refuseBuiltin(params.id ?? "");
       await deleteTool(principal.tenantId, params.id ?? "");
       return { status: 204 };
     },
-  }),
-};
+  },
+});

@@ -1,14 +1,6 @@
 import { z } from "zod";
 import { WorkflowDefinition } from "#events/workflow";
-import {
-  ListWorkflowsQuery,
-  ListWorkflowsResponse,
-  ListWorkflowVersionsResponse,
-  ValidateWorkflowResponse,
-  Workflow,
-  type WorkflowProblem,
-  WorkflowVersion,
-} from "#events/workflows-api";
+import type { WorkflowProblem } from "#events/workflows-api";
 import { knownReferences } from "../../agents/catalog.ts";
 import { type ValidateOptions, validateWorkflow } from "../../engine/validate.ts";
 import { AppError, notFound } from "../../errors.ts";
@@ -22,7 +14,7 @@ import {
   listWorkflowVersions,
   updateWorkflow,
 } from "../../stores/workflows.ts";
-import { defineRoute, type RouteTable } from "../api.ts";
+import { implementRoutes } from "../api.ts";
 
 /** A definition is stored as one item; DynamoDB's limit is 400 KB, and the item has other fields too. */
 const MAX_DEFINITION_BYTES = 350 * 1024;
@@ -117,49 +109,37 @@ async function requireValidDefinition(tenantId: string, body: unknown): Promise<
 
 const VersionParam = z.coerce.number().int().min(1).max(999_999);
 
-export const workflowRoutes: RouteTable = {
-  createWorkflow: defineRoute({
-    summary: "Store a workflow; this is its version 1",
+export const workflowRoutes = implementRoutes({
+  createWorkflow: {
     body: DefinitionBody,
-    response: Workflow,
-    status: 201,
     handle: async ({ body, principal }) =>
       createWorkflow(
         principal.tenantId,
         await requireValidDefinition(principal.tenantId, body),
         principal.principalId,
       ),
-  }),
-  listWorkflows: defineRoute({
-    summary: "Workflows with their latest version, newest first",
-    query: ListWorkflowsQuery,
-    response: ListWorkflowsResponse,
+  },
+  listWorkflows: {
     handle: ({ query, principal }) => listWorkflows(principal.tenantId, query),
-  }),
-  validateWorkflow: defineRoute({
-    summary: "Check a definition without storing it",
+  },
+  validateWorkflow: {
     body: DefinitionBody,
-    response: ValidateWorkflowResponse,
     audit: false,
     handle: async ({ body, principal }) => {
       const checked = await checkDefinition(principal.tenantId, body);
       if (!("definition" in checked)) throw refusal(checked.problems);
       return { valid: true };
     },
-  }),
-  getWorkflow: defineRoute({
-    summary: "A workflow at its latest version, with the definition",
-    response: Workflow,
+  },
+  getWorkflow: {
     handle: async ({ params, principal }) => {
       const workflow = await getWorkflow(principal.tenantId, params.id ?? "");
       if (workflow === undefined) throw notFound("Workflow", params.id);
       return workflow;
     },
-  }),
-  updateWorkflow: defineRoute({
-    summary: "Store a new version; earlier versions stay as they were",
+  },
+  updateWorkflow: {
     body: DefinitionBody,
-    response: Workflow,
     audit: ({ params }) => ({ resource: `/v1/workflows/${params.id ?? ""}` }),
     handle: async ({ params, body, principal }) =>
       updateWorkflow(
@@ -168,31 +148,24 @@ export const workflowRoutes: RouteTable = {
         await requireValidDefinition(principal.tenantId, body),
         principal.principalId,
       ),
-  }),
-  deleteWorkflow: defineRoute({
-    summary: "Delete a workflow (its versions stay for the jobs that ran them) and pause its schedules",
-    status: 204,
+  },
+  deleteWorkflow: {
     handle: async ({ params, principal }) => {
       const id = params.id ?? "";
       await deleteWorkflow(principal.tenantId, id);
       await disableSchedulesOfWorkflow(principal.tenantId, id);
       return { status: 204 };
     },
-  }),
-  listWorkflowVersions: defineRoute({
-    summary: "A workflow's versions, newest first",
-    query: ListWorkflowsQuery,
-    response: ListWorkflowVersionsResponse,
+  },
+  listWorkflowVersions: {
     handle: async ({ params, query, principal }) => {
       const id = params.id ?? "";
       const page = await listWorkflowVersions(principal.tenantId, id, query);
       if (page.items.length === 0 && query.cursor === undefined) throw notFound("Workflow", id);
       return page;
     },
-  }),
-  getWorkflowVersion: defineRoute({
-    summary: "One version of a workflow",
-    response: WorkflowVersion,
+  },
+  getWorkflowVersion: {
     handle: async ({ params, principal }) => {
       const id = params.id ?? "";
       const version = VersionParam.safeParse(params.version);
@@ -201,5 +174,5 @@ export const workflowRoutes: RouteTable = {
       if (found === undefined) throw notFound("Workflow version", `${id}/${version.data}`);
       return found;
     },
-  }),
-};
+  },
+});

@@ -88,12 +88,12 @@ describe("SwitchboardClient requests", () => {
             headers: { "retry-after": "0.05" },
             body: { code: "TOO_MANY_REQUESTS", message: "slow", requestId: "r" },
           }
-        : { status: 202, body: { jobId: "j_1", status: "queued" } };
+        : { status: 202, body: { id: "j_1", jobId: "j_1", status: "queued" } };
     };
     const created = await new SwitchboardClient({ url: api.url }).jobs.create({
       workflow: definition as never,
     });
-    expect(created).toEqual({ jobId: "j_1", status: "queued" });
+    expect(created).toEqual({ id: "j_1", jobId: "j_1", status: "queued" });
     expect(calls).toBe(2);
   });
 

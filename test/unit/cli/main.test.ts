@@ -121,7 +121,7 @@ describe("exit codes and output", () => {
         JSON.stringify({ name: "wf", nodes: [{ id: "a", type: "code", code: "return 1" }] }),
       );
       api.route = (r) => {
-        if (r.method === "POST") return { status: 202, body: { jobId: "j_1", status: "queued" } };
+        if (r.method === "POST") return { status: 202, body: { id: "j_1", jobId: "j_1", status: "queued" } };
         if (r.path.endsWith("/events")) return { status: 200, body: { items: [] } };
         return { status: 200, body: jobBody("j_1", outcome, [{ nodeId: "a", status: outcome }]) };
       };

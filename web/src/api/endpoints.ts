@@ -1,40 +1,23 @@
 import { z } from "zod";
-import { Me, TokenResponse } from "#events/auth";
-import type { Collection, CollectionMatch, Session, SessionWithMessages } from "#events/collections";
-import {
-  type CreateJobRequest,
-  CreateJobResponse,
-  type JobStatus,
-  JobWithSteps,
-  ListJobsResponse,
-} from "#events/jobs";
+import { type Api as ContractApi, createApi as createContractApi, type RouteInput } from "#events/client";
+import { type JobStatus, JobWithSteps } from "#events/jobs";
 import { TimelineEvent } from "#events/timeline";
 import { WorkflowDefinition } from "#events/workflow";
+import { ApiError } from "./api-error.ts";
 import type { HttpClient } from "./http-client.ts";
 import type {
-  Agent,
-  ApiKey,
-  Approval,
-  AuditEntry,
   BreakerStatus,
-  CreatedApiKey,
-  McpServer,
   McpServerStatus,
   OpenApiDocument,
-  Page,
   QueueStatus,
   Reachability,
-  Schedule,
   SystemStatus,
-  Tool,
-  User,
-  Workflow,
-  WorkflowSummary,
-  WorkflowVersion,
 } from "./types.ts";
 
-/** The job as GET /v1/jobs/{id} returns it, with the definition of the version it runs when present. */
-export const JobDetail = JobWithSteps.extend({ definition: WorkflowDefinition.optional().catch(undefined) });
+/** The job as GET /v1/jobs/{id} returns it; a definition this build cannot read does not hide the job. */
+export const JobDetail = JobWithSteps.extend({
+  definition: WorkflowDefinition.optional().catch(undefined),
+});
 export type JobDetail = z.infer<typeof JobDetail>;
 
 /** One unknown event type must not hide the rest of the timeline. */
@@ -48,106 +31,136 @@ const Timeline = z
     cursor: page.cursor,
   }));
 
-const LoginTokens = TokenResponse.omit({ tokenType: true });
-
 export interface JobFilter {
   status?: JobStatus | "";
   workflowId?: string;
   cursor?: string;
+  limit?: number;
 }
 
-const enc = encodeURIComponent;
+/**
+ * Answers the dashboard renders are checked against the contract; lists are typed, not parsed, so one odd
+ * item degrades a row instead of failing the page, and the job and its timeline are parsed here, tolerantly.
+ */
+const CHECKED = new Set(["login", "me", "listJobs", "createJob", "cancelJob", "retryJob", "bulkJobs"]);
 
+type Body<Id extends keyof ContractApi> = RouteInput<Id> extends { body: infer B } ? B : never;
+
+/** The contract's client on the dashboard's HTTP client (token refresh, errors), plus the pages' helpers. */
 export function createApi(http: HttpClient) {
+  const api = createContractApi((request) => http.route(request), {
+    validate: (id) => CHECKED.has(id),
+    mismatch: (error) =>
+      new ApiError(200, { code: "UNEXPECTED_RESPONSE", message: error.message, details: error.issues }),
+  });
   return {
-    login: (email: string, password: string) =>
-      http.post("/v1/auth/login", { email, password }, { auth: false, schema: LoginTokens }),
-    me: () => http.get("/v1/me", { schema: Me }),
+    contract: api,
+    login: (email: string, password: string) => api.login({ body: { email, password } }),
+    me: () => api.me(),
 
     listJobs: (filter: JobFilter) =>
-      http.get("/v1/jobs", {
-        query: { status: filter.status, workflowId: filter.workflowId, cursor: filter.cursor },
-        schema: ListJobsResponse,
+      api.listJobs({
+        query: {
+          status: filter.status === "" ? undefined : filter.status,
+          workflowId: filter.workflowId,
+          cursor: filter.cursor,
+          limit: filter.limit,
+        },
       }),
-    getJob: (id: string) => http.get(`/v1/jobs/${enc(id)}`, { schema: JobDetail }),
+    getJob: async (id: string) => JobDetail.parse(await api.getJob({ params: { id } })),
     /** The whole timeline: long ones come in pages, each continuing after the last `seq` of the one before. */
     getJobEvents: async (id: string) => {
       const items: TimelineEvent[] = [];
       let since: string | undefined;
       for (let page = 0; page < 50; page++) {
-        const result = await http.get(`/v1/jobs/${enc(id)}/events`, { query: { since }, schema: Timeline });
+        const result = Timeline.parse(await api.getJobEvents({ params: { id }, query: { since } }));
         items.push(...result.items);
         if (!result.cursor || result.cursor === since) break;
         since = result.cursor;
       }
       return { items };
     },
-    createJob: (body: CreateJobRequest) => http.post("/v1/jobs", body, { schema: CreateJobResponse }),
-    cancelJob: (id: string) => http.post<unknown>(`/v1/jobs/${enc(id)}/cancel`),
-    retryJob: (id: string) => http.post<unknown>(`/v1/jobs/${enc(id)}/retry`),
+    createJob: (body: Body<"createJob">) => api.createJob({ body }),
+    cancelJob: (id: string) => api.cancelJob({ params: { id } }),
+    retryJob: (id: string) => api.retryJob({ params: { id } }),
+    bulkJobs: (action: "cancel" | "retry", ids: string[]) => api.bulkJobs({ body: { action, ids } }),
 
-    listWorkflows: (cursor?: string) =>
-      http.get<Page<WorkflowSummary>>("/v1/workflows", { query: { cursor } }),
-    getWorkflow: (id: string) => http.get<Workflow>(`/v1/workflows/${enc(id)}`),
-    createWorkflow: (definition: unknown) => http.post<Workflow>("/v1/workflows", definition),
+    listWorkflows: (cursor?: string) => api.listWorkflows({ query: { cursor } }),
+    getWorkflow: (id: string) => api.getWorkflow({ params: { id } }),
+    createWorkflow: (definition: unknown) =>
+      api.createWorkflow({ body: definition as Body<"createWorkflow"> }),
     updateWorkflow: (id: string, definition: unknown) =>
-      http.put<Workflow>(`/v1/workflows/${enc(id)}`, definition),
+      api.updateWorkflow({ params: { id }, body: definition as Body<"updateWorkflow"> }),
     validateWorkflow: (definition: unknown) =>
-      http.post<{ valid: boolean }>("/v1/workflows/validate", definition),
-    listWorkflowVersions: (id: string) =>
-      http.get<Page<WorkflowVersion>>(`/v1/workflows/${enc(id)}/versions`),
-    getWorkflowVersion: (id: string, version: number) =>
-      http.get<WorkflowVersion>(`/v1/workflows/${enc(id)}/versions/${version}`),
+      api.validateWorkflow({ body: definition as Body<"validateWorkflow"> }),
+    listWorkflowVersions: (id: string) => api.listWorkflowVersions({ params: { id } }),
+    getWorkflowVersion: (id: string, version: number) => api.getWorkflowVersion({ params: { id, version } }),
 
-    listApprovals: () => http.get<Page<Approval>>("/v1/approvals", { query: { status: "pending" } }),
+    listApprovals: () => api.listApprovals({ query: { status: "pending" } }),
+    listJobApprovals: (jobId: string) => api.listApprovals({ query: { jobId } }),
     decideApproval: (id: string, decision: "approve" | "reject", comment?: string) =>
-      http.post<unknown>(`/v1/approvals/${enc(id)}/decision`, comment ? { decision, comment } : { decision }),
+      api.decideApproval({ params: { id }, body: comment ? { decision, comment } : { decision } }),
 
-    listAgents: () => http.get<Page<Agent>>("/v1/agents"),
-    createAgent: (body: unknown) => http.post<Agent>("/v1/agents", body),
-    deleteAgent: (id: string) => http.delete<unknown>(`/v1/agents/${enc(id)}`),
+    listAgents: () => api.listAgents(),
+    createAgent: (body: unknown) => api.createAgent({ body: body as Body<"createAgent"> }),
+    updateAgent: (id: string, body: unknown) =>
+      api.updateAgent({ params: { id }, body: body as Body<"updateAgent"> }),
+    deleteAgent: (id: string) => api.deleteAgent({ params: { id } }),
 
-    listCollections: () => http.get<Page<Collection>>("/v1/collections"),
-    createCollection: (body: unknown) => http.post<Collection>("/v1/collections", body),
-    deleteCollection: (name: string) => http.delete<unknown>(`/v1/collections/${enc(name)}`),
+    listTools: () => api.listTools(),
+    createTool: (body: unknown) => api.createTool({ body: body as Body<"createTool"> }),
+
+    listCollections: () => api.listCollections(),
+    createCollection: (body: unknown) => api.createCollection({ body: body as Body<"createCollection"> }),
+    deleteCollection: (name: string) => api.deleteCollection({ params: { name } }),
     upsertDocuments: (name: string, documents: unknown) =>
-      http.put<unknown>(`/v1/collections/${enc(name)}/documents`, { documents }),
-    queryCollection: (name: string, body: { text: string; topK?: number; filter?: unknown }) =>
-      http.post<{ matches: CollectionMatch[] }>(`/v1/collections/${enc(name)}/query`, body),
-    listSessions: () => http.get<Page<Session>>("/v1/sessions"),
-    getSession: (id: string) => http.get<SessionWithMessages>(`/v1/sessions/${enc(id)}`),
-    deleteSession: (id: string) => http.delete<unknown>(`/v1/sessions/${enc(id)}`),
-    listTools: () => http.get<Page<Tool>>("/v1/tools"),
-    createTool: (body: unknown) => http.post<Tool>("/v1/tools", body),
+      api.upsertDocuments({ params: { name }, body: { documents } as Body<"upsertDocuments"> }),
+    queryCollection: (name: string, body: Body<"queryCollection">) =>
+      api.queryCollection({ params: { name }, body }),
+    listSessions: () => api.listSessions(),
+    getSession: (id: string) => api.getSession({ params: { id } }),
+    deleteSession: (id: string) => api.deleteSession({ params: { id } }),
 
-    listMcpServers: () => http.get<Page<McpServer>>("/v1/mcp-servers"),
-    createMcpServer: (body: { name: string; url: string; secret?: string }) =>
-      http.post<McpServer>("/v1/mcp-servers", body),
-    refreshMcpServer: (id: string) => http.post<McpServer>(`/v1/mcp-servers/${enc(id)}/refresh`),
-    deleteMcpServer: (id: string) => http.delete<unknown>(`/v1/mcp-servers/${enc(id)}`),
+    listMcpServers: () => api.listMcpServers(),
+    createMcpServer: (body: Body<"createMcpServer">) => api.createMcpServer({ body }),
+    refreshMcpServer: (id: string) => api.refreshMcpServer({ params: { id } }),
+    deleteMcpServer: (id: string) => api.deleteMcpServer({ params: { id } }),
 
-    listSchedules: () => http.get<Page<Schedule>>("/v1/schedules"),
-    createSchedule: (body: unknown) => http.post<Schedule>("/v1/schedules", body),
-    deleteSchedule: (id: string) => http.delete<unknown>(`/v1/schedules/${enc(id)}`),
+    listSchedules: () => api.listSchedules(),
+    createSchedule: (body: unknown) => api.createSchedule({ body: body as Body<"createSchedule"> }),
+    updateSchedule: (id: string, body: unknown) =>
+      api.updateSchedule({ params: { id }, body: body as Body<"updateSchedule"> }),
+    deleteSchedule: (id: string) => api.deleteSchedule({ params: { id } }),
 
-    listApiKeys: () => http.get<Page<ApiKey>>("/v1/api-keys"),
-    createApiKey: (body: { name: string; role: string; expiresAt?: string }) =>
-      http.post<CreatedApiKey>("/v1/api-keys", body),
-    revokeApiKey: (id: string) => http.delete<unknown>(`/v1/api-keys/${enc(id)}`),
+    listApiKeys: () => api.listApiKeys(),
+    createApiKey: (body: Body<"createApiKey">) => api.createApiKey({ body }),
+    revokeApiKey: (id: string) => api.revokeApiKey({ params: { id } }),
 
-    listUsers: () => http.get<Page<User>>("/v1/users"),
-    createUser: (body: { email: string; password: string; role: string }) =>
-      http.post<User>("/v1/users", body),
+    listUsers: () => api.listUsers(),
+    createUser: (body: Body<"createUser">) => api.createUser({ body }),
+    updateUser: (id: string, body: Body<"updateUser">) => api.updateUser({ params: { id }, body }),
 
-    systemStatus: async () => normaliseStatus(await http.get<unknown>("/v1/system/status")),
-    redriveDlq: () =>
-      http.post<{ taskHandle?: string; movedFromQueue?: number; rerunJobs?: string[]; cleared?: number }>(
-        "/v1/system/dlq/redrive",
-      ),
+    listSecrets: () => api.listSecrets(),
+    putSecret: (body: Body<"createSecret">) => api.createSecret({ body }),
+    deleteSecret: (name: string) => api.deleteSecret({ params: { name } }),
+
+    listMemoryKeys: (namespace: string, cursor?: string) =>
+      api.listMemoryKeys({ params: { namespace }, query: { cursor } }),
+    getMemory: (namespace: string, key: string) => api.getMemory({ params: { namespace, key } }),
+    putMemory: (namespace: string, key: string, body: Body<"putMemory">) =>
+      api.putMemory({ params: { namespace, key }, body }),
+    deleteMemory: (namespace: string, key: string) => api.deleteMemory({ params: { namespace, key } }),
+
+    getUsage: (query: RouteInput<"getUsage">["query"] = {}) => api.getUsage({ query }),
+    getBudget: () => api.getBudget(),
+    putBudget: (body: Body<"putBudget">) => api.putBudget({ body }),
+
+    systemStatus: async () => normaliseStatus(await api.systemStatus()),
+    redriveDlq: () => api.redriveDeadLetters(),
     /** Public, like the document itself: the reference is readable before anything else loads. */
-    openApi: () => http.get<OpenApiDocument>("/openapi.json", { auth: false }),
+    openApi: async () => (await api.openapi()) as OpenApiDocument,
 
-    listAudit: (cursor?: string) => http.get<Page<AuditEntry>>("/v1/audit", { query: { cursor } }),
+    listAudit: (cursor?: string) => api.listAudit({ query: { cursor } }),
   };
 }
 

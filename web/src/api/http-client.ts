@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import type { RouteRequest } from "#events/client";
 import { ApiError } from "./api-error.ts";
 import type { TokenStore } from "./token-store.ts";
 
@@ -20,23 +21,15 @@ export class HttpClient {
     private readonly tokens: TokenStore,
   ) {}
 
-  get<T>(path: string, options: RequestOptions<T> = {}): Promise<T> {
-    return this.request("GET", path, options);
+  /** A request of the contract's client (`#events/client`): its path already carries the query. */
+  route(request: RouteRequest): Promise<unknown> {
+    return this.request(request.method, request.path, {
+      ...(request.body === undefined ? {} : { body: request.body }),
+      auth: !request.anonymous,
+    });
   }
 
-  post<T>(path: string, body?: unknown, options: RequestOptions<T> = {}): Promise<T> {
-    return this.request("POST", path, { ...options, body });
-  }
-
-  put<T>(path: string, body?: unknown, options: RequestOptions<T> = {}): Promise<T> {
-    return this.request("PUT", path, { ...options, body });
-  }
-
-  delete<T>(path: string, options: RequestOptions<T> = {}): Promise<T> {
-    return this.request("DELETE", path, options);
-  }
-
-  async request<T>(method: string, path: string, options: RequestOptions<T>): Promise<T> {
+  private async request<T>(method: string, path: string, options: RequestOptions<T>): Promise<T> {
     const auth = options.auth ?? true;
     let response = await this.send(method, path, options, auth);
     // An access token can be revoked or expire early (clock skew): refresh once, then give up.

@@ -32,9 +32,17 @@ export function AuditPage() {
       ),
     },
     { header: "Action", cell: (e) => <span className="mono">{e.action}</span> },
-    { header: "Resource", cell: (e) => <span className="mono">{e.resource}</span> },
+    { header: "Resource", cell: (e) => <span className="mono wrap-anywhere">{e.resource}</span> },
     { header: "Status", cell: (e) => e.status, className: "numeric" },
-    { header: "Request", cell: (e) => <span className="mono muted small">{e.requestId}</span> },
+    {
+      header: "Request",
+      // Request ids are long and unbroken: shown cut, whole on hover, so the row keeps its height and Status stays in view.
+      cell: (e) => (
+        <span className="mono muted small truncate" title={e.requestId}>
+          {e.requestId}
+        </span>
+      ),
+    },
   ];
   return (
     <>

@@ -76,7 +76,7 @@ export function SystemPage() {
       <QueryState query={status} label="system status">
         {(s) => (
           <div className="grid-cards">
-            <section className="card" aria-labelledby="queues-title">
+            <section className="card card-wide" aria-labelledby="queues-title">
               <h2 id="queues-title">Queues</h2>
               {s.queues.length === 0 ? (
                 <Empty>No queues reported.</Empty>

@@ -1,10 +1,7 @@
-#!/usr/bin/env node
-// Plain JavaScript, so `npx switchboard` needs no build: tsx's loader is registered for this process and
-// the TypeScript entry (with the package's `#events/...` imports) is imported through it.
-import { register } from "tsx/esm/api";
+// The shell's entry point. `cli/build.mjs` bundles it to `cli/dist/switchboard.mjs`, which `npm install`
+// builds (the `prepare` script) and the package's bin runs: no TypeScript is compiled at run time.
+import { main } from "./main.ts";
 
-register();
-const { main } = await import("./main.ts");
 const interrupt = new AbortController();
 process.once("SIGINT", () => {
   interrupt.abort();

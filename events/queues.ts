@@ -1,0 +1,18 @@
+/**
+ * The queues the functions talk through, by the environment variables that carry their URLs. The manifest
+ * adds how they are deployed (timeouts, retention, consumers); the functions need only these names.
+ */
+export interface QueueContract {
+  name: string;
+  urlEnv: string;
+  dlq: { name: string; urlEnv: string };
+}
+
+/** Carries one `StepMessage` per ready step; its DLQ is the one the dead-letter routes serve. */
+export const STEPS_QUEUE = {
+  name: "steps",
+  urlEnv: "STEPS_QUEUE_URL",
+  dlq: { name: "steps-dlq", urlEnv: "STEPS_DLQ_URL" },
+} as const satisfies QueueContract;
+
+export const QUEUES: readonly QueueContract[] = [STEPS_QUEUE];
