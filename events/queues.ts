@@ -16,3 +16,9 @@ export const STEPS_QUEUE = {
 } as const satisfies QueueContract;
 
 export const QUEUES: readonly QueueContract[] = [STEPS_QUEUE];
+
+/**
+ * The worker Lambda's timeout. Workflow validation refuses a Lambda step whose own limit it cannot give, so
+ * the limit is part of the contract; the manifest deploys the worker with it.
+ */
+export const WORKER_TIMEOUT_SECONDS = 120;

@@ -376,7 +376,10 @@ export const routes = {
     query: PageQuery,
     response: page(Collection),
   }),
-  getCollection: r("GET", "/v1/collections/{name}", all, { summary: "A collection, by name", response: Collection }),
+  getCollection: r("GET", "/v1/collections/{name}", all, {
+    summary: "A collection, by name",
+    response: Collection,
+  }),
   deleteCollection: r("DELETE", "/v1/collections/{name}", writers, {
     summary: "Delete a collection, its index and every document in it",
   }),

@@ -3,7 +3,7 @@
  * (`infra/local/`) both loop over it, so the cloud and the laptop cannot drift apart.
  */
 
-import { STEPS_QUEUE } from "#events/queues";
+import { STEPS_QUEUE, WORKER_TIMEOUT_SECONDS } from "#events/queues";
 import { type ContractRoute, routeList } from "#events/routes";
 
 export type { Role } from "#events/routes";
@@ -95,7 +95,7 @@ export const manifest = {
     worker: {
       entry: "functions/queues/steps.ts",
       description: "Claims and runs workflow steps",
-      timeoutSeconds: 120,
+      timeoutSeconds: WORKER_TIMEOUT_SECONDS,
       memoryMb: 1024,
     },
     dlq: {

@@ -1,5 +1,5 @@
+import { WORKER_TIMEOUT_SECONDS } from "#events/queues";
 import type { WorkflowDefinition, WorkflowNode } from "#events/workflow";
-import { manifest } from "#infra/manifest";
 import { hasExpression, isExpression, validateTemplate } from "#shared/engine/expressions";
 
 /**
@@ -25,8 +25,7 @@ const FARGATE_TYPES = new Set<WorkflowNode["type"]>(["code", "tool", "agent"]);
  * redelivered until it dead-letters, so such a node must run on Fargate.
  */
 export const LAMBDA_STEP_OVERHEAD_SECONDS = 20;
-export const MAX_LAMBDA_STEP_SECONDS =
-  manifest.functions.worker.timeoutSeconds - LAMBDA_STEP_OVERHEAD_SECONDS;
+export const MAX_LAMBDA_STEP_SECONDS = WORKER_TIMEOUT_SECONDS - LAMBDA_STEP_OVERHEAD_SECONDS;
 const SEGMENT = /\{%([\s\S]*?)%\}/g;
 const STEPS_REF = /\$steps\.(`[^`]+`|[A-Za-z_][A-Za-z0-9_]*)/g;
 

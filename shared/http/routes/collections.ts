@@ -1,13 +1,4 @@
-import { PageQuery, page } from "#events/auth";
-import {
-  Collection,
-  CreateCollectionRequest,
-  collectionName,
-  QueryCollectionRequest,
-  QueryCollectionResponse,
-  UpsertDocumentsRequest,
-  UpsertDocumentsResponse,
-} from "#events/collections";
+import { type Collection, collectionName } from "#events/collections";
 import { notFound, validationFailed } from "../../errors.ts";
 import { getCollection } from "../../stores/collections.ts";
 import {

@@ -1,5 +1,3 @@
-import { PageQuery, page } from "#events/auth";
-import { CreateMcpServerRequest, McpServer } from "#events/mcp";
 import { notFound } from "../../errors.ts";
 import { refreshMcpServer, registerMcpServer } from "../../mcp/service.ts";
 import { deleteMcpServer, listMcpServers, resolveMcpServer } from "../../mcp/store.ts";

@@ -1,5 +1,3 @@
-import { PageQuery, page } from "#events/auth";
-import { CreateSessionRequest, Session, SessionWithMessages } from "#events/collections";
 import { createSession, deleteSession, listSessions, sessionWithMessages } from "../../sessions/service.ts";
 import { implementRoutes } from "../api.ts";
 
