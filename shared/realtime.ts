@@ -7,6 +7,7 @@ import {
   deleteConnection,
   putConnection,
   removeSubscription,
+  SubscriptionLimitError,
 } from "./stores/connections.ts";
 import { jobExists, listEvents } from "./stores/jobs.ts";
 
@@ -53,6 +54,20 @@ export async function handleClientMessage(connectionId: string, principal: Princ
     return;
   }
   const msg = result.data;
+  try {
+    await handle(connectionId, principal, msg);
+  } catch (error) {
+    if (!(error instanceof SubscriptionLimitError)) throw error;
+    await send(connectionId, principal, {
+      type: "error",
+      at: at(),
+      code: "LIMIT_EXCEEDED",
+      message: error.message,
+    });
+  }
+}
+
+async function handle(connectionId: string, principal: Principal, msg: ClientMessage): Promise<void> {
   switch (msg.action) {
     case "ping":
       await send(connectionId, principal, { type: "pong", at: at() });

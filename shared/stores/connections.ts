@@ -1,5 +1,6 @@
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { dynamo } from "../aws.ts";
+import { numberEnv } from "../config.ts";
 import { epochSeconds, nowIso, tableName } from "../db.ts";
 import { keys } from "../keys.ts";
 
@@ -40,6 +41,18 @@ export async function putConnection(
  * replay, so the fanout sends only later ones live, and a lagging stream cannot put an old event ahead of
  * the replay.
  */
+/** A connection may follow at most this many targets (jobs, or its tenant's every job) at once. */
+export const maxSubscriptionsPerConnection = () => numberEnv("MAX_SUBSCRIPTIONS_PER_CONNECTION", 100);
+
+export class SubscriptionLimitError extends Error {
+  override name = "SubscriptionLimitError";
+}
+
+/**
+ * `fromSeq`: the job's sequence number when the subscription was made. Events up to it reach the client by
+ * replay, so the fanout sends only later ones live, and a lagging stream cannot put an old event ahead of
+ * the replay. Throws SubscriptionLimitError when the connection already follows the most it may.
+ */
 export async function addSubscription(
   tenantId: string,
   connectionId: string,
@@ -47,6 +60,38 @@ export async function addSubscription(
   fromSeq?: number,
 ) {
   const pk = subscribersPk(tenantId, target);
+  const max = maxSubscriptionsPerConnection();
+  // The connection remembers its subscriptions so $disconnect can remove them without a scan; the same
+  // conditional write holds the per-connection limit, so concurrent subscribes cannot pass it together.
+  try {
+    await dynamo().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: keys.connection(tenantId, connectionId),
+        UpdateExpression: "SET subscriptions = list_append(if_not_exists(subscriptions, :empty), :pk)",
+        ConditionExpression:
+          "attribute_exists(pk) AND NOT contains(subscriptions, :one) AND " +
+          "(attribute_not_exists(subscriptions) OR size(subscriptions) < :max)",
+        ExpressionAttributeValues: { ":empty": [], ":pk": [pk], ":one": pk, ":max": max },
+      }),
+    );
+  } catch (error) {
+    if ((error as Error).name !== "ConditionalCheckFailedException") throw error;
+    const { Item } = await dynamo().send(
+      new GetCommand({
+        TableName: tableName(),
+        Key: keys.connection(tenantId, connectionId),
+        ProjectionExpression: "subscriptions",
+        ConsistentRead: true,
+      }),
+    );
+    const held = (Item?.subscriptions as string[] | undefined) ?? [];
+    if (Item !== undefined && !held.includes(pk) && held.length >= max) {
+      throw new SubscriptionLimitError(
+        `A connection may hold at most ${max} subscriptions (the subscriptions-per-connection limit); unsubscribe from one first`,
+      );
+    }
+  }
   await dynamo().send(
     new PutCommand({
       TableName: tableName(),
@@ -60,29 +105,41 @@ export async function addSubscription(
       },
     }),
   );
-  // The connection remembers its subscriptions so $disconnect can remove them without a scan.
-  await dynamo()
-    .send(
-      new UpdateCommand({
-        TableName: tableName(),
-        Key: keys.connection(tenantId, connectionId),
-        UpdateExpression: "SET subscriptions = list_append(if_not_exists(subscriptions, :empty), :pk)",
-        ConditionExpression: "attribute_exists(pk) AND NOT contains(subscriptions, :one)",
-        ExpressionAttributeValues: { ":empty": [], ":pk": [pk], ":one": pk },
-      }),
-    )
-    .catch((error: Error) => {
-      if (error.name !== "ConditionalCheckFailedException") throw error;
-    });
 }
 
 export async function removeSubscription(tenantId: string, connectionId: string, target: SubscriptionTarget) {
+  const pk = subscribersPk(tenantId, target);
   await dynamo().send(
-    new DeleteCommand({
-      TableName: tableName(),
-      Key: keys.subscription(subscribersPk(tenantId, target), connectionId),
-    }),
+    new DeleteCommand({ TableName: tableName(), Key: keys.subscription(pk, connectionId) }),
   );
+  // Give the slot back: DynamoDB removes list entries by position, so find it and remove it only if that
+  // position still holds it (a concurrent change makes the condition fail, and the next read tries again).
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const { Item } = await dynamo().send(
+      new GetCommand({
+        TableName: tableName(),
+        Key: keys.connection(tenantId, connectionId),
+        ProjectionExpression: "subscriptions",
+        ConsistentRead: true,
+      }),
+    );
+    const index = ((Item?.subscriptions as string[] | undefined) ?? []).indexOf(pk);
+    if (index < 0) return;
+    try {
+      await dynamo().send(
+        new UpdateCommand({
+          TableName: tableName(),
+          Key: keys.connection(tenantId, connectionId),
+          UpdateExpression: `REMOVE subscriptions[${index}]`,
+          ConditionExpression: `subscriptions[${index}] = :pk`,
+          ExpressionAttributeValues: { ":pk": pk },
+        }),
+      );
+      return;
+    } catch (error) {
+      if ((error as Error).name !== "ConditionalCheckFailedException") throw error;
+    }
+  }
 }
 
 export async function deleteConnection(tenantId: string, connectionId: string): Promise<void> {

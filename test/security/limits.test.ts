@@ -11,16 +11,19 @@ import { MAX_BODY_BYTES } from "#shared/http/api";
 import { type Platform, SocketClient, startPlatform } from "../support/platform.ts";
 
 const CONNECTIONS = 3;
+const SUBSCRIPTIONS = 3;
 let platform: Platform;
 
 beforeAll(async () => {
   // Small, so the test reaches it; the default is in the README.
   process.env.MAX_CONNECTIONS_PER_TENANT = String(CONNECTIONS);
+  process.env.MAX_SUBSCRIPTIONS_PER_CONNECTION = String(SUBSCRIPTIONS);
   platform = await startPlatform();
 });
 
 afterAll(async () => {
   delete process.env.MAX_CONNECTIONS_PER_TENANT;
+  delete process.env.MAX_SUBSCRIPTIONS_PER_CONNECTION;
   await platform?.stop();
 });
 
@@ -178,6 +181,37 @@ describe("WebSocket limits", () => {
     const closed = new Promise<number>((resolve) => client.socket.once("close", (code) => resolve(code)));
     client.socket.send("x".repeat(128 * 1024 + 1));
     expect(await closed).toBe(1009);
+  });
+
+  it("subscriptions per connection: past the limit a subscribe answers LIMIT_EXCEEDED and adds nothing", async () => {
+    const client = await SocketClient.open(platform.wsUrl, platform.token);
+    try {
+      const jobs: string[] = [];
+      for (let i = 0; i < SUBSCRIPTIONS + 1; i++) {
+        const created = await platform.api<any>("POST", "/v1/jobs", {
+          workflow: { name: `sub-${i}`, nodes: [{ id: "a", type: "code", code: "return 1" }] },
+        });
+        jobs.push(created.body.jobId);
+      }
+      for (const jobId of jobs.slice(0, SUBSCRIPTIONS)) {
+        client.send({ action: "subscribe", jobId });
+        await client.waitFor((m) => m.type === "subscribed" && m.jobId === jobId);
+      }
+      // Subscribing again to one already held is not a new subscription.
+      client.send({ action: "subscribe", jobId: jobs[0] });
+      await client.waitFor((m) => m.type === "subscribed" && m.jobId === jobs[0]);
+      client.send({ action: "subscribe", jobId: jobs[SUBSCRIPTIONS] });
+      const refused = await client.waitFor((m) => m.type === "error");
+      expect(refused.code).toBe("LIMIT_EXCEEDED");
+      expect(refused.message).toContain(`at most ${SUBSCRIPTIONS} subscriptions`);
+      // Giving one back makes room.
+      client.send({ action: "unsubscribe", jobId: jobs[1] });
+      await client.waitFor((m) => m.type === "unsubscribed" && m.jobId === jobs[1]);
+      client.send({ action: "subscribe", jobId: jobs[SUBSCRIPTIONS] });
+      await client.waitFor((m) => m.type === "subscribed" && m.jobId === jobs[SUBSCRIPTIONS]);
+    } finally {
+      client.socket.close();
+    }
   });
 
   it(`connections per tenant: past the limit the handshake is refused with 429`, async () => {
