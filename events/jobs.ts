@@ -27,7 +27,16 @@ export const StepStatus = z.enum([
 export type StepStatus = z.infer<typeof StepStatus>;
 export const TERMINAL_STEP_STATUSES: readonly StepStatus[] = ["succeeded", "failed", "skipped", "cancelled"];
 
-export const StepError = z.object({ code: z.string(), message: z.string() });
+export const StepError = z.object({
+  code: z.string(),
+  message: z.string(),
+  full: z
+    .unknown()
+    .optional()
+    .describe(
+      "The whole message when `message` had to be cut to the error limit (a claim-check pointer when large)",
+    ),
+});
 export type StepError = z.infer<typeof StepError>;
 
 export const CreateJobRequest = z

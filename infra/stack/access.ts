@@ -55,6 +55,8 @@ export const functionAccess = {
     userSchedules: "manage",
     // Cancelling a job, or a decision that fails it, stops its running step tasks.
     tasks: "stop",
+    // Collections embed their documents and queries with the collection's provider (Titan on Bedrock).
+    models: "invoke",
     vectors: "manage",
   },
   // Writes `lastUsedAt` on API keys, hence rw.
@@ -74,9 +76,11 @@ export const functionAccess = {
   // Consuming the DLQ is granted by its event source mapping. Failing a step reads and writes the job's
   // payloads, may stop the job's other tasks, and sends the steps that become ready after it (an error
   // edge or a join that tolerates failure), like the worker does.
-  dlq: { table: "rw", queues: { steps: "send" }, payloads: "rw", tasks: "stop" },
+  // The DLQ consumer, the sweeper and the schedule function carry the step runners' code, the collections'
+  // embedder among it, and the permissions test holds each role to every AWS call its bundle can make.
+  dlq: { table: "rw", queues: { steps: "send" }, payloads: "rw", tasks: "stop", models: "invoke" },
   fanout: { table: "rw", connections: "manage" },
-  sweeper: { table: "rw", queues: { steps: "send" }, payloads: "rw", tasks: "stop" },
+  sweeper: { table: "rw", queues: { steps: "send" }, payloads: "rw", tasks: "stop", models: "invoke" },
   // Starts the job a user schedule names, like POST /v1/jobs does (a large input goes to the payload bucket);
   // a start that fails the job at once stops whatever tasks it has, as every engine commit may.
   schedule: {
@@ -85,6 +89,7 @@ export const functionAccess = {
     payloads: "rw",
     userSchedules: "target",
     tasks: "stop",
+    models: "invoke",
   },
 } as const satisfies Record<FunctionName, Access>;
 

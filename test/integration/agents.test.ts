@@ -381,7 +381,15 @@ describe("agents, tools and secrets as resources", () => {
     const tools = await platform.api("GET", "/v1/tools");
     expect(
       tools.body.items.filter((t: { builtIn: boolean }) => t.builtIn).map((t: { name: string }) => t.name),
-    ).toEqual(["http_request", "memory_get", "memory_put", "memory_delete", "code"]);
+    ).toEqual([
+      "http_request",
+      "memory_get",
+      "memory_put",
+      "memory_delete",
+      "vector_search",
+      "vector_upsert",
+      "code",
+    ]);
     expect(tools.body.items).toContainEqual(
       expect.objectContaining({ name: "get_item", type: "http", builtIn: false }),
     );

@@ -7,6 +7,7 @@
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startEverythingServer } from "../support/mcp-servers.ts";
 import {
   ADMIN_EMAIL,
   ADMIN_PASSWORD,
@@ -293,6 +294,57 @@ describe("every operation answers as the document says", () => {
     await call("updateTool", { params: { id: tool.body.id }, body: { ...toolBody, description: "e" } });
     expect((await call("deleteTool", { params: { id: "http_request" } })).status).toBe(409);
     expect((await call("deleteTool", { params: { id: tool.body.id } })).status).toBe(204);
+
+    // MCP servers, against a real one on loopback.
+    const everything = await startEverythingServer();
+    try {
+      process.env.SWITCHBOARD_ALLOW_HOSTS = [process.env.SWITCHBOARD_ALLOW_HOSTS, everything.hostPort]
+        .filter((entry) => entry !== undefined && entry !== "")
+        .join(",");
+      const server = await call("createMcpServer", { body: { name: "contract-mcp", url: everything.url } });
+      expect(server.status).toBe(201);
+      expect(
+        (await call("createMcpServer", { body: { name: "contract-mcp", url: everything.url } })).status,
+      ).toBe(409);
+      await call("listMcpServers");
+      await call("getMcpServer", { params: { id: server.body.id } });
+      expect((await call("refreshMcpServer", { params: { id: server.body.id } })).status).toBe(200);
+      expect((await call("deleteMcpServer", { params: { id: server.body.id } })).status).toBe(204);
+      expect((await call("getMcpServer", { params: { id: server.body.id } })).status).toBe(404);
+    } finally {
+      await everything.stop();
+    }
+
+    // Collections and sessions, with the built-in embedder.
+    const collection = await call("createCollection", {
+      body: { name: "contract-docs", embedding: { provider: "local" } },
+    });
+    expect(collection.status).toBe(201);
+    await call("listCollections");
+    await call("getCollection", { params: { name: "contract-docs" } });
+    await call("upsertDocuments", {
+      params: { name: "contract-docs" },
+      body: {
+        documents: [{ id: "d1", text: "Refunds are paid within five days.", metadata: { kind: "faq" } }],
+      },
+    });
+    const matches = await call("queryCollection", {
+      params: { name: "contract-docs" },
+      body: { text: "refunds" },
+    });
+    expect(matches.body.matches[0].id).toBe("d1");
+    expect(
+      (await call("deleteDocument", { params: { name: "contract-docs", documentId: "d1" } })).status,
+    ).toBe(204);
+    expect((await call("deleteCollection", { params: { name: "contract-docs" } })).status).toBe(204);
+    const sessionAgent = await call("createAgent", {
+      body: { name: "contract-session-agent", provider: "scripted", model: "m" },
+    });
+    const session = await call("createSession", { body: { agent: sessionAgent.body.id } });
+    expect(session.status).toBe(201);
+    await call("listSessions");
+    expect((await call("getSession", { params: { id: session.body.id } })).body.messages).toEqual([]);
+    expect((await call("deleteSession", { params: { id: session.body.id } })).status).toBe(204);
 
     expect(
       (await call("createSecret", { body: { name: "contract-key", value: "s3cret-value" } })).status,

@@ -32,7 +32,11 @@ describe("one job's whole path on the twin", () => {
 
     const submitted = await platform.api("POST", "/v1/jobs", { workflow: doubling, input: { n: 21 } });
     expect(submitted.status).toBe(202);
-    expect(submitted.body).toEqual({ jobId: expect.stringMatching(/^j_/), status: "queued" });
+    expect(submitted.body).toEqual({
+      id: expect.stringMatching(/^j_/),
+      jobId: submitted.body.id,
+      status: "queued",
+    });
     const { jobId } = submitted.body;
 
     const done = await socket.waitFor(

@@ -77,6 +77,28 @@ const fixtures: Record<string, Make> = {
     );
     return { id: server.id };
   },
+  collections: async (p) => {
+    await expectOk(
+      p.api("POST", "/v1/collections", { name: "alpha-docs", embedding: { provider: "local" } }),
+      201,
+    );
+    await expectOk(
+      p.api("PUT", "/v1/collections/alpha-docs/documents", { documents: [{ id: "alphaDoc", text: MARKER }] }),
+      200,
+    );
+    return { name: "alpha-docs", documentId: "alphaDoc" };
+  },
+  sessions: async (p) => {
+    const agent = await expectOk(
+      p.api("POST", "/v1/agents", { name: "alphaSessionAgent", provider: "scripted", model: "m" }),
+      201,
+    );
+    const session = await expectOk(
+      p.api("POST", "/v1/sessions", { agent: agent.id, metadata: { MARKER } }),
+      201,
+    );
+    return { id: session.id };
+  },
   secrets: async (p) => {
     await expectOk(p.api("POST", "/v1/secrets", { name: "alphaSecret", value: MARKER }), 201);
     return { name: "alphaSecret" };
@@ -131,6 +153,8 @@ const bodies: Record<string, unknown> = {
   updateSchedule: { enabled: false },
   decideApproval: { decision: "approve" },
   putMemory: { value: "beta" },
+  upsertDocuments: { documents: [{ id: "betaDoc", text: "beta" }] },
+  queryCollection: { text: "beta" },
 };
 
 /**

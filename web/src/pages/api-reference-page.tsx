@@ -36,16 +36,28 @@ function schemaOf(content: Record<string, { schema?: unknown }> | undefined): un
   return content?.["application/json"]?.schema;
 }
 
-function success(op: OpenApiOperation): { status: string; schema: unknown } | undefined {
-  const status = Object.keys(op.responses ?? {}).find((code) => code.startsWith("2"));
-  if (status === undefined) return undefined;
-  return { status, schema: schemaOf(op.responses?.[status]?.content) };
+type Schemas = Record<string, unknown>;
+
+/** A named schema is shown with its definition, so a reader need not look it up in `components`. */
+function resolved(schema: unknown, schemas: Schemas): unknown {
+  const ref = (schema as { $ref?: unknown } | undefined)?.$ref;
+  if (typeof ref !== "string" || !ref.startsWith("#/components/schemas/")) return schema;
+  const name = ref.slice("#/components/schemas/".length);
+  const definition = schemas[name];
+  return definition === undefined ? schema : { title: name, ...(definition as object) };
 }
 
-function OperationCard({ method, path, op }: Operation) {
+/** Every success answer: a route may have more than one (POST /v1/jobs: 202 new, 200 idempotent repeat). */
+function successes(op: OpenApiOperation, schemas: Schemas): { status: string; schema: unknown }[] {
+  return Object.keys(op.responses ?? {})
+    .filter((code) => code.startsWith("2"))
+    .map((status) => ({ status, schema: resolved(schemaOf(op.responses?.[status]?.content), schemas) }));
+}
+
+function OperationCard({ method, path, op, schemas }: Operation & { schemas: Schemas }) {
   const roles = op["x-roles"];
-  const body = schemaOf(op.requestBody?.content);
-  const ok = success(op);
+  const body = resolved(schemaOf(op.requestBody?.content), schemas);
+  const ok = successes(op, schemas);
   const params = op.parameters ?? [];
   const id = `op-${op.operationId ?? `${method}-${path}`}`;
   return (
@@ -76,12 +88,12 @@ function OperationCard({ method, path, op }: Operation) {
           <JsonView value={body} label="Request body" />
         </details>
       )}
-      {ok !== undefined && (
-        <details className="api-schema">
-          <summary>Response {ok.status}</summary>
-          <JsonView value={ok.schema} label="Response schema" />
+      {ok.map((response) => (
+        <details key={response.status} className="api-schema">
+          <summary>Response {response.status}</summary>
+          <JsonView value={response.schema} label={`Response ${response.status} schema`} />
         </details>
-      )}
+      ))}
     </article>
   );
 }
@@ -99,6 +111,8 @@ export function ApiReferencePage() {
       <QueryState query={doc} label="the API reference">
         {(d) => {
           const groups = grouped(d);
+          const schemas = ((d as { components?: { schemas?: Schemas } }).components?.schemas ??
+            {}) as Schemas;
           if (groups.length === 0) return <Empty>The API document lists no operations.</Empty>;
           return (
             <div className="stack">
@@ -111,7 +125,11 @@ export function ApiReferencePage() {
                     </h2>
                     <div className="stack">
                       {operations.map((operation) => (
-                        <OperationCard key={`${operation.method} ${operation.path}`} {...operation} />
+                        <OperationCard
+                          key={`${operation.method} ${operation.path}`}
+                          {...operation}
+                          schemas={schemas}
+                        />
                       ))}
                     </div>
                   </section>
