@@ -97,7 +97,7 @@ export async function handleClientMessage(connectionId: string, principal: Princ
       if (msg.since !== undefined) {
         let since = msg.since;
         while (since < until) {
-          const page = await listEvents(principal.tenantId, msg.jobId, since, 500);
+          const page = await listEvents(principal.tenantId, msg.jobId, since, 500, until);
           const events = page.items.filter((event) => event.seq <= until);
           for (const event of events) {
             if (!(await send(connectionId, principal, event))) return;
