@@ -102,6 +102,7 @@ async function startFauxqsOn(preferred: number | undefined): Promise<FauxqsServe
 /** Runs the whole platform on loopback: the same handlers as in AWS, behind local stand-ins for each service. */
 export async function startTwin(options: TwinOptions = {}): Promise<Twin> {
   const started = performance.now();
+  const startedAt = new Date();
   const log = createLogger({ quiet: options.quiet });
   const dataDir = resolve(options.dataDir ?? ".data");
   await ensureDataDir(dataDir);
@@ -287,6 +288,14 @@ export async function startTwin(options: TwinOptions = {}): Promise<Twin> {
       log: log.child("schedule"),
     });
     stops.push(() => schedules.stop());
+    // Whatever ran steps before this start is gone, and the queues' messages with it (they live in memory):
+    // the recovery sweep sends the interrupted attempts again now rather than after their leases run out.
+    const recovery = functions
+      .invoke("sweeper", { detail: { restartedAt: startedAt.toISOString() } })
+      .catch((error) =>
+        log.error("the recovery sweep failed; the scheduled sweeps will heal instead", error),
+      );
+    stops.push(() => recovery.then(() => undefined));
     const userSchedules = startSchedulerFiring({ scheduler, functions, log: log.child("scheduler") });
     stops.push(() => userSchedules.stop());
 

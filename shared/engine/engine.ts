@@ -807,9 +807,15 @@ function onTaskStarted(t: Turn, e: StepEvent<"taskStarted">): boolean {
 
 /** The attempt's message went missing: send it again (a wait only for the time it has left). */
 function onRequeue(t: Turn, e: StepEvent<"requeue">): boolean {
-  const found = liveStep(t, e, ["queued", "waiting"]);
+  const found = liveStep(t, e, e.workerLost ? ["queued", "waiting", "running"] : ["queued", "waiting"]);
   if (!found) return false;
   const [, step] = found;
+  if (step.status === "running") {
+    if (step.taskArn !== undefined) return false;
+    step.status = "queued";
+    delete step.startedAt;
+    delete step.leaseUntil;
+  }
   let delaySeconds = 0;
   step.requeues = (step.requeues ?? 0) + 1;
   if (step.status === "queued") {

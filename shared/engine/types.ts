@@ -73,8 +73,12 @@ export type EngineEvent =
   | { type: "renewLease"; nodeId: string; itemIndex?: number; attempt: number; leaseSeconds: number }
   /** A fargate attempt's ECS task started. */
   | { type: "taskStarted"; nodeId: string; itemIndex?: number; attempt: number; taskArn: string }
-  /** A queued or waiting attempt's message was lost (the sweeper found it past due): send it again. */
-  | { type: "requeue"; nodeId: string; itemIndex?: number; attempt: number }
+  /**
+   * A queued or waiting attempt's message was lost (the sweeper found it past due): send it again. With
+   * `workerLost`, a running attempt goes back to the queue too: everything that ran it is known to be gone
+   * (the platform restarted), so the same attempt runs again, with the same idempotency key.
+   */
+  | { type: "requeue"; nodeId: string; itemIndex?: number; attempt: number; workerLost?: boolean }
   /**
    * The attempt's message exhausted its receives. Unlike `stepFailed`, it applies to a queued step too: the
    * message never got as far as a claim.

@@ -27,8 +27,32 @@ const note = (message: string, nodeId?: string): NewTimelineEvent => ({
 function dueEvent(
   state: JobState,
   now: Date,
+  restartedAt?: Date,
 ): { event: EngineEvent; counter: keyof SweepReport; why: NewTimelineEvent } | undefined {
   if (isTerminalJob(state.status)) return undefined;
+  if (restartedAt !== undefined) {
+    const before = (iso: string | undefined) => iso !== undefined && Date.parse(iso) < restartedAt.getTime();
+    for (const step of Object.values(state.steps)) {
+      const lost =
+        (step.status === "queued" && before(step.queuedAt)) ||
+        (step.status === "running" && step.taskArn === undefined && before(step.startedAt));
+      if (!lost) continue;
+      return {
+        event: {
+          type: "requeue",
+          nodeId: step.nodeId,
+          ...(step.itemIndex === undefined ? {} : { itemIndex: step.itemIndex }),
+          attempt: step.attempt,
+          workerLost: true,
+        },
+        counter: "requeued",
+        why: note(
+          `The platform restarted while the step was ${step.status}; attempt ${step.attempt} was sent again`,
+          step.nodeId,
+        ),
+      };
+    }
+  }
   const deadline = jobDeadline(state);
   if (deadline !== undefined && Date.parse(deadline) <= now.getTime()) {
     return {
@@ -72,12 +96,18 @@ function dueEvent(
 }
 
 /** Heals one job: everything due on it, one engine event (and one commit) at a time. */
-async function healJob(tenantId: string, jobId: string, now: Date, report: SweepReport): Promise<void> {
+async function healJob(
+  tenantId: string,
+  jobId: string,
+  now: Date,
+  report: SweepReport,
+  restartedAt?: Date,
+): Promise<void> {
   for (let round = 0; round < 1000; round++) {
     let counter: keyof SweepReport | undefined;
     const outcome = await decideAndCommit(tenantId, jobId, async ({ state }) => {
       counter = undefined;
-      const due = dueEvent(state, now);
+      const due = dueEvent(state, now, restartedAt);
       if (due === undefined) return undefined;
       counter = due.counter;
       return { decision: await decide(state, due.event, now), extraEvents: [due.why], result: undefined };
@@ -87,26 +117,48 @@ async function healJob(tenantId: string, jobId: string, now: Date, report: Sweep
   }
 }
 
+export interface SweepOptions {
+  limitPerShard?: number;
+  /**
+   * The platform restarted at this time, after everything that ran steps died with their messages (a crash of
+   * the whole local twin): every job on the index is looked at now, and its attempts that were queued or
+   * running before the restart are sent again, without waiting for their leases or due times.
+   */
+  restartedAt?: Date;
+}
+
 /**
  * Heals what at-least-once delivery cannot: expired leases, lost messages, waits whose message vanished,
  * and jobs past their timeout. It reads only the sweep index, where each active job has one entry keyed by
  * the first time something on it falls due, never the whole table.
  */
-export async function sweep(now = new Date(), limitPerShard = 100): Promise<SweepReport> {
+export async function sweep(now = new Date(), options: SweepOptions = {}): Promise<SweepReport> {
   const report: SweepReport = { requeued: 0, leasesExpired: 0, waitsResumed: 0, timedOut: 0 };
+  const { restartedAt, limitPerShard = 100 } = options;
+  // After a restart every entry counts, due or not: "~" sorts after every time.
+  const upTo = restartedAt === undefined ? now.toISOString() : "~";
   for (let shard = 0; shard < SWEEP_SHARDS; shard++) {
-    const page = await dynamo().send(
-      new QueryCommand({
-        TableName: tableName(),
-        IndexName: "gsi4",
-        KeyConditionExpression: "gsi4pk = :pk AND gsi4sk < :now",
-        ExpressionAttributeValues: { ":pk": `SWEEP#${shard}`, ":now": now.toISOString() },
-        Limit: limitPerShard,
-      }),
-    );
-    for (const item of page.Items ?? []) {
+    const items: Record<string, unknown>[] = [];
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await dynamo().send(
+        new QueryCommand({
+          TableName: tableName(),
+          IndexName: "gsi4",
+          KeyConditionExpression: "gsi4pk = :pk AND gsi4sk < :now",
+          ExpressionAttributeValues: { ":pk": `SWEEP#${shard}`, ":now": upTo },
+          ...(restartedAt === undefined ? { Limit: limitPerShard } : {}),
+          ExclusiveStartKey,
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      // A scheduled sweep takes one page per shard; the next run takes the rest.
+      ExclusiveStartKey = restartedAt === undefined ? undefined : page.LastEvaluatedKey;
+    } while (ExclusiveStartKey !== undefined);
+    for (const item of items) {
       try {
-        if (item.type === "job") await healJob(String(item.tenantId), String(item.id), now, report);
+        if (item.type === "job")
+          await healJob(String(item.tenantId), String(item.id), now, report, restartedAt);
         // Approvals: expiry (onTimeout), steps that stopped waiting, and resolutions not yet delivered.
         else if (item.type === "approval") await sweepApproval(String(item.tenantId), String(item.id), now);
       } catch (error) {
