@@ -3,6 +3,7 @@ import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { DynamoDBRecord } from "aws-lambda";
 import { TimelineEvent } from "#events/timeline";
+import type { ServerMessage } from "#events/ws";
 import { dynamo } from "./aws.ts";
 import { tableName } from "./db.ts";
 import { isConditionalCheckFailed } from "./errors.ts";
@@ -42,6 +43,35 @@ export function eventsOfRecord(record: DynamoDBRecord): TimelineEvent[] {
       });
   }
   return events;
+}
+
+/** WebSocket messages are billed per 32 KB: a batch frame stays within one unit where it can. */
+const FRAME_BYTES = 32 * 1024;
+
+/** The events as batch frames of at most FRAME_BYTES each (a single larger event gets a frame of its own). */
+export function batchFrames(jobId: string, events: TimelineEvent[]): ServerMessage[] {
+  const frames: ServerMessage[] = [];
+  let current: TimelineEvent[] = [];
+  let bytes = 0;
+  const flush = () => {
+    if (current.length > 0)
+      frames.push({
+        type: "batch",
+        at: current.at(-1)?.at ?? new Date().toISOString(),
+        jobId,
+        events: current,
+      });
+    current = [];
+    bytes = 0;
+  };
+  for (const event of events) {
+    const size = Buffer.byteLength(JSON.stringify(event), "utf8") + 1;
+    if (bytes + size > FRAME_BYTES - 128) flush();
+    current.push(event);
+    bytes += size;
+  }
+  flush();
+  return frames;
 }
 
 function summaryChanged(
@@ -95,10 +125,11 @@ export async function publishJobRecords(records: DynamoDBRecord[]): Promise<numb
   const subscribers = await subscribersOf(tenantId, jobId);
   let sent = 0;
   await Promise.all(
-    subscribers.map(async ({ connectionId, fromSeq }) => {
-      for (const event of events) {
-        if (event.seq <= fromSeq) continue;
-        if ((await sendToConnection(connectionId, event)) === "sent") sent++;
+    subscribers.map(async ({ connectionId, fromSeq, batch }) => {
+      const fresh = events.filter((event) => event.seq > fromSeq);
+      const frames: ServerMessage[] = batch ? batchFrames(jobId, fresh) : fresh;
+      for (const frame of frames) {
+        if ((await sendToConnection(connectionId, frame)) === "sent") sent++;
         else {
           await deleteConnection(tenantId, connectionId);
           return;

@@ -71,7 +71,7 @@ export async function handleClientMessage(connectionId: string, principal: Princ
       return;
     case "subscribe": {
       if (!("jobId" in msg)) {
-        await addSubscription(principal.tenantId, connectionId, { all: true });
+        await addSubscription(principal.tenantId, connectionId, { all: true }, undefined, msg.batch);
         await send(connectionId, principal, { type: "subscribed", at: at(), all: true });
         return;
       }
@@ -86,7 +86,7 @@ export async function handleClientMessage(connectionId: string, principal: Princ
         });
         return;
       }
-      await addSubscription(principal.tenantId, connectionId, { jobId: msg.jobId }, job.seq);
+      await addSubscription(principal.tenantId, connectionId, { jobId: msg.jobId }, job.seq, msg.batch);
       // Events written between the first read and the subscription are replayed too; the fanout may also
       // send those, which clients drop by seq.
       const until = (await jobExists(principal.tenantId, msg.jobId))?.seq ?? job.seq;
