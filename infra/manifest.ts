@@ -215,6 +215,9 @@ export const manifest = {
       route("getSchedule", "GET", "/v1/schedules/{id}", allRoles),
       route("updateSchedule", "PATCH", "/v1/schedules/{id}", writers),
       route("deleteSchedule", "DELETE", "/v1/schedules/{id}", writers),
+      // Tenant controls: everyone may read them (clients adapt to owner-only access); admins change them.
+      route("getTenantSettings", "GET", "/v1/tenant/settings", allRoles),
+      route("putTenantSettings", "PUT", "/v1/tenant/settings", admins),
     ] satisfies HttpRoute[],
   },
 

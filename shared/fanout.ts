@@ -2,6 +2,7 @@ import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { DynamoDBRecord } from "aws-lambda";
 import { TimelineEvent } from "#events/timeline";
+import { subscribersAllowed } from "./auth/ownership.ts";
 import { logger } from "./observability.ts";
 import { sendToConnection } from "./sockets.ts";
 import { deleteConnection, subscribersOf } from "./stores/connections.ts";
@@ -18,7 +19,11 @@ export async function publishEvent(record: DynamoDBRecord): Promise<number> {
     return 0;
   }
   const tenantId = String(item.tenantId);
-  const subscribers = await subscribersOf(tenantId, parsed.data.jobId);
+  const subscribers = await subscribersAllowed(
+    tenantId,
+    parsed.data.jobId,
+    await subscribersOf(tenantId, parsed.data.jobId),
+  );
   let sent = 0;
   await Promise.all(
     subscribers.map(async ({ connectionId, fromSeq }) => {

@@ -1,4 +1,5 @@
 import { ClientMessage, type ServerMessage } from "#events/ws";
+import { accessScope, mayAccess } from "./auth/ownership.ts";
 import type { Principal } from "./http/api.ts";
 import { logger } from "./observability.ts";
 import { sendToConnection } from "./sockets.ts";
@@ -8,6 +9,7 @@ import {
   putConnection,
   removeSubscription,
 } from "./stores/connections.ts";
+import { creatorOf } from "./stores/creators.ts";
 import { jobExists, listEvents } from "./stores/jobs.ts";
 
 const at = () => new Date().toISOString();
@@ -70,14 +72,19 @@ export async function handleClientMessage(connectionId: string, principal: Princ
       });
       return;
     case "subscribe": {
+      const scope = await accessScope(principal);
       if (!("jobId" in msg)) {
-        await addSubscription(principal.tenantId, connectionId, { all: true });
+        await addSubscription(principal.tenantId, connectionId, { all: true }, undefined, scope.ownerId);
         await send(connectionId, principal, { type: "subscribed", at: at(), all: true });
         return;
       }
       // Another tenant's job looks exactly like a job that does not exist.
+      // So does, under owner-only access, a job someone else started.
       const job = await jobExists(principal.tenantId, msg.jobId);
-      if (job === undefined) {
+      const allowed =
+        scope.ownerId === undefined ||
+        mayAccess(scope, await creatorOf("job", principal.tenantId, msg.jobId));
+      if (job === undefined || !allowed) {
         await send(connectionId, principal, {
           type: "error",
           at: at(),

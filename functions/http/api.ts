@@ -11,6 +11,7 @@ import { memoryRoutes } from "#shared/http/routes/memory";
 import { scheduleRoutes } from "#shared/http/routes/schedules";
 import { secretRoutes } from "#shared/http/routes/secrets";
 import { systemRoutes } from "#shared/http/routes/system";
+import { tenantSettingsRoutes } from "#shared/http/routes/tenant-settings";
 import { toolRoutes } from "#shared/http/routes/tools";
 import { usageRoutes } from "#shared/http/routes/usage";
 import { workflowRoutes } from "#shared/http/routes/workflows";
@@ -31,6 +32,7 @@ export const routes: RouteTable = {
   ...workflowRoutes,
   ...approvalRoutes,
   ...scheduleRoutes,
+  ...tenantSettingsRoutes,
 };
 
 routes.openapi = defineRoute({

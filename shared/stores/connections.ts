@@ -45,6 +45,8 @@ export async function addSubscription(
   connectionId: string,
   target: SubscriptionTarget,
   fromSeq?: number,
+  /** A tenant-wide subscription of a caller limited to its own jobs (owner-only access). */
+  ownerId?: string,
 ) {
   const pk = subscribersPk(tenantId, target);
   await dynamo().send(
@@ -56,6 +58,7 @@ export async function addSubscription(
         tenantId,
         connectionId,
         ...(fromSeq === undefined ? {} : { fromSeq }),
+        ...(ownerId === undefined ? {} : { ownerId }),
         ttl: epochSeconds() + CONNECTION_TTL_SECONDS,
       },
     }),
@@ -104,6 +107,8 @@ export interface Subscriber {
   connectionId: string;
   /** Send only events after this sequence number (earlier ones were replayed). */
   fromSeq: number;
+  /** Send only events of jobs this principal created: an `all` subscription under owner-only access. */
+  ownerId?: string;
 }
 
 /**
@@ -111,8 +116,10 @@ export interface Subscriber {
  * stored before an event was written is always found for it.
  */
 export async function subscribersOf(tenantId: string, jobId: string): Promise<Subscriber[]> {
+  // The job's own subscribers first: their access was checked when they subscribed, so a connection that
+  // holds both kinds is not restricted by its tenant-wide one.
   const partitions = [keys.jobSubscribers(tenantId, jobId), keys.tenantSubscribers(tenantId)];
-  const found = new Map<string, number>();
+  const found = new Map<string, Subscriber>();
   const now = epochSeconds();
   for (const pk of partitions) {
     let ExclusiveStartKey: Record<string, unknown> | undefined;
@@ -131,11 +138,17 @@ export async function subscribersOf(tenantId: string, jobId: string): Promise<Su
         if (typeof item.ttl === "number" && item.ttl < now) continue;
         const id = String(item.connectionId);
         const fromSeq = typeof item.fromSeq === "number" ? item.fromSeq : 0;
+        const ownerId = typeof item.ownerId === "string" ? item.ownerId : undefined;
+        const seen = found.get(id);
         // Subscribed both to the job and to the tenant: the tenant-wide subscription sends everything.
-        found.set(id, Math.min(found.get(id) ?? fromSeq, fromSeq));
+        found.set(id, {
+          connectionId: id,
+          fromSeq: Math.min(seen?.fromSeq ?? fromSeq, fromSeq),
+          ...(ownerId !== undefined && (seen === undefined || seen.ownerId !== undefined) ? { ownerId } : {}),
+        });
       }
       ExclusiveStartKey = page.LastEvaluatedKey;
     } while (ExclusiveStartKey !== undefined);
   }
-  return [...found].map(([connectionId, fromSeq]) => ({ connectionId, fromSeq }));
+  return [...found.values()];
 }

@@ -9,7 +9,7 @@ import { isTransactionConflict } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { keys } from "../keys.ts";
 import { hydrate, offload } from "../payloads.ts";
-import { newestFirst } from "./page.ts";
+import { allOf, createdByFilter, newestFirst } from "./page.ts";
 
 /** Timeline events are kept this long, then DynamoDB's TTL removes them. */
 export const EVENT_TTL_SECONDS = 30 * 24 * 3600;
@@ -596,6 +596,8 @@ export async function getJobWithSteps(
 export interface ListJobsOptions {
   status?: JobStatus;
   workflowId?: string;
+  /** Only the jobs this principal started (owner-only access). */
+  createdBy?: string;
   cursor?: string;
   limit: number;
 }
@@ -620,9 +622,12 @@ export async function listJobs(
     cursor: options.cursor,
     limit: options.limit,
     map: toJob,
-    ...(options.status !== undefined && options.workflowId !== undefined
-      ? { filter: { expression: "workflowId = :workflowId", values: { ":workflowId": options.workflowId } } }
-      : {}),
+    filter: allOf(
+      options.status !== undefined && options.workflowId !== undefined
+        ? { expression: "workflowId = :workflowId", values: { ":workflowId": options.workflowId } }
+        : undefined,
+      createdByFilter(options.createdBy),
+    ),
   });
 }
 

@@ -1,10 +1,11 @@
 import { Agent, CreateAgentRequest, UpdateAgentRequest } from "#events/agents";
 import { PageQuery, page } from "#events/auth";
-import { notFound, validationFailed } from "../../errors.ts";
+import { accessScope, visibleOrNotFound } from "../../auth/ownership.ts";
+import { validationFailed } from "../../errors.ts";
 import { createAgent, deleteAgent, listAgents, resolveAgent, updateAgent } from "../../stores/agents.ts";
 import { checkDestination, EgressError } from "../../tools/egress.ts";
 import { toolNames } from "../../tools/registry.ts";
-import { defineRoute, type RouteTable } from "../api.ts";
+import { defineRoute, type Principal, type RouteTable } from "../api.ts";
 
 /**
  * Checks what the schema cannot: the tools exist, a scripted agent only calls tools it lists, and a
@@ -42,6 +43,13 @@ async function checkAgent(tenantId: string, body: CreateAgentRequest): Promise<v
   if (problems.length > 0) throw validationFailed("The agent is not valid", problems);
 }
 
+/** Under owner-only access, an agent another user created is not found; unrestricted callers skip the read. */
+async function requireAgent(principal: Principal, id: string): Promise<void> {
+  const scope = await accessScope(principal);
+  if (scope.ownerId !== undefined)
+    visibleOrNotFound(scope, await resolveAgent(principal.tenantId, id), "Agent", id);
+}
+
 export const agentRoutes: RouteTable = {
   createAgent: defineRoute({
     summary: "Create an agent: provider, model, system prompt, tools and credential",
@@ -57,15 +65,25 @@ export const agentRoutes: RouteTable = {
     summary: "The tenant's agents",
     query: PageQuery,
     response: page(Agent),
-    handle: ({ query, principal }) => listAgents(principal.tenantId, query),
+    handle: async ({ query, principal }) => {
+      const { ownerId } = await accessScope(principal);
+      return listAgents(principal.tenantId, {
+        ...query,
+        ...(ownerId === undefined ? {} : { createdBy: ownerId }),
+      });
+    },
   }),
   getAgent: defineRoute({
     summary: "An agent, by id or by name",
     response: Agent,
     handle: async ({ params, principal }) => {
-      const agent = await resolveAgent(principal.tenantId, params.id ?? "");
-      if (agent === undefined) throw notFound("Agent", params.id);
-      return agent;
+      const id = params.id ?? "";
+      return visibleOrNotFound(
+        await accessScope(principal),
+        await resolveAgent(principal.tenantId, id),
+        "Agent",
+        id,
+      );
     },
   }),
   updateAgent: defineRoute({
@@ -73,6 +91,7 @@ export const agentRoutes: RouteTable = {
     body: UpdateAgentRequest,
     response: Agent,
     handle: async ({ params, body, principal }) => {
+      await requireAgent(principal, params.id ?? "");
       await checkAgent(principal.tenantId, body);
       return updateAgent(principal.tenantId, params.id ?? "", body);
     },
@@ -81,6 +100,7 @@ export const agentRoutes: RouteTable = {
   deleteAgent: defineRoute({
     summary: "Delete an agent (by id or name)",
     handle: async ({ params, principal }) => {
+      await requireAgent(principal, params.id ?? "");
       await deleteAgent(principal.tenantId, params.id ?? "");
       return { status: 204 };
     },

@@ -6,6 +6,8 @@ import {
   ListApprovalsResponse,
 } from "#events/approvals";
 import { agentApprovalStats, decideApproval, getApproval, listApprovals } from "../../approvals/service.ts";
+import { accessScope, visibleOrNotFound } from "../../auth/ownership.ts";
+import { resolveAgent } from "../../stores/agents.ts";
 import { defineRoute, type RouteTable } from "../api.ts";
 
 export const approvalRoutes: RouteTable = {
@@ -40,6 +42,13 @@ export const approvalRoutes: RouteTable = {
   getAgentStats: defineRoute({
     summary: "How often an agent's reviewed results were approved or rejected, by confidence",
     response: AgentApprovalStats,
-    handle: ({ params, principal }) => agentApprovalStats(principal.tenantId, params.id ?? ""),
+    handle: async ({ params, principal }) => {
+      const scope = await accessScope(principal);
+      if (scope.ownerId !== undefined) {
+        const id = params.id ?? "";
+        visibleOrNotFound(scope, await resolveAgent(principal.tenantId, id), "Agent", id);
+      }
+      return agentApprovalStats(principal.tenantId, params.id ?? "");
+    },
   }),
 };

@@ -8,6 +8,7 @@ import {
 } from "#events/jobs";
 import { TimelineEvent } from "#events/timeline";
 import { WorkflowDefinition } from "#events/workflow";
+import { accessScope, requireAccess, visibleOrNotFound } from "../../auth/ownership.ts";
 import { validateWorkflow } from "../../engine/validate.ts";
 import { AppError, notFound } from "../../errors.ts";
 import { cancelJob, retryJob, startJob } from "../../jobs/service.ts";
@@ -34,8 +35,13 @@ export const jobRoutes: RouteTable = {
       let pinned: { definition: WorkflowDefinition; workflowId?: string; workflowVersion?: number };
       if (body.workflow === undefined) {
         // A stored workflow runs at its latest version, and the job pins that version.
-        const stored = await getWorkflow(principal.tenantId, body.workflowId ?? "");
-        if (stored === undefined) throw notFound("Workflow", body.workflowId);
+        const id = body.workflowId ?? "";
+        const stored = visibleOrNotFound(
+          await accessScope(principal),
+          await getWorkflow(principal.tenantId, id),
+          "Workflow",
+          id,
+        );
         pinned = { definition: stored.definition, workflowId: stored.id, workflowVersion: stored.version };
       } else {
         requireValidWorkflow(body.workflow);
@@ -55,15 +61,25 @@ export const jobRoutes: RouteTable = {
     summary: "List jobs, newest first",
     query: ListJobsQuery,
     response: ListJobsResponse,
-    handle: ({ query, principal }) => listJobs(principal.tenantId, query),
+    handle: async ({ query, principal }) => {
+      const { ownerId } = await accessScope(principal);
+      return listJobs(principal.tenantId, {
+        ...query,
+        ...(ownerId === undefined ? {} : { createdBy: ownerId }),
+      });
+    },
   }),
   getJob: defineRoute({
     summary: "A job with its steps",
     response: JobWithSteps.extend({ definition: WorkflowDefinition }),
     handle: async ({ params, principal }) => {
-      const job = await getJobWithSteps(principal.tenantId, params.id ?? "");
-      if (job === undefined) throw notFound("Job", params.id);
-      return job;
+      const id = params.id ?? "";
+      return visibleOrNotFound(
+        await accessScope(principal),
+        await getJobWithSteps(principal.tenantId, id),
+        "Job",
+        id,
+      );
     },
   }),
   getJobEvents: defineRoute({
@@ -72,6 +88,7 @@ export const jobRoutes: RouteTable = {
     response: z.object({ items: z.array(TimelineEvent), cursor: z.string().optional() }),
     handle: async ({ params, query, principal }) => {
       const id = params.id ?? "";
+      await requireAccess(await accessScope(principal), "job", id);
       if ((await jobExists(principal.tenantId, id)) === undefined) throw notFound("Job", id);
       return listEvents(principal.tenantId, id, query.since);
     },
@@ -79,13 +96,18 @@ export const jobRoutes: RouteTable = {
   cancelJob: defineRoute({
     summary: "Cancel a job: no new steps start and running tasks are stopped",
     response: CreateJobResponse,
-    handle: ({ params, principal }) =>
-      cancelJob(principal.tenantId, params.id ?? "", `cancelled by ${principal.principalId}`),
+    handle: async ({ params, principal }) => {
+      await requireAccess(await accessScope(principal), "job", params.id ?? "");
+      return cancelJob(principal.tenantId, params.id ?? "", `cancelled by ${principal.principalId}`);
+    },
   }),
   retryJob: defineRoute({
     summary: "Re-run a failed job from its failed steps, keeping what succeeded",
     response: CreateJobResponse,
     status: 202,
-    handle: ({ params, principal }) => retryJob(principal.tenantId, params.id ?? ""),
+    handle: async ({ params, principal }) => {
+      await requireAccess(await accessScope(principal), "job", params.id ?? "");
+      return retryJob(principal.tenantId, params.id ?? "");
+    },
   }),
 };

@@ -5,6 +5,7 @@ import {
   Schedule,
   UpdateScheduleRequest,
 } from "#events/schedules";
+import { accessScope, requireAccess } from "../../auth/ownership.ts";
 import {
   createSchedule,
   deleteSchedule,
@@ -20,31 +21,46 @@ export const scheduleRoutes: RouteTable = {
     body: CreateScheduleRequest,
     response: Schedule,
     status: 201,
-    handle: ({ body, principal }) =>
-      createSchedule({ tenantId: principal.tenantId, principalId: principal.principalId }, body),
+    handle: async ({ body, principal }) => {
+      await requireAccess(await accessScope(principal), "workflow", body.workflowId);
+      return createSchedule({ tenantId: principal.tenantId, principalId: principal.principalId }, body);
+    },
   }),
   listSchedules: defineRoute({
     summary: "Schedules, newest first, with their next fire times",
     query: ListSchedulesQuery,
     response: ListSchedulesResponse,
-    handle: ({ query, principal }) => listSchedules(principal.tenantId, query),
+    handle: async ({ query, principal }) => {
+      const { ownerId } = await accessScope(principal);
+      return listSchedules(principal.tenantId, {
+        ...query,
+        ...(ownerId === undefined ? {} : { createdBy: ownerId }),
+      });
+    },
   }),
   getSchedule: defineRoute({
     summary: "A schedule with its next five fire times",
     response: Schedule,
-    handle: ({ params, principal }) => getSchedule(principal.tenantId, params.id ?? ""),
+    handle: async ({ params, principal }) => {
+      await requireAccess(await accessScope(principal), "schedule", params.id ?? "");
+      return getSchedule(principal.tenantId, params.id ?? "");
+    },
   }),
   updateSchedule: defineRoute({
     summary: "Change a schedule; enabled: false pauses it, true resumes it",
     body: UpdateScheduleRequest,
     response: Schedule,
     audit: ({ params }) => ({ resource: `/v1/schedules/${params.id ?? ""}` }),
-    handle: ({ params, body, principal }) => updateSchedule(principal.tenantId, params.id ?? "", body),
+    handle: async ({ params, body, principal }) => {
+      await requireAccess(await accessScope(principal), "schedule", params.id ?? "");
+      return updateSchedule(principal.tenantId, params.id ?? "", body);
+    },
   }),
   deleteSchedule: defineRoute({
     summary: "Delete a schedule",
     status: 204,
     handle: async ({ params, principal }) => {
+      await requireAccess(await accessScope(principal), "schedule", params.id ?? "");
       await deleteSchedule(principal.tenantId, params.id ?? "");
       return { status: 204 };
     },

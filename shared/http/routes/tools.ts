@@ -6,7 +6,8 @@ import {
   UpdateToolRequest,
 } from "#events/agents";
 import { PageQuery, page } from "#events/auth";
-import { AppError, conflict, notFound, validationFailed } from "../../errors.ts";
+import { accessScope, visibleOrNotFound } from "../../auth/ownership.ts";
+import { AppError, conflict, validationFailed } from "../../errors.ts";
 import {
   type CustomTool,
   createTool,
@@ -19,7 +20,7 @@ import { BUILTIN_TOOLS, isBuiltinTool } from "../../tools/builtins.ts";
 import { urlPlaceholders } from "../../tools/custom-http.ts";
 import { schemaProblem } from "../../tools/json-schema.ts";
 import type { ToolDefinition } from "../../tools/types.ts";
-import { defineRoute, type RouteTable } from "../api.ts";
+import { defineRoute, type Principal, type RouteTable } from "../api.ts";
 
 function builtinSummary(tool: ToolDefinition): ToolSummaryType {
   return {
@@ -78,6 +79,14 @@ function refuseBuiltin(name: string): void {
     throw new AppError(409, "CONFLICT", `${name} is a built-in tool and cannot be changed`);
 }
 
+/** Under owner-only access, a tool another user created is not found; unrestricted callers skip the read. */
+async function requireTool(principal: Principal, id: string): Promise<void> {
+  const scope = await accessScope(principal);
+  if (scope.ownerId !== undefined) {
+    visibleOrNotFound(scope, await resolveCustomTool(principal.tenantId, id), "Tool", id);
+  }
+}
+
 export const toolRoutes: RouteTable = {
   createTool: defineRoute({
     summary:
@@ -95,7 +104,11 @@ export const toolRoutes: RouteTable = {
     query: PageQuery,
     response: page(ToolSummary),
     handle: async ({ query, principal }) => {
-      const custom = await listCustomTools(principal.tenantId, query);
+      const { ownerId } = await accessScope(principal);
+      const custom = await listCustomTools(principal.tenantId, {
+        ...query,
+        ...(ownerId === undefined ? {} : { createdBy: ownerId }),
+      });
       const builtIns = query.cursor === undefined ? [...BUILTIN_TOOLS.values()].map(builtinSummary) : [];
       return { ...custom, items: [...builtIns, ...custom.items.map(customSummary)] };
     },
@@ -107,8 +120,12 @@ export const toolRoutes: RouteTable = {
       const id = params.id ?? "";
       const builtIn = BUILTIN_TOOLS.get(id);
       if (builtIn) return builtinSummary(builtIn);
-      const tool = await resolveCustomTool(principal.tenantId, id);
-      if (tool === undefined) throw notFound("Tool", id);
+      const tool = visibleOrNotFound(
+        await accessScope(principal),
+        await resolveCustomTool(principal.tenantId, id),
+        "Tool",
+        id,
+      );
       return { ...customSummary(tool), ...(tool.headers === undefined ? {} : { headers: tool.headers }) };
     },
   }),
@@ -118,6 +135,7 @@ export const toolRoutes: RouteTable = {
     response: Tool,
     handle: async ({ params, body, principal }) => {
       refuseBuiltin(params.id ?? "");
+      await requireTool(principal, params.id ?? "");
       checkTool(body);
       return updateTool(principal.tenantId, params.id ?? "", body, principal.principalId);
     },
@@ -126,6 +144,7 @@ export const toolRoutes: RouteTable = {
     summary: "Delete a custom tool (by id or name)",
     handle: async ({ params, principal }) => {
       refuseBuiltin(params.id ?? "");
+      await requireTool(principal, params.id ?? "");
       await deleteTool(principal.tenantId, params.id ?? "");
       return { status: 204 };
     },

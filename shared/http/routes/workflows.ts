@@ -10,6 +10,7 @@ import {
   WorkflowVersion,
 } from "#events/workflows-api";
 import { knownReferences } from "../../agents/catalog.ts";
+import { accessScope, requireAccess, visibleOrNotFound } from "../../auth/ownership.ts";
 import { type ValidateOptions, validateWorkflow } from "../../engine/validate.ts";
 import { AppError, notFound } from "../../errors.ts";
 import { disableSchedulesOfWorkflow } from "../../schedules/service.ts";
@@ -134,7 +135,13 @@ export const workflowRoutes: RouteTable = {
     summary: "Workflows with their latest version, newest first",
     query: ListWorkflowsQuery,
     response: ListWorkflowsResponse,
-    handle: ({ query, principal }) => listWorkflows(principal.tenantId, query),
+    handle: async ({ query, principal }) => {
+      const { ownerId } = await accessScope(principal);
+      return listWorkflows(principal.tenantId, {
+        ...query,
+        ...(ownerId === undefined ? {} : { createdBy: ownerId }),
+      });
+    },
   }),
   validateWorkflow: defineRoute({
     summary: "Check a definition without storing it",
@@ -151,9 +158,13 @@ export const workflowRoutes: RouteTable = {
     summary: "A workflow at its latest version, with the definition",
     response: Workflow,
     handle: async ({ params, principal }) => {
-      const workflow = await getWorkflow(principal.tenantId, params.id ?? "");
-      if (workflow === undefined) throw notFound("Workflow", params.id);
-      return workflow;
+      const id = params.id ?? "";
+      return visibleOrNotFound(
+        await accessScope(principal),
+        await getWorkflow(principal.tenantId, id),
+        "Workflow",
+        id,
+      );
     },
   }),
   updateWorkflow: defineRoute({
@@ -161,19 +172,22 @@ export const workflowRoutes: RouteTable = {
     body: DefinitionBody,
     response: Workflow,
     audit: ({ params }) => ({ resource: `/v1/workflows/${params.id ?? ""}` }),
-    handle: async ({ params, body, principal }) =>
-      updateWorkflow(
+    handle: async ({ params, body, principal }) => {
+      await requireAccess(await accessScope(principal), "workflow", params.id ?? "");
+      return updateWorkflow(
         principal.tenantId,
         params.id ?? "",
         await requireValidDefinition(principal.tenantId, body),
         principal.principalId,
-      ),
+      );
+    },
   }),
   deleteWorkflow: defineRoute({
     summary: "Delete a workflow (its versions stay for the jobs that ran them) and pause its schedules",
     status: 204,
     handle: async ({ params, principal }) => {
       const id = params.id ?? "";
+      await requireAccess(await accessScope(principal), "workflow", id);
       await deleteWorkflow(principal.tenantId, id);
       await disableSchedulesOfWorkflow(principal.tenantId, id);
       return { status: 204 };
@@ -185,6 +199,7 @@ export const workflowRoutes: RouteTable = {
     response: ListWorkflowVersionsResponse,
     handle: async ({ params, query, principal }) => {
       const id = params.id ?? "";
+      await requireAccess(await accessScope(principal), "workflow", id);
       const page = await listWorkflowVersions(principal.tenantId, id, query);
       if (page.items.length === 0 && query.cursor === undefined) throw notFound("Workflow", id);
       return page;
@@ -195,6 +210,7 @@ export const workflowRoutes: RouteTable = {
     response: WorkflowVersion,
     handle: async ({ params, principal }) => {
       const id = params.id ?? "";
+      await requireAccess(await accessScope(principal), "workflow", id);
       const version = VersionParam.safeParse(params.version);
       if (!version.success) throw notFound("Workflow version", `${id}/${params.version}`);
       const found = await getWorkflowVersion(principal.tenantId, id, version.data);
