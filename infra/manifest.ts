@@ -6,7 +6,17 @@
 export type Role = "admin" | "user" | "viewer";
 export const ROLES: readonly Role[] = ["admin", "user", "viewer"];
 
-export type FunctionName = "api" | "authorizer" | "ws" | "worker" | "fanout" | "dlq" | "sweeper" | "schedule";
+export type FunctionName =
+  | "api"
+  | "authorizer"
+  | "ws"
+  | "worker"
+  | "fanout"
+  | "dlq"
+  | "sweeper"
+  | "schedule"
+  | "notify"
+  | "notifier";
 
 export interface FunctionSpec {
   /** Source file, relative to the repository root. It exports `handler`. */
@@ -143,6 +153,18 @@ export const manifest = {
       timeoutSeconds: 60,
       memoryMb: 512,
     },
+    notify: {
+      entry: "functions/streams/notify.ts",
+      description: "Derives notifications from job timeline events and queues their deliveries",
+      timeoutSeconds: 60,
+      memoryMb: 512,
+    },
+    notifier: {
+      entry: "functions/queues/notifications.ts",
+      description: "Delivers signed notification webhooks, with backoff between attempts",
+      timeoutSeconds: 60,
+      memoryMb: 512,
+    },
   } satisfies Record<FunctionName, FunctionSpec>,
 
   http: {
@@ -218,6 +240,13 @@ export const manifest = {
       // Tenant controls: everyone may read them (clients adapt to owner-only access); admins change them.
       route("getTenantSettings", "GET", "/v1/tenant/settings", allRoles),
       route("putTenantSettings", "PUT", "/v1/tenant/settings", admins),
+      // Notification targets are tenant-wide wiring with a signing secret: admins only.
+      route("listNotificationTargets", "GET", "/v1/notification-targets", admins),
+      route("createNotificationTarget", "POST", "/v1/notification-targets", admins),
+      route("getNotificationTarget", "GET", "/v1/notification-targets/{id}", admins),
+      route("deleteNotificationTarget", "DELETE", "/v1/notification-targets/{id}", admins),
+      route("testNotificationTarget", "POST", "/v1/notification-targets/{id}/test", admins),
+      route("listNotificationDeliveries", "GET", "/v1/notification-targets/{id}/deliveries", admins),
     ] satisfies HttpRoute[],
   },
 
@@ -247,6 +276,21 @@ export const manifest = {
       consumer: { function: "worker", batchSize: 10, maxBatchingWindowSeconds: 0, maxConcurrency: 20 },
       dlqConsumer: { function: "dlq", batchSize: 10 },
     },
+    {
+      // One message per webhook attempt; a failed attempt sends itself again with its backoff as the delay.
+      name: "notifications",
+      urlEnv: "NOTIFICATIONS_QUEUE_URL",
+      visibilityTimeoutSeconds: 360,
+      retentionSeconds: 4 * 24 * 3600,
+      // What cannot even be recorded (the table refusing) is parked here for an operator.
+      dlq: {
+        name: "notifications-dlq",
+        urlEnv: "NOTIFICATIONS_DLQ_URL",
+        maxReceiveCount: 5,
+        retentionSeconds: 14 * 24 * 3600,
+      },
+      consumer: { function: "notifier", batchSize: 10, maxBatchingWindowSeconds: 0, maxConcurrency: 5 },
+    },
   ] satisfies QueueSpec[],
 
   streams: [
@@ -256,6 +300,14 @@ export const manifest = {
       skPrefixes: ["E#"],
       eventNames: ["INSERT"],
       retryAttempts: 3,
+      maxBatchingWindowSeconds: 0,
+    },
+    {
+      function: "notify",
+      batchSize: 100,
+      skPrefixes: ["E#"],
+      eventNames: ["INSERT"],
+      retryAttempts: 10,
       maxBatchingWindowSeconds: 0,
     },
   ] satisfies StreamConsumerSpec[],

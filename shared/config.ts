@@ -50,5 +50,11 @@ export const ENV = {
   taskSecurityGroups: "TASK_SECURITY_GROUPS",
   taskContainerName: "TASK_CONTAINER_NAME",
   allowHosts: "SWITCHBOARD_ALLOW_HOSTS",
+  notificationsQueueUrl: "NOTIFICATIONS_QUEUE_URL",
+  /** SNS topic every notification is also published to (people subscribe to it by email). */
+  notificationsTopicArn: "NOTIFICATIONS_TOPIC_ARN",
+  /** Webhook retries: the first wait in seconds (doubling after each failure) and the attempts in all. */
+  notifyRetryBaseSeconds: "NOTIFY_RETRY_BASE_SECONDS",
+  notifyMaxAttempts: "NOTIFY_MAX_ATTEMPTS",
   version: "SWITCHBOARD_VERSION",
 } as const;

@@ -8,6 +8,7 @@ import { authRoutes } from "#shared/http/routes/auth";
 import { identityRoutes } from "#shared/http/routes/identity";
 import { jobRoutes } from "#shared/http/routes/jobs";
 import { memoryRoutes } from "#shared/http/routes/memory";
+import { notificationRoutes } from "#shared/http/routes/notifications";
 import { scheduleRoutes } from "#shared/http/routes/schedules";
 import { secretRoutes } from "#shared/http/routes/secrets";
 import { systemRoutes } from "#shared/http/routes/system";
@@ -33,6 +34,7 @@ export const routes: RouteTable = {
   ...approvalRoutes,
   ...scheduleRoutes,
   ...tenantSettingsRoutes,
+  ...notificationRoutes,
 };
 
 routes.openapi = defineRoute({

@@ -33,12 +33,15 @@ export interface Access {
    * `target` is the function those schedules invoke (at most one).
    */
   userSchedules?: "manage" | "target";
+  /** `NOTIFICATIONS_TOPIC_ARN`: publish to the stage's notifications topic (email subscribers). */
+  notifications?: "publish";
 }
 
 export const functionAccess = {
   api: {
     table: "rw",
-    queues: { steps: "send" },
+    // Notification targets: the signing secret is sealed on create, and a test delivery is queued.
+    queues: { steps: "send", notifications: "send" },
     dlqs: { steps: "redrive" },
     jwtSecret: "read",
     providerSecrets: "encrypt",
@@ -66,6 +69,10 @@ export const functionAccess = {
   sweeper: { table: "rw", queues: { steps: "send" }, payloads: "rw", tasks: "stop" },
   // Starts the job a user schedule names, like POST /v1/jobs does (a large input goes to the payload bucket).
   schedule: { table: "rw", queues: { steps: "send" }, payloads: "rw", userSchedules: "target" },
+  // Records deliveries, queues them, and sends the matching WebSocket frame.
+  notify: { table: "rw", queues: { notifications: "send" }, connections: "manage", notifications: "publish" },
+  // Opens the target's signing secret; a failed attempt re-queues itself with a delay.
+  notifier: { table: "rw", queues: { notifications: "send" }, providerSecrets: "decrypt" },
 } as const satisfies Record<FunctionName, Access>;
 
 /**

@@ -10,6 +10,7 @@ import { type IGrantable, PolicyStatement } from "aws-cdk-lib/aws-iam";
 import type { IKey } from "aws-cdk-lib/aws-kms";
 import type { IBucket } from "aws-cdk-lib/aws-s3";
 import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
+import type { ITopic } from "aws-cdk-lib/aws-sns";
 import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import type { IConstruct } from "constructs";
 import { manifest, type QueueSpec } from "#infra/manifest";
@@ -239,6 +240,12 @@ export function bindUserSchedules(target: Bindable, schedules: UserScheduleBindi
   });
 }
 
+/** Publish to the stage's notifications topic, and nothing else on it. */
+export function bindTopic(target: Bindable, topic: ITopic): void {
+  target.addEnvironment(ENV.notificationsTopicArn, topic.topicArn);
+  allow(target, ["sns:Publish"], [topic.topicArn]);
+}
+
 export interface BindTargets {
   table: TableBinding;
   queues: ReadonlyMap<string, QueueBinding>;
@@ -248,6 +255,7 @@ export interface BindTargets {
   connections: WebSocketStage;
   tasks: TaskBinding;
   userSchedules: UserScheduleBinding;
+  notifications: ITopic;
 }
 
 const queueBinding = (targets: BindTargets, name: string): QueueBinding => {
@@ -269,4 +277,5 @@ export function bindAccess(target: Bindable, access: Access, targets: BindTarget
   if (access.tasks) bindTasks(target, targets.tasks, access.tasks);
   if (access.models) bindModels(target);
   if (access.userSchedules === "manage") bindUserSchedules(target, targets.userSchedules);
+  if (access.notifications) bindTopic(target, targets.notifications);
 }

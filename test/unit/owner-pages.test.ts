@@ -156,7 +156,8 @@ describe("access scope", () => {
     const allowed = await ownership.subscribersAllowed("t", "j1", subscribers);
     expect(allowed.map((s) => s.connectionId)).toEqual(["mine", "admin"]);
     ddb.reset();
-    expect(await ownership.subscribersAllowed("t", "j1", [{ connectionId: "admin" }])).toHaveLength(1);
+    const admin: { connectionId: string; ownerId?: string }[] = [{ connectionId: "admin" }];
+    expect(await ownership.subscribersAllowed("t", "j1", admin)).toHaveLength(1);
     expect(ddb.commandCalls(GetCommand)).toHaveLength(0);
   });
 });
