@@ -232,6 +232,7 @@ export const manifest = {
       route("getApproval", "GET", "/v1/approvals/{id}", allRoles),
       route("decideApproval", "POST", "/v1/approvals/{id}/decision", writers),
       route("getAgentStats", "GET", "/v1/agents/{id}/stats", allRoles),
+      route("getAgentCalibration", "GET", "/v1/agents/{id}/calibration", allRoles),
       route("createSchedule", "POST", "/v1/schedules", writers),
       route("listSchedules", "GET", "/v1/schedules", allRoles),
       route("getSchedule", "GET", "/v1/schedules/{id}", allRoles),

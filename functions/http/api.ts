@@ -5,6 +5,7 @@ import { apiKeyRoutes } from "#shared/http/routes/api-keys";
 import { approvalRoutes } from "#shared/http/routes/approvals";
 import { auditRoutes } from "#shared/http/routes/audit";
 import { authRoutes } from "#shared/http/routes/auth";
+import { calibrationRoutes } from "#shared/http/routes/calibration";
 import { identityRoutes } from "#shared/http/routes/identity";
 import { jobRoutes } from "#shared/http/routes/jobs";
 import { memoryRoutes } from "#shared/http/routes/memory";
@@ -35,6 +36,7 @@ export const routes: RouteTable = {
   ...scheduleRoutes,
   ...tenantSettingsRoutes,
   ...notificationRoutes,
+  ...calibrationRoutes,
 };
 
 routes.openapi = defineRoute({

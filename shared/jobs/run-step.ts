@@ -87,6 +87,7 @@ export async function executeStep(
         agent: node.agent,
         input,
         timeoutMs,
+        ...(node.review === undefined ? {} : { review: node.review }),
       });
     case "tool":
       return runToolStep({

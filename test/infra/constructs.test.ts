@@ -307,6 +307,7 @@ function envFor(access: Access): string[] {
     env.push(scheduleEnv.groupName, scheduleEnv.roleArn, scheduleEnv.dlqArn);
     if (userScheduleTarget() !== undefined) env.push(scheduleEnv.targetArn);
   }
+  if (access.notifications) env.push(ENV.notificationsTopicArn);
   return env;
 }
 
@@ -323,6 +324,7 @@ const signatures: [string, (a: Access) => boolean][] = [
   ["ecs:StopTask", (a) => a.tasks !== undefined],
   ["bedrock:InvokeModel", (a) => a.models !== undefined],
   ["scheduler:CreateSchedule", (a) => a.userSchedules === "manage"],
+  ["sns:Publish", (a) => a.notifications !== undefined],
 ];
 
 describe("functions", () => {
