@@ -470,7 +470,12 @@ class JobWatch {
     this.socket = socket;
     socket.on("open", () => {
       this.options.onConnection?.("open", this.failures);
-      const subscribe: ClientMessage = { action: "subscribe", jobId: this.jobId, since: this.nextSeq - 1 };
+      const subscribe: ClientMessage = {
+        action: "subscribe",
+        jobId: this.jobId,
+        since: this.nextSeq - 1,
+        batch: true,
+      };
       socket.send(JSON.stringify(subscribe));
       // API Gateway closes a WebSocket that is idle for 10 minutes; a job may wait longer than that.
       this.pingTimer = setInterval(() => socket.send(JSON.stringify({ action: "ping" })), 5 * 60_000);
@@ -537,6 +542,10 @@ class JobWatch {
     }
     if (message.type === "error") {
       this.fail(new SwitchboardError(message.code === "NOT_FOUND" ? 404 : 0, message.code, message.message));
+      return;
+    }
+    if (message.type === "batch") {
+      if (message.jobId === this.jobId) this.accept(message.events);
       return;
     }
     if (!("seq" in message) || !("jobId" in message) || message.jobId !== this.jobId) return;

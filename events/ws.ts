@@ -9,9 +9,11 @@ export const SubscribeMessage = z.union([
       jobId: z.string().min(1).max(64),
       /** Replay the timeline events after this sequence number before going live. */
       since: z.number().int().min(0).optional(),
+      /** Live events may come several to a frame, as `{"type":"batch","events":[…]}`. */
+      batch: z.boolean().optional(),
     })
     .strict(),
-  z.object({ action: z.literal("subscribe"), all: z.literal(true) }).strict(),
+  z.object({ action: z.literal("subscribe"), all: z.literal(true), batch: z.boolean().optional() }).strict(),
 ]);
 export const UnsubscribeMessage = z.union([
   z.object({ action: z.literal("unsubscribe"), jobId: z.string().min(1).max(64) }).strict(),
@@ -54,6 +56,14 @@ export const AgentToken = z.object({
   index: z.number().int(),
 });
 
+/** Several timeline events of one job in one frame, for subscriptions made with `batch: true`. */
+export const BatchMessage = z.object({
+  type: z.literal("batch"),
+  at: z.string(),
+  jobId: z.string(),
+  events: z.array(TimelineEvent),
+});
+
 export const ServerMessage = z.union([
   SubscribedMessage,
   UnsubscribedMessage,
@@ -61,5 +71,6 @@ export const ServerMessage = z.union([
   ErrorMessage,
   AgentToken,
   TimelineEvent,
+  BatchMessage,
 ]);
 export type ServerMessage = z.infer<typeof ServerMessage>;

@@ -160,8 +160,9 @@ export const manifest = {
     {
       function: "fanout",
       batchSize: 100,
-      skPrefixes: ["E#"],
-      eventNames: ["INSERT"],
+      // Job items only: the timeline is derived from their old and new images.
+      skPrefixes: ["A#JOB"],
+      eventNames: ["INSERT", "MODIFY"],
       retryAttempts: 3,
       maxBatchingWindowSeconds: 0,
     },

@@ -1,30 +1,140 @@
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
+import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { DynamoDBRecord } from "aws-lambda";
 import { TimelineEvent } from "#events/timeline";
+import type { ServerMessage } from "#events/ws";
+import { dynamo } from "./aws.ts";
+import { tableName } from "./db.ts";
+import { isConditionalCheckFailed } from "./errors.ts";
+import { timelineOf } from "./jobs/timeline.ts";
 import { logger } from "./observability.ts";
 import { sendToConnection } from "./sockets.ts";
 import { deleteConnection, subscribersOf } from "./stores/connections.ts";
+import { imageOf } from "./stores/jobs/items.ts";
+import { writeTimelinePage } from "./stores/jobs/timeline.ts";
+import { SUMMARY_FIELDS, summaryItem } from "./stores/jobs/writes.ts";
 
-/** Sends one inserted timeline event to every connection subscribed to its job or its tenant. */
-export async function publishEvent(record: DynamoDBRecord): Promise<number> {
-  const image = record.dynamodb?.NewImage;
-  if (record.eventName !== "INSERT" || image === undefined) return 0;
-  const item = unmarshall(image as Record<string, AttributeValue>);
-  if (item.type !== "event") return 0;
-  const parsed = TimelineEvent.safeParse(item.event);
-  if (!parsed.success) {
-    logger.error("Timeline event does not match its schema; not sent", { pk: item.pk, sk: item.sk });
-    return 0;
+function imageItem(image: unknown): Record<string, unknown> | undefined {
+  return image === undefined ? undefined : unmarshall(image as Record<string, AttributeValue>);
+}
+
+/**
+ * The events one stream record of a job item stands for, numbered from the old image's seq. The same
+ * derivation counted them when the item was written, so the numbers match the job's `seq` and are the same
+ * on every delivery.
+ */
+export function eventsOfRecord(record: DynamoDBRecord): TimelineEvent[] {
+  const after = imageItem(record.dynamodb?.NewImage);
+  if (after === undefined || after.type !== "job") return [];
+  const before = imageItem(record.dynamodb?.OldImage);
+  const derived = timelineOf(before === undefined ? undefined : imageOf(before), imageOf(after));
+  const from = Number(before?.seq ?? 0);
+  const at = String(after.updatedAt);
+  const jobId = String(after.id);
+  const events: TimelineEvent[] = [];
+  for (const [index, event] of derived.entries()) {
+    const parsed = TimelineEvent.safeParse({ ...event, jobId, seq: from + index + 1, at });
+    if (parsed.success) events.push(parsed.data);
+    else
+      logger.error("Derived timeline event does not match its schema; not stored", {
+        jobId,
+        type: event.type,
+      });
   }
-  const tenantId = String(item.tenantId);
-  const subscribers = await subscribersOf(tenantId, parsed.data.jobId);
+  return events;
+}
+
+/** WebSocket messages are billed per 32 KB: a batch frame stays within one unit where it can. */
+const FRAME_BYTES = 32 * 1024;
+
+/** The events as batch frames of at most FRAME_BYTES each (a single larger event gets a frame of its own). */
+export function batchFrames(jobId: string, events: TimelineEvent[]): ServerMessage[] {
+  const frames: ServerMessage[] = [];
+  let current: TimelineEvent[] = [];
+  let bytes = 0;
+  const flush = () => {
+    if (current.length > 0)
+      frames.push({
+        type: "batch",
+        at: current.at(-1)?.at ?? new Date().toISOString(),
+        jobId,
+        events: current,
+      });
+    current = [];
+    bytes = 0;
+  };
+  for (const event of events) {
+    const size = Buffer.byteLength(JSON.stringify(event), "utf8") + 1;
+    if (bytes + size > FRAME_BYTES - 128) flush();
+    current.push(event);
+    bytes += size;
+  }
+  flush();
+  return frames;
+}
+
+function summaryChanged(
+  before: Record<string, unknown> | undefined,
+  after: Record<string, unknown>,
+): boolean {
+  if (before === undefined) return true;
+  return SUMMARY_FIELDS.some(
+    (field) => field !== "updatedAt" && JSON.stringify(before[field]) !== JSON.stringify(after[field]),
+  );
+}
+
+/** Moves the list summary to this version of the job, unless a later version already got there. */
+async function updateSummary(job: Record<string, unknown>): Promise<void> {
+  try {
+    await dynamo().send(
+      new PutCommand({
+        TableName: tableName(),
+        Item: summaryItem(job),
+        ConditionExpression: "attribute_not_exists(pk) OR v < :v",
+        ExpressionAttributeValues: { ":v": Number(job.version ?? 0) },
+      }),
+    );
+  } catch (error) {
+    if (!isConditionalCheckFailed(error)) throw error;
+  }
+}
+
+/**
+ * Handles one job's records of one stream batch, in stream order: derives the timeline events, stores them
+ * as one page, keeps the list summary in step, and pushes the events to the job's subscribers. Subscribers
+ * are looked up once per job per batch, and only when the batch produced events.
+ */
+export async function publishJobRecords(records: DynamoDBRecord[]): Promise<number> {
+  const events: TimelineEvent[] = [];
+  let latest: Record<string, unknown> | undefined;
+  let moved = false;
+  for (const record of records) {
+    const after = imageItem(record.dynamodb?.NewImage);
+    if (after === undefined || after.type !== "job") continue;
+    events.push(...eventsOfRecord(record));
+    if (summaryChanged(imageItem(record.dynamodb?.OldImage), after)) moved = true;
+    latest = after;
+  }
+  if (latest === undefined) return 0;
+  const tenantId = String(latest.tenantId);
+  const jobId = String(latest.id);
+  await writeTimelinePage(tenantId, jobId, events);
+  if (moved) await updateSummary(latest);
+  if (events.length === 0) return 0;
+  const subscribers = await subscribersOf(tenantId, jobId);
   let sent = 0;
   await Promise.all(
-    subscribers.map(async ({ connectionId, fromSeq }) => {
-      if (parsed.data.seq <= fromSeq) return;
-      if ((await sendToConnection(connectionId, parsed.data)) === "sent") sent++;
-      else await deleteConnection(tenantId, connectionId);
+    subscribers.map(async ({ connectionId, fromSeq, batch }) => {
+      const fresh = events.filter((event) => event.seq > fromSeq);
+      const frames: ServerMessage[] = batch ? batchFrames(jobId, fresh) : fresh;
+      for (const frame of frames) {
+        if ((await sendToConnection(connectionId, frame)) === "sent") sent++;
+        else {
+          await deleteConnection(tenantId, connectionId);
+          return;
+        }
+      }
     }),
   );
   return sent;

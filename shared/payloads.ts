@@ -32,12 +32,15 @@ function remember(key: string, value: unknown): void {
   if (cache.size > CACHE_ENTRIES) cache.delete(cache.keys().next().value as string);
 }
 
-/** Returns the value itself when it is small, else a pointer to where it was stored. */
-export async function offload(value: unknown, key: string): Promise<unknown> {
+/**
+ * Returns the value itself when it is at most `limit` bytes as JSON, else a pointer to where it was stored.
+ * Stores pass a lower limit for values that ride on an item written at every transition.
+ */
+export async function offload(value: unknown, key: string, limit = CLAIM_CHECK_BYTES): Promise<unknown> {
   if (value === undefined || isPointer(value)) return value;
   const body = JSON.stringify(value);
   const bytes = Buffer.byteLength(body, "utf8");
-  if (bytes <= CLAIM_CHECK_BYTES) return value;
+  if (bytes <= Math.min(limit, CLAIM_CHECK_BYTES)) return value;
   const bucket = requireEnv(ENV.payloadBucket);
   await s3Client().send(
     new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: "application/json" }),

@@ -86,7 +86,7 @@ async function handle(connectionId: string, principal: Principal, msg: ClientMes
       return;
     case "subscribe": {
       if (!("jobId" in msg)) {
-        await addSubscription(principal.tenantId, connectionId, { all: true });
+        await addSubscription(principal.tenantId, connectionId, { all: true }, undefined, msg.batch);
         await send(connectionId, principal, { type: "subscribed", at: at(), all: true });
         return;
       }
@@ -101,7 +101,7 @@ async function handle(connectionId: string, principal: Principal, msg: ClientMes
         });
         return;
       }
-      await addSubscription(principal.tenantId, connectionId, { jobId: msg.jobId }, job.seq);
+      await addSubscription(principal.tenantId, connectionId, { jobId: msg.jobId }, job.seq, msg.batch);
       // Events written between the first read and the subscription are replayed too; the fanout may also
       // send those, which clients drop by seq.
       const until = (await jobExists(principal.tenantId, msg.jobId))?.seq ?? job.seq;
@@ -112,7 +112,7 @@ async function handle(connectionId: string, principal: Principal, msg: ClientMes
       if (msg.since !== undefined) {
         let since = msg.since;
         while (since < until) {
-          const page = await listEvents(principal.tenantId, msg.jobId, since, 500);
+          const page = await listEvents(principal.tenantId, msg.jobId, since, 500, until);
           const events = page.items.filter((event) => event.seq <= until);
           for (const event of events) {
             if (!(await send(connectionId, principal, event))) return;

@@ -114,6 +114,7 @@ async function startFauxqsOn(preferred: number | undefined): Promise<FauxqsServe
 /** Runs the whole platform on loopback: the same handlers as in AWS, behind local stand-ins for each service. */
 export async function startTwin(options: TwinOptions = {}): Promise<Twin> {
   const started = performance.now();
+  const startedAt = new Date();
   // While a supervised emulator is restarting, its dependants' errors say only what its supervisor said.
   let outage = (): boolean => false;
   const log = quietDuring(createLogger({ quiet: options.quiet }), () => outage());
@@ -309,6 +310,14 @@ export async function startTwin(options: TwinOptions = {}): Promise<Twin> {
       log: log.child("schedule"),
     });
     stops.push(() => schedules.stop());
+    // Whatever ran steps before this start is gone, and the queues' messages with it (they live in memory):
+    // the recovery sweep sends the interrupted attempts again now rather than after their leases run out.
+    const recovery = functions
+      .invoke("sweeper", { detail: { restartedAt: startedAt.toISOString() } })
+      .catch((error) =>
+        log.error("the recovery sweep failed; the scheduled sweeps will heal instead", error),
+      );
+    stops.push(() => recovery.then(() => undefined));
     const userSchedules = startSchedulerFiring({ scheduler, functions, log: log.child("scheduler") });
     stops.push(() => userSchedules.stop());
 

@@ -10,7 +10,7 @@ import { resolveAgent } from "../agents/catalog.ts";
 import { decide } from "../engine/engine.ts";
 import { stepKey } from "../engine/types.ts";
 import { conflict, forbidden, notFound } from "../errors.ts";
-import { withJob } from "../jobs/service.ts";
+import { decideAndCommit } from "../jobs/unit-of-work.ts";
 import { logger } from "../observability.ts";
 import {
   ApprovalChangedError,
@@ -100,7 +100,7 @@ export async function applyResolution(record: ApprovalRecord): Promise<void> {
     return;
   }
   const key = stepKey(record.nodeId, record.itemIndex);
-  await withJob(record.tenantId, record.jobId, async (loaded) => {
+  await decideAndCommit(record.tenantId, record.jobId, async (loaded) => {
     const step = loaded.state.steps[key];
     const waits =
       step !== undefined &&

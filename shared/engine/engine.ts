@@ -168,6 +168,7 @@ function clearRun(step: StepState): void {
   delete step.notBefore;
   delete step.leaseUntil;
   delete step.taskArn;
+  delete step.requeues;
 }
 
 function queueStep(t: Turn, step: StepState, attempt: number, delaySeconds: number): void {
@@ -249,7 +250,8 @@ function endJob(t: Turn, status: "cancelled" | "timed_out", error: StepError): v
  */
 function failStep(t: Turn, node: WorkflowNode, step: StepState, error: StepError, retryable: boolean): void {
   const maxAttempts = node.retry?.maxAttempts ?? 1;
-  if (retryable && RETRYABLE_TYPES.has(node.type) && step.attempt >= 1 && step.attempt < maxAttempts) {
+  const made = step.attempt - (step.runFrom ?? 0);
+  if (retryable && RETRYABLE_TYPES.has(node.type) && made >= 1 && made < maxAttempts) {
     const delay = retryDelaySeconds(node.retry, step.attempt, t.random);
     step.error = error;
     note(
@@ -291,26 +293,27 @@ function failStep(t: Turn, node: WorkflowNode, step: StepState, error: StepError
 
 /** Starts one runnable step (a plain node's step or one forEach item) according to its node's type. */
 async function startStep(t: Turn, node: WorkflowNode, step: StepState): Promise<void> {
-  const ctx = () => buildContext(t.state, { nodeId: node.id, itemIndex: step.itemIndex, attempt: 1 }, t.now);
+  const attempt = step.attempt + 1;
+  const ctx = () => buildContext(t.state, { nodeId: node.id, itemIndex: step.itemIndex, attempt }, t.now);
   if (node.type === "wait") {
     let notBefore: number;
     try {
       notBefore = await waitUntil(node, ctx(), t.now);
     } catch (err) {
-      step.attempt = 1;
+      step.attempt = attempt;
       failStep(t, node, step, { code: "INVALID_WAIT", message: errorMessage(err) }, false);
       return;
     }
     clearRun(step);
     step.status = "waiting";
-    step.attempt = 1;
+    step.attempt = attempt;
     step.queuedAt = t.at;
     step.startedAt = t.at;
     step.notBefore = new Date(notBefore).toISOString();
     const remaining = Math.max(0, Math.ceil((notBefore - t.now.getTime()) / 1000));
     t.commands.push(
       withItem(
-        { type: "run", nodeId: node.id, attempt: 1, delaySeconds: Math.min(remaining, MAX_DELAY_SECONDS) },
+        { type: "run", nodeId: node.id, attempt, delaySeconds: Math.min(remaining, MAX_DELAY_SECONDS) },
         step.itemIndex,
       ) as Command,
     );
@@ -322,13 +325,13 @@ async function startStep(t: Turn, node: WorkflowNode, step: StepState): Promise<
       const resolved = await resolveTemplate(node.message, ctx());
       message = typeof resolved === "string" ? resolved : JSON.stringify(resolved ?? "");
     } catch (err) {
-      step.attempt = 1;
+      step.attempt = attempt;
       failStep(t, node, step, { code: "EXPRESSION_ERROR", message: errorMessage(err) }, false);
       return;
     }
     clearRun(step);
     step.status = "waiting_approval";
-    step.attempt = 1;
+    step.attempt = attempt;
     step.queuedAt = t.at;
     step.startedAt = t.at;
     t.commands.push(
@@ -336,7 +339,7 @@ async function startStep(t: Turn, node: WorkflowNode, step: StepState): Promise<
     );
     return;
   }
-  queueStep(t, step, 1, 0);
+  queueStep(t, step, attempt, 0);
 }
 
 /** When a wait node's step may go on, in epoch milliseconds. `seconds` and `until` may be expressions. */
@@ -423,7 +426,7 @@ async function startNode(t: Turn, node: WorkflowNode, step: StepState): Promise<
   }
   clearRun(step);
   step.status = "running";
-  step.attempt = 1;
+  step.attempt += 1;
   step.items = items.length;
   step.input = items;
   step.queuedAt = t.at;
@@ -695,15 +698,16 @@ function onApprovalDecided(t: Turn, e: Extract<EngineEvent, { type: "approvalDec
 }
 
 /**
- * Re-run a failed, cancelled or timed-out job. Kept as they are: succeeded steps, skipped steps (a false
+ * Re-run a failed or timed-out job (a cancelled one stays cancelled: someone chose to stop it). Kept as they are: succeeded steps, skipped steps (a false
  * `if` or a rejected approval, and skips that follow from them, which would be decided the same way again)
  * and failed steps whose node continues on error, since the workflow already accepted that outcome.
- * Everything else goes back to pending and is re-planned by `advance`, starting again at attempt 1.
+ * Everything else goes back to pending and is re-planned by `advance`. Attempt numbers go on from where they
+ * were (the retry budget starts afresh), so a step's idempotency key never repeats.
  * A forEach node that had fanned out keeps its items list and its kept items, and re-runs only the rest.
  */
 function onRetry(t: Turn): boolean {
   const s = t.state;
-  if (s.status !== "failed" && s.status !== "cancelled" && s.status !== "timed_out") return false;
+  if (s.status !== "failed" && s.status !== "timed_out") return false;
   if (graphProblems(s.definition).length > 0) return false;
   const kept = (step: StepState) =>
     step.status === "succeeded" ||
@@ -722,8 +726,7 @@ function onRetry(t: Turn): boolean {
       for (let i = 0; i < step.items; i++) {
         const key = stepKey(node.id, i);
         const item = s.steps[key];
-        if (!item || !kept(item))
-          s.steps[key] = { nodeId: node.id, itemIndex: i, status: "pending", attempt: 0 };
+        if (!item || !kept(item)) s.steps[key] = rerun(node.id, item, i);
       }
       s.steps[node.id] = {
         nodeId: node.id,
@@ -735,7 +738,7 @@ function onRetry(t: Turn): boolean {
         startedAt: t.at,
       };
     } else {
-      s.steps[node.id] = { nodeId: node.id, status: "pending", attempt: 0 };
+      s.steps[node.id] = rerun(node.id, step);
     }
   }
   s.status = "running";
@@ -746,6 +749,113 @@ function onRetry(t: Turn): boolean {
   delete s.endedAt;
   note(t, undefined, `retry: ${reset} node(s) re-run, the rest kept`);
   return true;
+}
+
+type StepEvent<T extends EngineEvent["type"]> = Extract<EngineEvent, { type: T }>;
+
+/** The live step an attempt-level event is about, when it is in one of `statuses` with that very attempt. */
+function liveStep(
+  t: Turn,
+  e: { nodeId: string; itemIndex?: number; attempt: number },
+  statuses: StepStatus[],
+): [WorkflowNode, StepState] | undefined {
+  const found = isActive(t) ? findStep(t, e.nodeId, e.itemIndex) : undefined;
+  if (!found) return undefined;
+  const [, step] = found;
+  if (isAggregate(step) || step.attempt !== e.attempt || !statuses.includes(step.status)) return undefined;
+  return found;
+}
+
+/**
+ * queued → running for exactly this attempt. The job counts as running from its first claim. A running
+ * attempt whose lease ran out may be taken again: whoever held it is gone without a recorded result, and
+ * running the same attempt again keeps its idempotency key.
+ */
+function onClaim(t: Turn, e: StepEvent<"claim">): boolean {
+  const found = liveStep(t, e, ["queued", "running"]);
+  if (!found) return false;
+  const [, step] = found;
+  if (
+    step.status === "running" &&
+    !(step.leaseUntil !== undefined && Date.parse(step.leaseUntil) <= t.now.getTime())
+  )
+    return false;
+  step.status = "running";
+  step.startedAt = t.at;
+  step.leaseUntil = addSeconds(t, e.leaseSeconds);
+  delete step.notBefore;
+  if (t.state.status === "queued") {
+    t.state.status = "running";
+    t.state.startedAt ??= t.at;
+  }
+  return true;
+}
+
+function onRenewLease(t: Turn, e: StepEvent<"renewLease">): boolean {
+  const found = liveStep(t, e, ["running"]);
+  if (!found) return false;
+  found[1].leaseUntil = addSeconds(t, e.leaseSeconds);
+  return true;
+}
+
+function onTaskStarted(t: Turn, e: StepEvent<"taskStarted">): boolean {
+  const found = liveStep(t, e, ["running"]);
+  if (!found) return false;
+  found[1].taskArn = e.taskArn;
+  return true;
+}
+
+/** The attempt's message went missing: send it again (a wait only for the time it has left). */
+function onRequeue(t: Turn, e: StepEvent<"requeue">): boolean {
+  const found = liveStep(t, e, e.workerLost ? ["queued", "waiting", "running"] : ["queued", "waiting"]);
+  if (!found) return false;
+  const [, step] = found;
+  if (step.status === "running") {
+    if (step.taskArn !== undefined) return false;
+    step.status = "queued";
+    delete step.startedAt;
+    delete step.leaseUntil;
+  }
+  let delaySeconds = 0;
+  step.requeues = (step.requeues ?? 0) + 1;
+  if (step.status === "queued") {
+    step.queuedAt = t.at;
+    delete step.notBefore;
+  } else if (step.notBefore !== undefined) {
+    delaySeconds = Math.max(0, Math.ceil((Date.parse(step.notBefore) - t.now.getTime()) / 1000));
+  }
+  t.commands.push(
+    withItem(
+      {
+        type: "run",
+        nodeId: step.nodeId,
+        attempt: step.attempt,
+        delaySeconds: Math.min(delaySeconds, MAX_DELAY_SECONDS),
+      },
+      step.itemIndex,
+    ) as Command,
+  );
+  return true;
+}
+
+function onDeadLettered(t: Turn, e: StepEvent<"deadLettered">): boolean {
+  const found = liveStep(t, e, ["queued", "running", "waiting"]);
+  if (!found) return false;
+  const [node, step] = found;
+  failStep(t, node, step, { code: "DEAD_LETTERED", message: e.reason }, false);
+  return true;
+}
+
+/** A step back to pending for a new run, keeping its attempt count. */
+function rerun(nodeId: string, before: StepState | undefined, itemIndex?: number): StepState {
+  const attempt = before?.attempt ?? 0;
+  return {
+    nodeId,
+    ...(itemIndex === undefined ? {} : { itemIndex }),
+    status: "pending",
+    attempt,
+    ...(attempt > 0 ? { runFrom: attempt } : {}),
+  };
 }
 
 function deepEqual(a: unknown, b: unknown): boolean {
@@ -796,6 +906,8 @@ export async function decide(
   };
 
   let accepted: boolean;
+  // Bookkeeping of one attempt (claim, lease, task) moves no other step.
+  let plan = true;
   switch (event.type) {
     case "start":
       accepted = onStart(t);
@@ -828,8 +940,27 @@ export async function decide(
     case "retry":
       accepted = onRetry(t);
       break;
+    case "claim":
+      accepted = onClaim(t, event);
+      plan = false;
+      break;
+    case "renewLease":
+      accepted = onRenewLease(t, event);
+      plan = false;
+      break;
+    case "taskStarted":
+      accepted = onTaskStarted(t, event);
+      plan = false;
+      break;
+    case "requeue":
+      accepted = onRequeue(t, event);
+      plan = false;
+      break;
+    case "deadLettered":
+      accepted = onDeadLettered(t, event);
+      break;
   }
-  if (accepted && isActive(t)) await advance(t);
+  if (accepted && plan && isActive(t)) await advance(t);
 
   const changedSteps = Object.entries(t.state.steps)
     .filter(([key, step]) => !deepEqual(state.steps[key], step))

@@ -10,8 +10,10 @@ export interface StepState {
   /** Set on the per-item steps of a `forEach` node. The node's own step has none. */
   itemIndex?: number;
   status: StepStatus;
-  /** 1-based. 0 while the step has never been queued. */
+  /** 1-based and monotonic across job retries, so `jobId:nodeId:item:attempt` never repeats. 0 before the first. */
   attempt: number;
+  /** Attempts made before the current run of the job (a job retry starts a new run): the retry budget counts from here. */
+  runFrom?: number;
   input?: unknown;
   output?: unknown;
   error?: StepError;
@@ -26,6 +28,8 @@ export interface StepState {
   leaseUntil?: string;
   /** ECS task ARN of a `runtime: "fargate"` attempt. */
   taskArn?: string;
+  /** How often this attempt's message was sent again because it seemed lost: each time the sweeper waits longer. */
+  requeues?: number;
 }
 
 export interface JobState {
@@ -61,8 +65,25 @@ export type EngineEvent =
   | { type: "approvalDecided"; nodeId: string; itemIndex?: number; decision: "approve" | "reject" }
   | { type: "cancel"; reason?: string }
   | { type: "jobTimedOut" }
-  /** Re-run a failed, cancelled or timed-out job from the steps that did not succeed. */
-  | { type: "retry" };
+  /** Re-run a failed or timed-out job from the steps that did not succeed. */
+  | { type: "retry" }
+  /** A worker takes a queued attempt: it runs, holding a lease until `leaseSeconds` from now. */
+  | { type: "claim"; nodeId: string; itemIndex?: number; attempt: number; leaseSeconds: number }
+  /** A running attempt is still alive: extend its lease. */
+  | { type: "renewLease"; nodeId: string; itemIndex?: number; attempt: number; leaseSeconds: number }
+  /** A fargate attempt's ECS task started. */
+  | { type: "taskStarted"; nodeId: string; itemIndex?: number; attempt: number; taskArn: string }
+  /**
+   * A queued or waiting attempt's message was lost (the sweeper found it past due): send it again. With
+   * `workerLost`, a running attempt goes back to the queue too: everything that ran it is known to be gone
+   * (the platform restarted), so the same attempt runs again, with the same idempotency key.
+   */
+  | { type: "requeue"; nodeId: string; itemIndex?: number; attempt: number; workerLost?: boolean }
+  /**
+   * The attempt's message exhausted its receives. Unlike `stepFailed`, it applies to a queued step too: the
+   * message never got as far as a claim.
+   */
+  | { type: "deadLettered"; nodeId: string; itemIndex?: number; attempt: number; reason: string };
 
 export type Command =
   /** Send a step message (with this delay) so a worker runs the attempt. */

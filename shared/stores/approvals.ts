@@ -3,10 +3,10 @@ import { GetCommand, TransactWriteCommand, UpdateCommand } from "@aws-sdk/lib-dy
 import type { ApprovalDecisionRecord, ApprovalDecisionValue, ApprovalStatus } from "#events/approvals";
 import type { TimelineEvent } from "#events/timeline";
 import { dynamo } from "../aws.ts";
-import { epochSeconds, tableName } from "../db.ts";
+import { tableName } from "../db.ts";
 import { isConditionalCheckFailed } from "../errors.ts";
 import { keys } from "../keys.ts";
-import { EVENT_TTL_SECONDS, SWEEP_SHARDS } from "./jobs.ts";
+import { SWEEP_SHARDS } from "./jobs.ts";
 import { newestFirst } from "./page.ts";
 
 /**
@@ -192,7 +192,6 @@ export async function insertApprovalWithEvent(
 ): Promise<boolean> {
   const seq = job.seq + 1;
   const at = now.toISOString();
-  const timelineEvent = { ...event, jobId: record.jobId, seq, at };
   const items: Record<string, unknown>[] = [
     {
       Put: {
@@ -205,7 +204,9 @@ export async function insertApprovalWithEvent(
       Update: {
         TableName: tableName(),
         Key: keys.job(record.tenantId, record.jobId),
-        UpdateExpression: "SET seq = :seq, #version = :next, updatedAt = :at",
+        // The event rides on the job item as this version's timeline addition; the stream consumer stores it.
+        UpdateExpression:
+          "SET seq = :seq, #version = :next, updatedAt = :at, tx = :tx, tlv = :next REMOVE tl",
         ConditionExpression: "#version = :version",
         ExpressionAttributeNames: { "#version": "version" },
         ExpressionAttributeValues: {
@@ -213,22 +214,8 @@ export async function insertApprovalWithEvent(
           ":next": job.version + 1,
           ":version": job.version,
           ":at": at,
+          ":tx": [event],
         },
-      },
-    },
-    {
-      Put: {
-        TableName: tableName(),
-        Item: {
-          ...keys.event(record.tenantId, record.jobId, seq),
-          type: "event",
-          tenantId: record.tenantId,
-          jobId: record.jobId,
-          seq,
-          event: timelineEvent,
-          ttl: epochSeconds(now) + EVENT_TTL_SECONDS,
-        },
-        ConditionExpression: "attribute_not_exists(pk)",
       },
     },
   ];

@@ -58,6 +58,7 @@ export async function addSubscription(
   connectionId: string,
   target: SubscriptionTarget,
   fromSeq?: number,
+  batch?: boolean,
 ) {
   const pk = subscribersPk(tenantId, target);
   const max = maxSubscriptionsPerConnection();
@@ -101,6 +102,7 @@ export async function addSubscription(
         tenantId,
         connectionId,
         ...(fromSeq === undefined ? {} : { fromSeq }),
+        ...(batch === true ? { batch: true } : {}),
         ttl: epochSeconds() + CONNECTION_TTL_SECONDS,
       },
     }),
@@ -161,6 +163,8 @@ export interface Subscriber {
   connectionId: string;
   /** Send only events after this sequence number (earlier ones were replayed). */
   fromSeq: number;
+  /** The client takes several events per frame. */
+  batch: boolean;
 }
 
 /**
@@ -170,6 +174,7 @@ export interface Subscriber {
 export async function subscribersOf(tenantId: string, jobId: string): Promise<Subscriber[]> {
   const partitions = [keys.jobSubscribers(tenantId, jobId), keys.tenantSubscribers(tenantId)];
   const found = new Map<string, number>();
+  const batched = new Map<string, boolean>();
   const now = epochSeconds();
   for (const pk of partitions) {
     let ExclusiveStartKey: Record<string, unknown> | undefined;
@@ -190,9 +195,15 @@ export async function subscribersOf(tenantId: string, jobId: string): Promise<Su
         const fromSeq = typeof item.fromSeq === "number" ? item.fromSeq : 0;
         // Subscribed both to the job and to the tenant: the tenant-wide subscription sends everything.
         found.set(id, Math.min(found.get(id) ?? fromSeq, fromSeq));
+        // Batch frames only when every subscription of the connection asked for them.
+        batched.set(id, (batched.get(id) ?? true) && item.batch === true);
       }
       ExclusiveStartKey = page.LastEvaluatedKey;
     } while (ExclusiveStartKey !== undefined);
   }
-  return [...found].map(([connectionId, fromSeq]) => ({ connectionId, fromSeq }));
+  return [...found].map(([connectionId, fromSeq]) => ({
+    connectionId,
+    fromSeq,
+    batch: batched.get(connectionId) === true,
+  }));
 }

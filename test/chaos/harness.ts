@@ -5,6 +5,7 @@
  * judge the outcome: lost, duplicated and stuck jobs, and the time it took to heal.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
+import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { Context } from "aws-lambda";
 import { handler as realWorker } from "#functions/queues/steps";
 import { handler as realWs } from "#functions/ws/ws";
@@ -33,23 +34,22 @@ export interface ChaosPlatform {
   stop(): Promise<void>;
 }
 
-const plain = (value: unknown): unknown =>
-  value !== null && typeof value === "object" && !Array.isArray(value)
-    ? ((value as Record<string, unknown>).S ?? (value as Record<string, unknown>).N ?? value)
-    : value;
-
-/** The step item a transaction puts, as `{jobId, nodeId, status, attempt}`, whether or not it is marshalled yet. */
+/**
+ * The steps a write of a job item records, as `{jobId, nodeId, status, attempt}`, whether or not the item is
+ * marshalled yet. A job item carries every step, so these are the steps in an ended state.
+ */
 function stepPuts(input: Record<string, unknown>) {
-  const items = (input.TransactItems as { Put?: { Item?: Record<string, unknown> } }[] | undefined) ?? [];
-  return items
-    .map((entry) => entry.Put?.Item)
-    .filter((item): item is Record<string, unknown> => item !== undefined && plain(item.type) === "step")
-    .map((item) => ({
-      jobId: String(plain(item.jobId)),
-      nodeId: String(plain(item.nodeId)),
-      status: String(plain(item.status)),
-      attempt: Number(plain(item.attempt)),
-    }));
+  const raw = input.Item as Record<string, unknown> | undefined;
+  if (raw === undefined) return [];
+  const item = (raw.pk as { S?: string } | undefined)?.S === undefined ? raw : unmarshall(raw as never);
+  if (item.type !== "job") return [];
+  const steps = (item.steps ?? {}) as Record<string, { s: string; a: number }>;
+  return Object.entries(steps).map(([key, step]) => ({
+    jobId: String(item.id),
+    nodeId: key.replace(/#\d+$/, ""),
+    status: String(step.s),
+    attempt: Number(step.a),
+  }));
 }
 
 export class WorkerDied extends Error {
@@ -67,10 +67,10 @@ export async function startChaosPlatform(): Promise<ChaosPlatform> {
   };
   const inWorker = new AsyncLocalStorage<true>();
   const removeKillHook = addSdkHook("chaos-kill", async (call, next) => {
-    if (inWorker.getStore() === true && call.commandName === "TransactWriteItemsCommand") {
+    if (inWorker.getStore() === true && call.commandName === "PutItemCommand") {
       for (const step of stepPuts(call.input)) {
         const key = `${step.jobId}:${step.nodeId}`;
-        const recording = step.status !== "running" && step.status !== "queued";
+        const recording = !["pending", "queued", "running"].includes(step.status);
         if (recording && step.attempt === 1 && faults.killNodes.has(step.nodeId)) {
           faults.kills.push({ key, at: Date.now() });
           // The process is gone before the result is written: the claim stands, the outcome is lost.

@@ -203,6 +203,38 @@ describe("workflow semantics on the twin", () => {
     expect(second.body.jobId).toBe(first.body.jobId);
   });
 
+  it("refuses an idempotencyKey reused with a different body, naming the job it belongs to", async () => {
+    const key = `key-${Date.now()}-other`;
+    const workflow = { name: "once", nodes: [{ id: "a", type: "code", code: "return 1" }] };
+    const first = await platform.api("POST", "/v1/jobs", { workflow, input: { n: 1 }, idempotencyKey: key });
+    const other = await platform.api("POST", "/v1/jobs", { workflow, input: { n: 2 }, idempotencyKey: key });
+    expect(first.status).toBe(202);
+    expect(other.status).toBe(409);
+    expect(other.body).toMatchObject({
+      code: "IDEMPOTENCY_CONFLICT",
+      message: expect.stringContaining(key),
+      details: { jobId: first.body.jobId },
+      requestId: expect.any(String),
+    });
+    // Key order in the body does not make it another request.
+    const same = await platform.api("POST", "/v1/jobs", { idempotencyKey: key, input: { n: 1 }, workflow });
+    expect(same.status).toBe(200);
+    expect(same.body.jobId).toBe(first.body.jobId);
+  });
+
+  it("refuses to retry a cancelled job with a 409 that says why", async () => {
+    const submitted = await platform.api("POST", "/v1/jobs", {
+      workflow: { name: "stop", nodes: [{ id: "pause", type: "wait", seconds: 120 }] },
+    });
+    await waitForJob(platform, submitted.body.jobId, ["waiting"]);
+    expect((await platform.api("POST", `/v1/jobs/${submitted.body.jobId}/cancel`)).status).toBe(200);
+    const retried = await platform.api("POST", `/v1/jobs/${submitted.body.jobId}/retry`);
+    expect(retried.status).toBe(409);
+    expect(retried.body).toMatchObject({ code: "CONFLICT", message: expect.stringContaining("cancelled") });
+    const job = await platform.api("GET", `/v1/jobs/${submitted.body.jobId}`);
+    expect(job.body.status).toBe("cancelled");
+  });
+
   it("cancels a waiting job so no new step starts", async () => {
     const submitted = await platform.api("POST", "/v1/jobs", {
       workflow: {
@@ -238,10 +270,12 @@ describe("workflow semantics on the twin", () => {
     const stamp = step(failed, "stamp").output;
     const retried = await platform.api("POST", `/v1/jobs/${failed.id}/retry`);
     expect(retried.status).toBe(202);
-    // The step fails on every attempt 1: a re-run starts it again at attempt 1, so it fails again, while
-    // the succeeded step's output is kept as it was.
+    // The step fails on every run, while the succeeded step's output is kept as it was. The re-run goes on
+    // with the attempt numbers, so the step's idempotency key (job:node:item:attempt) never repeats.
     const job = await waitForJob(platform, failed.id, ["failed", "succeeded"]);
     expect(step(job, "stamp").output).toBe(stamp);
+    expect(step(failed, "check").attempt).toBe(1);
+    expect(step(job, "check")).toMatchObject({ status: "failed", attempt: 2 });
     const events = await platform.api("GET", `/v1/jobs/${failed.id}/events`);
     const stampRuns = events.body.items.filter(
       (e: any) => e.type === "step.status_changed" && e.nodeId === "stamp" && e.status === "running",

@@ -107,6 +107,44 @@ describe("one job's whole path on the twin", () => {
     await socket.close();
   });
 
+  it("coalesces live events into batch frames for a batch subscriber, one event per frame for the others", async () => {
+    const { body } = await platform.api("POST", "/v1/jobs", {
+      workflow: {
+        name: "batched",
+        nodes: [
+          { id: "pause", type: "wait", seconds: 1 },
+          { id: "a", type: "code", dependsOn: ["pause"], code: "return 1" },
+          { id: "b", type: "code", dependsOn: ["a"], code: "return 2" },
+        ],
+      },
+    });
+    const batched = await SocketClient.open(platform.wsUrl, platform.token);
+    const plain = await SocketClient.open(platform.wsUrl, platform.token);
+    batched.send({ action: "subscribe", jobId: body.jobId, since: 0, batch: true });
+    plain.send({ action: "subscribe", jobId: body.jobId, since: 0 });
+    const done = (m: any) => m.type === "job.status_changed" && m.status === "succeeded";
+    await plain.waitFor((m) => m.jobId === body.jobId && done(m));
+    await batched.waitFor((m) => done(m) || (m.type === "batch" && m.events.some((e: any) => done(e))));
+    const seqsOf = (messages: any[]) =>
+      messages
+        .flatMap((m) => (m.type === "batch" ? m.events : [m]))
+        .filter((m) => m.jobId === body.jobId && typeof m.seq === "number" && m.type !== "subscribed")
+        .map((m) => m.seq);
+    const frames = batched.messages.filter((m) => m.type === "batch");
+    expect(frames.length).toBeGreaterThan(0);
+    expect(frames.every((f) => f.jobId === body.jobId && f.events.length >= 1)).toBe(true);
+    // Some stream batch carried more than one event of the job (a result and the next step's claim).
+    expect(frames.some((f) => f.events.length > 1)).toBe(true);
+    expect(plain.messages.some((m) => m.type === "batch")).toBe(false);
+    const all = (await platform.api("GET", `/v1/jobs/${body.jobId}/events`)).body.items.map(
+      (e: any) => e.seq,
+    );
+    expect([...new Set(seqsOf(batched.messages))].sort((x, y) => x - y)).toEqual(all);
+    expect([...new Set(seqsOf(plain.messages))].sort((x, y) => x - y)).toEqual(all);
+    await batched.close();
+    await plain.close();
+  });
+
   it("fails a job whose code throws, with the error on the step", async () => {
     const { body } = await platform.api("POST", "/v1/jobs", {
       workflow: { name: "boom", nodes: [{ id: "a", type: "code", code: "throw new Error('nope')" }] },

@@ -63,9 +63,9 @@ const item = (pk: string, sk: string, value: number) => ({
 /** Writes the same key N times as new items (put, then delete), so each write is an INSERT. */
 async function insertRepeatedly(pk: string, values: number[]): Promise<void> {
   for (const value of values) {
-    await dynamodb.send(new PutItemCommand(item(pk, "E#0001", value)));
+    await dynamodb.send(new PutItemCommand(item(pk, "A#JOB", value)));
     await dynamodb.send(
-      new DeleteItemCommand({ TableName: twin.tableName, Key: { pk: { S: pk }, sk: { S: "E#0001" } } }),
+      new DeleteItemCommand({ TableName: twin.tableName, Key: { pk: { S: pk }, sk: { S: "A#JOB" } } }),
     );
   }
 }
@@ -106,21 +106,28 @@ describe("DynamoDB stream event source", () => {
     expect(of(delivered, "ORDER#1")).toEqual(values);
   });
 
-  it("applies the manifest's filter: INSERTs of sort keys starting with E#", async () => {
+  it("applies the manifest's filter: INSERTs and MODIFYs of job items (sort keys starting with A#JOB)", async () => {
     await dynamodb.send(new PutItemCommand(item("FILTER#1", "J#0001", 1)));
-    await dynamodb.send(new PutItemCommand(item("FILTER#1", "E#0002", 2)));
+    await dynamodb.send(new PutItemCommand(item("FILTER#1", "A#JOB", 2)));
     await dynamodb.send(
       new UpdateItemCommand({
         TableName: twin.tableName,
-        Key: { pk: { S: "FILTER#1" }, sk: { S: "E#0002" } },
+        Key: { pk: { S: "FILTER#1" }, sk: { S: "A#JOB" } },
         UpdateExpression: "SET v = :v",
         ExpressionAttributeValues: { ":v": { N: "3" } },
       }),
     );
+    await dynamodb.send(
+      new DeleteItemCommand({
+        TableName: twin.tableName,
+        Key: { pk: { S: "FILTER#1" }, sk: { S: "A#JOB" } },
+      }),
+    );
     await dynamodb.send(new PutItemCommand(item("FILTER#1", "E#0004", 4)));
+    await dynamodb.send(new PutItemCommand(item("FILTER#1", "A#JOB", 5)));
 
-    await vi.waitFor(() => expect(of(delivered, "FILTER#1")).toContain(4), { timeout: 15_000 });
-    expect(of(delivered, "FILTER#1")).toEqual([2, 4]);
+    await vi.waitFor(() => expect(of(delivered, "FILTER#1")).toContain(5), { timeout: 15_000 });
+    expect(of(delivered, "FILTER#1")).toEqual([2, 3, 5]);
     const record = invocations.flat().find((entry) => entry.dynamodb?.NewImage?.pk?.S === "FILTER#1");
     expect(record).toMatchObject({
       eventName: "INSERT",
@@ -131,7 +138,7 @@ describe("DynamoDB stream event source", () => {
         /^arn:aws:dynamodb:us-east-1:000000000000:table\/switchboard\/stream\//,
       ),
       dynamodb: {
-        Keys: { pk: { S: "FILTER#1" }, sk: { S: "E#0002" } },
+        Keys: { pk: { S: "FILTER#1" }, sk: { S: "A#JOB" } },
         StreamViewType: "NEW_AND_OLD_IMAGES",
       },
     });

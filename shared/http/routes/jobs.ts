@@ -40,7 +40,7 @@ export const jobRoutes = implementRoutes({
         createdBy: principal.principalId,
         ...pinned,
         input: body.input,
-        ...(body.idempotencyKey === undefined ? {} : { idempotencyKey: body.idempotencyKey }),
+        ...(body.idempotencyKey === undefined ? {} : { idempotencyKey: body.idempotencyKey, request: body }),
       });
       return { status: job.created ? 202 : 200, body: jobRef(job) };
     },
@@ -58,8 +58,9 @@ export const jobRoutes = implementRoutes({
   getJobEvents: {
     handle: async ({ params, query, principal }) => {
       const id = params.id ?? "";
-      if ((await jobExists(principal.tenantId, id)) === undefined) throw notFound("Job", id);
-      return listEvents(principal.tenantId, id, query.since);
+      const job = await jobExists(principal.tenantId, id);
+      if (job === undefined) throw notFound("Job", id);
+      return listEvents(principal.tenantId, id, query.since, 1000, job.seq);
     },
   },
   cancelJob: {

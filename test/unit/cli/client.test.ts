@@ -194,7 +194,35 @@ describe("watch", () => {
     expect(seen).toEqual([1, 2, 3, 4]);
     expect(terminal).toMatchObject({ status: "succeeded", seq: 4 });
     expect(api.sockets[0]?.url.searchParams.get("token")).toBe("t");
-    expect(api.sockets[0]?.received[0]).toEqual({ action: "subscribe", jobId: "j1", since: 0 });
+    expect(api.sockets[0]?.received[0]).toEqual({ action: "subscribe", jobId: "j1", since: 0, batch: true });
+  });
+
+  it("takes the events of a batch frame in order, with single events around it", async () => {
+    api.route = () => timeline([]);
+    api.onSocket = (socket, _url, got) => {
+      void received(got, (m) => m.action === "subscribe").then(() => {
+        socket.send(JSON.stringify(ev.job("j1", 1, "queued")));
+        socket.send(
+          JSON.stringify({
+            type: "batch",
+            at: new Date().toISOString(),
+            jobId: "j1",
+            events: [ev.step("j1", 2, "a", "running"), ev.step("j1", 3, "a", "succeeded")],
+          }),
+        );
+        socket.send(JSON.stringify(ev.job("j1", 4, "succeeded", "running")));
+      });
+    };
+    const seen: number[] = [];
+    const terminal = await new SwitchboardClient({ url: api.url, token: "t" }).watch(
+      "j1",
+      (e) => seen.push(e.seq),
+      {
+        timeoutMs: 5_000,
+      },
+    );
+    expect(seen).toEqual([1, 2, 3, 4]);
+    expect(terminal).toMatchObject({ status: "succeeded", seq: 4 });
   });
 
   it("reconnects after a drop and subscribes again from the last event it saw", async () => {

@@ -151,9 +151,15 @@ async function simulate(specs: NodeSpec[], seed: number): Promise<void> {
     for (const step of Object.values(s.steps)) {
       if (step.status === "skipped") everSkipped.add(stepKey(step.nodeId, step.itemIndex));
       const node = nodes.get(step.nodeId) as WorkflowNode;
-      // (d) attempts stay within the policy.
-      if (step.attempt > maxAttempts(node))
+      // (d) attempts stay within the policy, counted from the start of the job's current run, and never go
+      // down, not even across a job retry (so an idempotency key is never reused).
+      if (step.attempt - (step.runFrom ?? 0) > maxAttempts(node))
         throw new Error(`attempt ${step.attempt} of ${step.nodeId} ${where()}`);
+      const earlier = before.steps[stepKey(step.nodeId, step.itemIndex)];
+      if (earlier !== undefined && step.attempt < earlier.attempt)
+        throw new Error(
+          `attempt of ${step.nodeId} went down from ${earlier.attempt} to ${step.attempt} ${where()}`,
+        );
       // (b) a node that started has all its parents done.
       // A node that started had at least one parent that succeeded (or failed but continues).
       if (step.itemIndex === undefined && !["pending", "skipped", "cancelled"].includes(step.status)) {
@@ -184,7 +190,12 @@ async function simulate(specs: NodeSpec[], seed: number): Promise<void> {
         }
       }
       if (c.type === "run") {
-        const ok = c.attempt <= maxAttempts(node) && c.delaySeconds >= 0 && c.delaySeconds <= 900;
+        const runFrom = s.steps[key]?.runFrom ?? 0;
+        const ok =
+          c.attempt > runFrom &&
+          c.attempt - runFrom <= maxAttempts(node) &&
+          c.delaySeconds >= 0 &&
+          c.delaySeconds <= 900;
         if (!ok) throw new Error(`bad run command ${JSON.stringify(c)} ${where()}`);
         outstanding.set(key, {
           kind: node.type === "wait" ? "wait" : "run",

@@ -772,7 +772,7 @@ describe("cancel and timeout", () => {
 });
 
 describe("retry after failure", () => {
-  it("keeps what succeeded and re-runs the failed node from attempt 1", async () => {
+  it("keeps what succeeded and re-runs the failed node, going on with its attempt numbers", async () => {
     const def = {
       name: "again",
       nodes: [
@@ -792,12 +792,12 @@ describe("retry after failure", () => {
     expect(d.state.error).toBeUndefined();
     expect(stepOf(d.state, "a")).toMatchObject({ status: "succeeded", output: "A" });
     expect(stepOf(d.state, "c").status).toBe("skipped");
-    expect(stepOf(d.state, "b")).toMatchObject({ status: "queued", attempt: 1 });
+    expect(stepOf(d.state, "b")).toMatchObject({ status: "queued", attempt: 2 });
     expect(stepOf(d.state, "b").error).toBeUndefined();
     expect(stepOf(d.state, "d").status).toBe("pending");
-    expect(d.commands).toEqual([{ type: "run", nodeId: "b", attempt: 1, delaySeconds: 0 }]);
+    expect(d.commands).toEqual([{ type: "run", nodeId: "b", attempt: 2, delaySeconds: 0 }]);
 
-    const done = await apply(d.state, [succeeded("b", "B"), succeeded("d", "D")], at(11));
+    const done = await apply(d.state, [succeeded("b", "B", 2), succeeded("d", "D")], at(11));
     expect(done.state.status).toBe("succeeded");
     expect(done.state.output).toEqual({ d: "D" });
   });
@@ -824,26 +824,50 @@ describe("retry after failure", () => {
 
     expect(stepOf(d.state, "each")).toMatchObject({ status: "running", items: 3 });
     expect(stepOf(d.state, "each", 0)).toMatchObject({ status: "succeeded", output: "one" });
+    // Both items had an attempt 1 (item 2's was queued when the job failed): each goes on with attempt 2.
     expect(d.commands).toEqual([
-      { type: "run", nodeId: "each", itemIndex: 1, attempt: 1, delaySeconds: 0 },
-      { type: "run", nodeId: "each", itemIndex: 2, attempt: 1, delaySeconds: 0 },
+      { type: "run", nodeId: "each", itemIndex: 1, attempt: 2, delaySeconds: 0 },
+      { type: "run", nodeId: "each", itemIndex: 2, attempt: 2, delaySeconds: 0 },
     ]);
     const done = await apply(
       d.state,
-      [succeeded("each", "two", 1, 1), succeeded("each", "three", 1, 2)],
+      [succeeded("each", "two", 2, 1), succeeded("each", "three", 2, 2)],
       at(11),
     );
     expect(done.state.output).toEqual({ each: ["one", "two", "three"] });
   });
 
-  it("re-runs a cancelled job", async () => {
+  it("does not re-run a cancelled job", async () => {
     const s0 = (await start(diamond)).state;
     const cancelled = (await decide(s0, { type: "cancel" }, at(1))).state;
 
     const d = await decide(cancelled, { type: "retry" }, at(2));
 
-    expect(d.state.status).toBe("running");
-    expect(d.commands).toEqual([{ type: "run", nodeId: "a", attempt: 1, delaySeconds: 0 }]);
+    expect(d.state.status).toBe("cancelled");
+    expect(d.changedSteps).toEqual([]);
+    expect(d.commands).toEqual([]);
+  });
+
+  it("gives a step failed on every retry a new attempt number each time, with a fresh retry budget", async () => {
+    const def = {
+      name: "twice",
+      nodes: [
+        { id: "f", type: "tool", tool: "t", retry: { maxAttempts: 2, intervalSeconds: 1, jitter: false } },
+      ],
+    };
+    let s = (await start(def)).state;
+    const seen: number[] = [];
+    for (let run = 0; run < 3; run++) {
+      for (let i = 0; i < 2; i++) {
+        const attempt = stepOf(s, "f").attempt;
+        seen.push(attempt);
+        s = (await decide(s, failed("f", { attempt }), at(10 * run + i))).state;
+      }
+      expect(s.status).toBe("failed");
+      s = (await decide(s, { type: "retry" }, at(10 * run + 5))).state;
+    }
+    expect(seen).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(stepOf(s, "f")).toMatchObject({ status: "queued", attempt: 7 });
   });
 
   it("is a no-op for a running or succeeded job", async () => {

@@ -52,12 +52,16 @@ export class LiveSocket {
 
   /** Every job of the caller's tenant. */
   subscribeAll(listener: LiveListener): () => void {
-    return this.add("all", () => ({ action: "subscribe", all: true }), listener);
+    return this.add("all", () => ({ action: "subscribe", all: true, batch: true }), listener);
   }
 
   /** One job, replaying the events after `since()` first. */
   subscribeJob(jobId: string, since: () => number, listener: LiveListener): () => void {
-    return this.add(`job:${jobId}`, () => ({ action: "subscribe", jobId, since: since() }), listener);
+    return this.add(
+      `job:${jobId}`,
+      () => ({ action: "subscribe", jobId, since: since(), batch: true }),
+      listener,
+    );
   }
 
   /** Signing out: close for good and forget every subscription. */
@@ -148,7 +152,12 @@ export class LiveSocket {
     }
     const parsed = ServerMessage.safeParse(json);
     if (!parsed.success) return;
-    const message = parsed.data;
+    // Listeners take one event at a time; a batch frame is its events in order.
+    const messages = parsed.data.type === "batch" ? parsed.data.events : [parsed.data];
+    for (const message of messages) this.dispatch(message);
+  }
+
+  private dispatch(message: ServerMessage): void {
     const jobId = "jobId" in message ? message.jobId : undefined;
     const targets = new Set<LiveListener>();
     const keys = message.type === "error" ? [...this.subs.keys()] : jobId ? [`job:${jobId}`, "all"] : [];

@@ -1,0 +1,43 @@
+import { requestApproval } from "../approvals/request.ts";
+import type { Command, JobState } from "../engine/types.ts";
+import { logger } from "../observability.ts";
+import { type OutgoingStep, sendStepMessages } from "../queues.ts";
+import { stopStepTask } from "./tasks.ts";
+
+/** The step message a `run` command stands for. */
+export function stepMessageFor(state: JobState, command: Extract<Command, { type: "run" }>) {
+  return {
+    v: 1 as const,
+    tenantId: state.tenantId,
+    jobId: state.jobId,
+    nodeId: command.nodeId,
+    ...(command.itemIndex === undefined ? {} : { itemIndex: command.itemIndex }),
+    attempt: command.attempt,
+  };
+}
+
+/** Carries out an engine decision's side effects, after it was committed. Run commands become step messages. */
+export async function runCommands(state: JobState, commands: Command[]): Promise<void> {
+  const outgoing: OutgoingStep[] = [];
+  const approvals: Extract<Command, { type: "requestApproval" }>[] = [];
+  for (const command of commands) {
+    switch (command.type) {
+      case "run":
+        outgoing.push({ message: stepMessageFor(state, command), delaySeconds: command.delaySeconds });
+        break;
+      case "stopTask":
+        await stopStepTask(command.taskArn, `Job ${state.jobId} no longer needs step ${command.nodeId}`);
+        break;
+      case "requestApproval":
+        approvals.push(command);
+        break;
+      default:
+        // Every command type is handled above; this catches one the engine adds later.
+        logger.warn("Command not carried out", { command: (command as Command).type, jobId: state.jobId });
+    }
+  }
+  if (outgoing.length > 0) await sendStepMessages(outgoing);
+  // After the step messages, so a failing approval write cannot hold back work that is ready. Each approval
+  // and its timeline event are one idempotent transaction (see requestApproval).
+  for (const command of approvals) await requestApproval(state, command);
+}

@@ -1,0 +1,300 @@
+import type { StepMessage } from "#events/steps";
+import { decide, getNode, isTerminalJob } from "../engine/engine.ts";
+import { type Command, type Decision, type EngineEvent, stepKey } from "../engine/types.ts";
+import { logger } from "../observability.ts";
+import { MAX_DELAY_SECONDS, sendStepMessages } from "../queues.ts";
+import type { LoadedJob } from "../stores/jobs.ts";
+import { runCommands, stepMessageFor } from "./effects.ts";
+import { acquireRunSlot, type RunSlot, releaseRunSlot } from "./fairness.ts";
+import { executeStep, leaseSecondsFor, type StepOutcome, stepTimeoutSeconds } from "./run-step.ts";
+import { startStepTask } from "./tasks.ts";
+import { decideAndCommit } from "./unit-of-work.ts";
+
+export interface StepBudget {
+  /** Epoch ms by which the invocation must be done with inline work (its timeout, less a margin). */
+  deadline: number;
+}
+
+/** Seconds a step waits before trying again when its tenant is at its running-steps limit. */
+const BUSY_RETRY_SECONDS = { min: 1, max: 5 };
+/** Time kept in hand beyond the next step's own limit before running it inline. */
+const INLINE_MARGIN_MS = 10_000;
+
+/** A step claimed in the same commit that recorded the previous one: the worker runs it next, itself. */
+interface InlineStep {
+  message: StepMessage;
+  loaded: LoadedJob;
+}
+
+type Slot = RunSlot | "unlimited" | undefined;
+
+function where(message: StepMessage) {
+  return {
+    nodeId: message.nodeId,
+    ...(message.itemIndex === undefined ? {} : { itemIndex: message.itemIndex }),
+    attempt: message.attempt,
+  };
+}
+
+async function resend(message: StepMessage, delaySeconds: number): Promise<void> {
+  await sendStepMessages([{ message, delaySeconds: Math.min(Math.max(0, delaySeconds), MAX_DELAY_SECONDS) }]);
+}
+
+/**
+ * The worker's unit of work: claim the step named by the message, run it, record the result together with
+ * the claim of the next ready step, and run that one too while the invocation has time, saving a queue round
+ * trip per step. Every write is conditional, so a duplicate or late message changes nothing. The tenant's run
+ * slot (fairness) is held for the whole chain: one slot write per message, not per step.
+ */
+export async function processStepMessage(message: StepMessage, budget?: StepBudget): Promise<void> {
+  const slot: { held: Slot } = { held: undefined };
+  try {
+    let next = await claimAndRun(message, budget, slot);
+    while (next !== undefined) {
+      const current: InlineStep = next;
+      logger.appendKeys({ nodeId: current.message.nodeId });
+      try {
+        next = await runClaimedStep(current.message, current.loaded, budget);
+      } catch (error) {
+        // The inline step is claimed but has no message of its own: give it one. Its lease is live, so that
+        // message waits for the lease to lapse and then takes the attempt again.
+        logger.warn("Inline step failed; sending it through the queue", { error: (error as Error).message });
+        await resend(current.message, 0);
+        return;
+      }
+    }
+  } finally {
+    if (slot.held !== undefined) await releaseRunSlot(slot.held);
+  }
+}
+
+async function claimAndRun(
+  message: StepMessage,
+  budget: StepBudget | undefined,
+  slot: { held: Slot },
+): Promise<InlineStep | undefined> {
+  const { tenantId, jobId, nodeId, itemIndex, attempt } = message;
+  const key = stepKey(nodeId, itemIndex);
+  let later: number | undefined;
+  const claim = await decideAndCommit(tenantId, jobId, async (loaded) => {
+    later = undefined;
+    const { state } = loaded;
+    const step = state.steps[key];
+    if (isTerminalJob(state.status) || step === undefined || step.attempt !== attempt) return undefined;
+    const now = new Date();
+    if (step.status === "waiting") {
+      return {
+        decision: await decide(state, { type: "waitElapsed", nodeId, itemIndex }, now),
+        result: "waited" as const,
+      };
+    }
+    if (step.status === "running") {
+      const lease = Date.parse(step.leaseUntil ?? "");
+      if (Number.isFinite(lease) && lease > now.getTime()) {
+        // Another worker holds this attempt. Its result may not be recorded yet, so this message must not
+        // just vanish: it comes back when the lease lapses, and takes the attempt over if it is still open.
+        later = (lease - now.getTime()) / 1000 + 1;
+        return undefined;
+      }
+    } else if (step.status !== "queued") return undefined;
+    if (step.notBefore !== undefined && Date.parse(step.notBefore) > now.getTime() + 1000) {
+      // Back-off longer than SQS's longest delay: send the message again for the time that is left.
+      later = (Date.parse(step.notBefore) - now.getTime()) / 1000;
+      return undefined;
+    }
+    const lambda = getNode(state, nodeId)?.runtime !== "fargate";
+    if (lambda && slot.held === undefined) {
+      slot.held = await acquireRunSlot(
+        tenantId,
+        `${jobId}:${key}:${attempt}`,
+        leaseSecondsFor(state, nodeId),
+        now,
+      );
+      if (slot.held === undefined) {
+        // Waiting for a slot is not a failure: a new message (with a fresh receive count) tries again shortly.
+        const { min, max } = BUSY_RETRY_SECONDS;
+        later = min + Math.random() * (max - min);
+        return undefined;
+      }
+    }
+    const leaseSeconds = leaseSecondsFor(state, nodeId);
+    return {
+      decision: await decide(state, { type: "claim", ...where(message), leaseSeconds }, now),
+      result: "claimed" as const,
+    };
+  });
+  if (later !== undefined) {
+    await resend(message, later);
+    return undefined;
+  }
+  if (claim === undefined) logger.warn("Step message for an unknown job dropped", { tenantId, jobId });
+  if (claim === undefined || claim.result !== "claimed" || !claim.committed) return undefined;
+  return runClaimedStep(message, claim.loaded, budget);
+}
+
+async function runClaimedStep(
+  message: StepMessage,
+  loaded: LoadedJob,
+  budget?: StepBudget,
+): Promise<InlineStep | undefined> {
+  const { tenantId, jobId, nodeId } = message;
+  if (getNode(loaded.state, nodeId)?.runtime === "fargate") {
+    // Long steps leave the worker: the task runs the same step code and reports through recordStepOutcome.
+    let taskArn: string;
+    try {
+      taskArn = await startStepTask(message);
+    } catch (error) {
+      logger.error("Could not start the step's task", error as Error);
+      await recordStepOutcome(
+        message,
+        {
+          ok: false,
+          error: { code: "TASK_START_FAILED", message: (error as Error).message },
+          retryable: true,
+        },
+        { loaded },
+      );
+      return undefined;
+    }
+    await decideAndCommit(
+      tenantId,
+      jobId,
+      async ({ state }) => ({
+        decision: await decide(state, { type: "taskStarted", ...where(message), taskArn }, new Date()),
+        result: undefined,
+      }),
+      { loaded },
+    );
+    return undefined;
+  }
+  // The step's own failures become a result; only infrastructure errors throw.
+  const outcome = await executeStep(loaded.state, nodeId, message.itemIndex, message.attempt);
+  return recordStepOutcome(message, outcome, {
+    loaded,
+    ...(budget === undefined ? {} : { inlineUntil: budget.deadline }),
+  });
+}
+
+/** A ready step the worker may run itself, right away, instead of sending it through the queue. */
+function inlineable(
+  decision: Decision,
+  command: Command,
+  until: number,
+): command is Extract<Command, { type: "run" }> {
+  if (command.type !== "run" || command.delaySeconds > 0) return false;
+  const node = getNode(decision.state, command.nodeId);
+  if (node === undefined || node.runtime === "fargate" || !["code", "tool", "agent"].includes(node.type))
+    return false;
+  return until - Date.now() > stepTimeoutSeconds(node) * 1000 + INLINE_MARGIN_MS;
+}
+
+/** One decision for one commit: `first`, then the claim of `inlined` (one of its run commands). */
+function withClaim(first: Decision, claim: Decision, inlined: Command): Decision {
+  const keys = new Set(
+    [...first.changedSteps, ...claim.changedSteps].map((step) => stepKey(step.nodeId, step.itemIndex)),
+  );
+  return {
+    state: claim.state,
+    changedSteps: [...keys].flatMap((key) => {
+      const step = claim.state.steps[key];
+      return step === undefined ? [] : [step];
+    }),
+    jobChanged: first.jobChanged || claim.jobChanged,
+    commands: [...first.commands.filter((command) => command !== inlined), ...claim.commands],
+    notes: [...first.notes, ...claim.notes],
+  };
+}
+
+/**
+ * Records an attempt's result and advances the workflow, in one commit that may also claim the next ready
+ * step for this worker to run inline. A lost race is decided again on the fresh state until it is recorded;
+ * the result is dropped only when the attempt is provably over (recorded, superseded, cancelled, timed out).
+ */
+export async function recordStepOutcome(
+  message: StepMessage,
+  outcome: StepOutcome,
+  options: { inlineUntil?: number; loaded?: LoadedJob } = {},
+): Promise<InlineStep | undefined> {
+  const { tenantId, jobId, nodeId, itemIndex, attempt } = message;
+  const key = stepKey(nodeId, itemIndex);
+  const event: EngineEvent = outcome.ok
+    ? { type: "stepSucceeded", ...where(message), output: outcome.output }
+    : { type: "stepFailed", ...where(message), error: outcome.error, retryable: outcome.retryable };
+  let inline: StepMessage | undefined;
+  let inlined: Command | undefined;
+  const recorded = await decideAndCommit(
+    tenantId,
+    jobId,
+    async (loaded) => {
+      inline = undefined;
+      inlined = undefined;
+      const step = loaded.state.steps[key];
+      if (step === undefined || step.status !== "running" || step.attempt !== attempt) return undefined;
+      const now = new Date();
+      let decision = await decide(loaded.state, event, now);
+      const until = options.inlineUntil;
+      const command =
+        until === undefined ? undefined : decision.commands.find((c) => inlineable(decision, c, until));
+      if (command !== undefined && command.type === "run") {
+        const leaseSeconds = leaseSecondsFor(decision.state, command.nodeId);
+        const claim = await decide(
+          decision.state,
+          {
+            type: "claim",
+            nodeId: command.nodeId,
+            ...(command.itemIndex === undefined ? {} : { itemIndex: command.itemIndex }),
+            attempt: command.attempt,
+            leaseSeconds,
+          },
+          now,
+        );
+        if (claim.changedSteps.length > 0) {
+          decision = withClaim(decision, claim, command);
+          inlined = command;
+          inline = stepMessageFor(decision.state, command);
+        }
+      }
+      return { decision, result: undefined };
+    },
+    { keepCommands: true, ...(options.loaded === undefined ? {} : { loaded: options.loaded }) },
+  );
+  if (recorded?.decision !== undefined)
+    await runCommands(recorded.decision.state, recorded.decision.commands);
+  if (!recorded?.committed || inline === undefined || inlined === undefined) return undefined;
+  return { message: inline, loaded: recorded.loaded };
+}
+
+/** Extends a running attempt's lease; false when the attempt is no longer running (cancelled, timed out). */
+export async function heartbeat(message: StepMessage, leaseSeconds: number): Promise<boolean> {
+  const key = stepKey(message.nodeId, message.itemIndex);
+  const outcome = await decideAndCommit(message.tenantId, message.jobId, async ({ state }) => {
+    const step = state.steps[key];
+    if (isTerminalJob(state.status) || step?.status !== "running" || step.attempt !== message.attempt)
+      return undefined;
+    return {
+      decision: await decide(state, { type: "renewLease", ...where(message), leaseSeconds }, new Date()),
+      result: true,
+    };
+  });
+  return outcome?.result === true;
+}
+
+/** Marks a step failed because its message could not be processed (dead-lettered), so the job does not hang. */
+export async function failStepFromDeadLetter(message: StepMessage, reason: string): Promise<void> {
+  await decideAndCommit(message.tenantId, message.jobId, async ({ state }) => {
+    const decision = await decide(state, { type: "deadLettered", ...where(message), reason }, new Date());
+    if (decision.changedSteps.length === 0) return undefined;
+    return {
+      decision,
+      extraEvents: [
+        {
+          type: "job.note",
+          nodeId: message.nodeId,
+          message: `Step dead-lettered: ${reason}`,
+          reason: "DEAD_LETTERED",
+        },
+      ],
+      result: undefined,
+    };
+  });
+}

@@ -1,0 +1,192 @@
+import { GetCommand } from "@aws-sdk/lib-dynamodb";
+import type { Job, JobStatus, JobWithSteps, Step } from "#events/jobs";
+import type { WorkflowDefinition } from "#events/workflow";
+import { dynamo } from "../../aws.ts";
+import { tableName } from "../../db.ts";
+import type { JobState, StepState } from "../../engine/types.ts";
+import { keys } from "../../keys.ts";
+import { hydrate } from "../../payloads.ts";
+import { newestFirst } from "../page.ts";
+import { getWorkflowVersion } from "../workflows.ts";
+import { decodeStep, type LoadedJob, metaOf, type StoredStep } from "./items.ts";
+
+/** Definitions never change once a job pins them, so a process keeps the ones it read. */
+const definitions = new Map<string, WorkflowDefinition>();
+const DEFINITION_ENTRIES = 256;
+
+function remember(key: string, definition: WorkflowDefinition): void {
+  definitions.delete(key);
+  definitions.set(key, definition);
+  if (definitions.size > DEFINITION_ENTRIES) definitions.delete(definitions.keys().next().value as string);
+}
+
+async function definitionOf(item: Record<string, unknown>): Promise<WorkflowDefinition | undefined> {
+  if (item.definition !== undefined) return item.definition as WorkflowDefinition;
+  const tenantId = String(item.tenantId);
+  const jobId = String(item.id);
+  const cacheKey =
+    item.workflowId === undefined
+      ? `${tenantId}/job/${jobId}`
+      : `${tenantId}/wf/${String(item.workflowId)}/${Number(item.workflowVersion)}`;
+  const cached = definitions.get(cacheKey);
+  if (cached !== undefined) return cached;
+  let definition: WorkflowDefinition | undefined;
+  if (item.workflowId !== undefined && item.workflowVersion !== undefined) {
+    definition = (await getWorkflowVersion(tenantId, String(item.workflowId), Number(item.workflowVersion)))
+      ?.definition;
+  } else {
+    const { Item } = await dynamo().send(
+      new GetCommand({
+        TableName: tableName(),
+        Key: keys.jobDefinition(tenantId, jobId),
+        ConsistentRead: true,
+      }),
+    );
+    definition = Item?.definition as WorkflowDefinition | undefined;
+  }
+  if (definition !== undefined) remember(cacheKey, definition);
+  return definition;
+}
+
+async function readJobItem(tenantId: string, jobId: string): Promise<Record<string, unknown> | undefined> {
+  const { Item } = await dynamo().send(
+    new GetCommand({ TableName: tableName(), Key: keys.job(tenantId, jobId), ConsistentRead: true }),
+  );
+  return Item === undefined || Item.type !== "job" ? undefined : Item;
+}
+
+/** The job with its steps, read consistently from its one item; values offloaded to S3 are hydrated. */
+export async function loadJob(tenantId: string, jobId: string): Promise<LoadedJob | undefined> {
+  const item = await readJobItem(tenantId, jobId);
+  if (item === undefined) return undefined;
+  const definition = await definitionOf(item);
+  if (definition === undefined) throw new Error(`Job ${jobId} has no definition`);
+  const steps: Record<string, StepState> = {};
+  await Promise.all(
+    Object.entries((item.steps ?? {}) as Record<string, StoredStep>).map(async ([key, stored]) => {
+      const step = decodeStep(key, stored);
+      if (step.input !== undefined) step.input = await hydrate(step.input);
+      if (step.output !== undefined) step.output = await hydrate(step.output);
+      steps[key] = step;
+    }),
+  );
+  const state: JobState = {
+    jobId,
+    tenantId,
+    status: item.status as JobStatus,
+    definition,
+    input: await hydrate(item.input),
+    steps,
+    createdAt: String(item.createdAt),
+    ...(item.output === undefined ? {} : { output: await hydrate(item.output) }),
+    ...(item.error === undefined ? {} : { error: item.error as JobState["error"] }),
+    ...(item.startedAt === undefined ? {} : { startedAt: String(item.startedAt) }),
+    ...(item.endedAt === undefined ? {} : { endedAt: String(item.endedAt) }),
+  };
+  return { state, meta: metaOf(item), item };
+}
+
+const JOB_FIELDS = [
+  "workflowId",
+  "workflowVersion",
+  "input",
+  "output",
+  "error",
+  "startedAt",
+  "endedAt",
+  "scheduleId",
+] as const;
+
+function toJob(item: Record<string, unknown>): Job {
+  const job: Job = {
+    id: String(item.id),
+    tenantId: String(item.tenantId),
+    status: item.status as JobStatus,
+    workflowName: String(item.workflowName),
+    createdAt: String(item.createdAt),
+    updatedAt: String(item.updatedAt),
+    createdBy: String(item.createdBy),
+    seq: Number(item.seq ?? 0),
+  };
+  for (const field of JOB_FIELDS) {
+    if (item[field] !== undefined) (job as Record<string, unknown>)[field] = item[field];
+  }
+  return job;
+}
+
+function toStep(state: JobState, step: StepState): Step {
+  const {
+    leaseUntil: _lease,
+    notBefore: _notBefore,
+    taskArn: _task,
+    runFrom: _run,
+    requeues: _rq,
+    ...rest
+  } = step;
+  const type = state.definition.nodes.find((n) => n.id === step.nodeId)?.type ?? "unknown";
+  return { ...rest, type };
+}
+
+export async function getJobWithSteps(
+  tenantId: string,
+  jobId: string,
+): Promise<(JobWithSteps & { definition: WorkflowDefinition }) | undefined> {
+  const loaded = await loadJob(tenantId, jobId);
+  if (loaded === undefined) return undefined;
+  const steps = Object.values(loaded.state.steps)
+    .sort((a, b) => a.nodeId.localeCompare(b.nodeId) || (a.itemIndex ?? -1) - (b.itemIndex ?? -1))
+    .map((step) => toStep(loaded.state, step));
+  const { input, output } = loaded.state;
+  return {
+    ...toJob(loaded.item),
+    input,
+    ...(output === undefined ? {} : { output }),
+    steps,
+    definition: loaded.state.definition,
+  };
+}
+
+export interface ListJobsOptions {
+  status?: JobStatus;
+  workflowId?: string;
+  cursor?: string;
+  limit: number;
+}
+
+/** Newest first, from the index that matches the filter: never a scan. */
+export async function listJobs(
+  tenantId: string,
+  options: ListJobsOptions,
+): Promise<{ items: Job[]; cursor?: string }> {
+  let index = "gsi1";
+  let partition = keys.jobsIndex(tenantId);
+  if (options.status !== undefined) {
+    index = "gsi2";
+    partition = keys.jobsByStatusIndex(tenantId, options.status);
+  } else if (options.workflowId !== undefined) {
+    index = "gsi3";
+    partition = keys.jobsByWorkflowIndex(tenantId, options.workflowId);
+  }
+  return newestFirst({
+    index,
+    partition,
+    cursor: options.cursor,
+    limit: options.limit,
+    map: toJob,
+    ...(options.status !== undefined && options.workflowId !== undefined
+      ? { filter: { expression: "workflowId = :workflowId", values: { ":workflowId": options.workflowId } } }
+      : {}),
+  });
+}
+
+export async function jobExists(tenantId: string, jobId: string): Promise<{ seq: number } | undefined> {
+  const { Item } = await dynamo().send(
+    new GetCommand({
+      TableName: tableName(),
+      Key: keys.job(tenantId, jobId),
+      ProjectionExpression: "seq",
+      ConsistentRead: true,
+    }),
+  );
+  return Item === undefined ? undefined : { seq: Number(Item.seq ?? 0) };
+}
