@@ -3,11 +3,17 @@ import {
   GoneException,
   PostToConnectionCommand,
 } from "@aws-sdk/client-apigatewaymanagementapi";
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import {
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+} from "@aws-sdk/lib-dynamodb";
 import type { Context, DynamoDBStreamEvent } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import streamFixture from "#events/fixtures/dynamodb-stream-event-insert.json" with { type: "json" };
+import streamFixture from "#events/fixtures/dynamodb-stream-event-job-modify.json" with { type: "json" };
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const sockets = mockClient(ApiGatewayManagementApiClient);
@@ -38,6 +44,7 @@ beforeEach(() => {
   });
   ddb.on(GetCommand).resolves({ Item: { subscriptions: [`T#default#SUB#J#${JOB}`] } });
   ddb.on(DeleteCommand).resolves({});
+  ddb.on(PutCommand).resolves({});
   sockets.on(PostToConnectionCommand).resolves({});
   sockets
     .on(PostToConnectionCommand, { ConnectionId: "conn-gone" })
@@ -45,7 +52,7 @@ beforeEach(() => {
 });
 
 describe("fanout", () => {
-  it("sends each inserted timeline event once to every subscriber of the job or the tenant", async () => {
+  it("sends each event derived from a job change once to every subscriber of the job or the tenant", async () => {
     const event = structuredClone(streamFixture) as unknown as DynamoDBStreamEvent;
     const result = await handler(event, context);
     expect(result).toEqual({ batchItemFailures: [] });
@@ -75,12 +82,23 @@ describe("fanout", () => {
     expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: "111100000000000000000001" }] });
   });
 
-  it("ignores records that are not timeline inserts", async () => {
+  it("stores the derived events as one timeline page of the job", async () => {
+    await handler(structuredClone(streamFixture) as unknown as DynamoDBStreamEvent, context);
+    const pages = ddb
+      .commandCalls(PutCommand)
+      .map((c) => c.args[0].input.Item)
+      .filter((item) => String(item?.sk).startsWith("E#"));
+    expect(pages).toHaveLength(1);
+    expect(pages[0]?.pk).toBe(`T#default#J#${JOB}`);
+  });
+
+  it("ignores records that are not job items", async () => {
     const event = structuredClone(streamFixture) as unknown as DynamoDBStreamEvent;
     const record = event.Records[0];
-    if (record === undefined) throw new Error("fixture has no record");
-    record.eventName = "MODIFY";
+    if (record?.dynamodb?.NewImage === undefined) throw new Error("fixture has no record");
+    record.dynamodb.NewImage.type = { S: "summary" };
     expect(await handler(event, context)).toEqual({ batchItemFailures: [] });
     expect(sockets.commandCalls(PostToConnectionCommand)).toHaveLength(0);
+    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
   });
 });
