@@ -265,9 +265,26 @@ describe("every operation answers as the document says", () => {
     });
     await waitForJob(platform, waiting.body.id, ["waiting"]);
     expect((await call("cancelJob", { params: { id: waiting.body.id } })).status).toBe(200);
-    expect((await call("retryJob", { params: { id: waiting.body.id } })).status).toBe(202);
+    // A cancelled job stays cancelled; a failed one may be retried.
+    expect((await call("retryJob", { params: { id: waiting.body.id } })).status).toBe(409);
+    const failing = await call("createJob", {
+      body: {
+        workflow: {
+          name: "contract-fail",
+          nodes: [{ id: "boom", type: "code", code: 'throw new Error("no")' }],
+        },
+      },
+    });
+    await waitForJob(platform, failing.body.id, ["failed"]);
+    expect((await call("retryJob", { params: { id: failing.body.id } })).status).toBe(202);
+    const pending = await call("createJob", {
+      body: {
+        workflow: { name: "contract-wait", nodes: [{ id: "gate", type: "approval", message: "Go?" }] },
+      },
+    });
+    await waitForJob(platform, pending.body.id, ["waiting"]);
     const bulk = await call("bulkJobs", {
-      body: { action: "cancel", ids: [waiting.body.id, jobId, "job_missing"] },
+      body: { action: "cancel", ids: [pending.body.id, jobId, "job_missing"] },
     });
     expect(bulk.status).toBe(200);
     expect(bulk.body.results.map((r: any) => r.status ?? r.error.status)).toEqual(["cancelled", 409, 404]);
