@@ -138,6 +138,11 @@ export async function startGateway(options: {
       });
   });
 
+  // Node closes an idle keep-alive socket after 5 s, a hair after fetch's own 4 s: on a busy machine a client
+  // then reuses a socket the server is closing and gets ECONNRESET. Keep idle sockets well past any client's.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+
   server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
     if (error.code === "HPE_HEADER_OVERFLOW" && socket.writable) {
       const body = JSON.stringify({
