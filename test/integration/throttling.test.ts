@@ -10,7 +10,7 @@ import { apiKey, bearer, createKey, expectOk, PASSWORD, send } from "./identity-
  * key in the twin's control plane, the authorizer names it, and the twin's REST front keeps a bucket per key
  * as API Gateway does. The plans' limits are lowered so that a burst is easy to exceed on a slow machine.
  */
-const small = { rateLimit: 1, burstLimit: 5, quota: { limit: 1_000_000, period: "MONTH" } } as const;
+const small = { rateLimit: 0.5, burstLimit: 5, quota: { limit: 1_000_000, period: "MONTH" } } as const;
 
 let platform: Platform;
 let tenantB: { id: string; token: string };
@@ -68,7 +68,7 @@ function expectThrottled(results: ApiResult<any>[]): void {
 
 describe("per-tenant and per-key throttling", () => {
   it("gives tenant B 200s while tenant A, at the same moment, is past its burst and gets 429s", async () => {
-    const [a, b] = await Promise.all([burst(bearer(platform.token), 20), burst(bearer(tenantB.token), 3)]);
+    const [a, b] = await Promise.all([burst(bearer(platform.token), 30), burst(bearer(tenantB.token), 3)]);
     expectThrottled(a);
     expect(statuses(b)).toEqual([200, 200, 200]);
   });
@@ -79,8 +79,8 @@ describe("per-tenant and per-key throttling", () => {
       await createKey(platform.url, bearer(platform.token), "viewer"),
     ];
     const [sessions, busyKey, quietKey] = await Promise.all([
-      burst(bearer(platform.token), 20),
-      burst(apiKey(first.key), 20),
+      burst(bearer(platform.token), 30),
+      burst(apiKey(first.key), 30),
       burst(apiKey(second.key), 3),
     ]);
     expectThrottled(sessions);
@@ -132,5 +132,19 @@ describe("per-tenant and per-key throttling", () => {
     );
     expect((await gateway.send(new GetApiKeysCommand({ nameQuery: name }))).items).toEqual([]);
     expect((await me(apiKey(key.key))).status).toBe(401);
+  });
+
+  it("leaves no usage key behind when the tenant cannot be created", async () => {
+    const tenantKeys = async () =>
+      (await gateway.send(new GetApiKeysCommand({ nameQuery: `${USAGE_NAMESPACE}-tenant-` }))).items?.length;
+    const before = await tenantKeys();
+    expect(before).toBe(2);
+    const taken = await send(platform.url, bearer(platform.token), "POST", "/v1/tenants", {
+      name: "Globex again",
+      adminEmail: "admin@globex.test",
+      adminPassword: PASSWORD,
+    });
+    expect(taken.status).toBe(409);
+    expect(await tenantKeys()).toBe(before);
   });
 });
