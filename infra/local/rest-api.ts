@@ -191,13 +191,11 @@ export function createRestApi(options: {
   allowedOrigins: () => string[];
   /** The API Gateway control plane's keys and usage plans, which decide each caller's bucket. */
   usage: Pick<LocalApiGateway, "usageFor">;
-  /** Injected by tests that need a stage limit or a clock of their own. */
-  throttle?: UsageThrottle;
   log: Logger;
 }) {
   const { functions, info, log, usage } = options;
   const route = createRouter();
-  const throttle = options.throttle ?? new UsageThrottle();
+  const throttle = new UsageThrottle();
   /** What the stack's gateway responses add to every error API Gateway answers itself. */
   const cors = () => gatewayCorsHeaders(options.allowedOrigins());
   /** An error API Gateway answers itself, as the stack's gateway response for its type shapes it. */
