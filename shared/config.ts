@@ -61,6 +61,11 @@ export const ENV = {
   /** Browser origins allowed to call the REST API, comma-separated (the dashboard's first). */
   corsAllowOrigin: "CORS_ALLOW_ORIGIN",
   version: "SWITCHBOARD_VERSION",
+  /**
+   * Names this deployment's API Gateway usage plans and keys (the stack's name): plans are
+   * `<namespace>-<plan>`, and each tenant's and API key's usage key is derived from it (shared/auth/usage-keys.ts).
+   */
+  usageNamespace: "USAGE_NAMESPACE",
 } as const;
 
 /** Environment variables the stack sets for user schedules. */
@@ -71,6 +76,3 @@ export const SCHEDULE_ENV = {
   /** Queue to name as each user schedule's dead-letter target. */
   dlqArn: "SCHEDULE_DLQ_ARN",
 } as const;
-
-/** Environment variable through which the authorizer learns the usage key of a role's plan. */
-export const usageKeyEnv = (role: string) => `USAGE_KEY_${role.toUpperCase()}`;

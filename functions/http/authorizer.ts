@@ -3,7 +3,7 @@ import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import middy from "@middy/core";
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from "aws-lambda";
 import { AuthenticationError, authenticate } from "#shared/auth/authenticate";
-import { usageKeyEnv } from "#shared/config";
+import { usageKeyValue, usageNamespace } from "#shared/auth/usage-keys";
 import { logger, publishMetrics, tracer } from "#shared/observability";
 
 function credentialOf(event: APIGatewayRequestAuthorizerEvent): string | undefined {
@@ -62,9 +62,14 @@ export const handler = middy(
           ],
         },
         context: { ...context },
-        // API Gateway throttles by usage plan: the stack binds one API key per role to that role's plan and
-        // passes its value in. Where none is bound (the twin), each principal gets a bucket of its own.
-        usageIdentifierKey: process.env[usageKeyEnv(context.role)] || context.principalId,
+        // API Gateway throttles and counts quota per usage key: an API key has its own, and a tenant's
+        // signed-in users share the tenant's, so no caller can spend another tenant's requests.
+        usageIdentifierKey: usageKeyValue(
+          usageNamespace(),
+          context.principalType === "apiKey"
+            ? { kind: "apiKey", keyId: context.principalId, role: context.role }
+            : { kind: "tenant", tenantId: context.tenantId },
+        ),
       };
     } catch (error) {
       if (error instanceof AuthenticationError) {

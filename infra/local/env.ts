@@ -27,6 +27,8 @@ export const VECTOR_BUCKET = "switchboard-vectors";
 /** The Scheduler group user schedules live in, and what they invoke (the schedule function) with which role. */
 export const SCHEDULE_GROUP = "switchboard-user-schedules";
 export const SCHEDULE_TARGET_ARN = `arn:aws:lambda:${REGION}:${ACCOUNT_ID}:function:${deployedName("schedule")}`;
+/** What the stack's name is in AWS: it names the usage plans and the usage keys the functions create. */
+export const USAGE_NAMESPACE = "switchboard-local";
 export const SCHEDULE_ROLE_ARN = `arn:aws:iam::${ACCOUNT_ID}:role/switchboard-scheduler`;
 
 /**
@@ -59,6 +61,8 @@ export function twinEnvironment(
     [ENV.taskAssignPublicIp]: "ENABLED",
     AWS_ENDPOINT_URL_SCHEDULER: endpoints.awsServices,
     AWS_ENDPOINT_URL_S3VECTORS: endpoints.awsServices,
+    AWS_ENDPOINT_URL_API_GATEWAY: endpoints.awsServices,
+    [ENV.usageNamespace]: USAGE_NAMESPACE,
     [ENV.vectorBucket]: VECTOR_BUCKET,
     [ENV.tableName]: TABLE_NAME,
     ...queueUrls,

@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { manifest } from "#infra/manifest";
 import { corsPreflight } from "#infra/stack/gateway-responses";
+import type { LocalApiGateway } from "./aws-services/api-gateway.ts";
 import { createConnectionsApi, isConnectionsPath } from "./connections-api.ts";
 import type { FunctionRunner } from "./functions.ts";
 import { sendError } from "./http-utils.ts";
@@ -66,9 +67,11 @@ export async function startGateway(options: {
   web: boolean;
   /** Origin of a dashboard served elsewhere (as CloudFront serves it in AWS): the first allowed origin. */
   dashboardOrigin?: string;
+  /** Which usage plan each usage key is in: the twin's API Gateway control plane. */
+  usage: Pick<LocalApiGateway, "usageFor">;
   log: Logger;
 }): Promise<Gateway> {
-  const { functions, info, log } = options;
+  const { functions, info, log, usage } = options;
   let port = 0;
   const allowedOrigins = () => [
     ...(options.dashboardOrigin === undefined ? [] : [options.dashboardOrigin]),
@@ -76,7 +79,7 @@ export async function startGateway(options: {
     `http://127.0.0.1:${port}`,
   ];
   const websocket = new WebSocketApi({ functions, info, log: log.child("websocket") });
-  const rest = createRestApi({ functions, info, allowedOrigins, log: log.child("rest") });
+  const rest = createRestApi({ functions, info, allowedOrigins, usage, log: log.child("rest") });
   const connections = createConnectionsApi({ websocket });
   // The dashboard served here calls the API on the host it was opened by, so any loopback name works
   // without CORS; a dashboard served elsewhere reads this config too and calls across origins.

@@ -10,6 +10,7 @@ import type {
 import { type HttpRoute, manifest } from "#infra/manifest";
 import { gatewayCorsHeaders, gatewayError } from "#infra/stack/gateway-responses";
 import { runAuthorizer } from "./authorizer.ts";
+import type { LocalApiGateway } from "./aws-services/api-gateway.ts";
 import type { FunctionRunner } from "./functions.ts";
 import {
   clfTime,
@@ -23,7 +24,7 @@ import {
 } from "./http-utils.ts";
 import { ACCOUNT_ID } from "./lambda-context.ts";
 import type { Logger } from "./log.ts";
-import { TokenBucketThrottle } from "./throttle.ts";
+import { UsageThrottle } from "./throttle.ts";
 
 /** API Gateway's request payload limit. */
 export const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
@@ -188,11 +189,13 @@ export function createRestApi(options: {
   info: ApiInfo;
   /** The stage's allowed browser origins; gateway responses name the first, as the stack's do. */
   allowedOrigins: () => string[];
+  /** The API Gateway control plane's keys and usage plans, which decide each caller's bucket. */
+  usage: Pick<LocalApiGateway, "usageFor">;
   log: Logger;
 }) {
-  const { functions, info, log } = options;
+  const { functions, info, log, usage } = options;
   const route = createRouter();
-  const throttle = new TokenBucketThrottle();
+  const throttle = new UsageThrottle();
   /** What the stack's gateway responses add to every error API Gateway answers itself. */
   const cors = () => gatewayCorsHeaders(options.allowedOrigins());
   /** An error API Gateway answers itself, as the stack's gateway response for its type shapes it. */
@@ -211,9 +214,18 @@ export function createRestApi(options: {
       shape.code,
       shape.message ?? message,
       requestId,
-      { ...cors(), ...headers },
+      { ...cors(), ...shape.headers, ...headers },
     );
   };
+  /** API Gateway's answers when a usage plan refuses a request, with its messages and error types. */
+  const throttled = (response: ServerResponse, reason: "throttled" | "quota", requestId: string) =>
+    reason === "throttled"
+      ? gatewayReply(response, "THROTTLED", 429, "Too Many Requests", requestId, {
+          "x-amzn-errortype": "TooManyRequestsException",
+        })
+      : gatewayReply(response, "QUOTA_EXCEEDED", 429, "Limit Exceeded", requestId, {
+          "x-amzn-errortype": "LimitExceededException",
+        });
 
   /** Whether a request belongs to the API: a manifest resource, or anything under `/v1`. */
   const handles = (method: string, path: string) =>
@@ -241,6 +253,12 @@ export function createRestApi(options: {
         cors(),
       );
       return finish(405);
+    }
+
+    const stage = throttle.stage();
+    if (!stage.allowed) {
+      throttled(response, stage.reason, requestId);
+      return finish(429);
     }
 
     let body: Buffer;
@@ -340,8 +358,30 @@ export function createRestApi(options: {
         principalId: decision.principalId,
         integrationLatency: String(Date.now() - now),
       };
-      if (decision.apiKey) requestContext.identity.apiKey = decision.apiKey;
-      if (throttle.refuse(decision, response, requestId, cors())) return finish(429);
+      // Every protected method requires an API key, which the AUTHORIZER key source takes from the
+      // authorizer's usageIdentifierKey: one that names no enabled key of a plan on this stage is a 403.
+      const plan =
+        decision.apiKey === undefined
+          ? undefined
+          : usage.usageFor(decision.apiKey, { apiId: info.apiId, stage: info.stage });
+      if (decision.apiKey === undefined || plan === undefined) {
+        log.error(
+          decision.apiKey === undefined
+            ? "the authorizer returned no usageIdentifierKey"
+            : "the authorizer's usageIdentifierKey names no enabled key of a usage plan on this stage",
+        );
+        gatewayReply(response, "INVALID_API_KEY", 403, "Forbidden", requestId, {
+          "x-amzn-errortype": "ForbiddenException",
+        });
+        return finish(response.statusCode);
+      }
+      requestContext.identity.apiKey = decision.apiKey;
+      requestContext.identity.apiKeyId = plan.keyId;
+      const verdict = throttle.take(plan.keyId, plan.plan.limits);
+      if (!verdict.allowed) {
+        throttled(response, verdict.reason, requestId);
+        return finish(429);
+      }
     }
 
     const contentType = request.headers["content-type"] ?? "";

@@ -1,84 +1,80 @@
-import type { ServerResponse } from "node:http";
-import { ROLES, type Role } from "#infra/manifest";
-import { type UsagePlanLimits, usagePlanLimits } from "#infra/stack/limits";
-import { sendError } from "./http-utils.ts";
+import { restStageThrottle, type UsagePlanLimits } from "#infra/stack/limits";
 
 export type BucketLimits = Pick<UsagePlanLimits, "rateLimit" | "burstLimit">;
 
-export type ThrottleVerdict = { allowed: true } | { allowed: false; retryAfterSeconds: number };
+export type ThrottleVerdict = { allowed: true } | { allowed: false; reason: "throttled" | "quota" };
 
-interface Bucket extends BucketLimits {
+interface Bucket {
   tokens: number;
   updatedMs: number;
+  limits: BucketLimits;
 }
 
 const refilled = (bucket: Bucket, now: number) =>
-  bucket.tokens + ((now - bucket.updatedMs) / 1000) * bucket.rateLimit;
+  bucket.tokens + ((now - bucket.updatedMs) / 1000) * bucket.limits.rateLimit;
 
 /** Buckets kept before full (idle) ones are dropped; a full bucket is the same as no bucket. */
 const MAX_BUCKETS = 10_000;
 
+/** Start (epoch ms, UTC) of the quota period `now` falls in; weeks start on Sunday. */
+export function quotaPeriodStart(period: UsagePlanLimits["quota"]["period"], now: number): number {
+  const day = new Date(now);
+  day.setUTCHours(0, 0, 0, 0);
+  if (period === "DAY") return day.getTime();
+  if (period === "WEEK") return day.getTime() - day.getUTCDay() * 86_400_000;
+  return Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), 1);
+}
+
 /**
- * API Gateway's usage-plan throttling, as a token bucket per usage identifier: `burstLimit` tokens at most,
- * refilled at `rateLimit` per second, one per request. The limits are the CDK stack's own
- * (infra/stack/limits.ts), chosen by the caller's role as its usage plan is. Quotas (requests per month)
- * are not enforced locally.
+ * API Gateway's throttling, as token buckets: `burstLimit` tokens at most, refilled at `rateLimit` per
+ * second, one per request. One bucket for the whole stage (the outer limit every caller shares), then one
+ * per usage key with its plan's limits and quota, so each tenant and each API key spends only its own.
+ * Quotas count the requests a key was let through in the plan's period (calendar day, week or month, UTC).
  */
-export class TokenBucketThrottle {
+export class UsageThrottle {
   private readonly buckets = new Map<string, Bucket>();
+  private readonly quotas = new Map<string, { periodStart: number; used: number }>();
 
   constructor(
-    private readonly limitsFor: (role: Role) => BucketLimits = (role) => usagePlanLimits[role],
+    private readonly stageLimits: BucketLimits = restStageThrottle,
     private readonly now: () => number = Date.now,
   ) {}
 
-  take(usageKey: string, role: Role): ThrottleVerdict {
-    const { rateLimit, burstLimit } = this.limitsFor(role);
+  private takeToken(id: string, limits: BucketLimits, now: number): boolean {
+    const bucket = this.buckets.get(id) ?? { tokens: limits.burstLimit, updatedMs: now, limits };
+    bucket.limits = limits;
+    bucket.tokens = Math.min(limits.burstLimit, refilled(bucket, now));
+    bucket.updatedMs = now;
+    this.buckets.set(id, bucket);
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    this.prune(now);
+    return true;
+  }
+
+  /** The stage's own limit, before anything else. */
+  stage(): ThrottleVerdict {
+    return this.takeToken("stage", this.stageLimits, this.now())
+      ? { allowed: true }
+      : { allowed: false, reason: "throttled" };
+  }
+
+  /** One request under usage key `keyId` of a plan with these limits. */
+  take(keyId: string, limits: UsagePlanLimits): ThrottleVerdict {
     const now = this.now();
-    const bucket = this.buckets.get(usageKey) ?? {
-      tokens: burstLimit,
-      updatedMs: now,
-      rateLimit,
-      burstLimit,
-    };
-    bucket.tokens = Math.min(burstLimit, refilled(bucket, now));
-    Object.assign(bucket, { updatedMs: now, rateLimit, burstLimit });
-    this.buckets.set(usageKey, bucket);
-    if (bucket.tokens >= 1) {
-      bucket.tokens -= 1;
-      this.prune(now);
-      return { allowed: true };
-    }
-    return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / rateLimit)) };
+    if (!this.takeToken(`key:${keyId}`, limits, now)) return { allowed: false, reason: "throttled" };
+    const periodStart = quotaPeriodStart(limits.quota.period, now);
+    const quota = this.quotas.get(keyId);
+    const used = quota !== undefined && quota.periodStart === periodStart ? quota.used : 0;
+    if (used >= limits.quota.limit) return { allowed: false, reason: "quota" };
+    this.quotas.set(keyId, { periodStart, used: used + 1 });
+    return { allowed: true };
   }
 
   private prune(now: number): void {
     if (this.buckets.size <= MAX_BUCKETS) return;
-    for (const [key, bucket] of this.buckets) {
-      if (refilled(bucket, now) >= bucket.burstLimit) this.buckets.delete(key);
+    for (const [id, bucket] of this.buckets) {
+      if (refilled(bucket, now) >= bucket.limits.burstLimit) this.buckets.delete(id);
     }
-  }
-
-  /**
-   * The gateway's hook, after the authorizer allowed the request: callers without a usage identifier (JWT
-   * sessions) are not throttled per key, as in API Gateway. Answers 429 itself and returns true when the
-   * request must stop here.
-   */
-  refuse(
-    decision: { apiKey?: string; context: Record<string, string> },
-    response: ServerResponse,
-    requestId: string,
-    headers: Record<string, string> = {},
-  ): boolean {
-    if (decision.apiKey === undefined) return false;
-    const role = ROLES.find((candidate) => candidate === decision.context.role) ?? "viewer";
-    const verdict = this.take(decision.apiKey, role);
-    if (verdict.allowed) return false;
-    sendError(response, 429, "TOO_MANY_REQUESTS", "Too many requests for this API key", requestId, {
-      ...headers,
-      "retry-after": String(verdict.retryAfterSeconds),
-      "x-amzn-errortype": "TooManyRequestsException",
-    });
-    return true;
   }
 }

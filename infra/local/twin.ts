@@ -5,7 +5,15 @@ import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { type FauxqsServer, startFauxqs } from "fauxqs";
 import { type FunctionName, manifest } from "#infra/manifest";
+import {
+  USAGE_PLANS,
+  type UsagePlanLimits,
+  type UsagePlanName,
+  usagePlanLimits,
+  usagePlanName,
+} from "#infra/stack/limits";
 import { ENV } from "#shared/config";
+import { createApiGateway, usagePlanId } from "./aws-services/api-gateway.ts";
 import { createEcs } from "./aws-services/ecs.ts";
 import { createKms } from "./aws-services/kms.ts";
 import { createS3Vectors } from "./aws-services/s3vectors.ts";
@@ -26,6 +34,7 @@ import {
   TABLE_NAME,
   type TwinEndpoints,
   twinEnvironment,
+  USAGE_NAMESPACE,
   VECTOR_BUCKET,
 } from "./env.ts";
 import { type FunctionOverrides, FunctionRunner } from "./functions.ts";
@@ -74,6 +83,8 @@ export interface TwinOptions {
   queueOverrides?: Record<string, QueueOverrides>;
   /** Per function, a timeout in seconds that tests shorten; otherwise the manifest's, as the stack sets it. */
   functionTimeouts?: Partial<Record<FunctionName, number>>;
+  /** Per usage plan, limits that tests lower; otherwise infra/stack/limits.ts, as the stack sets them. */
+  usagePlans?: Partial<Record<UsagePlanName, UsagePlanLimits>>;
 }
 
 export interface Twin {
@@ -162,10 +173,25 @@ export async function startTwin(options: TwinOptions = {}): Promise<Twin> {
       },
       log: log.child("ecs"),
     });
+    // The stack's usage plans, on the twin's one stage; the keys in them are the application's to create.
+    const apiInfo = { region: REGION, apiId: "local", stage: "local" };
+    const apiGateway = createApiGateway({
+      file: join(dataDir, "apigateway", "keys.json"),
+      plans: USAGE_PLANS.map((plan) => {
+        const name = usagePlanName(USAGE_NAMESPACE, plan);
+        return {
+          id: usagePlanId(name),
+          name,
+          description: `Limits of the ${plan} plan`,
+          apiStages: [{ apiId: apiInfo.apiId, stage: apiInfo.stage }],
+          limits: options.usagePlans?.[plan] ?? usagePlanLimits[plan],
+        };
+      }),
+    });
     const s3vectors = createS3Vectors({ region: REGION, dataDir });
     s3vectors.ensureBucket(VECTOR_BUCKET);
     const awsServices: AwsServicesServer = await startAwsServices({
-      restServices: [scheduler.service, s3vectors.service],
+      restServices: [scheduler.service, s3vectors.service, apiGateway.service],
       jsonServices: [
         createSecretsManager({
           region: REGION,
@@ -198,7 +224,8 @@ export async function startTwin(options: TwinOptions = {}): Promise<Twin> {
       port: options.port ?? 0,
       preferredPort: previousPort("gateway"),
       functions,
-      info: { region: REGION, apiId: "local", stage: "local" },
+      info: apiInfo,
+      usage: apiGateway,
       webRoot: resolve(ROOT, "web/dist"),
       web: options.web ?? true,
       ...(options.dashboardOrigin === undefined ? {} : { dashboardOrigin: options.dashboardOrigin }),

@@ -41,6 +41,11 @@ export interface Access {
    * `use` puts, queries and deletes vectors.
    */
   vectors?: "manage" | "use";
+  /**
+   * `USAGE_NAMESPACE`: `name` derives the caller's usage key (the authorizer's `usageIdentifierKey`);
+   * `manage` also creates and deletes the API Gateway keys of tenants and API keys in the stack's usage plans.
+   */
+  usageKeys?: "name" | "manage";
 }
 
 export const functionAccess = {
@@ -58,9 +63,11 @@ export const functionAccess = {
     // Collections embed their documents and queries with the collection's provider (Titan on Bedrock).
     models: "invoke",
     vectors: "manage",
+    // Creating a tenant or an API key gives it its own request bucket; revoking a key takes it away.
+    usageKeys: "manage",
   },
   // Writes `lastUsedAt` on API keys, hence rw.
-  authorizer: { table: "rw", jwtSecret: "read" },
+  authorizer: { table: "rw", jwtSecret: "read", usageKeys: "name" },
   ws: { table: "rw", connections: "manage" },
   worker: {
     table: "rw",

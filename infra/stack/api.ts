@@ -1,11 +1,11 @@
 /**
  * The regional REST API: one resource per manifest path, a proxy method per route, the REQUEST authorizer
- * on every non-public route, usage plans per role, and gateway responses in the contract's error shape.
+ * on every non-public route, the usage plans whose keys give each tenant and each API key its own request
+ * bucket, and gateway responses in the contract's error shape.
  */
 import { Aws, Duration, Fn, RemovalPolicy, Stack } from "aws-cdk-lib";
 import {
   AccessLogFormat,
-  ApiKey,
   ApiKeySourceType,
   AuthorizationType,
   type CfnAuthorizer,
@@ -20,10 +20,10 @@ import {
 } from "aws-cdk-lib/aws-apigateway";
 import { LogGroup } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
-import { type FunctionName, type HttpRoute, manifest, ROLES, type Role } from "#infra/manifest";
+import { type FunctionName, type HttpRoute, manifest } from "#infra/manifest";
 import { type Functions, pascal } from "./functions.ts";
 import { corsPreflight, gatewayCorsHeaders, gatewayErrors } from "./gateway-responses.ts";
-import { restStageThrottle, usageKeyEnv, usagePlanLimits } from "./limits.ts";
+import { restStageThrottle, USAGE_PLANS, usagePlanLimits, usagePlanName } from "./limits.ts";
 import { acknowledge } from "./nag.ts";
 import type { Settings } from "./settings.ts";
 
@@ -52,8 +52,8 @@ export class Api extends Construct {
   readonly accessLogs: LogGroup;
   /** Base URL without a trailing slash: `https://{id}.execute-api.{region}.amazonaws.com/{stage}`. */
   readonly url: string;
-  /** Usage key each role's plan answers to; the authorizer returns it as `usageIdentifierKey`. */
-  readonly usageKeys: Readonly<Record<Role, string>>;
+  /** Names the usage plans (`<namespace>-<plan>`) and the usage keys the api function creates in them. */
+  readonly usageNamespace: string;
 
   constructor(scope: Construct, id: string, props: ApiProps) {
     super(scope, id);
@@ -195,38 +195,36 @@ export class Api extends Construct {
       );
     }
 
-    const stackUuid = Fn.select(2, Fn.split("/", Aws.STACK_ID));
-    const usageKeys = {} as Record<Role, string>;
-    for (const role of ROLES) {
-      const Role = pascal(role);
-      // Derived from the stack id: unique per deployment, never in source, and not a secret, because
-      // with an AUTHORIZER key source only the authorizer can name a usage key.
-      const value = Fn.join("-", ["usage", role, stackUuid]);
-      const key = new ApiKey(this, `${Role}UsageKey`, {
-        value,
-        description: `Usage key of the ${role} role's plan`,
-      });
-      const limits = usagePlanLimits[role];
-      const plan = api.addUsagePlan(`${Role}UsagePlan`, {
-        description: `Limits for callers with the ${role} role`,
+    // The plans hold no key at deploy: the api function gives each tenant and each API key an API Gateway
+    // key of its own when it creates them (shared/auth/usage-buckets.ts), and API Gateway keeps a token
+    // bucket and a quota per key, so no tenant spends another's requests. The stage throttle above stays
+    // the outer limit of them all.
+    this.usageNamespace = Stack.of(this).stackName;
+    for (const plan of USAGE_PLANS) {
+      const limits = usagePlanLimits[plan];
+      api.addUsagePlan(`${pascal(plan)}UsagePlan`, {
+        name: usagePlanName(this.usageNamespace, plan),
+        description:
+          plan === "tenant"
+            ? "One bucket per tenant, shared by its signed-in users"
+            : `One bucket per API key with the ${plan} role`,
         throttle: { rateLimit: limits.rateLimit, burstLimit: limits.burstLimit },
         quota: { limit: limits.quota.limit, period: Period[limits.quota.period] },
         apiStages: [{ api, stage: api.deploymentStage }],
       });
-      plan.addApiKey(key);
-      authorizerFn.addEnvironment(usageKeyEnv(role), value);
-      usageKeys[role] = value;
     }
-    this.usageKeys = usageKeys;
 
     const cors = Object.fromEntries(
       Object.entries(gatewayCorsHeaders([allowedOrigin])).map(([name, value]) => [name, `'${value}'`]),
     );
     for (const error of gatewayErrors) {
+      const headers = Object.fromEntries(
+        Object.entries(error.headers ?? {}).map(([name, value]) => [name, `'${value}'`]),
+      );
       api.addGatewayResponse(pascal(error.type.toLowerCase()), {
         type: ResponseType.of(error.type),
         statusCode: error.statusCode,
-        responseHeaders: cors,
+        responseHeaders: { ...cors, ...headers },
         templates: { "application/json": errorTemplate(error.code, error.message) },
       });
     }

@@ -277,6 +277,37 @@ export interface VectorBinding {
   bucketArn: string;
 }
 
+export interface UsageKeyBinding {
+  /** The stack's name: the usage plans are `<namespace>-<plan>` (shared/auth/usage-keys.ts). */
+  namespace: string;
+}
+
+/**
+ * `name` only tells the function how usage keys are named. `manage` lets it create API keys, find them by
+ * name, put them in a usage plan and delete them. API Gateway's control plane is authorised by HTTP verb on
+ * the resource path; the plans cannot be named by id here, because the function would then depend on the
+ * plans, which depend on the stage, whose deployment depends on the function's integrations.
+ */
+export function bindUsageKeys(target: Bindable, binding: UsageKeyBinding, mode: "name" | "manage"): void {
+  target.addEnvironment(ENV.usageNamespace, binding.namespace);
+  if (mode !== "manage") return;
+  const path = (resource: string) => `arn:${Aws.PARTITION}:apigateway:${Aws.REGION}::${resource}`;
+  allow(target, ["apigateway:POST", "apigateway:GET"], [path("/apikeys")]);
+  allow(target, ["apigateway:DELETE"], [path("/apikeys/*")]);
+  allow(target, ["apigateway:GET"], [path("/usageplans")]);
+  allow(target, ["apigateway:POST"], [path("/usageplans/*/keys")]);
+  allowWildcard(target, {
+    resource: path("/apikeys/*"),
+    reason:
+      "API key ids are minted by API Gateway when a tenant or a Switchboard API key is created; DELETE is the only verb allowed on them.",
+  });
+  allowWildcard(target, {
+    resource: path("/usageplans/*/keys"),
+    reason:
+      "Adding a key to a usage plan (POST only); the plan ids cannot be referenced without a dependency cycle through the stage, and the function finds its plans by the stack's name.",
+  });
+}
+
 export interface BindTargets {
   table: TableBinding;
   queues: ReadonlyMap<string, QueueBinding>;
@@ -287,6 +318,7 @@ export interface BindTargets {
   tasks: TaskBinding;
   userSchedules: UserScheduleBinding;
   vectors: VectorBinding;
+  usageKeys: UsageKeyBinding;
 }
 
 const queueBinding = (targets: BindTargets, name: string): QueueBinding => {
@@ -309,4 +341,5 @@ export function bindAccess(target: Bindable, access: Access, targets: BindTarget
   if (access.models) bindModels(target);
   if (access.userSchedules === "manage") bindUserSchedules(target, targets.userSchedules);
   if (access.vectors) bindVectors(target, targets.vectors, access.vectors);
+  if (access.usageKeys) bindUsageKeys(target, targets.usageKeys, access.usageKeys);
 }

@@ -12,6 +12,8 @@ export interface GatewayError {
   statusCode?: string;
   /** Fixed message; without one, API Gateway's own (`$context.error.messageString`). */
   message?: string;
+  /** Static headers the response adds (a gateway response cannot compute one). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 export const gatewayErrors: readonly GatewayError[] = [
@@ -21,7 +23,10 @@ export const gatewayErrors: readonly GatewayError[] = [
   // so a Deny always means "who are you?": 401, which tells the dashboard to refresh its token.
   { type: "ACCESS_DENIED", code: "UNAUTHORIZED", statusCode: "401", message: "Unauthorized" },
   { type: "WAF_FILTERED", code: "FORBIDDEN" },
-  { type: "THROTTLED", code: "TOO_MANY_REQUESTS" },
+  // A usage key's bucket refills at its plan's rate (at least one request a second for every plan), so one
+  // second is always enough for the next request; clients such as the CLI wait that long.
+  { type: "THROTTLED", code: "TOO_MANY_REQUESTS", headers: { "Retry-After": "1" } },
+  // A usage key's monthly quota: waiting a second would not help, so no Retry-After.
   { type: "QUOTA_EXCEEDED", code: "TOO_MANY_REQUESTS" },
   // With an AUTHORIZER key source, a usage key that names no key of a plan on this stage.
   { type: "INVALID_API_KEY", code: "FORBIDDEN" },

@@ -84,6 +84,7 @@ export class SwitchboardStack extends Stack {
       tasks: this.tasks.binding(),
       userSchedules: this.schedules.binding(),
       vectors: this.data.vectors,
+      usageKeys: { namespace: this.api.usageNamespace },
     };
     for (const name of functionNames) bindAccess(this.functions.get(name), functionAccess[name], targets);
     bindAccess(

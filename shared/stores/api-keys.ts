@@ -69,6 +69,8 @@ export async function ownerOf(key: ApiKeyItem): Promise<string | undefined> {
  * which only a SHA-256 is stored. The full key exists only in the return value.
  */
 export async function createApiKey(input: {
+  /** An id minted beforehand (with `newId("k")`), for what must exist before the key does. */
+  id?: string;
   tenantId: string;
   name: string;
   role: Role;
@@ -76,7 +78,7 @@ export async function createApiKey(input: {
   ownerId: string;
   expiresAt?: string;
 }): Promise<{ item: ApiKeyItem; key: string }> {
-  const id = newId("k");
+  const id = input.id ?? newId("k");
   const secret = randomToken(32);
   const createdAt = nowIso();
   const item: ApiKeyItem = {
@@ -184,14 +186,14 @@ export async function revokeApiKey(
 
 /**
  * Revokes the live keys `creatorId` minted whose role ranks above `ceiling` (all of them without one): a
- * deleted user's keys die with it, and a demoted user's keys cannot keep the role it lost.
+ * deleted user's keys die with it, and a demoted user's keys cannot keep the role it lost. Returns them.
  */
 export async function revokeKeysCreatedBy(
   tenantId: string,
   creatorId: string,
   ceiling?: Role,
-): Promise<number> {
-  let revoked = 0;
+): Promise<ApiKeyItem[]> {
+  const revoked: ApiKeyItem[] = [];
   let cursor: string | undefined;
   do {
     const page = await listApiKeys(tenantId, {
@@ -204,7 +206,7 @@ export async function revokeKeysCreatedBy(
         key.revokedAt === undefined && (ceiling === undefined || ROLE_RANK[key.role] > ROLE_RANK[ceiling]),
     );
     await Promise.all(doomed.map((key) => revokeApiKey(tenantId, key.id)));
-    revoked += doomed.length;
+    revoked.push(...doomed);
     cursor = page.cursor;
   } while (cursor !== undefined);
   return revoked;

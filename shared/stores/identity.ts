@@ -140,11 +140,13 @@ export async function createUser(
  * behind. Tenant ids are generated: a name is a label, not an identity.
  */
 export async function createTenantWithAdmin(input: {
+  /** An id minted beforehand (with `newId("t")`), for what must exist before the tenant does. */
+  id?: string;
   name: string;
   adminEmail: string;
   adminPasswordHash: string;
 }): Promise<{ tenant: TenantItem; admin: UserItem }> {
-  const tenant: TenantItem = { id: newId("t"), name: input.name, createdAt: nowIso() };
+  const tenant: TenantItem = { id: input.id ?? newId("t"), name: input.name, createdAt: nowIso() };
   const admin = newUser({
     tenantId: tenant.id,
     email: input.adminEmail,

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { Match } from "aws-cdk-lib/assertions";
 import type { CfnFunction } from "aws-cdk-lib/aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FunctionName, type HttpRoute, manifest, type QueueSpec, ROLES } from "#infra/manifest";
+import { type FunctionName, type HttpRoute, manifest, type QueueSpec } from "#infra/manifest";
 import { type Access, functionAccess, scheduleEnv, taskAccess, taskContainerName } from "#infra/stack/access";
 import { authorizerCacheTtl, errorTemplate } from "#infra/stack/api";
 import { functionNames, pascal } from "#infra/stack/functions";
@@ -11,8 +11,9 @@ import { gatewayErrors } from "#infra/stack/gateway-responses";
 import { assertVisibilityTimeout, visibilityFactor } from "#infra/stack/jobs";
 import {
   restStageThrottle,
-  usageKeyEnv,
+  USAGE_PLANS,
   usagePlanLimits,
+  usagePlanName,
   wafRequestsPerIpPer5Minutes,
   webSocketThrottle,
 } from "#infra/stack/limits";
@@ -317,6 +318,7 @@ function envFor(access: Access): string[] {
     if (userScheduleTarget() !== undefined) env.push(scheduleEnv.targetArn);
   }
   if (access.vectors) env.push(ENV.vectorBucket);
+  if (access.usageKeys) env.push(ENV.usageNamespace);
   return env;
 }
 
@@ -335,6 +337,7 @@ const signatures: [string, (a: Access) => boolean][] = [
   ["scheduler:CreateSchedule", (a) => a.userSchedules === "manage"],
   ["s3vectors:QueryVectors", (a) => a.vectors !== undefined],
   ["s3vectors:CreateIndex", (a) => a.vectors === "manage"],
+  ["apigateway:DELETE", (a) => a.usageKeys === "manage"],
 ];
 
 describe("functions", () => {
@@ -376,7 +379,6 @@ describe("functions", () => {
   it.each(functionNames)("%s gets exactly the environment its access line promises", (name) => {
     const expected = new Set([...baseEnv, ...envFor(functionAccess[name])]);
     if (routes.some((r) => r.function === name)) expected.add(corsOriginEnv);
-    if (manifest.http.authorizer === name) for (const role of ROLES) expected.add(usageKeyEnv(role));
     expect(new Set(Object.keys(envOf(name)))).toEqual(expected);
   });
 
@@ -439,15 +441,61 @@ describe("api", () => {
     },
   );
 
-  it.each([...ROLES])("has a usage plan and key for the %s role", (role) => {
-    const limits = usagePlanLimits[role];
+  it.each([...USAGE_PLANS])("has the %s usage plan, with its limits, on the stage", (plan) => {
+    const limits = usagePlanLimits[plan];
     s.template.hasResourceProperties("AWS::ApiGateway::UsagePlan", {
+      UsagePlanName: usagePlanName(s.stack.stackName, plan),
       Throttle: { RateLimit: limits.rateLimit, BurstLimit: limits.burstLimit },
       Quota: { Limit: limits.quota.limit, Period: limits.quota.period },
-      ApiStages: [Match.objectLike({ ApiId: ref(s.stack.api.restApi) })],
+      ApiStages: [{ ApiId: ref(s.stack.api.restApi), Stage: ref(s.stack.api.restApi.deploymentStage) }],
     });
-    expect(envOf(manifest.http.authorizer)[usageKeyEnv(role)]).toBeDefined();
-    s.template.resourceCountIs("AWS::ApiGateway::UsagePlanKey", ROLES.length);
+    // Below the stage's own limit, which stays the outer one.
+    expect(limits.rateLimit).toBeLessThan(restStageThrottle.rateLimit);
+    expect(limits.burstLimit).toBeLessThan(restStageThrottle.burstLimit);
+  });
+
+  it("creates no usage key at deploy: every tenant and API key gets its own at run time", () => {
+    s.template.resourceCountIs("AWS::ApiGateway::UsagePlan", USAGE_PLANS.length);
+    s.template.resourceCountIs("AWS::ApiGateway::ApiKey", 0);
+    s.template.resourceCountIs("AWS::ApiGateway::UsagePlanKey", 0);
+    // The authorizer derives each caller's usage key from the stack's name; the api function creates them.
+    expect(envOf(manifest.http.authorizer)[ENV.usageNamespace]).toBe(s.stack.stackName);
+    expect(envOf("api")[ENV.usageNamespace]).toBe(s.stack.stackName);
+  });
+
+  it("lets the api function manage API Gateway keys and add them to plans, and nothing else there", () => {
+    const statements = statementsOf(s.template, roleId("api")).filter((x) =>
+      [x.Action].flat().some((action) => String(action).startsWith("apigateway:")),
+    );
+    const path = (resource: string) => ({
+      "Fn::Join": [
+        "",
+        ["arn:", { Ref: "AWS::Partition" }, ":apigateway:", { Ref: "AWS::Region" }, `::${resource}`],
+      ],
+    });
+    expect(statements).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          Action: ["apigateway:POST", "apigateway:GET"],
+          Resource: path("/apikeys"),
+        }),
+        expect.objectContaining({ Action: "apigateway:DELETE", Resource: path("/apikeys/*") }),
+        expect.objectContaining({ Action: "apigateway:GET", Resource: path("/usageplans") }),
+        expect.objectContaining({ Action: "apigateway:POST", Resource: path("/usageplans/*/keys") }),
+      ]),
+    );
+    expect(statements).toHaveLength(4);
+    const authorizer = actionsOf(statementsOf(s.template, roleId(manifest.http.authorizer)));
+    expect([...authorizer].filter((action) => action.startsWith("apigateway:"))).toEqual([]);
+  });
+
+  it("tells a throttled client to retry after a second, with the contract's body", () => {
+    s.template.hasResourceProperties("AWS::ApiGateway::GatewayResponse", {
+      ResponseType: "THROTTLED",
+      StatusCode: Match.absent(),
+      ResponseParameters: Match.objectLike({ "gatewayresponse.header.Retry-After": "'1'" }),
+      ResponseTemplates: { "application/json": errorTemplate("TOO_MANY_REQUESTS") },
+    });
   });
 
   it("throttles, traces and writes JSON access logs on the stage", () => {

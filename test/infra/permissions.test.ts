@@ -66,6 +66,7 @@ const actionsOfCommand: Record<string, string[]> = {
   "client-api-gateway:CreateUsagePlanKey": ["apigateway:POST"],
   "client-api-gateway:GetApiKeys": ["apigateway:GET"],
   "client-api-gateway:DeleteApiKey": ["apigateway:DELETE"],
+  "client-api-gateway:GetUsagePlans": ["apigateway:GET"],
 };
 
 /** Calls made by libraries on the code's behalf, keyed by the import that makes them. */

@@ -6,6 +6,8 @@ import { usagePlanLimits } from "#infra/stack/limits";
 import { login, type Platform, request, SocketClient, startPlatform } from "../support/platform.ts";
 import { apiKey, bearer, createKey, createUser, expectOk, PASSWORD, send } from "./identity-support.ts";
 
+/** The viewer plan's burst, refilled more slowly than even a busy machine answers, so a burst overflows. */
+const viewerPlan = { ...usagePlanLimits.viewer, rateLimit: 2 };
 let platform: Platform;
 let secret: string;
 let adminId: string;
@@ -15,7 +17,7 @@ const me = (headers: Record<string, string>) =>
   request<any>(platform.url, "GET", "/v1/me", undefined, headers);
 
 beforeAll(async () => {
-  platform = await startPlatform();
+  platform = await startPlatform({ usagePlans: { viewer: viewerPlan } });
   secret = (await jwtSecret(platform.twin.dataDir)).value;
   adminId = (await platform.api("GET", "/v1/me")).body.principalId;
 });
@@ -335,7 +337,7 @@ describe("API keys", () => {
 
   it("throttles a key past its usage plan's burst with 429, Retry-After and the contract's body", async () => {
     const key = await createKey(platform.url, bearer(platform.token), "viewer");
-    const burst = usagePlanLimits.viewer.burstLimit;
+    const burst = viewerPlan.burstLimit;
     // Three bursts at once: even a slow machine cannot spread them over the refill time.
     const results = await Promise.all(
       Array.from({ length: burst * 3 }, () =>

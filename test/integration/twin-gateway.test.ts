@@ -2,6 +2,12 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  APIGatewayClient,
+  CreateApiKeyCommand,
+  CreateUsagePlanKeyCommand,
+  GetUsagePlansCommand,
+} from "@aws-sdk/client-api-gateway";
+import {
   ApiGatewayManagementApiClient,
   DeleteConnectionCommand,
   GetConnectionCommand,
@@ -15,9 +21,11 @@ import type {
 } from "aws-lambda";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import WebSocket from "ws";
+import { USAGE_NAMESPACE } from "#infra/local/env";
 import { startTwin, type Twin } from "#infra/local/twin";
 import { selectRoute } from "#infra/local/websocket";
 import { corsPreflight, gatewayError } from "#infra/stack/gateway-responses";
+import { type UsagePlanName, usagePlanName } from "#infra/stack/limits";
 
 const authorizerEvents: APIGatewayRequestAuthorizerEvent[] = [];
 const apiEvents: APIGatewayProxyEvent[] = [];
@@ -36,10 +44,21 @@ interface WsEvent {
 }
 const wsEvents: WsEvent[] = [];
 
+/** Usage keys the tests create in the twin's API Gateway, by the token whose caller they meter. */
+const usageKeys = {
+  good: "goodgoodgoodgoodgood0001",
+  burst: "burstburstburstburst0001",
+  calm: "calmcalmcalmcalmcalm0001",
+  disabled: "disableddisabled00000001",
+  unknown: "unknownunknownunknown001",
+} as const;
+
 function policy(
   effect: "Allow" | "Deny",
   resource: string,
   context?: Record<string, unknown>,
+  /** `null`: the authorizer names no usage key. */
+  usageIdentifierKey: string | null = usageKeys.good,
 ): APIGatewayAuthorizerResult {
   return {
     principalId: "user-1",
@@ -48,6 +67,7 @@ function policy(
       Statement: [{ Action: "execute-api:Invoke", Effect: effect, Resource: resource }],
     },
     ...(context ? { context: context as APIGatewayAuthorizerResult["context"] } : {}),
+    ...(usageIdentifierKey === null ? {} : { usageIdentifierKey }),
   };
 }
 
@@ -67,6 +87,10 @@ async function authorizer(event: APIGatewayRequestAuthorizerEvent): Promise<APIG
   if (token === "deny") return policy("Deny", event.methodArn);
   if (token === "other-route") return policy("Allow", "arn:aws:execute-api:*:*:*/*/GET/v1/jobs");
   if (token === "bad-context") return policy("Allow", event.methodArn, { nested: { a: 1 } });
+  if (token === "no-usage-key") return policy("Allow", event.methodArn, {}, null);
+  if (token !== undefined && token in usageKeys && token !== "good") {
+    return policy("Allow", event.methodArn, {}, usageKeys[token as keyof typeof usageKeys]);
+  }
   throw new Error("Unauthorized");
 }
 
@@ -101,6 +125,7 @@ async function ws(event: WsEvent): Promise<{ statusCode: number; body?: string }
 let twin: Twin;
 let dataDir: string;
 let management: ApiGatewayManagementApiClient;
+let gateway: APIGatewayClient;
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), "twin-gateway-"));
@@ -119,13 +144,30 @@ beforeAll(async () => {
       dlq: async () => ({ batchItemFailures: [] }),
       fanout: async () => ({ batchItemFailures: [] }),
     },
+    usagePlans: { viewer: { rateLimit: 1, burstLimit: 3, quota: { limit: 1_000_000, period: "MONTH" } } },
   });
+  // As the api function does for a tenant or a key: an API Gateway key per caller, in a plan on the stage.
+  gateway = new APIGatewayClient({});
+  const plans = (await gateway.send(new GetUsagePlansCommand({}))).items ?? [];
+  const planId = (plan: UsagePlanName) =>
+    plans.find((p) => p.name === usagePlanName(USAGE_NAMESPACE, plan))?.id;
+  const keyIn = async (value: string, plan: UsagePlanName, enabled = true) => {
+    const key = await gateway.send(new CreateApiKeyCommand({ name: value, value, enabled }));
+    await gateway.send(
+      new CreateUsagePlanKeyCommand({ usagePlanId: planId(plan), keyId: key.id, keyType: "API_KEY" }),
+    );
+  };
+  await keyIn(usageKeys.good, "admin");
+  await keyIn(usageKeys.burst, "viewer");
+  await keyIn(usageKeys.calm, "viewer");
+  await keyIn(usageKeys.disabled, "admin", false);
   // Built as the application builds it: from the callback URL the twin puts in the environment.
   management = new ApiGatewayManagementApiClient({ endpoint: twin.env.WS_CALLBACK_URL });
 });
 
 afterAll(async () => {
   management?.destroy();
+  gateway?.destroy();
   await twin?.stop();
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
@@ -219,6 +261,51 @@ describe("REST API", () => {
 
     expect(response.status).toBe(500);
     expect(apiEvents).toHaveLength(0);
+  });
+
+  it("passes the usage key on as the request's API key, and its id", async () => {
+    await request("/v1/me", { headers: bearer("good") });
+    expect(apiEvents[0]?.requestContext.identity).toMatchObject({
+      apiKey: usageKeys.good,
+      apiKeyId: expect.stringMatching(/^\w+$/),
+    });
+  });
+
+  it.each(["no-usage-key", "unknown", "disabled"])(
+    "answers INVALID_API_KEY's 403 when the usage key is missing, unknown or disabled (%s)",
+    async (token) => {
+      const response = await request("/v1/me", { headers: bearer(token) });
+      const shape = gatewayError("INVALID_API_KEY");
+      expect(response.status).toBe(403);
+      expect(response.headers.get("x-amzn-errortype")).toBe("ForbiddenException");
+      expect(await response.json()).toEqual({
+        code: shape.code,
+        message: "Forbidden",
+        requestId: expect.any(String),
+      });
+      expect(apiEvents).toHaveLength(0);
+    },
+  );
+
+  it("throttles per usage key: one key past its plan's burst gets 429 while another key of the plan is served", async () => {
+    const [busy, calm] = await Promise.all([
+      Promise.all(Array.from({ length: 10 }, () => request("/v1/me", { headers: bearer("burst") }))),
+      request("/v1/me", { headers: bearer("calm") }),
+    ]);
+    expect(calm.status).toBe(201);
+    const refused = busy.filter((r) => r.status === 429);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(busy.filter((r) => r.status === 201).length).toBeLessThanOrEqual(5);
+    const shape = gatewayError("THROTTLED");
+    const first = refused[0] as Response;
+    expect(first.headers.get("x-amzn-errortype")).toBe("TooManyRequestsException");
+    expect(first.headers.get("retry-after")).toBe("1");
+    expect(first.headers.get("access-control-allow-origin")).toBe(twin.env.CORS_ALLOW_ORIGIN?.split(",")[0]);
+    expect(await first.json()).toEqual({
+      code: shape.code,
+      message: "Too Many Requests",
+      requestId: expect.any(String),
+    });
   });
 
   it("skips the authorizer on public routes", async () => {

@@ -6,6 +6,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import jwt from "jsonwebtoken";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import authorizerFixture from "#events/fixtures/authorizer-request.json" with { type: "json" };
+import { usageKeyValue } from "#shared/auth/usage-keys";
 
 const SECRET = "s".repeat(48);
 const secrets = mockClient(SecretsManagerClient);
@@ -60,6 +61,7 @@ beforeAll(async () => {
   vi.stubEnv("TABLE_NAME", "table");
   vi.stubEnv("JWT_SECRET_ID", "switchboard/jwt");
   vi.stubEnv("AWS_REGION", "us-east-1");
+  vi.stubEnv("USAGE_NAMESPACE", "Switchboard-test");
   ({ handler } = await import("#functions/http/authorizer"));
 });
 
@@ -159,18 +161,21 @@ describe("authorizer", () => {
     ddb.on(UpdateCommand).resolves({});
     const result = await handler(request({ "X-Api-Key": `sb_${id}_${secret}` }), context);
     expect(result.context).toMatchObject({ tenantId: "acme", principalType: "apiKey", role: "viewer" });
-    expect(result.usageIdentifierKey).toBe(id);
+    // The key's own bucket, not its tenant's.
+    expect(result.usageIdentifierKey).toBe(
+      usageKeyValue("Switchboard-test", { kind: "apiKey", keyId: id, role: "viewer" }),
+    );
     expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
   });
 
-  it("names the role's usage-plan key when the stack bound one, so API Gateway throttles by plan", async () => {
-    vi.stubEnv("USAGE_KEY_USER", "usage-key-for-users");
-    try {
-      const result = await handler(request({ Authorization: `Bearer ${token({})}` }), context);
-      expect(result.usageIdentifierKey).toBe("usage-key-for-users");
-    } finally {
-      vi.stubEnv("USAGE_KEY_USER", "");
-    }
+  it("names the tenant's usage key for a signed-in user, so a tenant's users share one bucket", async () => {
+    const result = await handler(request({ Authorization: `Bearer ${token({})}` }), context);
+    const tenantKey = usageKeyValue("Switchboard-test", { kind: "tenant", tenantId: "acme" });
+    expect(result.usageIdentifierKey).toBe(tenantKey);
+    expect(tenantKey).toMatch(/^[A-Za-z0-9]{20,128}$/);
+    // Another tenant, another deployment: another key.
+    expect(usageKeyValue("Switchboard-test", { kind: "tenant", tenantId: "globex" })).not.toBe(tenantKey);
+    expect(usageKeyValue("Switchboard-prod", { kind: "tenant", tenantId: "acme" })).not.toBe(tenantKey);
   });
 
   it("reads the WebSocket token from the query string", async () => {

@@ -1,4 +1,12 @@
 import { createHash } from "node:crypto";
+import {
+  APIGatewayClient,
+  CreateApiKeyCommand,
+  CreateUsagePlanKeyCommand,
+  DeleteApiKeyCommand,
+  GetApiKeysCommand,
+  GetUsagePlansCommand,
+} from "@aws-sdk/client-api-gateway";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import {
   DeleteCommand,
@@ -14,15 +22,22 @@ import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import proxyFixture from "#events/fixtures/api-gateway-proxy.json" with { type: "json" };
 import { hashPassword } from "#shared/auth/passwords";
+import { resetUsageBuckets } from "#shared/auth/usage-buckets";
+import { USAGE_PLANS, usageKeyName, usageKeyValue, usagePlanName } from "#shared/auth/usage-keys";
 import { createApiHandler } from "#shared/http/api";
 import { apiKeyRoutes } from "#shared/http/routes/api-keys";
 import { auditRoutes } from "#shared/http/routes/audit";
 import { authRoutes } from "#shared/http/routes/auth";
 import { identityRoutes } from "#shared/http/routes/identity";
+import { logger } from "#shared/observability";
 import { parseApiKey } from "#shared/stores/identity";
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const secrets = mockClient(SecretsManagerClient);
+const gateway = mockClient(APIGatewayClient);
+const NAMESPACE = "Switchboard-test";
+/** The stack's plans, as GetUsagePlans lists them: `plan-<name>` is each one's id. */
+const planItems = USAGE_PLANS.map((plan) => ({ id: `plan-${plan}`, name: usagePlanName(NAMESPACE, plan) }));
 const context = {
   functionName: "api",
   awsRequestId: "req-1",
@@ -83,6 +98,7 @@ beforeAll(() => {
   vi.stubEnv("TABLE_NAME", "table");
   vi.stubEnv("JWT_SECRET_ID", "switchboard/jwt");
   vi.stubEnv("AWS_REGION", "us-east-1");
+  vi.stubEnv("USAGE_NAMESPACE", NAMESPACE);
 });
 afterAll(() => {
   vi.unstubAllEnvs();
@@ -95,6 +111,165 @@ beforeEach(() => {
   ddb.on(QueryCommand).resolves({ Items: [] });
   ddb.on(GetCommand).resolves({});
   secrets.on(GetSecretValueCommand).resolves({ SecretString: "s".repeat(48) });
+  gateway.reset();
+  resetUsageBuckets();
+  gateway.on(GetUsagePlansCommand).resolves({ items: planItems });
+  gateway.on(CreateApiKeyCommand).resolves({ id: "gk1" });
+  gateway.on(CreateUsagePlanKeyCommand).resolves({});
+  gateway.on(GetApiKeysCommand).resolves({ items: [] });
+  gateway.on(DeleteApiKeyCommand).resolves({});
+});
+
+describe("request buckets of tenants and API keys", () => {
+  it("gives a new API key its own usage key in its role's plan before the key exists", async () => {
+    const { status, body } = await call({
+      method: "POST",
+      resource: "/v1/api-keys",
+      body: { name: "ci", role: "viewer" },
+      as: { role: "user", principalId: "u_creator" },
+    });
+    expect(status).toBe(201);
+    const subject = { kind: "apiKey", keyId: body.id, role: "viewer" } as const;
+    expect(gateway.commandCalls(CreateApiKeyCommand)[0]?.args[0].input).toMatchObject({
+      name: usageKeyName(NAMESPACE, subject),
+      value: usageKeyValue(NAMESPACE, subject),
+      enabled: true,
+    });
+    expect(gateway.commandCalls(CreateUsagePlanKeyCommand)[0]?.args[0].input).toEqual({
+      usagePlanId: "plan-viewer",
+      keyId: "gk1",
+      keyType: "API_KEY",
+    });
+  });
+
+  it("creates no API key when its usage key cannot be provisioned", async () => {
+    gateway.on(CreateApiKeyCommand).rejects(new Error("API Gateway is down"));
+    const { status } = await call({
+      method: "POST",
+      resource: "/v1/api-keys",
+      body: { name: "ci", role: "viewer" },
+      as: { role: "user", principalId: "u_creator" },
+    });
+    expect(status).toBe(500);
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+  });
+
+  it("adopts an existing usage key only when its value is the tenant's: another answers 500, attaching nothing", async () => {
+    gateway
+      .on(CreateApiKeyCommand)
+      .rejects(Object.assign(new Error("API Key already exists"), { name: "ConflictException" }));
+    gateway.on(GetApiKeysCommand).callsFake((input) => ({
+      items: [
+        {
+          id: "gk-existing",
+          name: input.nameQuery,
+          value: usageKeyValue(NAMESPACE, { kind: "tenant", tenantId: "x" }),
+        },
+      ],
+    }));
+    const { status, body } = await call({
+      method: "POST",
+      resource: "/v1/tenants",
+      body: { name: "Acme", adminEmail: "root@acme.test", adminPassword: "long enough password" },
+    });
+    expect(status).toBe(500);
+    expect(gateway.commandCalls(CreateUsagePlanKeyCommand)).toHaveLength(0);
+    expect(body.code).toBe("INTERNAL");
+  });
+
+  it("gives a new tenant its usage key in the tenant plan, and takes it back when the tenant cannot be created", async () => {
+    ddb
+      .on(TransactWriteCommand)
+      .rejects(Object.assign(new Error("cancelled"), { name: "TransactionCanceledException" }));
+    let tenantValue = "";
+    gateway.on(GetApiKeysCommand).callsFake((input) => ({
+      items: [{ id: "gk1", name: input.nameQuery, value: tenantValue }],
+    }));
+    gateway.on(CreateApiKeyCommand).callsFake((input) => {
+      tenantValue = input.value;
+      return { id: "gk1" };
+    });
+    const { status } = await call({
+      method: "POST",
+      resource: "/v1/tenants",
+      body: { name: "Acme", adminEmail: "root@acme.test", adminPassword: "long enough password" },
+    });
+    expect(status).toBe(409);
+    expect(gateway.commandCalls(CreateUsagePlanKeyCommand)[0]?.args[0].input.usagePlanId).toBe("plan-tenant");
+    expect(gateway.commandCalls(DeleteApiKeyCommand).map((c) => c.args[0].input)).toEqual([
+      { apiKey: "gk1" },
+    ]);
+  });
+
+  it("deletes a revoked key's usage key, found by its name and value", async () => {
+    const subject = { kind: "apiKey", keyId: "kabc", role: "user" } as const;
+    ddb.on(UpdateCommand).resolves({
+      Attributes: {
+        id: "kabc",
+        tenantId: "default",
+        name: "ci",
+        role: "user",
+        prefix: "sb_kabc_abcd",
+        secretHash: "h",
+        createdBy: "u_1",
+        createdAt: "2025-01-01T00:00:00.000Z",
+        revokedAt: "2025-02-01T00:00:00.000Z",
+      },
+    });
+    gateway.on(GetApiKeysCommand).resolves({
+      items: [
+        { id: "gk-other", name: usageKeyName(NAMESPACE, subject), value: "somethingelse0000000000" },
+        { id: "gk-kabc", name: usageKeyName(NAMESPACE, subject), value: usageKeyValue(NAMESPACE, subject) },
+      ],
+    });
+    const { status } = await call({
+      method: "DELETE",
+      resource: "/v1/api-keys/{id}",
+      path: "/v1/api-keys/kabc",
+      params: { id: "kabc" },
+    });
+    expect(status).toBe(200);
+    expect(gateway.commandCalls(GetApiKeysCommand)[0]?.args[0].input).toMatchObject({
+      nameQuery: usageKeyName(NAMESPACE, subject),
+      includeValues: true,
+    });
+    expect(gateway.commandCalls(DeleteApiKeyCommand).map((c) => c.args[0].input)).toEqual([
+      { apiKey: "gk-kabc" },
+    ]);
+  });
+
+  it("still revokes a key when its usage key cannot be deleted, and says so in the log", async () => {
+    ddb.on(UpdateCommand).resolves({
+      Attributes: {
+        id: "kabc",
+        tenantId: "default",
+        name: "ci",
+        role: "user",
+        prefix: "sb_kabc_abcd",
+        secretHash: "h",
+        createdBy: "u_1",
+        createdAt: "2025-01-01T00:00:00.000Z",
+        revokedAt: "2025-02-01T00:00:00.000Z",
+      },
+    });
+    gateway.on(GetApiKeysCommand).rejects(new Error("API Gateway is down"));
+    const errors = vi.spyOn(logger, "error").mockImplementation(() => undefined);
+    try {
+      const { status } = await call({
+        method: "DELETE",
+        resource: "/v1/api-keys/{id}",
+        path: "/v1/api-keys/kabc",
+        params: { id: "kabc" },
+      });
+      expect(status).toBe(200);
+      expect(errors).toHaveBeenCalledWith(
+        expect.stringContaining("usage key"),
+        expect.objectContaining({ usageKey: `${NAMESPACE}-key-kabc` }),
+      );
+    } finally {
+      errors.mockRestore();
+    }
+  });
 });
 
 describe("POST /v1/api-keys", () => {

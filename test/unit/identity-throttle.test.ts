@@ -1,9 +1,8 @@
-import type { ServerResponse } from "node:http";
 import { describe, expect, it } from "vitest";
-import { TokenBucketThrottle } from "#infra/local/throttle";
-import { usagePlanLimits } from "#infra/stack/limits";
+import { quotaPeriodStart, UsageThrottle } from "#infra/local/throttle";
+import { restStageThrottle, type UsagePlanLimits, usagePlanLimits } from "#infra/stack/limits";
 
-function clock(start = 1_000_000) {
+function clock(start = Date.UTC(2026, 10, 18, 12)) {
   let now = start;
   return {
     now: () => now,
@@ -13,81 +12,85 @@ function clock(start = 1_000_000) {
   };
 }
 
-/** Records what the throttle writes, as a ServerResponse would receive it. */
-function fakeResponse() {
-  const sent: { status?: number; headers?: Record<string, string>; body?: string } = {};
-  const response = {
-    writeHead(status: number, headers: Record<string, string>) {
-      sent.status = status;
-      sent.headers = headers;
-      return this;
-    },
-    end(body: string) {
-      sent.body = body;
-    },
-  } as unknown as ServerResponse;
-  return { response, sent };
-}
+const plan = (rateLimit: number, burstLimit: number, quota = 1_000_000): UsagePlanLimits => ({
+  rateLimit,
+  burstLimit,
+  quota: { limit: quota, period: "MONTH" },
+});
 
-describe("token bucket per usage identifier", () => {
-  it("allows a burst of burstLimit, then refuses with the time until the next token", () => {
+const roomy = { rateLimit: 10_000, burstLimit: 10_000 };
+
+describe("usage-plan buckets", () => {
+  it("allows a burst of burstLimit, then refuses until a token has refilled", () => {
     const time = clock();
-    const throttle = new TokenBucketThrottle(() => ({ rateLimit: 2, burstLimit: 3 }), time.now);
-    expect([1, 2, 3].map(() => throttle.take("k1", "viewer").allowed)).toEqual([true, true, true]);
-    expect(throttle.take("k1", "viewer")).toEqual({ allowed: false, retryAfterSeconds: 1 });
+    const throttle = new UsageThrottle(roomy, time.now);
+    const limits = plan(2, 3);
+    expect([1, 2, 3].map(() => throttle.take("k1", limits).allowed)).toEqual([true, true, true]);
+    expect(throttle.take("k1", limits)).toEqual({ allowed: false, reason: "throttled" });
     time.advance(500);
-    expect(throttle.take("k1", "viewer").allowed).toBe(true);
-    expect(throttle.take("k1", "viewer").allowed).toBe(false);
+    expect(throttle.take("k1", limits).allowed).toBe(true);
+    expect(throttle.take("k1", limits).allowed).toBe(false);
   });
 
-  it("keeps one bucket per key: one busy key does not slow another", () => {
+  it("keeps one bucket per usage key: a saturated key leaves another of the same plan untouched", () => {
     const time = clock();
-    const throttle = new TokenBucketThrottle(() => ({ rateLimit: 1, burstLimit: 1 }), time.now);
-    expect(throttle.take("busy", "user").allowed).toBe(true);
-    expect(throttle.take("busy", "user").allowed).toBe(false);
-    expect(throttle.take("quiet", "user").allowed).toBe(true);
+    const throttle = new UsageThrottle(roomy, time.now);
+    const limits = plan(1, 1);
+    expect(throttle.take("tenant-a", limits).allowed).toBe(true);
+    expect(throttle.take("tenant-a", limits).allowed).toBe(false);
+    expect(throttle.take("tenant-b", limits).allowed).toBe(true);
   });
 
-  it("never holds more than burstLimit tokens after a long idle time", () => {
+  it("refills no further than the burst", () => {
     const time = clock();
-    const throttle = new TokenBucketThrottle(() => ({ rateLimit: 10, burstLimit: 2 }), time.now);
-    throttle.take("k", "admin");
-    time.advance(3_600_000);
-    expect([1, 2, 3].map(() => throttle.take("k", "admin").allowed)).toEqual([true, true, false]);
+    const throttle = new UsageThrottle(roomy, time.now);
+    const limits = plan(10, 2);
+    throttle.take("k", limits);
+    time.advance(60_000);
+    expect([1, 2, 3].map(() => throttle.take("k", limits).allowed)).toEqual([true, true, false]);
   });
 
-  it("uses the CDK stack's usage-plan numbers for the caller's role by default", () => {
-    const time = clock();
-    const throttle = new TokenBucketThrottle(undefined, time.now);
+  it("uses each plan's own numbers from the stack's limits", () => {
+    const throttle = new UsageThrottle(roomy, clock().now);
     const { burstLimit } = usagePlanLimits.viewer;
-    const results = Array.from({ length: burstLimit + 1 }, () => throttle.take("v", "viewer").allowed);
+    const results = Array.from(
+      { length: burstLimit + 1 },
+      () => throttle.take("v", usagePlanLimits.viewer).allowed,
+    );
     expect(results.filter(Boolean)).toHaveLength(burstLimit);
     expect(results.at(-1)).toBe(false);
-    expect(usagePlanLimits.admin.burstLimit).toBeGreaterThan(burstLimit);
+    expect(usagePlanLimits.tenant.burstLimit).toBeGreaterThan(burstLimit);
+  });
+
+  it("refuses past the quota for the rest of the period, and counts afresh in the next", () => {
+    const time = clock(Date.UTC(2026, 10, 30, 23, 59, 59));
+    const throttle = new UsageThrottle(roomy, time.now);
+    const limits = plan(1000, 1000, 3);
+    expect([1, 2, 3].map(() => throttle.take("k", limits).allowed)).toEqual([true, true, true]);
+    expect(throttle.take("k", limits)).toEqual({ allowed: false, reason: "quota" });
+    expect(throttle.take("other", limits).allowed).toBe(true);
+    time.advance(1000);
+    expect(throttle.take("k", limits).allowed).toBe(true);
+  });
+
+  it("puts the stage's own bucket above every key: the outer limit", () => {
+    const time = clock();
+    const throttle = new UsageThrottle({ rateLimit: 1, burstLimit: 2 }, time.now);
+    expect([1, 2, 3].map(() => throttle.stage())).toEqual([
+      { allowed: true },
+      { allowed: true },
+      { allowed: false, reason: "throttled" },
+    ]);
+    expect(new UsageThrottle(undefined, time.now).stage().allowed).toBe(true);
+    expect(restStageThrottle.burstLimit).toBeGreaterThan(usagePlanLimits.tenant.burstLimit);
   });
 });
 
-describe("the gateway hook", () => {
-  it("lets callers without a usage identifier (JWT sessions) through untouched", () => {
-    const throttle = new TokenBucketThrottle(() => ({ rateLimit: 1, burstLimit: 0 }));
-    const { response, sent } = fakeResponse();
-    expect(throttle.refuse({ context: { role: "viewer" } }, response, "r1")).toBe(false);
-    expect(sent.status).toBeUndefined();
-  });
-
-  it("answers 429 with Retry-After and the contract's error body when the key is over its limit", () => {
-    const time = clock();
-    const throttle = new TokenBucketThrottle(() => ({ rateLimit: 0.25, burstLimit: 1 }), time.now);
-    const decision = { apiKey: "kabc", context: { role: "user" } };
-    expect(throttle.refuse(decision, fakeResponse().response, "r1")).toBe(false);
-    const { response, sent } = fakeResponse();
-    expect(throttle.refuse(decision, response, "r2")).toBe(true);
-    expect(sent.status).toBe(429);
-    expect(sent.headers?.["retry-after"]).toBe("4");
-    expect(JSON.parse(sent.body ?? "")).toEqual({
-      code: "TOO_MANY_REQUESTS",
-      message: expect.any(String),
-      requestId: "r2",
-    });
+describe("quota periods", () => {
+  it("start at UTC midnight, on Sunday, and on the first of the month", () => {
+    const at = Date.UTC(2026, 10, 18, 15, 30); // a Wednesday
+    expect(quotaPeriodStart("DAY", at)).toBe(Date.UTC(2026, 10, 18));
+    expect(quotaPeriodStart("WEEK", at)).toBe(Date.UTC(2026, 10, 15));
+    expect(quotaPeriodStart("MONTH", at)).toBe(Date.UTC(2026, 10, 1));
   });
 });

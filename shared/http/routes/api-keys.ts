@@ -1,4 +1,6 @@
+import { provisionUsageBucket, releaseUsageBucket, releaseUsageBuckets } from "../../auth/usage-buckets.ts";
 import { forbidden, notFound, validationFailed } from "../../errors.ts";
+import { newId } from "../../ids.ts";
 import {
   createApiKey,
   getApiKey,
@@ -38,15 +40,25 @@ export const apiKeyRoutes = implementRoutes({
           { path: "expiresAt", message: "must be in the future", code: "too_small" },
         ]);
       }
-      const { item, key } = await createApiKey({
-        tenantId: principal.tenantId,
-        name: body.name,
-        role: body.role,
-        createdBy: principal.principalId,
-        ownerId: await ownerFor(principal),
-        ...(body.expiresAt === undefined ? {} : { expiresAt: new Date(body.expiresAt).toISOString() }),
-      });
-      return { ...publicApiKey(item), key };
+      const ownerId = await ownerFor(principal);
+      // The key's own request bucket exists before the key does, so its first call is never refused.
+      const subject = { kind: "apiKey", keyId: newId("k"), role: body.role } as const;
+      await provisionUsageBucket(subject);
+      try {
+        const { item, key } = await createApiKey({
+          id: subject.keyId,
+          tenantId: principal.tenantId,
+          name: body.name,
+          role: body.role,
+          createdBy: principal.principalId,
+          ownerId,
+          ...(body.expiresAt === undefined ? {} : { expiresAt: new Date(body.expiresAt).toISOString() }),
+        });
+        return { ...publicApiKey(item), key };
+      } catch (error) {
+        await releaseUsageBucket(subject);
+        throw error;
+      }
     },
   },
   listApiKeys: {
@@ -59,6 +71,7 @@ export const apiKeyRoutes = implementRoutes({
     handle: async ({ params, principal }) => {
       const key = await revokeApiKey(principal.tenantId, params.id ?? "", ownKeysOnly(principal));
       if (key === undefined) throw notFound("API key", params.id);
+      await releaseUsageBuckets([{ kind: "apiKey", keyId: key.id, role: key.role }]);
       return publicApiKey(key);
     },
   },

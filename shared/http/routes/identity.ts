@@ -1,6 +1,9 @@
 import { assertPasswordAllowed, hashPassword } from "../../auth/passwords.ts";
+import { provisionUsageBucket, releaseUsageBucket, releaseUsageBuckets } from "../../auth/usage-buckets.ts";
 import { conflict, notFound } from "../../errors.ts";
+import { newId } from "../../ids.ts";
 import { revokeKeysCreatedBy } from "../../stores/api-keys.ts";
+import type { ApiKeyItem } from "../../stores/identity.ts";
 import {
   createTenantWithAdmin,
   createUser,
@@ -12,17 +15,29 @@ import {
 } from "../../stores/identity.ts";
 import { implementRoutes } from "../api.ts";
 
+const releaseBuckets = (keys: ApiKeyItem[]) =>
+  releaseUsageBuckets(keys.map((key) => ({ kind: "apiKey", keyId: key.id, role: key.role })));
+
 export const identityRoutes = implementRoutes({
   createTenant: {
     // Recorded in the platform admin's own tenant, under the new tenant's id.
     handle: async ({ body }) => {
       assertPasswordAllowed(body.adminPassword, "adminPassword");
-      const { tenant, admin } = await createTenantWithAdmin({
-        name: body.name,
-        adminEmail: body.adminEmail,
-        adminPasswordHash: await hashPassword(body.adminPassword),
-      });
-      return { ...tenant, admin: publicUser(admin) };
+      // The tenant's request bucket exists before the tenant does, so its first call is never refused.
+      const tenantId = newId("t");
+      await provisionUsageBucket({ kind: "tenant", tenantId });
+      try {
+        const { tenant, admin } = await createTenantWithAdmin({
+          id: tenantId,
+          name: body.name,
+          adminEmail: body.adminEmail,
+          adminPasswordHash: await hashPassword(body.adminPassword),
+        });
+        return { ...tenant, admin: publicUser(admin) };
+      } catch (error) {
+        await releaseUsageBucket({ kind: "tenant", tenantId });
+        throw error;
+      }
     },
   },
   listUsers: {
@@ -69,8 +84,9 @@ export const identityRoutes = implementRoutes({
       });
       if (user === undefined) throw notFound("User", id);
       // A disabled user's keys die with its access; a demoted user's keys cannot keep the role it lost.
-      if (body.disabled === true) await revokeKeysCreatedBy(principal.tenantId, id);
-      else if (body.role !== undefined) await revokeKeysCreatedBy(principal.tenantId, id, body.role);
+      if (body.disabled === true) await releaseBuckets(await revokeKeysCreatedBy(principal.tenantId, id));
+      else if (body.role !== undefined)
+        await releaseBuckets(await revokeKeysCreatedBy(principal.tenantId, id, body.role));
       return publicUser(user);
     },
   },
@@ -80,7 +96,7 @@ export const identityRoutes = implementRoutes({
       if (id === principal.principalId) throw conflict("You cannot delete yourself");
       const user = await deleteUser(principal.tenantId, id);
       if (user === undefined) throw notFound("User", id);
-      await revokeKeysCreatedBy(principal.tenantId, id);
+      await releaseBuckets(await revokeKeysCreatedBy(principal.tenantId, id));
       return { status: 204 };
     },
   },
