@@ -715,15 +715,19 @@ describe("cancel and timeout", () => {
   };
 
   async function running() {
-    const s = (await start(two)).state;
     // The worker claimed "long" and started its task.
-    s.steps.long = {
-      ...stepOf(s, "long"),
-      status: "running",
-      taskArn: "arn:task/1",
-      startedAt: at(1).toISOString(),
-    };
-    return s;
+    return (
+      await apply(
+        (
+          await start(two)
+        ).state,
+        [
+          { type: "claim", nodeId: "long", attempt: 1, leaseSeconds: 180 },
+          { type: "taskStarted", nodeId: "long", attempt: 1, taskArn: "arn:task/1" },
+        ],
+        at(1),
+      )
+    ).state;
   }
 
   it("cancels every unfinished step and stops fargate tasks", async () => {
