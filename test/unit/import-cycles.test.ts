@@ -17,6 +17,31 @@ describe("import cycles", () => {
     expect(importCycles(graph)).toEqual([]);
   }, 60_000);
 
+  it("the engine and the validator reach neither the step runners nor an AWS client", () => {
+    const graph = importGraph(ROOT, ["shared", "events"]);
+    const reached = new Set<string>();
+    const walk = (file: string): void => {
+      if (reached.has(file)) return;
+      reached.add(file);
+      for (const next of graph.get(file) ?? []) walk(next);
+    };
+    walk("shared/engine/index.ts");
+    walk("shared/engine/validate.ts");
+
+    expect(reached.has("shared/engine/nodes/agent.ts"), "the kinds are reached").toBe(true);
+    const impure = [...reached].filter(
+      (file) =>
+        file === "shared/engine/nodes/runners.ts" ||
+        file === "shared/engine/sandbox.ts" ||
+        file === "shared/aws.ts" ||
+        /^shared\/(agents|tools|stores|jobs|providers)\//.test(file),
+    );
+    expect(impure).toEqual([]);
+    // And from the other side: the step runner does reach them, so the walk would have seen them.
+    walk("shared/jobs/run-step.ts");
+    expect(reached.has("shared/engine/nodes/runners.ts")).toBe(true);
+  }, 60_000);
+
   describe("the detector", () => {
     const dir = mkdtempSync(join(tmpdir(), "cycles-"));
     afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,13 +1,8 @@
 import type { z } from "zod";
 import { AgentNode } from "#events/workflow";
-import { resolveTemplate } from "#shared/engine/expressions";
-import type { NodeKind, StepOutcome } from "#shared/engine/nodes/kind";
+import type { NodeKind } from "#shared/engine/nodes/kind";
 
-type Agent = z.infer<typeof AgentNode>;
-
-function inputError(message: string): StepOutcome {
-  return { ok: false, error: { code: "INPUT_ERROR", message }, retryable: false };
-}
+export type Agent = z.infer<typeof AgentNode>;
 
 /**
  * An `agent` node: the agent loop (model, tools, session history). With `review`, a result below the
@@ -52,27 +47,5 @@ export const agentNode: NodeKind<Agent> = {
         note: `approval.notice: ${label} went on with confidence ${confidence} (auto-approve at ${autoApproveAt})`,
       };
     return { type: "accept" };
-  },
-  async run({ state, node, itemIndex, attempt, input, context, timeoutMs }) {
-    let session: unknown;
-    try {
-      session = node.session === undefined ? undefined : await resolveTemplate(node.session, context);
-    } catch (error) {
-      return inputError(`Could not resolve the session of ${node.id}: ${(error as Error).message}`);
-    }
-    if (session !== undefined && (typeof session !== "string" || session === ""))
-      return inputError(`The session of ${node.id} must be a session id (a string)`);
-    const { runAgentStep } = await import("#shared/agents/run-agent");
-    return runAgentStep({
-      tenantId: state.tenantId,
-      jobId: state.jobId,
-      nodeId: node.id,
-      ...(itemIndex === undefined ? {} : { itemIndex }),
-      attempt,
-      agent: node.agent,
-      ...(session === undefined ? {} : { session }),
-      input,
-      timeoutMs,
-    });
   },
 };

@@ -5,9 +5,9 @@ import type { JobState } from "#shared/engine/types";
 
 /**
  * A node kind: everything the platform knows about one node `type`, in one file under shared/engine/nodes.
- * The engine and the validator only read its flags and call its pure hooks; `run` is called by whatever runs
- * steps (the worker Lambda, the Fargate task), and loads its AWS-facing code lazily, so the pure engine never
- * imports it.
+ * The engine and the validator only read its flags and call its pure hooks. Its runner, which does the I/O,
+ * is in runners.ts, which only the step runner imports, so the pure engine never loads the agent loop, the
+ * tools or the sandbox.
  */
 
 /** A node as a kind sees it: the fields every node has, whatever its type. */
@@ -111,9 +111,13 @@ export interface NodeKind<N extends BaseNode = BaseNode> {
    * fails it. Pure.
    */
   decided?(node: N, decision: "approve" | "reject", held: unknown): ApprovalOutcome;
-  /** Runs one attempt. Errors of the step come back as a failed outcome; errors of the platform throw. */
-  run?(run: StepRun<N>): Promise<StepOutcome>;
 }
+
+/**
+ * Runs one attempt of a kind whose `runtimes` are not empty. Errors of the step come back as a failed outcome;
+ * errors of the platform throw.
+ */
+export type NodeRunner<N extends BaseNode = BaseNode> = (run: StepRun<N>) => Promise<StepOutcome>;
 
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

@@ -14,17 +14,4 @@ export const toolNode: NodeKind<z.infer<typeof ToolNode>> = {
     if (check.knownTools && !check.knownTools(node.tool))
       check.problem(["tool"], `unknown tool "${node.tool}"`);
   },
-  async run({ state, node, itemIndex, attempt, input, timeoutMs }) {
-    const { runToolStep } = await import("#shared/tools/run-tool");
-    return runToolStep({
-      tenantId: state.tenantId,
-      jobId: state.jobId,
-      nodeId: node.id,
-      ...(itemIndex === undefined ? {} : { itemIndex }),
-      attempt,
-      tool: node.tool,
-      input,
-      timeoutMs,
-    });
-  },
 };

@@ -4,10 +4,12 @@ import { decide } from "#shared/engine/engine";
 import {
   type BaseNode,
   type NodeKind,
+  type NodeRunner,
   nodeKind,
   nodeKinds,
   registerNodeKind,
 } from "#shared/engine/nodes/index";
+import { nodeRunner, registerNodeRunner } from "#shared/engine/nodes/runners";
 import type { EngineEvent, JobState } from "#shared/engine/types";
 import { validateWorkflow } from "#shared/engine/validate";
 import { executeStep } from "#shared/jobs/run-step";
@@ -36,12 +38,14 @@ const echoKind: NodeKind<Echo> = {
       ? { type: "review", message: `look at ${label}`, preview: output, note: `${label} held` }
       : { type: "accept" };
   },
-  async run({ node, attempt, input, context }) {
-    runs.push({ nodeId: node.id, attempt, input, item: context.item });
-    if (node.say === "fail")
-      return { ok: false, error: { code: "ECHO", message: "asked to" }, retryable: true };
-    return { ok: true, output: { said: node.say, input } };
-  },
+};
+
+/** Its runner, which only the step runner's registry knows. */
+const runEcho: NodeRunner<Echo> = async ({ node, attempt, input, context }) => {
+  runs.push({ nodeId: node.id, attempt, input, item: context.item });
+  if (node.say === "fail")
+    return { ok: false, error: { code: "ECHO", message: "asked to" }, retryable: true };
+  return { ok: true, output: { said: node.say, input } };
 };
 
 function job(nodes: unknown[], input: unknown = {}): JobState {
@@ -68,12 +72,16 @@ async function work(state: JobState, nodeId: string, attempt: number, now: Date,
   return decide(claimed.state, event, now);
 }
 
-let unregister: (() => void) | undefined;
+let unregister: (() => void)[] = [];
 afterEach(() => {
-  unregister?.();
-  unregister = undefined;
+  for (const undo of unregister) undo();
+  unregister = [];
   runs.length = 0;
 });
+
+function registerEcho(): void {
+  unregister.push(registerNodeKind(echoKind), registerNodeRunner("echo", runEcho));
+}
 
 describe("the node-kind registry", () => {
   it("has an entry for every node type of the workflow schema, holding that type's schema", () => {
@@ -101,14 +109,16 @@ describe("the node-kind registry", () => {
       approval: { retryable: false, inline: false, runtimes: [], needsPerson: true },
       wait: { retryable: false, inline: false, runtimes: [], needsPerson: false },
     });
-    for (const type of ["code", "tool", "agent"]) expect(nodeKind(type)?.run, type).toBeTypeOf("function");
-    for (const type of ["approval", "wait"]) expect(nodeKind(type)?.run, type).toBeUndefined();
+    // A kind that runs somewhere has a runner; one the engine completes itself has none.
+    for (const kind of nodeKinds())
+      expect(nodeRunner(kind.type) !== undefined, kind.type).toBe(kind.runtimes.length > 0);
   });
 
   it("refuses to replace a built-in kind or to register a type twice", () => {
     expect(() => registerNodeKind({ ...echoKind, type: "code" } as never)).toThrow(/built in/);
-    unregister = registerNodeKind(echoKind);
+    registerEcho();
     expect(() => registerNodeKind(echoKind)).toThrow(/already registered/);
+    expect(() => registerNodeRunner("echo", runEcho)).toThrow(/already has a runner/);
   });
 });
 
@@ -123,7 +133,7 @@ describe("a kind registered from one file", () => {
       },
     ]);
 
-    unregister = registerNodeKind(echoKind);
+    registerEcho();
     expect(validateWorkflow(def)).toEqual([
       { nodeId: "a", path: ["nodes", 0, "say"], message: "say must not be empty" },
     ]);
@@ -143,7 +153,7 @@ describe("a kind registered from one file", () => {
   });
 
   it("runs end to end through decide() and the worker's dispatch, next to a built-in kind", async () => {
-    unregister = registerNodeKind(echoKind);
+    registerEcho();
     const state = job(
       [
         { id: "first", type: "echo", say: "hello", input: "{% $input.name %}" },
@@ -176,7 +186,7 @@ describe("a kind registered from one file", () => {
   });
 
   it("drives start, review and retry through its hooks and flags", async () => {
-    unregister = registerNodeKind(echoKind);
+    registerEcho();
     const paused = await decide(
       job([{ id: "p", type: "echo", say: "x", pause: 5_000 }]),
       { type: "start" },
