@@ -1,7 +1,8 @@
 import type { WorkflowNode } from "#events/workflow";
 import { buildContext, getNode } from "#shared/engine/engine";
 import { resolveTemplate } from "#shared/engine/expressions";
-import { nodeKind, type StepOutcome } from "#shared/engine/nodes/index";
+import type { StepOutcome } from "#shared/engine/nodes/index";
+import { nodeRunner } from "#shared/engine/nodes/runners";
 import type { JobState } from "#shared/engine/types";
 import { boundError, boundLogs } from "#shared/jobs/bound-error";
 
@@ -68,10 +69,10 @@ async function runStep(
       false,
     );
   }
-  const kind = nodeKind(node.type);
-  if (kind?.run === undefined)
+  const run = nodeRunner(node.type);
+  if (run === undefined)
     return failure("UNSUPPORTED_NODE", `Nodes of type ${node.type} cannot run on this runtime yet`, false);
-  return kind.run({
+  return run({
     state,
     node,
     ...(itemIndex === undefined ? {} : { itemIndex }),
