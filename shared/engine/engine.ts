@@ -7,7 +7,7 @@ import {
 } from "#events/jobs";
 import type { RetryPolicy, WorkflowNode } from "#events/workflow";
 import { type ExpressionContext, isTruthy, resolveTemplate } from "#shared/engine/expressions";
-import { nodeKind } from "#shared/engine/nodes/index";
+import { nodeKind, type StepStart } from "#shared/engine/nodes/index";
 import {
   type Command,
   type Decision,
@@ -294,14 +294,13 @@ async function startStep(t: Turn, node: WorkflowNode, step: StepState): Promise<
   const attempt = step.attempt + 1;
   const kind = nodeKind(node.type);
   const context = () => buildContext(t.state, { nodeId: node.id, itemIndex: step.itemIndex, attempt }, t.now);
-  const how = kind?.start
-    ? await kind.start(node, { context, now: t.now })
-    : kind
-      ? { type: "queue" as const }
-      : {
-          type: "fail" as const,
-          error: { code: "UNKNOWN_NODE_TYPE", message: `there is no node type "${node.type}"` },
-        };
+  let how: StepStart = { type: "queue" };
+  if (kind === undefined)
+    how = {
+      type: "fail",
+      error: { code: "UNKNOWN_NODE_TYPE", message: `there is no node type "${node.type}"` },
+    };
+  else if (kind.start) how = await kind.start(node, { context, now: t.now });
   switch (how.type) {
     case "queue":
       queueStep(t, step, attempt, 0);
