@@ -94,6 +94,8 @@ export const WorkflowNode = z.discriminatedUnion("type", [
 ]);
 export type WorkflowNode = z.infer<typeof WorkflowNode>;
 export type NodeType = WorkflowNode["type"];
+/** Every node type the schema accepts, in schema order. */
+export const NODE_TYPES: readonly NodeType[] = WorkflowNode.options.map((option) => option.shape.type.value);
 
 export const WorkflowDefinition = z
   .object({

@@ -1,5 +1,5 @@
 import type { Agent, AgentOutput, ToolCallRecord } from "#events/agents";
-import type { StepOutcome } from "../jobs/run-step.ts";
+import type { StepOutcome } from "#shared/engine/nodes/kind";
 import { logger } from "../observability.ts";
 import {
   type ChatMessage,

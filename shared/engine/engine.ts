@@ -7,6 +7,7 @@ import {
 } from "#events/jobs";
 import type { RetryPolicy, WorkflowNode } from "#events/workflow";
 import { type ExpressionContext, isTruthy, resolveTemplate } from "#shared/engine/expressions";
+import { nodeKind, type StepStart } from "#shared/engine/nodes/index";
 import {
   type Command,
   type Decision,
@@ -26,9 +27,6 @@ export const MAX_DELAY_SECONDS = 900;
 export const MAX_RETRY_DELAY_SECONDS = 86_400;
 /** A fan-out larger than this is almost surely a mistake, and each item is a step item in the table. */
 export const MAX_FOREACH_ITEMS = 1_000;
-
-/** Only these run user work that another attempt might fix; wait and approval nodes have nothing to retry. */
-const RETRYABLE_TYPES = new Set<WorkflowNode["type"]>(["code", "tool", "agent"]);
 
 export interface DecideOptions {
   /** Source of randomness for retry jitter, in [0, 1). Defaults to Math.random. */
@@ -251,7 +249,7 @@ function endJob(t: Turn, status: "cancelled" | "timed_out", error: StepError): v
 function failStep(t: Turn, node: WorkflowNode, step: StepState, error: StepError, retryable: boolean): void {
   const maxAttempts = node.retry?.maxAttempts ?? 1;
   const made = step.attempt - (step.runFrom ?? 0);
-  if (retryable && RETRYABLE_TYPES.has(node.type) && made >= 1 && made < maxAttempts) {
+  if (retryable && nodeKind(node.type)?.retryable === true && made >= 1 && made < maxAttempts) {
     const delay = retryDelaySeconds(node.retry, step.attempt, t.random);
     step.error = error;
     note(
@@ -291,89 +289,56 @@ function failStep(t: Turn, node: WorkflowNode, step: StepState, error: StepError
   failJob(t, node.id, error);
 }
 
-/** Starts one runnable step (a plain node's step or one forEach item) according to its node's type. */
+/** Starts one runnable step (a plain node's step or one forEach item) as its node's kind says. */
 async function startStep(t: Turn, node: WorkflowNode, step: StepState): Promise<void> {
   const attempt = step.attempt + 1;
-  const ctx = () => buildContext(t.state, { nodeId: node.id, itemIndex: step.itemIndex, attempt }, t.now);
-  if (node.type === "wait") {
-    let notBefore: number;
-    try {
-      notBefore = await waitUntil(node, ctx(), t.now);
-    } catch (err) {
+  const kind = nodeKind(node.type);
+  const context = () => buildContext(t.state, { nodeId: node.id, itemIndex: step.itemIndex, attempt }, t.now);
+  let how: StepStart = { type: "queue" };
+  if (kind === undefined)
+    how = {
+      type: "fail",
+      error: { code: "UNKNOWN_NODE_TYPE", message: `there is no node type "${node.type}"` },
+    };
+  else if (kind.start) how = await kind.start(node, { context, now: t.now });
+  switch (how.type) {
+    case "queue":
+      queueStep(t, step, attempt, 0);
+      return;
+    case "fail":
       step.attempt = attempt;
-      failStep(t, node, step, { code: "INVALID_WAIT", message: errorMessage(err) }, false);
+      failStep(t, node, step, how.error, false);
+      return;
+    case "wait": {
+      clearRun(step);
+      step.status = "waiting";
+      step.attempt = attempt;
+      step.queuedAt = t.at;
+      step.startedAt = t.at;
+      step.notBefore = new Date(how.until).toISOString();
+      const remaining = Math.max(0, Math.ceil((how.until - t.now.getTime()) / 1000));
+      t.commands.push(
+        withItem(
+          { type: "run", nodeId: node.id, attempt, delaySeconds: Math.min(remaining, MAX_DELAY_SECONDS) },
+          step.itemIndex,
+        ) as Command,
+      );
       return;
     }
-    clearRun(step);
-    step.status = "waiting";
-    step.attempt = attempt;
-    step.queuedAt = t.at;
-    step.startedAt = t.at;
-    step.notBefore = new Date(notBefore).toISOString();
-    const remaining = Math.max(0, Math.ceil((notBefore - t.now.getTime()) / 1000));
-    t.commands.push(
-      withItem(
-        { type: "run", nodeId: node.id, attempt, delaySeconds: Math.min(remaining, MAX_DELAY_SECONDS) },
-        step.itemIndex,
-      ) as Command,
-    );
-    return;
-  }
-  if (node.type === "approval") {
-    let message: string;
-    try {
-      const resolved = await resolveTemplate(node.message, ctx());
-      message = typeof resolved === "string" ? resolved : JSON.stringify(resolved ?? "");
-    } catch (err) {
+    case "approval":
+      clearRun(step);
+      step.status = "waiting_approval";
       step.attempt = attempt;
-      failStep(t, node, step, { code: "EXPRESSION_ERROR", message: errorMessage(err) }, false);
+      step.queuedAt = t.at;
+      step.startedAt = t.at;
+      t.commands.push(
+        withItem(
+          { type: "requestApproval", nodeId: node.id, message: how.message },
+          step.itemIndex,
+        ) as Command,
+      );
       return;
-    }
-    clearRun(step);
-    step.status = "waiting_approval";
-    step.attempt = attempt;
-    step.queuedAt = t.at;
-    step.startedAt = t.at;
-    t.commands.push(
-      withItem({ type: "requestApproval", nodeId: node.id, message }, step.itemIndex) as Command,
-    );
-    return;
   }
-  queueStep(t, step, attempt, 0);
-}
-
-/** When a wait node's step may go on, in epoch milliseconds. `seconds` and `until` may be expressions. */
-async function waitUntil(
-  node: Extract<WorkflowNode, { type: "wait" }>,
-  ctx: ExpressionContext,
-  now: Date,
-): Promise<number> {
-  const ms = await waitTarget(node, ctx, now);
-  // Beyond ±8.64e15 ms a Date is invalid and could not be stored as notBefore.
-  if (Number.isNaN(new Date(ms).getTime())) throw new Error("the wait ends too far in the future");
-  return ms;
-}
-
-async function waitTarget(
-  node: Extract<WorkflowNode, { type: "wait" }>,
-  ctx: ExpressionContext,
-  now: Date,
-): Promise<number> {
-  if (node.seconds !== undefined) {
-    const seconds = await resolveTemplate(node.seconds, ctx);
-    if (typeof seconds !== "number" || !Number.isFinite(seconds) || seconds < 0) {
-      throw new Error(`seconds must be a number of seconds ≥ 0, got ${JSON.stringify(seconds ?? null)}`);
-    }
-    return now.getTime() + seconds * 1000;
-  }
-  if (node.until !== undefined) {
-    const until = await resolveTemplate(node.until, ctx);
-    const ms = typeof until === "number" ? until : typeof until === "string" ? Date.parse(until) : Number.NaN;
-    if (!Number.isFinite(ms))
-      throw new Error(`until must be an ISO-8601 time, got ${JSON.stringify(until ?? null)}`);
-    return ms;
-  }
-  throw new Error("a wait node needs seconds or until");
 }
 
 /** A node whose parents are all done: check `if`, fan out on `forEach`, or start its single step. */
@@ -603,41 +568,28 @@ function onStepSucceeded(t: Turn, e: Extract<EngineEvent, { type: "stepSucceeded
   const live = step.status === "queued" || step.status === "running";
   if (!live || isAggregate(step) || step.attempt !== e.attempt) return false;
 
-  if (node.type === "agent" && node.review) {
-    const raw = (e.output as { confidence?: unknown } | null | undefined)?.confidence;
-    const confidence = typeof raw === "number" && Number.isFinite(raw) ? raw : undefined;
-    const { autoApproveAt, notifyAt } = node.review;
-    const approveBelow = notifyAt ?? autoApproveAt;
-    if (confidence === undefined || confidence < approveBelow) {
-      step.status = "waiting_approval";
-      step.output = e.output;
-      delete step.error;
-      delete step.leaseUntil;
-      const why = confidence === undefined ? "reported no confidence" : `has confidence ${confidence}`;
-      const message = `The result of ${label(step)} ${why}, below ${approveBelow}. Approve it for the job to go on.`;
-      t.commands.push(
-        withItem(
-          {
-            type: "requestApproval",
-            nodeId: node.id,
-            message,
-            ...(confidence === undefined ? {} : { confidence }),
-            preview: e.output,
-          },
-          step.itemIndex,
-        ) as Command,
-      );
-      note(t, node.id, `${label(step)} needs approval: ${why}`);
-      return true;
-    }
-    if (confidence < autoApproveAt) {
-      note(
-        t,
-        node.id,
-        `approval.notice: ${label(step)} went on with confidence ${confidence} (auto-approve at ${autoApproveAt})`,
-      );
-    }
+  const verdict = nodeKind(node.type)?.review?.(node, e.output, label(step)) ?? { type: "accept" };
+  if (verdict.type === "review") {
+    step.status = "waiting_approval";
+    step.output = e.output;
+    delete step.error;
+    delete step.leaseUntil;
+    t.commands.push(
+      withItem(
+        {
+          type: "requestApproval",
+          nodeId: node.id,
+          message: verdict.message,
+          ...(verdict.confidence === undefined ? {} : { confidence: verdict.confidence }),
+          preview: verdict.preview,
+        },
+        step.itemIndex,
+      ) as Command,
+    );
+    note(t, node.id, verdict.note);
+    return true;
   }
+  if (verdict.note !== undefined) note(t, node.id, verdict.note);
   succeedStep(t, step, e.output);
   return true;
 }
@@ -682,19 +634,25 @@ function onApprovalDecided(t: Turn, e: Extract<EngineEvent, { type: "approvalDec
   if (!found) return false;
   const [node, step] = found;
   if (step.status !== "waiting_approval") return false;
-  if (e.decision === "approve") {
-    // A reviewed agent keeps its own output; an approval node's output is the decision.
-    succeedStep(t, step, node.type === "approval" ? { decision: "approve" } : step.output);
-    note(t, node.id, `${label(step)} approved`);
-    return true;
+  // Without a hook of its own, a kind keeps the output held for review (a reviewed agent's) when approved.
+  const outcome =
+    nodeKind(node.type)?.decided?.(node, e.decision, step.output) ??
+    (e.decision === "approve"
+      ? { type: "succeed" as const, output: step.output }
+      : { type: "fail" as const, error: { code: "REJECTED", message: "the approval was rejected" } });
+  switch (outcome.type) {
+    case "succeed":
+      succeedStep(t, step, outcome.output);
+      note(t, node.id, `${label(step)} approved`);
+      return true;
+    case "skip":
+      step.output = outcome.output;
+      skipStep(t, step, outcome.why);
+      return true;
+    case "fail":
+      failStep(t, node, step, outcome.error, false);
+      return true;
   }
-  if (node.type === "approval" && node.onReject === "skip") {
-    step.output = { decision: "reject" };
-    skipStep(t, step, "the approval was rejected (onReject: skip)");
-    return true;
-  }
-  failStep(t, node, step, { code: "REJECTED", message: "the approval was rejected" }, false);
-  return true;
 }
 
 /**
@@ -961,6 +919,8 @@ export async function decide(
       break;
   }
   if (accepted && plan && isActive(t)) await advance(t);
+  // A new job counts as queued, not running, until a worker claims one of its steps (see onClaim).
+  if (event.type === "start" && t.state.status === "running") t.state.status = "queued";
 
   const changedSteps = Object.entries(t.state.steps)
     .filter(([key, step]) => !deepEqual(state.steps[key], step))

@@ -1,6 +1,7 @@
 import { WORKER_TIMEOUT_SECONDS } from "#events/queues";
 import type { WorkflowDefinition, WorkflowNode } from "#events/workflow";
 import { hasExpression, isExpression, validateTemplate } from "#shared/engine/expressions";
+import { type NodeChecks, nodeKind, nodeKinds } from "#shared/engine/nodes/index";
 
 /**
  * Semantic checks of a workflow that already passed the zod schema: the graph, the expressions, and the
@@ -17,8 +18,6 @@ export interface ValidateOptions {
   knownTools?: (name: string) => boolean;
 }
 
-const FARGATE_TYPES = new Set<WorkflowNode["type"]>(["code", "tool", "agent"]);
-
 /**
  * The longest attempt the worker Lambda can run: its timeout, less the time it spends claiming the step
  * and recording the result. Past this, Lambda would stop the worker mid-step and the attempt would be
@@ -28,6 +27,11 @@ export const LAMBDA_STEP_OVERHEAD_SECONDS = 20;
 export const MAX_LAMBDA_STEP_SECONDS = WORKER_TIMEOUT_SECONDS - LAMBDA_STEP_OVERHEAD_SECONDS;
 const SEGMENT = /\{%([\s\S]*?)%\}/g;
 const STEPS_REF = /\$steps\.(`[^`]+`|[A-Za-z_][A-Za-z0-9_]*)/g;
+
+/** "a, b and c". */
+function listed(names: string[]): string {
+  return names.length <= 1 ? names.join("") : `${names.slice(0, -1).join(", ")} and ${names.at(-1)}`;
+}
 
 /** Duplicate ids, unknown or self dependencies, and cycles: what would keep the engine from finishing. */
 export function graphProblems(def: WorkflowDefinition): WorkflowProblem[] {
@@ -218,8 +222,19 @@ export function validateWorkflow(def: WorkflowDefinition, opts: ValidateOptions 
       if (hasExpression(value)) checkString(value, path, node, nodeScope);
     }
 
+    const kind = nodeKind(node.type);
+    if (kind === undefined) {
+      const known = nodeKinds().map((k) => k.type);
+      problems.push({
+        nodeId: node.id,
+        path: at("type"),
+        message: `unknown node type ${JSON.stringify(node.type)} (expected ${known.join(", ")})`,
+      });
+      return;
+    }
+    const fargate = kind.runtimes.includes("fargate");
     if (
-      FARGATE_TYPES.has(node.type) &&
+      fargate &&
       node.runtime !== "fargate" &&
       node.timeoutSeconds !== undefined &&
       node.timeoutSeconds > MAX_LAMBDA_STEP_SECONDS
@@ -231,74 +246,27 @@ export function validateWorkflow(def: WorkflowDefinition, opts: ValidateOptions 
       });
     }
 
-    if (node.runtime === "fargate" && !FARGATE_TYPES.has(node.type)) {
+    if (node.runtime === "fargate" && !fargate) {
+      const able = nodeKinds()
+        .filter((k) => k.runtimes.includes("fargate"))
+        .map((k) => k.type);
       problems.push({
         nodeId: node.id,
         path: at("runtime"),
-        message: `runtime "fargate" applies only to code, tool and agent nodes, not ${node.type}`,
+        message: `runtime "fargate" applies only to ${listed(able)} nodes, not ${node.type}`,
       });
     }
 
-    switch (node.type) {
-      case "agent":
-        if (node.session !== undefined && hasExpression(node.session))
-          checkString(node.session, at("session"), node, nodeScope);
-        if (opts.knownAgents && !opts.knownAgents(node.agent)) {
-          problems.push({ nodeId: node.id, path: at("agent"), message: `unknown agent "${node.agent}"` });
-        }
-        if (node.review?.notifyAt !== undefined && node.review.notifyAt > node.review.autoApproveAt) {
-          problems.push({
-            nodeId: node.id,
-            path: at("review", "notifyAt"),
-            message: `review.notifyAt (${node.review.notifyAt}) must not exceed review.autoApproveAt (${node.review.autoApproveAt})`,
-          });
-        }
-        break;
-      case "tool":
-        if (opts.knownTools && !opts.knownTools(node.tool)) {
-          problems.push({ nodeId: node.id, path: at("tool"), message: `unknown tool "${node.tool}"` });
-        }
-        break;
-      case "approval":
-        if (hasExpression(node.message)) checkString(node.message, at("message"), node, nodeScope);
-        if (
-          node.quorum !== undefined &&
-          node.approvers !== undefined &&
-          node.quorum > node.approvers.length
-        ) {
-          problems.push({
-            nodeId: node.id,
-            path: at("quorum"),
-            message: `quorum ${node.quorum} is more than the ${node.approvers.length} approver(s) listed`,
-          });
-        }
-        break;
-      case "wait": {
-        if ((node.seconds === undefined) === (node.until === undefined)) {
-          problems.push({
-            nodeId: node.id,
-            path: at(),
-            message: "a wait node needs exactly one of seconds or until",
-          });
-        }
-        if (typeof node.seconds === "string") {
-          checkWholeExpression(node.seconds, at("seconds"), node, nodeScope);
-        }
-        if (node.until !== undefined) {
-          if (hasExpression(node.until)) checkString(node.until, at("until"), node, nodeScope);
-          else if (Number.isNaN(Date.parse(node.until))) {
-            problems.push({
-              nodeId: node.id,
-              path: at("until"),
-              message: `until must be an ISO-8601 time or a {% %} expression, got ${JSON.stringify(node.until)}`,
-            });
-          }
-        }
-        break;
-      }
-      case "code":
-        break;
-    }
+    const checks: NodeChecks = {
+      problem: (path, message) => problems.push({ nodeId: node.id, path: at(...path), message }),
+      template: (value, path) => {
+        if (hasExpression(value)) checkString(value, at(...path), node, nodeScope);
+      },
+      expression: (value, path) => checkWholeExpression(value, at(...path), node, nodeScope),
+      ...(opts.knownAgents ? { knownAgents: opts.knownAgents } : {}),
+      ...(opts.knownTools ? { knownTools: opts.knownTools } : {}),
+    };
+    kind.validate?.(node, checks);
   });
 
   for (const [value, path] of stringsIn(def.output, ["output"])) {

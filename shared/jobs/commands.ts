@@ -39,8 +39,6 @@ export async function startJob(
     createdAt: now.toISOString(),
   };
   const decision = await decide(initial, { type: "start" }, now);
-  // Until a worker claims a step the job is queued, not running.
-  if (decision.state.status === "running") decision.state.status = "queued";
   const notes: NewTimelineEvent[] = decision.notes.map((note) => ({
     type: "job.note",
     message: note.message,

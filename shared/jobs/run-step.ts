@@ -1,18 +1,12 @@
-import type { StepError } from "#events/jobs";
 import type { WorkflowNode } from "#events/workflow";
-import { runAgentStep } from "../agents/run-agent.ts";
-import { buildContext, getNode } from "../engine/engine.ts";
-import { resolveTemplate } from "../engine/expressions.ts";
-import { runCode, SandboxError } from "../engine/sandbox.ts";
-import type { JobState } from "../engine/types.ts";
-import { logger } from "../observability.ts";
-import { runToolStep } from "../tools/run-tool.ts";
-import { boundError, boundLogs } from "./bound-error.ts";
+import { buildContext, getNode } from "#shared/engine/engine";
+import { resolveTemplate } from "#shared/engine/expressions";
+import type { StepOutcome } from "#shared/engine/nodes/index";
+import { nodeRunner } from "#shared/engine/nodes/runners";
+import type { JobState } from "#shared/engine/types";
+import { boundError, boundLogs } from "#shared/jobs/bound-error";
 
-/** `logs`: what a code step wrote to its console, bounded (see bound-error.ts). */
-export type StepOutcome =
-  | { ok: true; output: unknown; logs?: string[] }
-  | { ok: false; error: StepError; retryable: boolean; logs?: string[] };
+export type { StepOutcome } from "#shared/engine/nodes/index";
 
 /** Default per-attempt limit for a node without `timeoutSeconds`. */
 export const DEFAULT_STEP_TIMEOUT_SECONDS = 60;
@@ -75,65 +69,16 @@ async function runStep(
       false,
     );
   }
-  const timeoutMs = stepTimeoutSeconds(node) * 1000;
-  switch (node.type) {
-    case "code": {
-      try {
-        const result = await runCode(
-          node.code,
-          { input, item: context.item, index: context.index, attempt, steps: context.steps ?? {} },
-          { timeoutMs },
-        );
-        return { ok: true, output: result.output, logs: result.logs };
-      } catch (error) {
-        if (!(error instanceof SandboxError)) throw error;
-        logger.info("Code step failed", { nodeId, code: error.code });
-        // Running out of memory will happen again on the same input; a throw or a timeout may not.
-        return {
-          ok: false,
-          error: { code: error.code, message: error.message },
-          retryable: error.code !== "CODE_MEMORY",
-          logs: error.logs,
-        };
-      }
-    }
-    case "agent": {
-      let session: unknown;
-      try {
-        session = node.session === undefined ? undefined : await resolveTemplate(node.session, context);
-      } catch (error) {
-        return failure(
-          "INPUT_ERROR",
-          `Could not resolve the session of ${nodeId}: ${(error as Error).message}`,
-          false,
-        );
-      }
-      if (session !== undefined && (typeof session !== "string" || session === ""))
-        return failure("INPUT_ERROR", `The session of ${nodeId} must be a session id (a string)`, false);
-      return runAgentStep({
-        tenantId: state.tenantId,
-        jobId: state.jobId,
-        nodeId,
-        ...(itemIndex === undefined ? {} : { itemIndex }),
-        attempt,
-        agent: node.agent,
-        ...(session === undefined ? {} : { session }),
-        input,
-        timeoutMs,
-      });
-    }
-    case "tool":
-      return runToolStep({
-        tenantId: state.tenantId,
-        jobId: state.jobId,
-        nodeId,
-        ...(itemIndex === undefined ? {} : { itemIndex }),
-        attempt,
-        tool: node.tool,
-        input,
-        timeoutMs,
-      });
-    default:
-      return failure("UNSUPPORTED_NODE", `Nodes of type ${node.type} cannot run on this runtime yet`, false);
-  }
+  const run = nodeRunner(node.type);
+  if (run === undefined)
+    return failure("UNSUPPORTED_NODE", `Nodes of type ${node.type} cannot run on this runtime yet`, false);
+  return run({
+    state,
+    node,
+    ...(itemIndex === undefined ? {} : { itemIndex }),
+    attempt,
+    input,
+    context,
+    timeoutMs: stepTimeoutSeconds(node) * 1000,
+  });
 }

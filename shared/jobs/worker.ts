@@ -1,5 +1,6 @@
 import type { StepMessage } from "#events/steps";
 import { decide, getNode, isTerminalJob } from "../engine/engine.ts";
+import { nodeKind } from "../engine/nodes/index.ts";
 import { type Command, type Decision, type EngineEvent, stepKey } from "../engine/types.ts";
 import { logger } from "../observability.ts";
 import { MAX_DELAY_SECONDS, sendStepMessages } from "../queues.ts";
@@ -183,8 +184,7 @@ function inlineable(
 ): command is Extract<Command, { type: "run" }> {
   if (command.type !== "run" || command.delaySeconds > 0) return false;
   const node = getNode(decision.state, command.nodeId);
-  if (node === undefined || node.runtime === "fargate" || !["code", "tool", "agent"].includes(node.type))
-    return false;
+  if (node === undefined || node.runtime === "fargate" || nodeKind(node.type)?.inline !== true) return false;
   return until - Date.now() > stepTimeoutSeconds(node) * 1000 + INLINE_MARGIN_MS;
 }
 

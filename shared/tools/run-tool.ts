@@ -1,4 +1,4 @@
-import type { StepOutcome } from "../jobs/run-step.ts";
+import type { StepOutcome } from "#shared/engine/nodes/kind";
 import { logger } from "../observability.ts";
 import { createToolContext, invokeTool, redactDeep, resolveTool } from "./registry.ts";
 import { ToolError } from "./types.ts";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { WorkflowDefinition } from "#events/workflow";
+import { NODE_TYPES, WorkflowDefinition } from "#events/workflow";
 import type { WorkflowProblem } from "#events/workflows-api";
 import { knownReferences } from "../../agents/catalog.ts";
 import { type ValidateOptions, validateWorkflow } from "../../engine/validate.ts";
@@ -35,8 +35,6 @@ const DefinitionBody = WorkflowDefinition.catch(
 function isInvalid(body: unknown): body is InvalidBody {
   return typeof body === "object" && body !== null && INVALID in body;
 }
-
-const NODE_TYPES = ["code", "tool", "agent", "approval", "wait"];
 
 function nodeIdAt(value: unknown, path: readonly PropertyKey[]): string | undefined {
   if (path[0] !== "nodes" || typeof path[1] !== "number") return undefined;

@@ -299,13 +299,12 @@ async function simulate(specs: NodeSpec[], seed: number): Promise<void> {
       );
     } else {
       if (step && step.status === "queued" && step.attempt === o.attempt && rand() < 0.5) {
-        // The worker claims the step (a conditional write outside the engine).
-        state = structuredClone(state);
-        state.steps[key] = {
-          ...step,
-          status: "running",
-          ...(node.runtime === "fargate" ? { taskArn: `arn:${key}` } : {}),
-        };
+        // The worker claims the step; a Fargate attempt then starts its task.
+        const where = withItem({ nodeId: o.nodeId, attempt: o.attempt }, o.itemIndex);
+        const claim = await send({ type: "claim", ...where, leaseSeconds: 60 });
+        if (claim.changedSteps.length !== 1 || claim.commands.length > 0)
+          throw new Error(`a claim moved more than its step: ${JSON.stringify(claim.changedSteps)}`);
+        if (node.runtime === "fargate") await send({ type: "taskStarted", ...where, taskArn: `arn:${key}` });
       }
       event =
         rand() < 0.65

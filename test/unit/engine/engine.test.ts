@@ -16,7 +16,8 @@ describe("start", () => {
   it("creates a pending step for every node and queues the roots", async () => {
     const d = await start(diamond);
 
-    expect(d.state.status).toBe("running");
+    // Queued, not running, until a worker claims one of its steps.
+    expect(d.state.status).toBe("queued");
     expect(d.state.startedAt).toBe(T0.toISOString());
     expect(statuses(d.state)).toEqual({ a: "queued", b: "pending", c: "pending", d: "pending" });
     expect(stepOf(d.state, "a")).toMatchObject({ attempt: 1, queuedAt: T0.toISOString() });
@@ -242,7 +243,7 @@ describe("forEach", () => {
     expect(d.commands).toEqual(
       [0, 1, 2].map((i) => ({ type: "run", nodeId: "each", itemIndex: i, attempt: 1, delaySeconds: 0 })),
     );
-    expect(d.state.status).toBe("running");
+    expect(d.state.status).toBe("queued");
   });
 
   it("gives each item its $item and $index", async () => {
@@ -714,15 +715,19 @@ describe("cancel and timeout", () => {
   };
 
   async function running() {
-    const s = (await start(two)).state;
     // The worker claimed "long" and started its task.
-    s.steps.long = {
-      ...stepOf(s, "long"),
-      status: "running",
-      taskArn: "arn:task/1",
-      startedAt: at(1).toISOString(),
-    };
-    return s;
+    return (
+      await apply(
+        (
+          await start(two)
+        ).state,
+        [
+          { type: "claim", nodeId: "long", attempt: 1, leaseSeconds: 180 },
+          { type: "taskStarted", nodeId: "long", attempt: 1, taskArn: "arn:task/1" },
+        ],
+        at(1),
+      )
+    ).state;
   }
 
   it("cancels every unfinished step and stops fargate tasks", async () => {
