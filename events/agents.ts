@@ -250,6 +250,10 @@ export const AgentOutput = z.object({
   provider: ProviderName,
   turns: z.number().int(),
   stopReason: z.string(),
+  /** An adaptive review's thresholds for this result, and why (from the agent's calibration). */
+  routing: z
+    .object({ autoApproveAt: z.number(), notifyAt: z.number().optional(), reason: z.string() })
+    .optional(),
 });
 export type AgentOutput = z.infer<typeof AgentOutput>;
 

@@ -28,6 +28,8 @@ export const VECTOR_BUCKET = "switchboard-vectors";
 export const SCHEDULE_GROUP = "switchboard-user-schedules";
 export const SCHEDULE_TARGET_ARN = `arn:aws:lambda:${REGION}:${ACCOUNT_ID}:function:${deployedName("schedule")}`;
 export const SCHEDULE_ROLE_ARN = `arn:aws:iam::${ACCOUNT_ID}:role/switchboard-scheduler`;
+/** The stage's notifications topic, as the stack creates it. */
+export const NOTIFICATIONS_TOPIC_ARN = `arn:aws:sns:${REGION}:${ACCOUNT_ID}:switchboard-notifications`;
 
 /**
  * The environment the functions run with: the SDK's standard per-service endpoint variables point at the local
@@ -60,6 +62,8 @@ export function twinEnvironment(
     AWS_ENDPOINT_URL_SCHEDULER: endpoints.awsServices,
     AWS_ENDPOINT_URL_S3VECTORS: endpoints.awsServices,
     [ENV.vectorBucket]: VECTOR_BUCKET,
+    AWS_ENDPOINT_URL_SNS: endpoints.awsServices,
+    [ENV.notificationsTopicArn]: NOTIFICATIONS_TOPIC_ARN,
     [ENV.tableName]: TABLE_NAME,
     ...queueUrls,
     [ENV.wsCallbackUrl]: endpoints.gateway,

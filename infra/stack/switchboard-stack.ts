@@ -14,6 +14,7 @@ import { Data } from "./data.ts";
 import { Functions, functionNames } from "./functions.ts";
 import { Jobs } from "./jobs.ts";
 import { WildcardAllowances } from "./nag.ts";
+import { Notifications } from "./notifications.ts";
 import { Observability } from "./observability.ts";
 import { Realtime } from "./realtime.ts";
 import { Schedules } from "./schedules.ts";
@@ -84,6 +85,7 @@ export class SwitchboardStack extends Stack {
       tasks: this.tasks.binding(),
       userSchedules: this.schedules.binding(),
       vectors: this.data.vectors,
+      notifications: new Notifications(this, "Notifications", { settings }).topic,
     };
     for (const name of functionNames) bindAccess(this.functions.get(name), functionAccess[name], targets);
     bindAccess(

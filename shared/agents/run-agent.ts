@@ -1,4 +1,6 @@
 import type { Agent, AgentOutput, ToolCallRecord } from "#events/agents";
+import { adaptiveRouting, type ReviewSpec } from "../calibration/calibrate.ts";
+import { calibrationOf } from "../calibration/service.ts";
 import type { StepOutcome } from "../jobs/run-step.ts";
 import { logger } from "../observability.ts";
 import {
@@ -91,6 +93,8 @@ export interface AgentStepParams {
   session?: string;
   input: unknown;
   timeoutMs: number;
+  /** The node's review: an adaptive one makes the runner attach the thresholds to apply (`routing`). */
+  review?: ReviewSpec;
 }
 
 interface LoopState {
@@ -300,6 +304,10 @@ async function runAgent(params: AgentStepParams, stream: TokenStream): Promise<S
     turns: state.turns,
     stopReason: state.stopReason,
   };
+  if (params.review?.adaptive === true) {
+    const calibration = await calibrationOf(params.tenantId, agent.id);
+    output.routing = adaptiveRouting(params.review, calibration.recommendedAutoApproveAt, calibration.reason);
+  }
   return { ok: true, output };
 }
 

@@ -16,6 +16,7 @@ import {
   stepKey,
 } from "#shared/engine/types";
 import { graphProblems } from "#shared/engine/validate";
+import { reviewThresholds } from "../calibration/calibrate.ts";
 
 /** SQS caps a message's delay at 15 minutes; longer waits are re-sent by the worker until notBefore. */
 export const MAX_DELAY_SECONDS = 900;
@@ -606,7 +607,8 @@ function onStepSucceeded(t: Turn, e: Extract<EngineEvent, { type: "stepSucceeded
   if (node.type === "agent" && node.review) {
     const raw = (e.output as { confidence?: unknown } | null | undefined)?.confidence;
     const confidence = typeof raw === "number" && Number.isFinite(raw) ? raw : undefined;
-    const { autoApproveAt, notifyAt } = node.review;
+    const { autoApproveAt, notifyAt, reason } = reviewThresholds(node.review, e.output);
+    const basis = reason === undefined ? "" : ` [${reason}]`;
     const approveBelow = notifyAt ?? autoApproveAt;
     if (confidence === undefined || confidence < approveBelow) {
       step.status = "waiting_approval";
@@ -614,7 +616,7 @@ function onStepSucceeded(t: Turn, e: Extract<EngineEvent, { type: "stepSucceeded
       delete step.error;
       delete step.leaseUntil;
       const why = confidence === undefined ? "reported no confidence" : `has confidence ${confidence}`;
-      const message = `The result of ${label(step)} ${why}, below ${approveBelow}. Approve it for the job to go on.`;
+      const message = `The result of ${label(step)} ${why}, below ${approveBelow}. Approve it for the job to go on.${basis}`;
       t.commands.push(
         withItem(
           {
@@ -627,15 +629,17 @@ function onStepSucceeded(t: Turn, e: Extract<EngineEvent, { type: "stepSucceeded
           step.itemIndex,
         ) as Command,
       );
-      note(t, node.id, `${label(step)} needs approval: ${why}`);
+      note(t, node.id, `${label(step)} needs approval: ${why}${basis}`);
       return true;
     }
     if (confidence < autoApproveAt) {
       note(
         t,
         node.id,
-        `approval.notice: ${label(step)} went on with confidence ${confidence} (auto-approve at ${autoApproveAt})`,
+        `approval.notice: ${label(step)} went on with confidence ${confidence} (auto-approve at ${autoApproveAt})${basis}`,
       );
+    } else if (reason !== undefined) {
+      note(t, node.id, `${label(step)} auto-approved with confidence ${confidence}${basis}`);
     }
   }
   succeedStep(t, step, e.output);

@@ -253,6 +253,16 @@ export function validateWorkflow(def: WorkflowDefinition, opts: ValidateOptions 
             message: `review.notifyAt (${node.review.notifyAt}) must not exceed review.autoApproveAt (${node.review.autoApproveAt})`,
           });
         }
+        if (
+          node.review?.minAutoApproveAt !== undefined &&
+          node.review.minAutoApproveAt > node.review.autoApproveAt
+        ) {
+          problems.push({
+            nodeId: node.id,
+            path: at("review", "minAutoApproveAt"),
+            message: `review.minAutoApproveAt (${node.review.minAutoApproveAt}) must not exceed review.autoApproveAt (${node.review.autoApproveAt})`,
+          });
+        }
         break;
       case "tool":
         if (opts.knownTools && !opts.knownTools(node.tool)) {

@@ -120,6 +120,7 @@ async function runStep(
         ...(session === undefined ? {} : { session }),
         input,
         timeoutMs,
+        ...(node.review === undefined ? {} : { review: node.review }),
       });
     }
     case "tool":

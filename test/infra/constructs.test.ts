@@ -317,6 +317,7 @@ function envFor(access: Access): string[] {
     if (userScheduleTarget() !== undefined) env.push(scheduleEnv.targetArn);
   }
   if (access.vectors) env.push(ENV.vectorBucket);
+  if (access.notifications) env.push(ENV.notificationsTopicArn);
   return env;
 }
 
@@ -335,6 +336,7 @@ const signatures: [string, (a: Access) => boolean][] = [
   ["scheduler:CreateSchedule", (a) => a.userSchedules === "manage"],
   ["s3vectors:QueryVectors", (a) => a.vectors !== undefined],
   ["s3vectors:CreateIndex", (a) => a.vectors === "manage"],
+  ["sns:Publish", (a) => a.notifications !== undefined],
 ];
 
 describe("functions", () => {

@@ -282,6 +282,9 @@ describe("every operation answers as the document says", () => {
     await call("getAgent", { params: { id: agent.body.id } });
     await call("updateAgent", { params: { id: agent.body.id }, body: { ...agentBody, system: "Be brief." } });
     await call("getAgentStats", { params: { id: agent.body.id } });
+    const calibration = await call("getAgentCalibration", { params: { id: agent.body.id } });
+    expect(calibration.body.recommendedAutoApproveAt).toBeNull();
+    expect((await call("getAgentCalibration", { params: { id: "agent_missing" } })).status).toBe(404);
     expect((await call("deleteAgent", { params: { id: agent.body.id } })).status).toBe(204);
     expect((await call("getAgent", { params: { id: agent.body.id } })).status).toBe(404);
 
@@ -398,6 +401,24 @@ describe("every operation answers as the document says", () => {
     await call("listApiKeys");
     await call("revokeApiKey", { params: { id: key.body.id } });
     await call("listAudit");
+
+    // Tenant settings and notification targets.
+    expect((await call("getTenantSettings")).body).toMatchObject({ resourceAccess: "tenant" });
+    await call("putTenantSettings", { body: { resourceAccess: "tenant" } });
+    expect((await call("putTenantSettings", { body: { resourceAccess: "everyone" } })).status).toBe(400);
+    const target = await call("createNotificationTarget", {
+      body: { type: "webhook", url: "https://hooks.example.com/switchboard" },
+    });
+    expect(target.status).toBe(201);
+    expect(target.body.secret).toEqual(expect.any(String));
+    await call("listNotificationTargets");
+    expect((await call("getNotificationTarget", { params: { id: target.body.id } })).body).not.toHaveProperty(
+      "secret",
+    );
+    expect((await call("testNotificationTarget", { params: { id: target.body.id } })).status).toBe(202);
+    await call("listNotificationDeliveries", { params: { id: target.body.id } });
+    expect((await call("deleteNotificationTarget", { params: { id: target.body.id } })).status).toBe(204);
+    expect((await call("getNotificationTarget", { params: { id: target.body.id } })).status).toBe(404);
 
     // System.
     await call("systemStatus");

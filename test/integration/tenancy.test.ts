@@ -125,6 +125,17 @@ const fixtures: Record<string, Make> = {
     );
     return { id: schedule.id };
   },
+  "notification-targets": async (p) => {
+    const target = await expectOk(
+      p.api("POST", "/v1/notification-targets", {
+        type: "webhook",
+        url: "https://example.com/hook",
+        description: MARKER,
+      }),
+      201,
+    );
+    return { id: target.id };
+  },
   approvals: async (p) => {
     const job = await expectOk(
       p.api("POST", "/v1/jobs", {
