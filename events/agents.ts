@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { LimitsUsage } from "./limits.ts";
 import { McpToolRef } from "./mcp.ts";
 
 /**
@@ -303,6 +304,8 @@ export const UsageReport = z
     total: UsageTotals,
     month: UsageTotals.extend({ month: z.string() }),
     budget: Budget.optional(),
+    /** Tokens-per-minute limits against their current windows, and the per-job dollar limits. */
+    limits: LimitsUsage.optional(),
   })
   .meta({ id: "UsageReport" });
 export type UsageReport = z.infer<typeof UsageReport>;

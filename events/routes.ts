@@ -70,6 +70,7 @@ import {
   ListJobsQuery,
   ListJobsResponse,
 } from "./jobs.ts";
+import { Limits, PutLimitsRequest } from "./limits.ts";
 import { CreateMcpServerRequest, McpServer } from "./mcp.ts";
 import {
   CreatedNotificationTarget,
@@ -450,7 +451,7 @@ export const routes = {
   deleteMemory: r("DELETE", "/v1/memory/{namespace}/{key}", writers, { summary: "Delete a memory entry" }),
   getUsage: r("GET", "/v1/usage", all, {
     summary:
-      "Agent tokens and cost between two days (UTC), grouped by day, model or job, with this month's total and budget",
+      "Agent tokens and cost between two days (UTC), grouped by day, model or job, with this month's total and budget, and the tokens-per-minute limits against their current windows",
     query: UsageQuery,
     response: UsageReport,
   }),
@@ -463,6 +464,18 @@ export const routes = {
       "Set the monthly budget: once spent, new agent steps fail with BUDGET_EXCEEDED (null removes a limit)",
     body: PutBudgetRequest,
     response: Budget,
+  }),
+
+  getLimits: r("GET", "/v1/limits", all, {
+    summary: "Tokens-per-minute and dollars-per-job limits of the tenant and of its agents",
+    response: Limits,
+  }),
+  putLimits: r("PUT", "/v1/limits", admins, {
+    summary:
+      "Set limits: an agent step over a tokens-per-minute limit waits for room (holding no compute); one that would take its job past jobUsd fails with BUDGET_EXCEEDED. null removes a limit",
+    body: PutLimitsRequest,
+    response: Limits,
+    responses: { 409: "The limits changed meanwhile; try again" },
   }),
 
   // Workflows are versioned resources; validate changes nothing, so anyone may call it.

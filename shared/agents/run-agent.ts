@@ -2,6 +2,7 @@ import type { Agent, AgentOutput, ToolCallRecord } from "#events/agents";
 import { adaptiveRouting, type ReviewSpec } from "../calibration/calibrate.ts";
 import { calibrationOf } from "../calibration/service.ts";
 import type { StepOutcome } from "../jobs/run-step.ts";
+import { admitAgentStep, throttledOutcome } from "../limits/gate.ts";
 import { logger } from "../observability.ts";
 import {
   type ChatMessage,
@@ -170,6 +171,22 @@ async function runAgent(params: AgentStepParams, stream: TokenStream): Promise<S
   }
   const scrub = (text: string) => redact(text, [secret]);
 
+  // Flow control: a full tokens-per-minute window sends the step back to the queue, a job budget it would
+  // pass fails it; an admitted step settles its reservation with its actual usage below.
+  const admission = await admitAgentStep({
+    tenantId: params.tenantId,
+    jobId: params.jobId,
+    agent,
+    inputs: [
+      agent.systemPrompt,
+      ...history.map((message) => message.content),
+      promptOf(params.input),
+      JSON.stringify([...tools.values()].map((tool) => [tool.name, tool.description, tool.parameters])),
+    ],
+  });
+  if ("outcome" in admission) return admission.outcome;
+  const { ticket } = admission;
+
   const deadline = started + Math.max(1_000, params.timeoutMs - DEADLINE_MARGIN_MS);
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new Error("agent step timed out")), deadline - Date.now());
@@ -218,10 +235,14 @@ async function runAgent(params: AgentStepParams, stream: TokenStream): Promise<S
           inputTokens: used.inputTokens + extra.inputTokens,
           outputTokens: used.outputTokens + extra.outputTokens,
           costUsd: used.costUsd + costOf(agent.provider, agent.model, extra),
-        }),
+        }) ?? ticket.overJobBudget(extra),
     );
+    const overJob = outcome.ok ? ticket.overJobBudget(state.usage) : undefined;
+    if (overJob !== undefined) outcome = fail("BUDGET_EXCEEDED", overJob, false);
   } catch (error) {
-    if (error instanceof ProviderError) {
+    if (error instanceof ProviderError && error.status === 429) {
+      outcome = throttledOutcome(agent.provider, error.retryAfterSeconds);
+    } else if (error instanceof ProviderError) {
       outcome = fail(error.code, scrub(error.message), error.retryable);
     } else if (controller.signal.aborted) {
       outcome = fail(
@@ -239,6 +260,7 @@ async function runAgent(params: AgentStepParams, stream: TokenStream): Promise<S
   }
 
   const costUsd = costOf(agent.provider, agent.model, state.usage);
+  await ticket.settle(state.usage);
   if (state.usage.inputTokens + state.usage.outputTokens > 0) {
     await recordUsage({
       tenantId: params.tenantId,

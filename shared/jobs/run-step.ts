@@ -12,7 +12,17 @@ import { boundError, boundLogs } from "./bound-error.ts";
 /** `logs`: what a code step wrote to its console, bounded (see bound-error.ts). */
 export type StepOutcome =
   | { ok: true; output: unknown; logs?: string[] }
-  | { ok: false; error: StepError; retryable: boolean; logs?: string[] };
+  | {
+      ok: false;
+      error: StepError;
+      retryable: boolean;
+      logs?: string[];
+      /**
+       * Not a failure: the step could not start yet (a tokens-per-minute window is full, the provider
+       * throttles). The same attempt goes back to the queue for this many seconds, holding no compute.
+       */
+      waitSeconds?: number;
+    };
 
 /** Default per-attempt limit for a node without `timeoutSeconds`. */
 export const DEFAULT_STEP_TIMEOUT_SECONDS = 60;
