@@ -365,6 +365,15 @@ describe("every operation answers as the document says", () => {
     await call("getUsage");
     await call("getBudget");
     await call("putBudget", { body: { monthlyUsd: 50 } });
+    expect((await call("putLimits", { body: { tokensPerMinute: 100_000, jobUsd: 2 } })).status).toBe(200);
+    expect((await call("putLimits", { body: { agents: { "no-such-agent": { jobUsd: 1 } } } })).status).toBe(
+      400,
+    );
+    expect((await call("getLimits")).body).toMatchObject({ tokensPerMinute: 100_000, jobUsd: 2 });
+    expect((await call("getUsage")).body.limits.windows).toEqual([
+      expect.objectContaining({ scope: "tenant", tokensPerMinute: 100_000 }),
+    ]);
+    await call("putLimits", { body: { tokensPerMinute: null, jobUsd: null } });
 
     // Schedules.
     const schedule = await call("createSchedule", {

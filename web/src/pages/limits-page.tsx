@@ -30,7 +30,7 @@ export function LimitsPage() {
           }));
           return (
             <>
-              <section className="card" aria-label="Tokens per minute">
+              <section className="card" aria-label="Tokens this minute">
                 <h2>Tokens this minute</h2>
                 {rows.length === 0 ? (
                   <Empty>No tokens-per-minute limits set.</Empty>
