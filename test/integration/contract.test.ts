@@ -265,9 +265,26 @@ describe("every operation answers as the document says", () => {
     });
     await waitForJob(platform, waiting.body.id, ["waiting"]);
     expect((await call("cancelJob", { params: { id: waiting.body.id } })).status).toBe(200);
-    expect((await call("retryJob", { params: { id: waiting.body.id } })).status).toBe(202);
+    // A cancelled job is not retried; a failed one is.
+    expect((await call("retryJob", { params: { id: waiting.body.id } })).status).toBe(409);
+    const failing = await call("createJob", {
+      body: {
+        workflow: {
+          name: "contract-fail",
+          nodes: [{ id: "boom", type: "code", code: "throw new Error('no')", retry: { maxAttempts: 1 } }],
+        },
+      },
+    });
+    await waitForJob(platform, failing.body.id, ["failed"]);
+    expect((await call("retryJob", { params: { id: failing.body.id } })).status).toBe(202);
+    const waitingAgain = await call("createJob", {
+      body: {
+        workflow: { name: "contract-wait-2", nodes: [{ id: "gate", type: "approval", message: "Go?" }] },
+      },
+    });
+    await waitForJob(platform, waitingAgain.body.id, ["waiting"]);
     const bulk = await call("bulkJobs", {
-      body: { action: "cancel", ids: [waiting.body.id, jobId, "job_missing"] },
+      body: { action: "cancel", ids: [waitingAgain.body.id, jobId, "job_missing"] },
     });
     expect(bulk.status).toBe(200);
     expect(bulk.body.results.map((r: any) => r.status ?? r.error.status)).toEqual(["cancelled", 409, 404]);
