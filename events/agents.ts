@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { LimitsUsage } from "./limits.ts";
 import { McpToolRef } from "./mcp.ts";
 
 /**
@@ -250,6 +251,10 @@ export const AgentOutput = z.object({
   provider: ProviderName,
   turns: z.number().int(),
   stopReason: z.string(),
+  /** An adaptive review's thresholds for this result, and why (from the agent's calibration). */
+  routing: z
+    .object({ autoApproveAt: z.number(), notifyAt: z.number().optional(), reason: z.string() })
+    .optional(),
 });
 export type AgentOutput = z.infer<typeof AgentOutput>;
 
@@ -299,6 +304,8 @@ export const UsageReport = z
     total: UsageTotals,
     month: UsageTotals.extend({ month: z.string() }),
     budget: Budget.optional(),
+    /** Tokens-per-minute limits against their current windows, and the per-job dollar limits. */
+    limits: LimitsUsage.optional(),
   })
   .meta({ id: "UsageReport" });
 export type UsageReport = z.infer<typeof UsageReport>;

@@ -48,6 +48,7 @@ import {
   UpdateUserRequest,
   User,
 } from "./auth.ts";
+import { AgentCalibration } from "./calibration.ts";
 import {
   Collection,
   CreateCollectionRequest,
@@ -69,7 +70,15 @@ import {
   ListJobsQuery,
   ListJobsResponse,
 } from "./jobs.ts";
+import { Limits, PutLimitsRequest } from "./limits.ts";
 import { CreateMcpServerRequest, McpServer } from "./mcp.ts";
+import {
+  CreatedNotificationTarget,
+  CreateNotificationTargetRequest,
+  NotificationDelivery,
+  NotificationTarget,
+  TestDeliveryResponse,
+} from "./notifications.ts";
 import {
   CreateScheduleRequest,
   ListSchedulesQuery,
@@ -78,6 +87,7 @@ import {
   UpdateScheduleRequest,
 } from "./schedules.ts";
 import { DeadLetterList, DeadLetterQuery, Health, Readiness, RedriveResult, SystemStatus } from "./system.ts";
+import { PutTenantSettingsRequest, TenantSettings } from "./tenant-settings.ts";
 import { TimelineEvent } from "./timeline.ts";
 import { WorkflowDefinition } from "./workflow.ts";
 import {
@@ -441,7 +451,7 @@ export const routes = {
   deleteMemory: r("DELETE", "/v1/memory/{namespace}/{key}", writers, { summary: "Delete a memory entry" }),
   getUsage: r("GET", "/v1/usage", all, {
     summary:
-      "Agent tokens and cost between two days (UTC), grouped by day, model or job, with this month's total and budget",
+      "Agent tokens and cost between two days (UTC), grouped by day, model or job, with this month's total and budget, and the tokens-per-minute limits against their current windows",
     query: UsageQuery,
     response: UsageReport,
   }),
@@ -454,6 +464,18 @@ export const routes = {
       "Set the monthly budget: once spent, new agent steps fail with BUDGET_EXCEEDED (null removes a limit)",
     body: PutBudgetRequest,
     response: Budget,
+  }),
+
+  getLimits: r("GET", "/v1/limits", all, {
+    summary: "Tokens-per-minute and dollars-per-job limits of the tenant and of its agents",
+    response: Limits,
+  }),
+  putLimits: r("PUT", "/v1/limits", admins, {
+    summary:
+      "Set limits: an agent step over a tokens-per-minute limit waits for room (holding no compute); one that would take its job past jobUsd fails with BUDGET_EXCEEDED. null removes a limit",
+    body: PutLimitsRequest,
+    response: Limits,
+    responses: { 409: "The limits changed meanwhile; try again" },
   }),
 
   // Workflows are versioned resources; validate changes nothing, so anyone may call it.
@@ -520,6 +542,11 @@ export const routes = {
     summary: "How often an agent's reviewed results were approved or rejected, by confidence",
     response: AgentApprovalStats,
   }),
+  getAgentCalibration: r("GET", "/v1/agents/{id}/calibration", all, {
+    summary:
+      "Approval rate per confidence band of the agent's reviewed results, and the lowest autoApproveAt people's decisions support",
+    response: AgentCalibration,
+  }),
   createSchedule: r("POST", "/v1/schedules", writers, {
     summary: "Start a workflow on a schedule (EventBridge Scheduler syntax: cron, rate or at)",
     body: CreateScheduleRequest,
@@ -543,6 +570,48 @@ export const routes = {
     responses: { 409: "The schedule changed meanwhile; try again" },
   }),
   deleteSchedule: r("DELETE", "/v1/schedules/{id}", writers, { summary: "Delete a schedule" }),
+
+  // Tenant controls: everyone may read them (clients adapt to owner-only access); admins change them.
+  getTenantSettings: r("GET", "/v1/tenant/settings", all, {
+    summary:
+      "The tenant's controls: resourceAccess (tenant: everyone sees everything; owner: users see their own)",
+    response: TenantSettings,
+  }),
+  putTenantSettings: r("PUT", "/v1/tenant/settings", admins, {
+    summary: "Change the tenant's controls; fields left out stay as they are",
+    body: PutTenantSettingsRequest,
+    response: TenantSettings,
+  }),
+  // Notification targets are tenant-wide wiring with a signing secret: admins only.
+  listNotificationTargets: r("GET", "/v1/notification-targets", admins, {
+    summary: "The tenant's notification targets, newest first",
+    query: PageQuery,
+    response: page(NotificationTarget),
+  }),
+  createNotificationTarget: r("POST", "/v1/notification-targets", admins, {
+    summary:
+      "Add a signed webhook for approval.requested, review.notified and job.failed; the secret is shown once",
+    body: CreateNotificationTargetRequest,
+    response: CreatedNotificationTarget,
+    status: 201,
+  }),
+  getNotificationTarget: r("GET", "/v1/notification-targets/{id}", admins, {
+    summary: "A notification target (never its secret)",
+    response: NotificationTarget,
+  }),
+  deleteNotificationTarget: r("DELETE", "/v1/notification-targets/{id}", admins, {
+    summary: "Remove a notification target; deliveries not yet made are recorded as failed",
+  }),
+  testNotificationTarget: r("POST", "/v1/notification-targets/{id}/test", admins, {
+    summary: "Send a signed `test` delivery to the target",
+    response: TestDeliveryResponse,
+    status: 202,
+  }),
+  listNotificationDeliveries: r("GET", "/v1/notification-targets/{id}/deliveries", admins, {
+    summary: "A target's deliveries, newest first, with their status, attempts and last error",
+    query: PageQuery,
+    response: page(NotificationDelivery),
+  }),
 } satisfies Record<string, RouteContract>;
 
 export type Routes = typeof routes;

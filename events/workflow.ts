@@ -52,7 +52,16 @@ export const AgentNode = z
     /** A session id (or an expression giving one): the conversation's history goes to the model and the turn is appended. */
     session: z.string().min(1).max(2000).optional(),
     review: z
-      .object({ autoApproveAt: z.number().min(0).max(1), notifyAt: z.number().min(0).max(1).optional() })
+      .object({
+        autoApproveAt: z.number().min(0).max(1),
+        notifyAt: z.number().min(0).max(1).optional(),
+        /**
+         * Route with the agent's calibration (GET /v1/agents/{id}/calibration): `autoApproveAt` becomes the
+         * ceiling and `minAutoApproveAt` (default `notifyAt`, else 0.5) the floor of the threshold applied.
+         */
+        adaptive: z.boolean().optional(),
+        minAutoApproveAt: z.number().min(0).max(1).optional(),
+      })
       .strict()
       .optional(),
   })

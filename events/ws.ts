@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { Notification } from "./notifications.ts";
 import { TimelineEvent } from "./timeline.ts";
 
 /** Client → server. Routed on `$request.body.action`. */
@@ -63,6 +64,15 @@ export const BatchMessage = z.object({
   jobId: z.string(),
   events: z.array(TimelineEvent),
 });
+/**
+ * `review.notified` and `job.failed`, as notification targets receive them (`approval.requested` already
+ * arrives as a timeline event). No `seq`: they are not timeline events, and clients that order the timeline
+ * by `seq` must not take them for one.
+ */
+export const NotificationFrame = Notification.omit({ seq: true, tenantId: true }).extend({
+  type: z.enum(["review.notified", "job.failed"]),
+});
+export type NotificationFrame = z.infer<typeof NotificationFrame>;
 
 export const ServerMessage = z.union([
   SubscribedMessage,
@@ -72,5 +82,6 @@ export const ServerMessage = z.union([
   AgentToken,
   TimelineEvent,
   BatchMessage,
+  NotificationFrame,
 ]);
 export type ServerMessage = z.infer<typeof ServerMessage>;

@@ -9,7 +9,17 @@ import { type ContractRoute, routeList } from "#events/routes";
 export type { Role } from "#events/routes";
 export { ROLES } from "#events/routes";
 
-export type FunctionName = "api" | "authorizer" | "ws" | "worker" | "fanout" | "dlq" | "sweeper" | "schedule";
+export type FunctionName =
+  | "api"
+  | "authorizer"
+  | "ws"
+  | "worker"
+  | "fanout"
+  | "dlq"
+  | "sweeper"
+  | "schedule"
+  | "notify"
+  | "notifier";
 
 export interface FunctionSpec {
   /** Source file, relative to the repository root. It exports `handler`. */
@@ -122,6 +132,18 @@ export const manifest = {
       timeoutSeconds: 60,
       memoryMb: 512,
     },
+    notify: {
+      entry: "functions/streams/notify.ts",
+      description: "Derives notifications from job timeline events and queues their deliveries",
+      timeoutSeconds: 60,
+      memoryMb: 512,
+    },
+    notifier: {
+      entry: "functions/queues/notifications.ts",
+      description: "Delivers signed notification webhooks, with backoff between attempts",
+      timeoutSeconds: 60,
+      memoryMb: 512,
+    },
   } satisfies Record<FunctionName, FunctionSpec>,
 
   http: {
@@ -154,6 +176,21 @@ export const manifest = {
       consumer: { function: "worker", batchSize: 10, maxBatchingWindowSeconds: 0, maxConcurrency: 20 },
       dlqConsumer: { function: "dlq", batchSize: 10 },
     },
+    {
+      // One message per webhook attempt; a failed attempt sends itself again with its backoff as the delay.
+      name: "notifications",
+      urlEnv: "NOTIFICATIONS_QUEUE_URL",
+      visibilityTimeoutSeconds: 360,
+      retentionSeconds: 4 * 24 * 3600,
+      // What cannot even be recorded (the table refusing) is parked here for an operator.
+      dlq: {
+        name: "notifications-dlq",
+        urlEnv: "NOTIFICATIONS_DLQ_URL",
+        maxReceiveCount: 5,
+        retentionSeconds: 14 * 24 * 3600,
+      },
+      consumer: { function: "notifier", batchSize: 10, maxBatchingWindowSeconds: 0, maxConcurrency: 5 },
+    },
   ] satisfies QueueSpec[],
 
   streams: [
@@ -164,6 +201,14 @@ export const manifest = {
       skPrefixes: ["A#JOB"],
       eventNames: ["INSERT", "MODIFY"],
       retryAttempts: 3,
+      maxBatchingWindowSeconds: 0,
+    },
+    {
+      function: "notify",
+      batchSize: 100,
+      skPrefixes: ["E#"],
+      eventNames: ["INSERT", "MODIFY"],
+      retryAttempts: 10,
       maxBatchingWindowSeconds: 0,
     },
   ] satisfies StreamConsumerSpec[],

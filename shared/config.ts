@@ -60,6 +60,12 @@ export const ENV = {
   vectorBucket: "VECTOR_BUCKET",
   /** Browser origins allowed to call the REST API, comma-separated (the dashboard's first). */
   corsAllowOrigin: "CORS_ALLOW_ORIGIN",
+  notificationsQueueUrl: "NOTIFICATIONS_QUEUE_URL",
+  /** SNS topic every notification is also published to (people subscribe to it by email). */
+  notificationsTopicArn: "NOTIFICATIONS_TOPIC_ARN",
+  /** Webhook retries: the first wait in seconds (doubling after each failure) and the attempts in all. */
+  notifyRetryBaseSeconds: "NOTIFY_RETRY_BASE_SECONDS",
+  notifyMaxAttempts: "NOTIFY_MAX_ATTEMPTS",
   version: "SWITCHBOARD_VERSION",
   /**
    * Names this deployment's API Gateway usage plans and keys (the stack's name): plans are

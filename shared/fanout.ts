@@ -4,6 +4,7 @@ import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { DynamoDBRecord } from "aws-lambda";
 import { TimelineEvent } from "#events/timeline";
 import type { ServerMessage } from "#events/ws";
+import { mayAccess } from "./auth/ownership.ts";
 import { dynamo } from "./aws.ts";
 import { tableName } from "./db.ts";
 import { isConditionalCheckFailed } from "./errors.ts";
@@ -122,7 +123,9 @@ export async function publishJobRecords(records: DynamoDBRecord[]): Promise<numb
   await writeTimelinePage(tenantId, jobId, events);
   if (moved) await updateSummary(latest);
   if (events.length === 0) return 0;
-  const subscribers = await subscribersOf(tenantId, jobId);
+  // A tenant-wide subscription made under owner-only access follows only its owner's jobs.
+  const createdBy = typeof latest.createdBy === "string" ? latest.createdBy : undefined;
+  const subscribers = (await subscribersOf(tenantId, jobId)).filter((s) => mayAccess(s, createdBy));
   let sent = 0;
   await Promise.all(
     subscribers.map(async ({ connectionId, fromSeq, batch }) => {

@@ -12,6 +12,8 @@ const pad = (n: number, width: number) => String(n).padStart(width, "0");
 export const keys = {
   tenant: (tenantId: string) => ({ pk: `T#${tenantId}`, sk: "TENANT" }),
   tenantsIndex: () => "TENANTS",
+  /** Tenant-wide controls (resource access, limits): one small item, read on the paths that need it. */
+  tenantSettings: (tenantId: string) => ({ pk: `T#${tenantId}`, sk: "SETTINGS" }),
 
   user: (tenantId: string, userId: string) => ({ pk: `T#${tenantId}`, sk: `USER#${userId}` }),
   usersIndex: (tenantId: string) => `T#${tenantId}#USERS`,

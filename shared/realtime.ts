@@ -1,4 +1,5 @@
 import { ClientMessage, type ServerMessage } from "#events/ws";
+import { accessScope, mayAccess } from "./auth/ownership.ts";
 import type { Principal } from "./http/api.ts";
 import { logger } from "./observability.ts";
 import { sendToConnection } from "./sockets.ts";
@@ -9,6 +10,7 @@ import {
   removeSubscription,
   SubscriptionLimitError,
 } from "./stores/connections.ts";
+import { creatorOf } from "./stores/creators.ts";
 import { jobExists, listEvents } from "./stores/jobs.ts";
 
 const at = () => new Date().toISOString();
@@ -85,14 +87,26 @@ async function handle(connectionId: string, principal: Principal, msg: ClientMes
       });
       return;
     case "subscribe": {
+      const scope = await accessScope(principal);
       if (!("jobId" in msg)) {
-        await addSubscription(principal.tenantId, connectionId, { all: true }, undefined, msg.batch);
+        await addSubscription(
+          principal.tenantId,
+          connectionId,
+          { all: true },
+          undefined,
+          msg.batch,
+          scope.ownerId,
+        );
         await send(connectionId, principal, { type: "subscribed", at: at(), all: true });
         return;
       }
       // Another tenant's job looks exactly like a job that does not exist.
+      // So does, under owner-only access, a job someone else started.
       const job = await jobExists(principal.tenantId, msg.jobId);
-      if (job === undefined) {
+      const allowed =
+        scope.ownerId === undefined ||
+        mayAccess(scope, await creatorOf("job", principal.tenantId, msg.jobId));
+      if (job === undefined || !allowed) {
         await send(connectionId, principal, {
           type: "error",
           at: at(),

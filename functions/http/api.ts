@@ -5,15 +5,18 @@ import { apiKeyRoutes } from "#shared/http/routes/api-keys";
 import { approvalRoutes } from "#shared/http/routes/approvals";
 import { auditRoutes } from "#shared/http/routes/audit";
 import { authRoutes } from "#shared/http/routes/auth";
+import { calibrationRoutes } from "#shared/http/routes/calibration";
 import { collectionRoutes } from "#shared/http/routes/collections";
 import { identityRoutes } from "#shared/http/routes/identity";
 import { jobRoutes } from "#shared/http/routes/jobs";
 import { mcpServerRoutes } from "#shared/http/routes/mcp-servers";
 import { memoryRoutes } from "#shared/http/routes/memory";
+import { notificationRoutes } from "#shared/http/routes/notifications";
 import { scheduleRoutes } from "#shared/http/routes/schedules";
 import { secretRoutes } from "#shared/http/routes/secrets";
 import { sessionRoutes } from "#shared/http/routes/sessions";
 import { systemRoutes } from "#shared/http/routes/system";
+import { tenantSettingsRoutes } from "#shared/http/routes/tenant-settings";
 import { toolRoutes } from "#shared/http/routes/tools";
 import { usageRoutes } from "#shared/http/routes/usage";
 import { workflowRoutes } from "#shared/http/routes/workflows";
@@ -37,6 +40,9 @@ export const routes: RouteTable = {
   ...scheduleRoutes,
   ...collectionRoutes,
   ...sessionRoutes,
+  ...tenantSettingsRoutes,
+  ...notificationRoutes,
+  ...calibrationRoutes,
 };
 
 routes.openapi = defineRoute({

@@ -30,6 +30,8 @@ export const SCHEDULE_TARGET_ARN = `arn:aws:lambda:${REGION}:${ACCOUNT_ID}:funct
 /** What the stack's name is in AWS: it names the usage plans and the usage keys the functions create. */
 export const USAGE_NAMESPACE = "switchboard-local";
 export const SCHEDULE_ROLE_ARN = `arn:aws:iam::${ACCOUNT_ID}:role/switchboard-scheduler`;
+/** The stage's notifications topic, as the stack creates it. */
+export const NOTIFICATIONS_TOPIC_ARN = `arn:aws:sns:${REGION}:${ACCOUNT_ID}:switchboard-notifications`;
 
 /**
  * The environment the functions run with: the SDK's standard per-service endpoint variables point at the local
@@ -64,6 +66,8 @@ export function twinEnvironment(
     AWS_ENDPOINT_URL_API_GATEWAY: endpoints.awsServices,
     [ENV.usageNamespace]: USAGE_NAMESPACE,
     [ENV.vectorBucket]: VECTOR_BUCKET,
+    AWS_ENDPOINT_URL_SNS: endpoints.awsServices,
+    [ENV.notificationsTopicArn]: NOTIFICATIONS_TOPIC_ARN,
     [ENV.tableName]: TABLE_NAME,
     ...queueUrls,
     [ENV.wsCallbackUrl]: endpoints.gateway,

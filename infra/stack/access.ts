@@ -46,12 +46,15 @@ export interface Access {
    * `manage` also creates and deletes the API Gateway keys of tenants and API keys in the stack's usage plans.
    */
   usageKeys?: "name" | "manage";
+  /** `NOTIFICATIONS_TOPIC_ARN`: publish to the stage's notifications topic (email subscribers). */
+  notifications?: "publish";
 }
 
 export const functionAccess = {
   api: {
     table: "rw",
-    queues: { steps: "send" },
+    // Notification targets: the signing secret is sealed on create, and a test delivery is queued.
+    queues: { steps: "send", notifications: "send" },
     dlqs: { steps: "redrive" },
     jwtSecret: "read",
     // Decrypt too: registering an MCP server connects to it with its stored credential.
@@ -98,6 +101,10 @@ export const functionAccess = {
     tasks: "stop",
     models: "invoke",
   },
+  // Records deliveries, queues them, and sends the matching WebSocket frame.
+  notify: { table: "rw", queues: { notifications: "send" }, connections: "manage", notifications: "publish" },
+  // Opens the target's signing secret; a failed attempt re-queues itself with a delay.
+  notifier: { table: "rw", queues: { notifications: "send" }, providerSecrets: "decrypt" },
 } as const satisfies Record<FunctionName, Access>;
 
 /**

@@ -10,6 +10,7 @@ import { type IGrantable, PolicyStatement } from "aws-cdk-lib/aws-iam";
 import type { IKey } from "aws-cdk-lib/aws-kms";
 import type { IBucket } from "aws-cdk-lib/aws-s3";
 import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
+import type { ITopic } from "aws-cdk-lib/aws-sns";
 import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import type { IConstruct } from "constructs";
 import { manifest, type QueueSpec } from "#infra/manifest";
@@ -247,6 +248,12 @@ export function bindUserSchedules(target: Bindable, schedules: UserScheduleBindi
   });
 }
 
+/** Publish to the stage's notifications topic, and nothing else on it. */
+export function bindTopic(target: Bindable, topic: ITopic): void {
+  target.addEnvironment(ENV.notificationsTopicArn, topic.topicArn);
+  allow(target, ["sns:Publish"], [topic.topicArn]);
+}
+
 /**
  * The collections' vector bucket. QueryVectors with metadata also needs GetVectors, as AWS documents;
  * indexes are named at run time (one per collection), so vector actions cover this bucket's indexes.
@@ -319,6 +326,7 @@ export interface BindTargets {
   userSchedules: UserScheduleBinding;
   vectors: VectorBinding;
   usageKeys: UsageKeyBinding;
+  notifications: ITopic;
 }
 
 const queueBinding = (targets: BindTargets, name: string): QueueBinding => {
@@ -342,4 +350,5 @@ export function bindAccess(target: Bindable, access: Access, targets: BindTarget
   if (access.userSchedules === "manage") bindUserSchedules(target, targets.userSchedules);
   if (access.vectors) bindVectors(target, targets.vectors, access.vectors);
   if (access.usageKeys) bindUsageKeys(target, targets.usageKeys, access.usageKeys);
+  if (access.notifications) bindTopic(target, targets.notifications);
 }

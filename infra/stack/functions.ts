@@ -11,7 +11,7 @@ import { Charset, NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-no
 import { LogGroup } from "aws-cdk-lib/aws-logs";
 import type { Queue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { type FunctionName, type FunctionSpec, manifest } from "#infra/manifest";
+import { type FunctionName, type FunctionSpec, manifest, type QueueSpec } from "#infra/manifest";
 import { type Access, functionAccess } from "./access.ts";
 import { deadLetterQueue } from "./dead-letter-queue.ts";
 import { acknowledge, allowWildcard } from "./nag.ts";
@@ -48,7 +48,7 @@ export function triggersOf(name: FunctionName): string[] {
     triggers.push("API Gateway Lambda authorizer");
   }
   if (manifest.websocket.routes.some((r) => r.function === name)) triggers.push("WebSocket API route");
-  for (const q of manifest.queues) {
+  for (const q of manifest.queues as readonly QueueSpec[]) {
     if (q.consumer.function === name) triggers.push(`SQS event source mapping on ${q.name}`);
     if (q.dlqConsumer?.function === name) triggers.push(`SQS event source mapping on ${q.dlq.name}`);
   }

@@ -14,6 +14,7 @@ import { Data } from "./data.ts";
 import { Functions, functionNames } from "./functions.ts";
 import { Jobs } from "./jobs.ts";
 import { WildcardAllowances } from "./nag.ts";
+import { Notifications } from "./notifications.ts";
 import { Observability } from "./observability.ts";
 import { Realtime } from "./realtime.ts";
 import { Schedules } from "./schedules.ts";
@@ -85,6 +86,7 @@ export class SwitchboardStack extends Stack {
       userSchedules: this.schedules.binding(),
       vectors: this.data.vectors,
       usageKeys: { namespace: this.api.usageNamespace },
+      notifications: new Notifications(this, "Notifications", { settings }).topic,
     };
     for (const name of functionNames) bindAccess(this.functions.get(name), functionAccess[name], targets);
     bindAccess(

@@ -1,5 +1,8 @@
 import type { Agent, AgentOutput, ToolCallRecord } from "#events/agents";
 import type { StepOutcome } from "#shared/engine/nodes/kind";
+import { adaptiveRouting, type ReviewSpec } from "../calibration/calibrate.ts";
+import { calibrationOf } from "../calibration/service.ts";
+import { admitAgentStep, throttledOutcome } from "../limits/gate.ts";
 import { logger } from "../observability.ts";
 import {
   type ChatMessage,
@@ -91,6 +94,8 @@ export interface AgentStepParams {
   session?: string;
   input: unknown;
   timeoutMs: number;
+  /** The node's review: an adaptive one makes the runner attach the thresholds to apply (`routing`). */
+  review?: ReviewSpec;
 }
 
 interface LoopState {
@@ -166,6 +171,22 @@ async function runAgent(params: AgentStepParams, stream: TokenStream): Promise<S
   }
   const scrub = (text: string) => redact(text, [secret]);
 
+  // Flow control: a full tokens-per-minute window sends the step back to the queue, a job budget it would
+  // pass fails it; an admitted step settles its reservation with its actual usage below.
+  const admission = await admitAgentStep({
+    tenantId: params.tenantId,
+    jobId: params.jobId,
+    agent,
+    inputs: [
+      agent.systemPrompt,
+      ...history.map((message) => message.content),
+      promptOf(params.input),
+      JSON.stringify([...tools.values()].map((tool) => [tool.name, tool.description, tool.parameters])),
+    ],
+  });
+  if ("outcome" in admission) return admission.outcome;
+  const { ticket } = admission;
+
   const deadline = started + Math.max(1_000, params.timeoutMs - DEADLINE_MARGIN_MS);
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new Error("agent step timed out")), deadline - Date.now());
@@ -214,10 +235,14 @@ async function runAgent(params: AgentStepParams, stream: TokenStream): Promise<S
           inputTokens: used.inputTokens + extra.inputTokens,
           outputTokens: used.outputTokens + extra.outputTokens,
           costUsd: used.costUsd + costOf(agent.provider, agent.model, extra),
-        }),
+        }) ?? ticket.overJobBudget(extra),
     );
+    const overJob = outcome.ok ? ticket.overJobBudget(state.usage) : undefined;
+    if (overJob !== undefined) outcome = fail("BUDGET_EXCEEDED", overJob, false);
   } catch (error) {
-    if (error instanceof ProviderError) {
+    if (error instanceof ProviderError && error.status === 429) {
+      outcome = throttledOutcome(agent.provider, error.retryAfterSeconds);
+    } else if (error instanceof ProviderError) {
       outcome = fail(error.code, scrub(error.message), error.retryable);
     } else if (controller.signal.aborted) {
       outcome = fail(
@@ -235,6 +260,7 @@ async function runAgent(params: AgentStepParams, stream: TokenStream): Promise<S
   }
 
   const costUsd = costOf(agent.provider, agent.model, state.usage);
+  await ticket.settle(state.usage);
   if (state.usage.inputTokens + state.usage.outputTokens > 0) {
     await recordUsage({
       tenantId: params.tenantId,
@@ -300,6 +326,10 @@ async function runAgent(params: AgentStepParams, stream: TokenStream): Promise<S
     turns: state.turns,
     stopReason: state.stopReason,
   };
+  if (params.review?.adaptive === true) {
+    const calibration = await calibrationOf(params.tenantId, agent.id);
+    output.routing = adaptiveRouting(params.review, calibration.recommendedAutoApproveAt, calibration.reason);
+  }
   return { ok: true, output };
 }
 

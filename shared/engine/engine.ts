@@ -17,6 +17,7 @@ import {
   stepKey,
 } from "#shared/engine/types";
 import { graphProblems } from "#shared/engine/validate";
+import { reviewThresholds } from "../calibration/calibrate.ts";
 
 /** SQS caps a message's delay at 15 minutes; longer waits are re-sent by the worker until notBefore. */
 export const MAX_DELAY_SECONDS = 900;
@@ -763,6 +764,31 @@ function onTaskStarted(t: Turn, e: StepEvent<"taskStarted">): boolean {
   return true;
 }
 
+/** running → queued, the same attempt, not before `delaySeconds` from now: a wait for room, not a failure. */
+function onStepDeferred(t: Turn, e: StepEvent<"stepDeferred">): boolean {
+  const found = liveStep(t, e, ["running"]);
+  if (!found) return false;
+  const [, step] = found;
+  clearRun(step);
+  step.status = "queued";
+  step.queuedAt = t.at;
+  const delay = Math.max(0, e.delaySeconds);
+  if (delay > 0) step.notBefore = addSeconds(t, delay);
+  t.commands.push(
+    withItem(
+      {
+        type: "run",
+        nodeId: step.nodeId,
+        attempt: step.attempt,
+        delaySeconds: Math.min(MAX_DELAY_SECONDS, Math.ceil(delay)),
+      },
+      step.itemIndex,
+    ) as Command,
+  );
+  note(t, step.nodeId, `${label(step)} waits ${Math.ceil(delay)}s: ${e.reason}`);
+  return true;
+}
+
 /** The attempt's message went missing: send it again (a wait only for the time it has left). */
 function onRequeue(t: Turn, e: StepEvent<"requeue">): boolean {
   const found = liveStep(t, e, e.workerLost ? ["queued", "waiting", "running"] : ["queued", "waiting"]);
@@ -912,6 +938,10 @@ export async function decide(
       break;
     case "requeue":
       accepted = onRequeue(t, event);
+      plan = false;
+      break;
+    case "stepDeferred":
+      accepted = onStepDeferred(t, event);
       plan = false;
       break;
     case "deadLettered":

@@ -60,6 +60,18 @@ export type EngineEvent =
       /** False for errors that another attempt cannot fix (bad input, budget spent). */
       retryable: boolean;
     }
+  /**
+   * A running attempt could not start its work yet (a rate limit): it goes back to the queue, the same
+   * attempt, for `delaySeconds`. Not a failure: the retry budget is untouched.
+   */
+  | {
+      type: "stepDeferred";
+      nodeId: string;
+      itemIndex?: number;
+      attempt: number;
+      delaySeconds: number;
+      reason: string;
+    }
   /** A `wait` step's time has come. */
   | { type: "waitElapsed"; nodeId: string; itemIndex?: number }
   | { type: "approvalDecided"; nodeId: string; itemIndex?: number; decision: "approve" | "reject" }

@@ -219,7 +219,14 @@ export async function recordStepOutcome(
   const key = stepKey(nodeId, itemIndex);
   const event: EngineEvent = outcome.ok
     ? { type: "stepSucceeded", ...where(message), output: outcome.output }
-    : { type: "stepFailed", ...where(message), error: outcome.error, retryable: outcome.retryable };
+    : outcome.waitSeconds !== undefined
+      ? {
+          type: "stepDeferred",
+          ...where(message),
+          delaySeconds: outcome.waitSeconds,
+          reason: outcome.error.message,
+        }
+      : { type: "stepFailed", ...where(message), error: outcome.error, retryable: outcome.retryable };
   let inline: StepMessage | undefined;
   let inlined: Command | undefined;
   const recorded = await decideAndCommit(

@@ -1,4 +1,5 @@
 import type { AgentScript, ProviderName } from "#events/agents";
+import { MIN_QUEUED_WAIT_SECONDS } from "../limits/accounting.ts";
 import { logger } from "../observability.ts";
 import { type BreakerEndpoint, CircuitOpenError, throughBreaker } from "../resilience/breaker.ts";
 import { createAnthropicProvider } from "./anthropic.ts";
@@ -72,6 +73,8 @@ export function withRetries(
             throw error;
           // An open breaker fails the step fast; the step's own retry policy decides when to come back.
           if (error.code === "CIRCUIT_OPEN") throw error;
+          // A throttle that asks for a real wait is waited out on the queue, holding no compute (shared/limits).
+          if (error.status === 429 && (error.retryAfterSeconds ?? 0) > MIN_QUEUED_WAIT_SECONDS) throw error;
           if (request.signal?.aborted) throw error;
           const backoff = Math.min(MAX_DELAY_MS, baseDelayMs * 2 ** attempt) * (0.5 + Math.random() / 2);
           const wait =

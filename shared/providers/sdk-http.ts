@@ -1,4 +1,5 @@
 import { Readable } from "node:stream";
+import { throttleWaitSeconds } from "../limits/accounting.ts";
 import { EgressError, egressRequest } from "../tools/egress.ts";
 import { isRetryableStatus, ProviderError, redact } from "./types.ts";
 
@@ -79,13 +80,9 @@ export function guardedFetch(failure: FetchFailure = {}): typeof fetch {
   };
 }
 
+/** What a throttled answer asked for: `retry-after`, or the rate-limit headers (see shared/limits). */
 function retryAfter(headers: Headers | undefined): number | undefined {
-  const raw = headers?.get("retry-after") ?? undefined;
-  if (raw === undefined) return undefined;
-  const seconds = Number(raw);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds);
-  const date = Date.parse(raw);
-  return Number.isNaN(date) ? undefined : Math.max(0, (date - Date.now()) / 1000);
+  return headers === undefined ? undefined : throttleWaitSeconds((name) => headers.get(name));
 }
 
 /** The provider's own words for an error: `error.type: error.message` from OpenAI's or Anthropic's body. */

@@ -140,7 +140,7 @@ export async function getSchedule(tenantId: string, scheduleId: string): Promise
 
 export async function listSchedules(
   tenantId: string,
-  options: { workflowId?: string; cursor?: string; limit: number },
+  options: { workflowId?: string; cursor?: string; limit: number; createdBy?: string },
 ): Promise<{ items: Schedule[]; cursor?: string }> {
   const page = await listScheduleRecords(tenantId, options);
   const now = new Date();

@@ -1,10 +1,10 @@
 import { GetCommand, type GetCommandOutput, QueryCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
 import { type Agent, type CreateAgentRequest, DEFAULT_AGENT_TURNS } from "#events/agents";
 import { dynamo } from "../aws.ts";
-import { encodeCursor, nowIso, tableName } from "../db.ts";
+import { nowIso, tableName } from "../db.ts";
 import { conflict, isTransactionConflict, notFound } from "../errors.ts";
 import { newId } from "../ids.ts";
-import { startKey } from "./page.ts";
+import { createdByFilter, fillPage, startKey } from "./page.ts";
 
 /**
  * Agents live in their tenant's agents partition: one item per agent (`A#<id>`) and one name claim
@@ -129,20 +129,23 @@ export async function agentExists(tenantId: string, nameOrId: string): Promise<b
 
 export async function listAgents(
   tenantId: string,
-  options: { cursor?: string; limit?: number } = {},
+  options: { cursor?: string; limit?: number; createdBy?: string } = {},
 ): Promise<{ items: Agent[]; cursor?: string }> {
   const pk = agentKeys.pk(tenantId);
-  const page = await dynamo().send(
-    new QueryCommand({
+  const page = await fillPage(
+    {
       TableName: tableName(),
       KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
       ExpressionAttributeValues: { ":pk": pk, ":prefix": "A#" },
-      Limit: options.limit ?? 50,
-      ExclusiveStartKey: startKey(options.cursor, "pk", pk),
-    }),
+    },
+    {
+      limit: options.limit ?? 50,
+      start: startKey(options.cursor, "pk", pk),
+      filter: createdByFilter(options.createdBy),
+      keyAttributes: ["pk", "sk"],
+    },
   );
-  const cursor = encodeCursor(page.LastEvaluatedKey);
-  return { items: (page.Items ?? []).map(toAgent), ...(cursor === undefined ? {} : { cursor }) };
+  return { ...page, items: page.items.map(toAgent) };
 }
 
 /** Every agent name and id of a tenant, for checking a workflow's references in one read. */

@@ -59,6 +59,8 @@ export async function addSubscription(
   target: SubscriptionTarget,
   fromSeq?: number,
   batch?: boolean,
+  /** A tenant-wide subscription of a caller limited to its own jobs (owner-only access). */
+  ownerId?: string,
 ) {
   const pk = subscribersPk(tenantId, target);
   const max = maxSubscriptionsPerConnection();
@@ -103,6 +105,7 @@ export async function addSubscription(
         connectionId,
         ...(fromSeq === undefined ? {} : { fromSeq }),
         ...(batch === true ? { batch: true } : {}),
+        ...(ownerId === undefined ? {} : { ownerId }),
         ttl: epochSeconds() + CONNECTION_TTL_SECONDS,
       },
     }),
@@ -165,6 +168,8 @@ export interface Subscriber {
   fromSeq: number;
   /** The client takes several events per frame. */
   batch: boolean;
+  /** Send only events of jobs this principal created: an `all` subscription under owner-only access. */
+  ownerId?: string;
 }
 
 /**
@@ -172,9 +177,12 @@ export interface Subscriber {
  * stored before an event was written is always found for it.
  */
 export async function subscribersOf(tenantId: string, jobId: string): Promise<Subscriber[]> {
+  // The job's own subscribers first: their access was checked when they subscribed, so a connection that
+  // holds both kinds is not restricted by its tenant-wide one.
   const partitions = [keys.jobSubscribers(tenantId, jobId), keys.tenantSubscribers(tenantId)];
   const found = new Map<string, number>();
   const batched = new Map<string, boolean>();
+  const owners = new Map<string, string | undefined>();
   const now = epochSeconds();
   for (const pk of partitions) {
     let ExclusiveStartKey: Record<string, unknown> | undefined;
@@ -197,6 +205,9 @@ export async function subscribersOf(tenantId: string, jobId: string): Promise<Su
         found.set(id, Math.min(found.get(id) ?? fromSeq, fromSeq));
         // Batch frames only when every subscription of the connection asked for them.
         batched.set(id, (batched.get(id) ?? true) && item.batch === true);
+        const ownerId = typeof item.ownerId === "string" ? item.ownerId : undefined;
+        // Restricted only when every subscription of the connection that matched is restricted.
+        owners.set(id, owners.has(id) ? owners.get(id) && ownerId : ownerId);
       }
       ExclusiveStartKey = page.LastEvaluatedKey;
     } while (ExclusiveStartKey !== undefined);
@@ -205,5 +216,6 @@ export async function subscribersOf(tenantId: string, jobId: string): Promise<Su
     connectionId,
     fromSeq,
     batch: batched.get(connectionId) === true,
+    ...(owners.get(connectionId) === undefined ? {} : { ownerId: owners.get(connectionId) }),
   }));
 }

@@ -1,4 +1,4 @@
-import { QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { QueryCommand, type QueryCommandInput } from "@aws-sdk/lib-dynamodb";
 import { dynamo } from "../aws.ts";
 import { decodeCursor, encodeCursor, tableName } from "../db.ts";
 import { badRequest } from "../errors.ts";
@@ -22,6 +22,92 @@ export function startKey(
   return start;
 }
 
+export interface ItemFilter {
+  expression: string;
+  names?: Record<string, string>;
+  values: Record<string, unknown>;
+}
+
+/** Several conditions on one query's items, all of which must hold. */
+export function allOf(...filters: (ItemFilter | undefined)[]): ItemFilter | undefined {
+  const present = filters.filter((f): f is ItemFilter => f !== undefined);
+  if (present.length === 0) return undefined;
+  if (present.length === 1) return present[0];
+  return {
+    expression: present.map((f) => `(${f.expression})`).join(" AND "),
+    names: Object.assign({}, ...present.map((f) => f.names ?? {})),
+    values: Object.assign({}, ...present.map((f) => f.values)),
+  };
+}
+
+/** Only the items one principal created (owner-only access). */
+export function createdByFilter(createdBy: string | undefined): ItemFilter | undefined {
+  return createdBy === undefined
+    ? undefined
+    : { expression: "createdBy = :createdBy", values: { ":createdBy": createdBy } };
+}
+
+/**
+ * A filtered page reads this many items per round, and at most `MAX_FILTER_ROUNDS` rounds: a sparse filter
+ * (a user who owns few of a busy tenant's jobs) fills its page in a few reads, and a filter that matches
+ * almost nothing returns a short page with a cursor instead of reading the whole partition in one request.
+ */
+export const FILTER_READ_SIZE = 200;
+export const MAX_FILTER_ROUNDS = 10;
+
+/**
+ * Runs a query until `limit` items passed its filter. DynamoDB applies `Limit` before the filter, so one
+ * filtered query may return an empty page with more behind it; this keeps reading, and when a round
+ * returns more than the page needs, the cursor is the key of the last item returned (the table's and the
+ * index's key attributes, as DynamoDB's own LastEvaluatedKey would be).
+ */
+export async function fillPage(
+  input: Omit<QueryCommandInput, "Limit" | "ExclusiveStartKey" | "FilterExpression">,
+  options: {
+    limit: number;
+    start: Record<string, unknown> | undefined;
+    filter?: ItemFilter | undefined;
+    keyAttributes: readonly string[];
+  },
+): Promise<{ items: Record<string, unknown>[]; cursor?: string }> {
+  const { limit, filter } = options;
+  const query: QueryCommandInput = {
+    ...input,
+    ...(filter === undefined
+      ? {}
+      : {
+          FilterExpression: filter.expression,
+          ExpressionAttributeValues: { ...input.ExpressionAttributeValues, ...filter.values },
+          ...(filter.names === undefined
+            ? {}
+            : { ExpressionAttributeNames: { ...input.ExpressionAttributeNames, ...filter.names } }),
+        }),
+  };
+  const items: Record<string, unknown>[] = [];
+  let start = options.start;
+  for (let round = 0; round < (filter === undefined ? 1 : MAX_FILTER_ROUNDS); round++) {
+    const page = await dynamo().send(
+      new QueryCommand({
+        ...query,
+        Limit: filter === undefined ? limit : Math.max(limit, FILTER_READ_SIZE),
+        ExclusiveStartKey: start,
+      }),
+    );
+    const found = page.Items ?? [];
+    if (items.length + found.length > limit) {
+      items.push(...found.slice(0, limit - items.length));
+      const last = items.at(-1) as Record<string, unknown>;
+      const key = Object.fromEntries(options.keyAttributes.map((name) => [name, last[name]]));
+      return { items, cursor: encodeCursor(key) as string };
+    }
+    items.push(...found);
+    start = page.LastEvaluatedKey;
+    if (start === undefined || items.length === limit) break;
+  }
+  const cursor = encodeCursor(start);
+  return { items, ...(cursor === undefined ? {} : { cursor }) };
+}
+
 export interface IndexPageQuery<T> {
   /** A GSI named by the manifest (`gsi1` …): its key attributes are `<index>pk` and `<index>sk`. */
   index: string;
@@ -29,26 +115,27 @@ export interface IndexPageQuery<T> {
   cursor?: string | undefined;
   limit: number;
   /** An extra condition on the partition's items, for a second filter that has no index of its own. */
-  filter?: { expression: string; names?: Record<string, string>; values: Record<string, unknown> };
+  filter?: ItemFilter | undefined;
   map: (item: Record<string, unknown>) => T;
 }
 
 /** One page of an index partition, newest first, with the cursor guard: the shape of every list route. */
 export async function newestFirst<T>(query: IndexPageQuery<T>): Promise<{ items: T[]; cursor?: string }> {
-  const { index, partition, filter } = query;
-  const page = await dynamo().send(
-    new QueryCommand({
+  const { index, partition } = query;
+  const page = await fillPage(
+    {
       TableName: tableName(),
       IndexName: index,
       KeyConditionExpression: `${index}pk = :pk`,
-      ExpressionAttributeValues: { ":pk": partition, ...filter?.values },
-      ...(filter === undefined ? {} : { FilterExpression: filter.expression }),
-      ...(filter?.names === undefined ? {} : { ExpressionAttributeNames: filter.names }),
+      ExpressionAttributeValues: { ":pk": partition },
       ScanIndexForward: false,
-      Limit: query.limit,
-      ExclusiveStartKey: startKey(query.cursor, `${index}pk`, partition),
-    }),
+    },
+    {
+      limit: query.limit,
+      start: startKey(query.cursor, `${index}pk`, partition),
+      filter: query.filter,
+      keyAttributes: ["pk", "sk", `${index}pk`, `${index}sk`],
+    },
   );
-  const cursor = encodeCursor(page.LastEvaluatedKey);
-  return { items: (page.Items ?? []).map(query.map), ...(cursor === undefined ? {} : { cursor }) };
+  return { items: page.items.map(query.map), ...(page.cursor === undefined ? {} : { cursor: page.cursor }) };
 }

@@ -3,7 +3,7 @@ import { dynamo } from "../aws.ts";
 import { tableName } from "../db.ts";
 import { isConditionalCheckFailed } from "../errors.ts";
 import { keys } from "../keys.ts";
-import { newestFirst } from "./page.ts";
+import { createdByFilter, newestFirst } from "./page.ts";
 
 /**
  * Schedule items: what the API shows and what the schedule function reads when EventBridge Scheduler fires.
@@ -155,12 +155,19 @@ export async function recordFiring(
 /** Newest first; by workflow through gsi3. */
 export async function listScheduleRecords(
   tenantId: string,
-  options: { workflowId?: string; cursor?: string; limit: number },
+  options: { workflowId?: string; cursor?: string; limit: number; createdBy?: string },
 ): Promise<{ items: ScheduleRecord[]; cursor?: string }> {
   const index = options.workflowId === undefined ? "gsi1" : "gsi3";
   const partition =
     options.workflowId === undefined
       ? keys.schedulesIndex(tenantId)
       : keys.schedulesByWorkflowIndex(tenantId, options.workflowId);
-  return newestFirst({ index, partition, cursor: options.cursor, limit: options.limit, map: fromItem });
+  return newestFirst({
+    index,
+    partition,
+    cursor: options.cursor,
+    limit: options.limit,
+    map: fromItem,
+    filter: createdByFilter(options.createdBy),
+  });
 }

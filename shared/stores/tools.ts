@@ -1,10 +1,10 @@
 import { GetCommand, QueryCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
 import type { CreateToolRequest, Tool } from "#events/agents";
 import { dynamo } from "../aws.ts";
-import { encodeCursor, nowIso, tableName } from "../db.ts";
+import { nowIso, tableName } from "../db.ts";
 import { conflict, isTransactionConflict, notFound } from "../errors.ts";
 import { newId } from "../ids.ts";
-import { startKey } from "./page.ts";
+import { createdByFilter, fillPage, startKey } from "./page.ts";
 
 /** Custom HTTP tools, stored like agents: one item per tool and a name claim that keeps names unique. */
 export const toolKeys = {
@@ -13,7 +13,7 @@ export const toolKeys = {
   name: (name: string) => `N#${name.toLowerCase()}`,
 };
 
-export type CustomTool = Tool & { type: "http"; builtIn: false };
+export type CustomTool = Tool & { type: "http"; builtIn: false; createdBy?: string };
 
 const FIELDS = [
   "id",
@@ -26,6 +26,7 @@ const FIELDS = [
   "timeoutSeconds",
   "createdAt",
   "updatedAt",
+  "createdBy",
 ] as const;
 
 function toTool(item: Record<string, unknown>): CustomTool {
@@ -36,7 +37,7 @@ function toTool(item: Record<string, unknown>): CustomTool {
 
 /** `type` on the item is the item's kind, as everywhere in the table; a stored tool is always `http`. */
 function toolItem(tenantId: string, tool: CustomTool, createdBy: string): Record<string, unknown> {
-  const { type: _type, builtIn: _builtIn, ...fields } = tool;
+  const { type: _type, builtIn: _builtIn, createdBy: _createdBy, ...fields } = tool;
   return {
     pk: toolKeys.pk(tenantId),
     sk: toolKeys.tool(tool.id),
@@ -120,20 +121,23 @@ export async function resolveCustomTool(tenantId: string, nameOrId: string): Pro
 
 export async function listCustomTools(
   tenantId: string,
-  options: { cursor?: string; limit?: number } = {},
+  options: { cursor?: string; limit?: number; createdBy?: string } = {},
 ): Promise<{ items: CustomTool[]; cursor?: string }> {
   const pk = toolKeys.pk(tenantId);
-  const page = await dynamo().send(
-    new QueryCommand({
+  const page = await fillPage(
+    {
       TableName: tableName(),
       KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
       ExpressionAttributeValues: { ":pk": pk, ":prefix": "T#" },
-      Limit: options.limit ?? 50,
-      ExclusiveStartKey: startKey(options.cursor, "pk", pk),
-    }),
+    },
+    {
+      limit: options.limit ?? 50,
+      start: startKey(options.cursor, "pk", pk),
+      filter: createdByFilter(options.createdBy),
+      keyAttributes: ["pk", "sk"],
+    },
   );
-  const cursor = encodeCursor(page.LastEvaluatedKey);
-  return { items: (page.Items ?? []).map(toTool), ...(cursor === undefined ? {} : { cursor }) };
+  return { ...page, items: page.items.map(toTool) };
 }
 
 /** Every custom tool name (lower case) of a tenant. */
@@ -180,7 +184,8 @@ export async function updateTool(
           {
             Put: {
               TableName: tableName(),
-              Item: { ...toolItem(tenantId, tool, actor), updatedBy: actor },
+              // The creator stays the owner (owner-only access); the last editor is kept beside it.
+              Item: { ...toolItem(tenantId, tool, current.createdBy ?? actor), updatedBy: actor },
               ConditionExpression: "attribute_exists(pk) AND updatedAt = :seen",
               ExpressionAttributeValues: { ":seen": current.updatedAt },
             },

@@ -6,7 +6,7 @@ import { encodeCursor, nowIso, tableName } from "../db.ts";
 import { badRequest, conflict, isTransactionConflict, notFound } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { keys } from "../keys.ts";
-import { newestFirst, startKey } from "./page.ts";
+import { createdByFilter, newestFirst, startKey } from "./page.ts";
 
 /**
  * Workflows and their versions. The head item (`WF#<id>`) names the latest version; each version
@@ -304,7 +304,7 @@ export async function workflowExists(tenantId: string, workflowId: string): Prom
 /** Newest first. */
 export async function listWorkflows(
   tenantId: string,
-  options: { cursor?: string; limit: number },
+  options: { cursor?: string; limit: number; createdBy?: string },
 ): Promise<{ items: WorkflowSummary[]; cursor?: string }> {
   return newestFirst({
     index: "gsi1",
@@ -312,6 +312,7 @@ export async function listWorkflows(
     cursor: options.cursor,
     limit: options.limit,
     map: toSummary,
+    filter: createdByFilter(options.createdBy),
   });
 }
 

@@ -319,6 +319,7 @@ function envFor(access: Access): string[] {
   }
   if (access.vectors) env.push(ENV.vectorBucket);
   if (access.usageKeys) env.push(ENV.usageNamespace);
+  if (access.notifications) env.push(ENV.notificationsTopicArn);
   return env;
 }
 
@@ -338,6 +339,7 @@ const signatures: [string, (a: Access) => boolean][] = [
   ["s3vectors:QueryVectors", (a) => a.vectors !== undefined],
   ["s3vectors:CreateIndex", (a) => a.vectors === "manage"],
   ["apigateway:DELETE", (a) => a.usageKeys === "manage"],
+  ["sns:Publish", (a) => a.notifications !== undefined],
 ];
 
 describe("functions", () => {

@@ -265,26 +265,26 @@ describe("every operation answers as the document says", () => {
     });
     await waitForJob(platform, waiting.body.id, ["waiting"]);
     expect((await call("cancelJob", { params: { id: waiting.body.id } })).status).toBe(200);
-    // A cancelled job stays cancelled; a failed one may be retried.
+    // A cancelled job is not retried; a failed one is.
     expect((await call("retryJob", { params: { id: waiting.body.id } })).status).toBe(409);
     const failing = await call("createJob", {
       body: {
         workflow: {
           name: "contract-fail",
-          nodes: [{ id: "boom", type: "code", code: 'throw new Error("no")' }],
+          nodes: [{ id: "boom", type: "code", code: "throw new Error('no')", retry: { maxAttempts: 1 } }],
         },
       },
     });
     await waitForJob(platform, failing.body.id, ["failed"]);
     expect((await call("retryJob", { params: { id: failing.body.id } })).status).toBe(202);
-    const pending = await call("createJob", {
+    const waitingAgain = await call("createJob", {
       body: {
-        workflow: { name: "contract-wait", nodes: [{ id: "gate", type: "approval", message: "Go?" }] },
+        workflow: { name: "contract-wait-2", nodes: [{ id: "gate", type: "approval", message: "Go?" }] },
       },
     });
-    await waitForJob(platform, pending.body.id, ["waiting"]);
+    await waitForJob(platform, waitingAgain.body.id, ["waiting"]);
     const bulk = await call("bulkJobs", {
-      body: { action: "cancel", ids: [pending.body.id, jobId, "job_missing"] },
+      body: { action: "cancel", ids: [waitingAgain.body.id, jobId, "job_missing"] },
     });
     expect(bulk.status).toBe(200);
     expect(bulk.body.results.map((r: any) => r.status ?? r.error.status)).toEqual(["cancelled", 409, 404]);
@@ -299,6 +299,9 @@ describe("every operation answers as the document says", () => {
     await call("getAgent", { params: { id: agent.body.id } });
     await call("updateAgent", { params: { id: agent.body.id }, body: { ...agentBody, system: "Be brief." } });
     await call("getAgentStats", { params: { id: agent.body.id } });
+    const calibration = await call("getAgentCalibration", { params: { id: agent.body.id } });
+    expect(calibration.body.recommendedAutoApproveAt).toBeNull();
+    expect((await call("getAgentCalibration", { params: { id: "agent_missing" } })).status).toBe(404);
     expect((await call("deleteAgent", { params: { id: agent.body.id } })).status).toBe(204);
     expect((await call("getAgent", { params: { id: agent.body.id } })).status).toBe(404);
 
@@ -379,6 +382,15 @@ describe("every operation answers as the document says", () => {
     await call("getUsage");
     await call("getBudget");
     await call("putBudget", { body: { monthlyUsd: 50 } });
+    expect((await call("putLimits", { body: { tokensPerMinute: 100_000, jobUsd: 2 } })).status).toBe(200);
+    expect((await call("putLimits", { body: { agents: { "no-such-agent": { jobUsd: 1 } } } })).status).toBe(
+      400,
+    );
+    expect((await call("getLimits")).body).toMatchObject({ tokensPerMinute: 100_000, jobUsd: 2 });
+    expect((await call("getUsage")).body.limits.windows).toEqual([
+      expect.objectContaining({ scope: "tenant", tokensPerMinute: 100_000 }),
+    ]);
+    await call("putLimits", { body: { tokensPerMinute: null, jobUsd: null } });
 
     // Schedules.
     const schedule = await call("createSchedule", {
@@ -415,6 +427,24 @@ describe("every operation answers as the document says", () => {
     await call("listApiKeys");
     await call("revokeApiKey", { params: { id: key.body.id } });
     await call("listAudit");
+
+    // Tenant settings and notification targets.
+    expect((await call("getTenantSettings")).body).toMatchObject({ resourceAccess: "tenant" });
+    await call("putTenantSettings", { body: { resourceAccess: "tenant" } });
+    expect((await call("putTenantSettings", { body: { resourceAccess: "everyone" } })).status).toBe(400);
+    const target = await call("createNotificationTarget", {
+      body: { type: "webhook", url: "https://hooks.example.com/switchboard" },
+    });
+    expect(target.status).toBe(201);
+    expect(target.body.secret).toEqual(expect.any(String));
+    await call("listNotificationTargets");
+    expect((await call("getNotificationTarget", { params: { id: target.body.id } })).body).not.toHaveProperty(
+      "secret",
+    );
+    expect((await call("testNotificationTarget", { params: { id: target.body.id } })).status).toBe(202);
+    await call("listNotificationDeliveries", { params: { id: target.body.id } });
+    expect((await call("deleteNotificationTarget", { params: { id: target.body.id } })).status).toBe(204);
+    expect((await call("getNotificationTarget", { params: { id: target.body.id } })).status).toBe(404);
 
     // System.
     await call("systemStatus");

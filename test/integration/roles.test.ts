@@ -81,27 +81,38 @@ describe("the route table covers the identity routes", () => {
   });
 });
 
-describe.each(protectedRoutes.map((route) => [`${route.method} ${route.path}`, route] as const))(
-  "%s",
-  (_, route) => {
-    it("answers 401 without credentials", async () => {
-      const result = await call(route, {});
-      expect(result.status).toBe(401);
-    });
+/**
+ * Owner-only access narrows what a user sees, never what its role may call: the matrix is the same in both
+ * modes (what owner mode hides is test/integration/owner-access.test.ts).
+ */
+describe.each(["tenant", "owner"] as const)("with resourceAccess %s", (mode) => {
+  beforeAll(async () => {
+    const result = await platform.api("PUT", "/v1/tenant/settings", { resourceAccess: mode });
+    expect(result.status).toBe(200);
+  });
 
-    it.each(callers.map((caller) => [caller.name, caller] as const))("%s", async (name, caller) => {
-      const result = await call(route, credentials.get(name) ?? {});
-      if (allowed(route, caller)) {
-        expect([401, 403], `${name} was refused: ${JSON.stringify(result.body)}`).not.toContain(
-          result.status,
-        );
-      } else {
-        expect(result.status).toBe(403);
-        expect(result.body).toMatchObject({ code: "FORBIDDEN", requestId: expect.any(String) });
-      }
-    });
-  },
-);
+  describe.each(protectedRoutes.map((route) => [`${route.method} ${route.path}`, route] as const))(
+    "%s",
+    (_, route) => {
+      it("answers 401 without credentials", async () => {
+        const result = await call(route, {});
+        expect(result.status).toBe(401);
+      });
+
+      it.each(callers.map((caller) => [caller.name, caller] as const))("%s", async (name, caller) => {
+        const result = await call(route, credentials.get(name) ?? {});
+        if (allowed(route, caller)) {
+          expect([401, 403], `${name} was refused: ${JSON.stringify(result.body)}`).not.toContain(
+            result.status,
+          );
+        } else {
+          expect(result.status).toBe(403);
+          expect(result.body).toMatchObject({ code: "FORBIDDEN", requestId: expect.any(String) });
+        }
+      });
+    },
+  );
+});
 
 describe.each(publicRoutes.map((route) => [`${route.method} ${route.path}`, route] as const))(
   "%s (public)",

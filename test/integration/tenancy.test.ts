@@ -125,6 +125,17 @@ const fixtures: Record<string, Make> = {
     );
     return { id: schedule.id };
   },
+  "notification-targets": async (p) => {
+    const target = await expectOk(
+      p.api("POST", "/v1/notification-targets", {
+        type: "webhook",
+        url: "https://example.com/hook",
+        description: MARKER,
+      }),
+      201,
+    );
+    return { id: target.id };
+  },
   approvals: async (p) => {
     const job = await expectOk(
       p.api("POST", "/v1/jobs", {
@@ -284,6 +295,33 @@ describe("tenant A after B's attempts", () => {
     );
     expect(result.status).toBe(400);
     expect(JSON.stringify(result.body)).not.toContain(MARKER);
+  });
+});
+
+describe("tenant controls across tenants", () => {
+  it("keeps A's limits and settings out of B's, and B cannot name A's agent in its limits", async () => {
+    await expectOk(
+      platform.api("PUT", "/v1/limits", { jobUsd: 7, agents: { alphaAgent: { tokensPerMinute: 777 } } }),
+      200,
+    );
+    await expectOk(platform.api("PUT", "/v1/tenant/settings", { resourceAccess: "owner" }), 200);
+    try {
+      const limits = await send(platform.url, bearer(tenantB.token), "GET", "/v1/limits");
+      expect(limits.body).toEqual({ agents: [] });
+      const settings = await send(platform.url, bearer(tenantB.token), "GET", "/v1/tenant/settings");
+      expect(settings.body).toMatchObject({ resourceAccess: "tenant" });
+      const named = await send(platform.url, bearer(tenantB.token), "PUT", "/v1/limits", {
+        agents: { alphaAgent: { jobUsd: 1 } },
+      });
+      expect(named.status).toBe(400);
+      expect((await platform.api("GET", "/v1/limits")).body).toMatchObject({
+        jobUsd: 7,
+        agents: [{ agent: "alphaAgent", tokensPerMinute: 777 }],
+      });
+    } finally {
+      await expectOk(platform.api("PUT", "/v1/limits", { jobUsd: null, agents: { alphaAgent: null } }), 200);
+      await expectOk(platform.api("PUT", "/v1/tenant/settings", { resourceAccess: "tenant" }), 200);
+    }
   });
 });
 

@@ -25,6 +25,8 @@ export interface FakeReply {
   /** Answer with this HTTP error status instead (429, 500…). */
   status?: number;
   errorMessage?: string;
+  /** With an error status: these response headers instead of `retry-after: 0` (rate-limit headers, say). */
+  headers?: Record<string, string>;
   /** Answer 307 with this Location instead (a misconfigured or hostile endpoint). */
   redirect?: string;
   /** Pause between streamed tokens. */
@@ -197,7 +199,7 @@ export class FakeProvider {
         : { error: { message, type: status === 429 ? "rate_limit_exceeded" : "server_error", code: null } };
     response.writeHead(status, {
       "content-type": "application/json",
-      ...(status === 429 ? { "retry-after": "0" } : {}),
+      ...(reply.headers ?? (status === 429 ? { "retry-after": "0" } : {})),
     });
     response.end(JSON.stringify(body));
   }

@@ -7,11 +7,14 @@ import { ApiKeysPage } from "./pages/api-keys-page.tsx";
 import { ApiReferencePage } from "./pages/api-reference-page.tsx";
 import { ApprovalsPage } from "./pages/approvals-page.tsx";
 import { AuditPage } from "./pages/audit-page.tsx";
+import { CalibrationPage } from "./pages/calibration-page.tsx";
 import { CollectionsPage } from "./pages/collections-page.tsx";
 import { JobPage } from "./pages/job-page.tsx";
 import { JobsPage } from "./pages/jobs-page.tsx";
+import { LimitsPage } from "./pages/limits-page.tsx";
 import { McpServersPage } from "./pages/mcp-servers-page.tsx";
 import { NotFoundPage } from "./pages/not-found-page.tsx";
+import { NotificationsPage } from "./pages/notifications-page.tsx";
 import { SchedulesPage } from "./pages/schedules-page.tsx";
 import { SessionPage, SessionsPage } from "./pages/sessions-page.tsx";
 import { SignInPage } from "./pages/sign-in-page.tsx";
@@ -68,6 +71,9 @@ export function createAppRouter() {
             { path: "users", element: <UsersPage /> },
             { path: "system", element: <SystemPage /> },
             { path: "audit", element: <AuditPage /> },
+            { path: "calibration", element: <CalibrationPage /> },
+            { path: "limits", element: <LimitsPage /> },
+            { path: "notifications", element: <NotificationsPage /> },
             { path: "api", element: <ApiReferencePage /> },
             { path: "*", element: <NotFoundPage /> },
           ],

@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import { AgentNode } from "#events/workflow";
+import { reviewThresholds } from "#shared/calibration/calibrate";
 import type { NodeKind } from "#shared/engine/nodes/kind";
 
 export type Agent = z.infer<typeof AgentNode>;
@@ -24,28 +25,40 @@ export const agentNode: NodeKind<Agent> = {
         ["review", "notifyAt"],
         `review.notifyAt (${node.review.notifyAt}) must not exceed review.autoApproveAt (${node.review.autoApproveAt})`,
       );
+    if (
+      node.review?.minAutoApproveAt !== undefined &&
+      node.review.minAutoApproveAt > node.review.autoApproveAt
+    )
+      check.problem(
+        ["review", "minAutoApproveAt"],
+        `review.minAutoApproveAt (${node.review.minAutoApproveAt}) must not exceed review.autoApproveAt (${node.review.autoApproveAt})`,
+      );
   },
   review(node, output, label) {
     if (!node.review) return { type: "accept" };
     const raw = (output as { confidence?: unknown } | null | undefined)?.confidence;
     const confidence = typeof raw === "number" && Number.isFinite(raw) ? raw : undefined;
-    const { autoApproveAt, notifyAt } = node.review;
+    // An adaptive review routes with the thresholds the agent's calibration recommended for this result.
+    const { autoApproveAt, notifyAt, reason } = reviewThresholds(node.review, output);
+    const basis = reason === undefined ? "" : ` [${reason}]`;
     const approveBelow = notifyAt ?? autoApproveAt;
     if (confidence === undefined || confidence < approveBelow) {
       const why = confidence === undefined ? "reported no confidence" : `has confidence ${confidence}`;
       return {
         type: "review",
-        message: `The result of ${label} ${why}, below ${approveBelow}. Approve it for the job to go on.`,
+        message: `The result of ${label} ${why}, below ${approveBelow}. Approve it for the job to go on.${basis}`,
         ...(confidence === undefined ? {} : { confidence }),
         preview: output,
-        note: `${label} needs approval: ${why}`,
+        note: `${label} needs approval: ${why}${basis}`,
       };
     }
     if (confidence < autoApproveAt)
       return {
         type: "accept",
-        note: `approval.notice: ${label} went on with confidence ${confidence} (auto-approve at ${autoApproveAt})`,
+        note: `approval.notice: ${label} went on with confidence ${confidence} (auto-approve at ${autoApproveAt})${basis}`,
       };
+    if (reason !== undefined)
+      return { type: "accept", note: `${label} auto-approved with confidence ${confidence}${basis}` };
     return { type: "accept" };
   },
 };

@@ -28,7 +28,17 @@ export type StepRuntime = "lambda" | "fargate";
 /** `logs`: what a code step wrote to its console, bounded (see shared/jobs/bound-error.ts). */
 export type StepOutcome =
   | { ok: true; output: unknown; logs?: string[] }
-  | { ok: false; error: StepError; retryable: boolean; logs?: string[] };
+  | {
+      ok: false;
+      error: StepError;
+      retryable: boolean;
+      logs?: string[];
+      /**
+       * Not a failure: the step could not start yet (a tokens-per-minute window is full, the provider
+       * throttles). The same attempt goes back to the queue for this many seconds, holding no compute.
+       */
+      waitSeconds?: number;
+    };
 
 /** How a step of this kind starts once its node may run (its `if` passed; one per forEach item). */
 export type StepStart =

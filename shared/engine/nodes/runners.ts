@@ -74,6 +74,7 @@ const runAgentNode: NodeRunner<Of<"agent">> = async (run) => {
     ...(session === undefined ? {} : { session }),
     input,
     timeoutMs,
+    ...(node.review === undefined ? {} : { review: node.review }),
   });
 };
 

@@ -1,6 +1,7 @@
 import type { Agent, CreateAgentRequest } from "#events/agents";
 import { parseMcpToolRef } from "#events/mcp";
-import { notFound, validationFailed } from "../../errors.ts";
+import { accessScope, requireAgentAccess, visibleOrNotFound } from "../../auth/ownership.ts";
+import { validationFailed } from "../../errors.ts";
 import { createAgent, deleteAgent, listAgents, resolveAgent, updateAgent } from "../../stores/agents.ts";
 import { checkDestination, EgressError } from "../../tools/egress.ts";
 import { toolNames } from "../../tools/registry.ts";
@@ -52,17 +53,28 @@ export const agentRoutes = implementRoutes({
     },
   },
   listAgents: {
-    handle: ({ query, principal }) => listAgents(principal.tenantId, query),
+    handle: async ({ query, principal }) => {
+      const { ownerId } = await accessScope(principal);
+      return listAgents(principal.tenantId, {
+        ...query,
+        ...(ownerId === undefined ? {} : { createdBy: ownerId }),
+      });
+    },
   },
   getAgent: {
     handle: async ({ params, principal }) => {
-      const agent = await resolveAgent(principal.tenantId, params.id ?? "");
-      if (agent === undefined) throw notFound("Agent", params.id);
-      return agent;
+      const id = params.id ?? "";
+      return visibleOrNotFound(
+        await accessScope(principal),
+        await resolveAgent(principal.tenantId, id),
+        "Agent",
+        id,
+      );
     },
   },
   updateAgent: {
     handle: async ({ params, body, principal }) => {
+      await requireAgentAccess(principal, params.id ?? "");
       await checkAgent(principal.tenantId, body);
       return updateAgent(principal.tenantId, params.id ?? "", body);
     },
@@ -70,6 +82,7 @@ export const agentRoutes = implementRoutes({
   },
   deleteAgent: {
     handle: async ({ params, principal }) => {
+      await requireAgentAccess(principal, params.id ?? "");
       await deleteAgent(principal.tenantId, params.id ?? "");
       return { status: 204 };
     },

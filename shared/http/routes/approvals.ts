@@ -1,4 +1,5 @@
 import { agentApprovalStats, decideApproval, getApproval, listApprovals } from "../../approvals/service.ts";
+import { requireAgentAccess } from "../../auth/ownership.ts";
 import { implementRoutes } from "../api.ts";
 
 export const approvalRoutes = implementRoutes({
@@ -23,6 +24,9 @@ export const approvalRoutes = implementRoutes({
       ),
   },
   getAgentStats: {
-    handle: ({ params, principal }) => agentApprovalStats(principal.tenantId, params.id ?? ""),
+    handle: async ({ params, principal }) => {
+      await requireAgentAccess(principal, params.id ?? "");
+      return agentApprovalStats(principal.tenantId, params.id ?? "");
+    },
   },
 });

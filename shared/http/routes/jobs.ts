@@ -1,5 +1,6 @@
 import type { JobRef } from "#events/jobs";
 import type { WorkflowDefinition } from "#events/workflow";
+import { accessScope, requireAccess, visibleOrNotFound } from "../../auth/ownership.ts";
 import { validateWorkflow } from "../../engine/validate.ts";
 import { AppError, notFound } from "../../errors.ts";
 import { cancelJob, retryJob, startJob } from "../../jobs/service.ts";
@@ -28,8 +29,13 @@ export const jobRoutes = implementRoutes({
       let pinned: { definition: WorkflowDefinition; workflowId?: string; workflowVersion?: number };
       if (body.workflow === undefined) {
         // A stored workflow runs at its latest version, and the job pins that version.
-        const stored = await getWorkflow(principal.tenantId, body.workflowId ?? "");
-        if (stored === undefined) throw notFound("Workflow", body.workflowId);
+        const id = body.workflowId ?? "";
+        const stored = visibleOrNotFound(
+          await accessScope(principal),
+          await getWorkflow(principal.tenantId, id),
+          "Workflow",
+          id,
+        );
         pinned = { definition: stored.definition, workflowId: stored.id, workflowVersion: stored.version };
       } else {
         requireValidWorkflow(body.workflow);
@@ -46,36 +52,56 @@ export const jobRoutes = implementRoutes({
     },
   },
   listJobs: {
-    handle: ({ query, principal }) => listJobs(principal.tenantId, query),
+    handle: async ({ query, principal }) => {
+      const { ownerId } = await accessScope(principal);
+      return listJobs(principal.tenantId, {
+        ...query,
+        ...(ownerId === undefined ? {} : { createdBy: ownerId }),
+      });
+    },
   },
   getJob: {
     handle: async ({ params, principal }) => {
-      const job = await getJobWithSteps(principal.tenantId, params.id ?? "");
-      if (job === undefined) throw notFound("Job", params.id);
-      return job;
+      const id = params.id ?? "";
+      return visibleOrNotFound(
+        await accessScope(principal),
+        await getJobWithSteps(principal.tenantId, id),
+        "Job",
+        id,
+      );
     },
   },
   getJobEvents: {
     handle: async ({ params, query, principal }) => {
       const id = params.id ?? "";
+      await requireAccess(await accessScope(principal), "job", id);
       const job = await jobExists(principal.tenantId, id);
       if (job === undefined) throw notFound("Job", id);
       return listEvents(principal.tenantId, id, query.since, 1000, job.seq);
     },
   },
   cancelJob: {
-    handle: async ({ params, principal }) =>
-      jobRef(await cancelJob(principal.tenantId, params.id ?? "", `cancelled by ${principal.principalId}`)),
+    handle: async ({ params, principal }) => {
+      await requireAccess(await accessScope(principal), "job", params.id ?? "");
+      return jobRef(
+        await cancelJob(principal.tenantId, params.id ?? "", `cancelled by ${principal.principalId}`),
+      );
+    },
   },
   retryJob: {
-    handle: async ({ params, principal }) => jobRef(await retryJob(principal.tenantId, params.id ?? "")),
+    handle: async ({ params, principal }) => {
+      await requireAccess(await accessScope(principal), "job", params.id ?? "");
+      return jobRef(await retryJob(principal.tenantId, params.id ?? ""));
+    },
   },
   bulkJobs: {
     // One at a time: each is a conditional write on its own job, and a failure is that id's answer only.
     handle: async ({ body, principal }) => {
       const results = [];
+      const scope = await accessScope(principal);
       for (const id of new Set(body.ids)) {
         try {
+          await requireAccess(scope, "job", id);
           const job =
             body.action === "cancel"
               ? await cancelJob(principal.tenantId, id, `cancelled by ${principal.principalId}`)

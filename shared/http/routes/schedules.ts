@@ -1,3 +1,4 @@
+import { accessScope, requireAccess } from "../../auth/ownership.ts";
 import {
   createSchedule,
   deleteSchedule,
@@ -9,21 +10,36 @@ import { implementRoutes } from "../api.ts";
 
 export const scheduleRoutes = implementRoutes({
   createSchedule: {
-    handle: ({ body, principal }) =>
-      createSchedule({ tenantId: principal.tenantId, principalId: principal.principalId }, body),
+    handle: async ({ body, principal }) => {
+      await requireAccess(await accessScope(principal), "workflow", body.workflowId);
+      return createSchedule({ tenantId: principal.tenantId, principalId: principal.principalId }, body);
+    },
   },
   listSchedules: {
-    handle: ({ query, principal }) => listSchedules(principal.tenantId, query),
+    handle: async ({ query, principal }) => {
+      const { ownerId } = await accessScope(principal);
+      return listSchedules(principal.tenantId, {
+        ...query,
+        ...(ownerId === undefined ? {} : { createdBy: ownerId }),
+      });
+    },
   },
   getSchedule: {
-    handle: ({ params, principal }) => getSchedule(principal.tenantId, params.id ?? ""),
+    handle: async ({ params, principal }) => {
+      await requireAccess(await accessScope(principal), "schedule", params.id ?? "");
+      return getSchedule(principal.tenantId, params.id ?? "");
+    },
   },
   updateSchedule: {
     audit: ({ params }) => ({ resource: `/v1/schedules/${params.id ?? ""}` }),
-    handle: ({ params, body, principal }) => updateSchedule(principal.tenantId, params.id ?? "", body),
+    handle: async ({ params, body, principal }) => {
+      await requireAccess(await accessScope(principal), "schedule", params.id ?? "");
+      return updateSchedule(principal.tenantId, params.id ?? "", body);
+    },
   },
   deleteSchedule: {
     handle: async ({ params, principal }) => {
+      await requireAccess(await accessScope(principal), "schedule", params.id ?? "");
       await deleteSchedule(principal.tenantId, params.id ?? "");
       return { status: 204 };
     },

@@ -1,5 +1,6 @@
 import type { CreateToolRequest, ToolSummary as ToolSummaryType } from "#events/agents";
-import { AppError, conflict, notFound, validationFailed } from "../../errors.ts";
+import { accessScope, visibleOrNotFound } from "../../auth/ownership.ts";
+import { AppError, conflict, validationFailed } from "../../errors.ts";
 import {
   type CustomTool,
   createTool,
@@ -12,7 +13,7 @@ import { BUILTIN_TOOLS, isBuiltinTool } from "../../tools/builtins.ts";
 import { urlPlaceholders } from "../../tools/custom-http.ts";
 import { schemaProblem } from "../../tools/json-schema.ts";
 import type { ToolDefinition } from "../../tools/types.ts";
-import { implementRoutes } from "../api.ts";
+import { implementRoutes, type Principal } from "../api.ts";
 
 function builtinSummary(tool: ToolDefinition): ToolSummaryType {
   return {
@@ -71,6 +72,14 @@ function refuseBuiltin(name: string): void {
     throw new AppError(409, "CONFLICT", `${name} is a built-in tool and cannot be changed`);
 }
 
+/** Under owner-only access, a tool another principal created is not found; unrestricted callers skip the read. */
+async function requireTool(principal: Principal, id: string): Promise<void> {
+  const scope = await accessScope(principal);
+  if (scope.ownerId !== undefined) {
+    visibleOrNotFound(scope, await resolveCustomTool(principal.tenantId, id), "Tool", id);
+  }
+}
+
 export const toolRoutes = implementRoutes({
   createTool: {
     handle: async ({ body, principal }) => {
@@ -80,7 +89,11 @@ export const toolRoutes = implementRoutes({
   },
   listTools: {
     handle: async ({ query, principal }) => {
-      const custom = await listCustomTools(principal.tenantId, query);
+      const { ownerId } = await accessScope(principal);
+      const custom = await listCustomTools(principal.tenantId, {
+        ...query,
+        ...(ownerId === undefined ? {} : { createdBy: ownerId }),
+      });
       const builtIns = query.cursor === undefined ? [...BUILTIN_TOOLS.values()].map(builtinSummary) : [];
       return { ...custom, items: [...builtIns, ...custom.items.map(customSummary)] };
     },
@@ -90,14 +103,19 @@ export const toolRoutes = implementRoutes({
       const id = params.id ?? "";
       const builtIn = BUILTIN_TOOLS.get(id);
       if (builtIn) return builtinSummary(builtIn);
-      const tool = await resolveCustomTool(principal.tenantId, id);
-      if (tool === undefined) throw notFound("Tool", id);
+      const tool = visibleOrNotFound(
+        await accessScope(principal),
+        await resolveCustomTool(principal.tenantId, id),
+        "Tool",
+        id,
+      );
       return { ...customSummary(tool), ...(tool.headers === undefined ? {} : { headers: tool.headers }) };
     },
   },
   updateTool: {
     handle: async ({ params, body, principal }) => {
       refuseBuiltin(params.id ?? "");
+      await requireTool(principal, params.id ?? "");
       checkTool(body);
       return updateTool(principal.tenantId, params.id ?? "", body, principal.principalId);
     },
@@ -105,6 +123,7 @@ export const toolRoutes = implementRoutes({
   deleteTool: {
     handle: async ({ params, principal }) => {
       refuseBuiltin(params.id ?? "");
+      await requireTool(principal, params.id ?? "");
       await deleteTool(principal.tenantId, params.id ?? "");
       return { status: 204 };
     },

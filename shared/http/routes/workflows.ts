@@ -2,6 +2,7 @@ import { z } from "zod";
 import { NODE_TYPES, WorkflowDefinition } from "#events/workflow";
 import type { WorkflowProblem } from "#events/workflows-api";
 import { knownReferences } from "../../agents/catalog.ts";
+import { accessScope, requireAccess, visibleOrNotFound } from "../../auth/ownership.ts";
 import { type ValidateOptions, validateWorkflow } from "../../engine/validate.ts";
 import { AppError, notFound } from "../../errors.ts";
 import { disableSchedulesOfWorkflow } from "../../schedules/service.ts";
@@ -118,7 +119,13 @@ export const workflowRoutes = implementRoutes({
       ),
   },
   listWorkflows: {
-    handle: ({ query, principal }) => listWorkflows(principal.tenantId, query),
+    handle: async ({ query, principal }) => {
+      const { ownerId } = await accessScope(principal);
+      return listWorkflows(principal.tenantId, {
+        ...query,
+        ...(ownerId === undefined ? {} : { createdBy: ownerId }),
+      });
+    },
   },
   validateWorkflow: {
     body: DefinitionBody,
@@ -131,25 +138,32 @@ export const workflowRoutes = implementRoutes({
   },
   getWorkflow: {
     handle: async ({ params, principal }) => {
-      const workflow = await getWorkflow(principal.tenantId, params.id ?? "");
-      if (workflow === undefined) throw notFound("Workflow", params.id);
-      return workflow;
+      const id = params.id ?? "";
+      return visibleOrNotFound(
+        await accessScope(principal),
+        await getWorkflow(principal.tenantId, id),
+        "Workflow",
+        id,
+      );
     },
   },
   updateWorkflow: {
     body: DefinitionBody,
     audit: ({ params }) => ({ resource: `/v1/workflows/${params.id ?? ""}` }),
-    handle: async ({ params, body, principal }) =>
-      updateWorkflow(
+    handle: async ({ params, body, principal }) => {
+      await requireAccess(await accessScope(principal), "workflow", params.id ?? "");
+      return updateWorkflow(
         principal.tenantId,
         params.id ?? "",
         await requireValidDefinition(principal.tenantId, body),
         principal.principalId,
-      ),
+      );
+    },
   },
   deleteWorkflow: {
     handle: async ({ params, principal }) => {
       const id = params.id ?? "";
+      await requireAccess(await accessScope(principal), "workflow", id);
       await deleteWorkflow(principal.tenantId, id);
       await disableSchedulesOfWorkflow(principal.tenantId, id);
       return { status: 204 };
@@ -158,6 +172,7 @@ export const workflowRoutes = implementRoutes({
   listWorkflowVersions: {
     handle: async ({ params, query, principal }) => {
       const id = params.id ?? "";
+      await requireAccess(await accessScope(principal), "workflow", id);
       const page = await listWorkflowVersions(principal.tenantId, id, query);
       if (page.items.length === 0 && query.cursor === undefined) throw notFound("Workflow", id);
       return page;
@@ -166,6 +181,7 @@ export const workflowRoutes = implementRoutes({
   getWorkflowVersion: {
     handle: async ({ params, principal }) => {
       const id = params.id ?? "";
+      await requireAccess(await accessScope(principal), "workflow", id);
       const version = VersionParam.safeParse(params.version);
       if (!version.success) throw notFound("Workflow version", `${id}/${params.version}`);
       const found = await getWorkflowVersion(principal.tenantId, id, version.data);

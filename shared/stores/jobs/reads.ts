@@ -6,7 +6,7 @@ import { tableName } from "../../db.ts";
 import type { JobState, StepState } from "../../engine/types.ts";
 import { keys } from "../../keys.ts";
 import { hydrate } from "../../payloads.ts";
-import { newestFirst } from "../page.ts";
+import { allOf, createdByFilter, newestFirst } from "../page.ts";
 import { getWorkflowVersion } from "../workflows.ts";
 import { decodeStep, type LoadedJob, metaOf, type StoredStep } from "./items.ts";
 
@@ -149,6 +149,8 @@ export async function getJobWithSteps(
 export interface ListJobsOptions {
   status?: JobStatus;
   workflowId?: string;
+  /** Only the jobs this principal started (owner-only access). */
+  createdBy?: string;
   cursor?: string;
   limit: number;
 }
@@ -173,9 +175,12 @@ export async function listJobs(
     cursor: options.cursor,
     limit: options.limit,
     map: toJob,
-    ...(options.status !== undefined && options.workflowId !== undefined
-      ? { filter: { expression: "workflowId = :workflowId", values: { ":workflowId": options.workflowId } } }
-      : {}),
+    filter: allOf(
+      options.status !== undefined && options.workflowId !== undefined
+        ? { expression: "workflowId = :workflowId", values: { ":workflowId": options.workflowId } }
+        : undefined,
+      createdByFilter(options.createdBy),
+    ),
   });
 }
 

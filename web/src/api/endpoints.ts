@@ -154,6 +154,16 @@ export function createApi(http: HttpClient) {
     getUsage: (query: RouteInput<"getUsage">["query"] = {}) => api.getUsage({ query }),
     getBudget: () => api.getBudget(),
     putBudget: (body: Body<"putBudget">) => api.putBudget({ body }),
+    getLimits: () => api.getLimits(),
+    putLimits: (body: Body<"putLimits">) => api.putLimits({ body }),
+
+    listNotificationTargets: () => api.listNotificationTargets(),
+    createNotificationTarget: (body: Body<"createNotificationTarget">) =>
+      api.createNotificationTarget({ body }),
+    deleteNotificationTarget: (id: string) => api.deleteNotificationTarget({ params: { id } }),
+    testNotificationTarget: (id: string) => api.testNotificationTarget({ params: { id } }),
+    listNotificationDeliveries: (id: string) => api.listNotificationDeliveries({ params: { id } }),
+    getAgentCalibration: (id: string) => api.getAgentCalibration({ params: { id } }),
 
     systemStatus: async () => normaliseStatus(await api.systemStatus()),
     redriveDlq: () => api.redriveDeadLetters(),
