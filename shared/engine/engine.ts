@@ -17,7 +17,6 @@ import {
   stepKey,
 } from "#shared/engine/types";
 import { graphProblems } from "#shared/engine/validate";
-import { reviewThresholds } from "../calibration/calibrate.ts";
 
 /** SQS caps a message's delay at 15 minutes; longer waits are re-sent by the worker until notBefore. */
 export const MAX_DELAY_SECONDS = 900;

@@ -9,7 +9,7 @@ import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { z } from "zod";
 import { QUEUES, type QueueContract, STEPS_QUEUE } from "#events/queues";
 import { StepMessage } from "#events/steps";
-import type { BreakerStatus, DeadLetterItem, McpServerStatus, ProviderStatus } from "#events/system";
+import type { BreakerStatus, DeadLetterItem, McpServerStatus } from "#events/system";
 import { dynamo, sqsClient } from "../../aws.ts";
 import { ENV, optionalEnv, requireEnv } from "../../config.ts";
 import { tableName } from "../../db.ts";
