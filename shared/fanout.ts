@@ -10,10 +10,10 @@ import { isConditionalCheckFailed } from "./errors.ts";
 import { timelineOf } from "./jobs/timeline.ts";
 import { logger } from "./observability.ts";
 import { sendToConnection } from "./sockets.ts";
-import { deleteConnection, subscribersOf } from "./stores/connections.ts";
+import { deleteConnection, hasSubscribers, subscribersOf } from "./stores/connections.ts";
 import { imageOf } from "./stores/jobs/items.ts";
+import { SUMMARY_FIELDS, summaryItem } from "./stores/jobs/summary.ts";
 import { writeTimelinePage } from "./stores/jobs/timeline.ts";
-import { SUMMARY_FIELDS, summaryItem } from "./stores/jobs/writes.ts";
 
 function imageItem(image: unknown): Record<string, unknown> | undefined {
   return image === undefined ? undefined : unmarshall(image as Record<string, AttributeValue>);
@@ -103,9 +103,13 @@ async function updateSummary(job: Record<string, unknown>): Promise<void> {
 /**
  * Handles one job's records of one stream batch, in stream order: derives the timeline events, stores them
  * as one page, keeps the list summary in step, and pushes the events to the job's subscribers. Subscribers
- * are looked up once per job per batch, and only when the batch produced events.
+ * are looked up once per job per batch, only when the batch produced events and `listening` says the
+ * tenant holds any subscription at all (the handler asks that once per tenant per batch).
  */
-export async function publishJobRecords(records: DynamoDBRecord[]): Promise<number> {
+export async function publishJobRecords(
+  records: DynamoDBRecord[],
+  listening: (tenantId: string) => Promise<boolean> = hasSubscribers,
+): Promise<number> {
   const events: TimelineEvent[] = [];
   let latest: Record<string, unknown> | undefined;
   let moved = false;
@@ -121,7 +125,7 @@ export async function publishJobRecords(records: DynamoDBRecord[]): Promise<numb
   const jobId = String(latest.id);
   await writeTimelinePage(tenantId, jobId, events);
   if (moved) await updateSummary(latest);
-  if (events.length === 0) return 0;
+  if (events.length === 0 || !(await listening(tenantId))) return 0;
   const subscribers = await subscribersOf(tenantId, jobId);
   let sent = 0;
   await Promise.all(

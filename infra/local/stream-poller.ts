@@ -266,18 +266,46 @@ export class StreamPoller {
       }
       throw error;
     }
-    const records = page.Records ?? [];
+    const records = [...(page.Records ?? [])];
+    let next = page.NextShardIterator;
+    if (records.length > 0) next = await this.gather(records, next);
     if (records.length > 0) {
       await this.deliver(records);
       shard.lastSequence = records.at(-1)?.dynamodb?.SequenceNumber ?? shard.lastSequence;
     }
-    shard.iterator = page.NextShardIterator;
-    if (!page.NextShardIterator) {
+    shard.iterator = next;
+    if (!next) {
       shard.done = true;
       // Its children may already be listed; look again at once rather than after the next describe interval.
       this.lastDescribe = 0;
     }
     return records.length > 0;
+  }
+
+  /**
+   * The mapping's batching window: after the first records, it keeps reading the shard until the window
+   * has passed or the batch is full, so the function gets one batch instead of one per write. A read that
+   * fails here ends the window early; the shard is read on from the last iterator that worked.
+   */
+  private async gather(records: _Record[], iterator: string | undefined): Promise<string | undefined> {
+    const { consumer } = this.options;
+    const until = Date.now() + consumer.maxBatchingWindowSeconds * 1000;
+    let next = iterator;
+    while (next && records.length < consumer.batchSize && !this.stopped) {
+      const left = until - Date.now();
+      if (left <= 0) break;
+      await this.sleep(Math.min(left, this.options.idlePollMs ?? 150));
+      try {
+        const page = await this.options.streams.send(
+          new GetRecordsCommand({ ShardIterator: next, Limit: 1000 }),
+        );
+        records.push(...(page.Records ?? []));
+        next = page.NextShardIterator;
+      } catch {
+        break;
+      }
+    }
+    return next;
   }
 
   private async deliver(raw: _Record[]): Promise<void> {
