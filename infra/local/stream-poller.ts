@@ -283,29 +283,25 @@ export class StreamPoller {
   }
 
   /**
-   * The mapping's batching window: after the first records, it keeps reading the shard until the window
-   * has passed or the batch is full, so the function gets one batch instead of one per write. A read that
-   * fails here ends the window early; the shard is read on from the last iterator that worked.
+   * The mapping's batching window: after the first records it waits out the window and reads the shard
+   * once more, so the function gets the window's records as one batch instead of one batch per write. A
+   * read that fails here ends the window; the shard is read on from the last iterator that worked.
    */
   private async gather(records: _Record[], iterator: string | undefined): Promise<string | undefined> {
     const { consumer } = this.options;
-    const until = Date.now() + consumer.maxBatchingWindowSeconds * 1000;
-    let next = iterator;
-    while (next && records.length < consumer.batchSize && !this.stopped) {
-      const left = until - Date.now();
-      if (left <= 0) break;
-      await this.sleep(Math.min(left, this.options.idlePollMs ?? 150));
-      try {
-        const page = await this.options.streams.send(
-          new GetRecordsCommand({ ShardIterator: next, Limit: 1000 }),
-        );
-        records.push(...(page.Records ?? []));
-        next = page.NextShardIterator;
-      } catch {
-        break;
-      }
+    if (!iterator || consumer.maxBatchingWindowSeconds <= 0 || records.length >= consumer.batchSize)
+      return iterator;
+    await this.sleep(consumer.maxBatchingWindowSeconds * 1000);
+    if (this.stopped) return iterator;
+    try {
+      const page = await this.options.streams.send(
+        new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }),
+      );
+      records.push(...(page.Records ?? []));
+      return page.NextShardIterator;
+    } catch {
+      return iterator;
     }
-    return next;
   }
 
   private async deliver(raw: _Record[]): Promise<void> {

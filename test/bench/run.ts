@@ -402,10 +402,12 @@ async function subscribedRuns(platform: Platform, client: SwitchboardClient, met
       const done = new Promise<string>((ok) => {
         socket.on("message", (data) => {
           const m = JSON.parse(data.toString());
-          if (m.type === "job.status_changed" && TERMINAL_JOB_STATUSES.includes(m.status)) ok(m.status);
+          for (const e of m.type === "batch" ? m.events : [m])
+            if (e.type === "job.status_changed" && TERMINAL_JOB_STATUSES.includes(e.status)) ok(e.status);
         });
       });
-      socket.send(JSON.stringify({ action: "subscribe", jobId, since: 0 }));
+      // As `switchboard watch` and the dashboard subscribe: with batch frames.
+      socket.send(JSON.stringify({ action: "subscribe", jobId, since: 0, batch: true }));
       const status = await Promise.race([done, sleep(60_000).then(() => "unfinished")]);
       await new Promise<void>((ok) => {
         socket.once("close", () => ok());
