@@ -11,10 +11,10 @@ import { isConditionalCheckFailed } from "./errors.ts";
 import { timelineOf } from "./jobs/timeline.ts";
 import { logger } from "./observability.ts";
 import { sendToConnection } from "./sockets.ts";
-import { deleteConnection, subscribersOf } from "./stores/connections.ts";
+import { deleteConnection, hasSubscribers, subscribersOf } from "./stores/connections.ts";
 import { imageOf } from "./stores/jobs/items.ts";
+import { SUMMARY_FIELDS, summaryItem } from "./stores/jobs/summary.ts";
 import { writeTimelinePage } from "./stores/jobs/timeline.ts";
-import { SUMMARY_FIELDS, summaryItem } from "./stores/jobs/writes.ts";
 
 function imageItem(image: unknown): Record<string, unknown> | undefined {
   return image === undefined ? undefined : unmarshall(image as Record<string, AttributeValue>);
@@ -104,9 +104,13 @@ async function updateSummary(job: Record<string, unknown>): Promise<void> {
 /**
  * Handles one job's records of one stream batch, in stream order: derives the timeline events, stores them
  * as one page, keeps the list summary in step, and pushes the events to the job's subscribers. Subscribers
- * are looked up once per job per batch, and only when the batch produced events.
+ * are looked up once per job per batch, only when the batch produced events and `listening` says the
+ * tenant holds any subscription at all (the handler asks that once per tenant per batch).
  */
-export async function publishJobRecords(records: DynamoDBRecord[]): Promise<number> {
+export async function publishJobRecords(
+  records: DynamoDBRecord[],
+  listening: (tenantId: string) => Promise<boolean> = hasSubscribers,
+): Promise<number> {
   const events: TimelineEvent[] = [];
   let latest: Record<string, unknown> | undefined;
   let moved = false;
@@ -122,7 +126,7 @@ export async function publishJobRecords(records: DynamoDBRecord[]): Promise<numb
   const jobId = String(latest.id);
   await writeTimelinePage(tenantId, jobId, events);
   if (moved) await updateSummary(latest);
-  if (events.length === 0) return 0;
+  if (events.length === 0 || !(await listening(tenantId))) return 0;
   // A tenant-wide subscription made under owner-only access follows only its owner's jobs.
   const createdBy = typeof latest.createdBy === "string" ? latest.createdBy : undefined;
   const subscribers = (await subscribersOf(tenantId, jobId)).filter((s) => mayAccess(s, createdBy));

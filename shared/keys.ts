@@ -41,8 +41,15 @@ export const keys = {
   job: (tenantId: string, jobId: string) => ({ pk: keys.jobPk(tenantId, jobId), sk: "A#JOB" }),
   /** The job's pinned definition and input: written once, read with the job. */
   jobDefinition: (tenantId: string, jobId: string) => ({ pk: keys.jobPk(tenantId, jobId), sk: "A#DEF" }),
-  /** What job lists show; the only job item on the list indexes, rewritten only when the status moves. */
-  jobSummary: (tenantId: string, jobId: string) => ({ pk: keys.jobPk(tenantId, jobId), sk: "A#SUM" }),
+  /**
+   * What job lists show, in one of the tenant's list partitions (shards, so one tenant's writes do not
+   * crowd one partition); rewritten only when a listed field moves. See stores/jobs/summary.ts.
+   */
+  jobSummary: (tenantId: string, shard: number, sortKey: string) => ({
+    pk: keys.jobList(tenantId, shard),
+    sk: sortKey,
+  }),
+  jobList: (tenantId: string, shard: number) => `T#${tenantId}#JL#${shard}`,
   step: (tenantId: string, jobId: string, nodeId: string, itemIndex?: number) => ({
     pk: keys.jobPk(tenantId, jobId),
     // Steps sort between the job (`A#JOB`) and its events (`E#`), so one query reads the job and its steps.
@@ -53,9 +60,10 @@ export const keys = {
     sk: `E#${pad(seq, 10)}`,
   }),
   eventSk: (seq: number) => `E#${pad(seq, 10)}`,
-  jobsIndex: (tenantId: string) => `T#${tenantId}#JOBS`,
-  jobsByStatusIndex: (tenantId: string, status: string) => `T#${tenantId}#JOBS#S#${status}`,
-  jobsByWorkflowIndex: (tenantId: string, workflowId: string) => `T#${tenantId}#JOBS#W#${workflowId}`,
+  jobsByStatusIndex: (tenantId: string, status: string, shard: number) =>
+    `T#${tenantId}#JOBS#S#${status}#${shard}`,
+  jobsByWorkflowIndex: (tenantId: string, workflowId: string, shard: number) =>
+    `T#${tenantId}#JOBS#W#${workflowId}#${shard}`,
   jobSortKey: (createdAt: string, jobId: string) => `${createdAt}#${jobId}`,
   idempotency: (tenantId: string, key: string) => ({ pk: `T#${tenantId}#IDEM#${key}`, sk: "IDEM" }),
 
@@ -65,6 +73,8 @@ export const keys = {
   }),
   jobSubscribers: (tenantId: string, jobId: string) => `T#${tenantId}#SUB#J#${jobId}`,
   tenantSubscribers: (tenantId: string) => `T#${tenantId}#SUB#ALL`,
+  /** How many subscriptions the tenant holds, so the fanout skips its lookups while nobody listens. */
+  liveSubscriptions: (tenantId: string) => ({ pk: `T#${tenantId}#LIVE`, sk: "LIVE" }),
   subscription: (subscribersPk: string, connectionId: string) => ({
     pk: subscribersPk,
     sk: `C#${connectionId}`,

@@ -1,5 +1,6 @@
 import { ClientMessage, type ServerMessage } from "#events/ws";
 import { accessScope, mayAccess } from "./auth/ownership.ts";
+import { batchFrames } from "./fanout.ts";
 import type { Principal } from "./http/api.ts";
 import { logger } from "./observability.ts";
 import { sendToConnection } from "./sockets.ts";
@@ -128,8 +129,10 @@ async function handle(connectionId: string, principal: Principal, msg: ClientMes
         while (since < until) {
           const page = await listEvents(principal.tenantId, msg.jobId, since, 500, until);
           const events = page.items.filter((event) => event.seq <= until);
-          for (const event of events) {
-            if (!(await send(connectionId, principal, event))) return;
+          // A batch subscriber gets the replay as batch frames too: a page is one or a few messages.
+          const frames: ServerMessage[] = msg.batch === true ? batchFrames(msg.jobId, events) : events;
+          for (const frame of frames) {
+            if (!(await send(connectionId, principal, frame))) return;
           }
           const last = events.at(-1);
           if (last === undefined) break;

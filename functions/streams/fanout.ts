@@ -4,6 +4,7 @@ import middy from "@middy/core";
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
 import { publishJobRecords } from "#shared/fanout";
 import { logger, publishMetrics, tracer } from "#shared/observability";
+import { hasSubscribers } from "#shared/stores/connections";
 
 /** `T#<tenant>#J#<job>`: the record's job, for the log line (jobs are handled in parallel here). */
 function jobOf(pk: string): { tenantId?: string; jobId?: string } {
@@ -23,10 +24,21 @@ export const handler = middy(async (event: DynamoDBStreamEvent): Promise<DynamoD
     byJob.set(pk, [...(byJob.get(pk) ?? []), record]);
   }
   const failures: string[] = [];
+  // One presence read per tenant per batch, shared by its jobs; a failed read is not kept.
+  const presence = new Map<string, Promise<boolean>>();
+  const listening = (tenantId: string) => {
+    let known = presence.get(tenantId);
+    if (known === undefined) {
+      known = hasSubscribers(tenantId);
+      known.catch(() => presence.delete(tenantId));
+      presence.set(tenantId, known);
+    }
+    return known;
+  };
   await Promise.all(
     [...byJob.values()].map(async (records) => {
       try {
-        await publishJobRecords(records);
+        await publishJobRecords(records, listening);
       } catch (error) {
         logger.error("Fanout failed; the records will be retried", {
           ...jobOf(records[0]?.dynamodb?.Keys?.pk?.S ?? ""),

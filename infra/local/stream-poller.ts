@@ -266,18 +266,42 @@ export class StreamPoller {
       }
       throw error;
     }
-    const records = page.Records ?? [];
+    const records = [...(page.Records ?? [])];
+    let next = page.NextShardIterator;
+    if (records.length > 0) next = await this.gather(records, next);
     if (records.length > 0) {
       await this.deliver(records);
       shard.lastSequence = records.at(-1)?.dynamodb?.SequenceNumber ?? shard.lastSequence;
     }
-    shard.iterator = page.NextShardIterator;
-    if (!page.NextShardIterator) {
+    shard.iterator = next;
+    if (!next) {
       shard.done = true;
       // Its children may already be listed; look again at once rather than after the next describe interval.
       this.lastDescribe = 0;
     }
     return records.length > 0;
+  }
+
+  /**
+   * The mapping's batching window: after the first records it waits out the window and reads the shard
+   * once more, so the function gets the window's records as one batch instead of one batch per write. A
+   * read that fails here ends the window; the shard is read on from the last iterator that worked.
+   */
+  private async gather(records: _Record[], iterator: string | undefined): Promise<string | undefined> {
+    const { consumer } = this.options;
+    if (!iterator || consumer.maxBatchingWindowSeconds <= 0 || records.length >= consumer.batchSize)
+      return iterator;
+    await this.sleep(consumer.maxBatchingWindowSeconds * 1000);
+    if (this.stopped) return iterator;
+    try {
+      const page = await this.options.streams.send(
+        new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }),
+      );
+      records.push(...(page.Records ?? []));
+      return page.NextShardIterator;
+    } catch {
+      return iterator;
+    }
   }
 
   private async deliver(raw: _Record[]): Promise<void> {

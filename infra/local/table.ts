@@ -49,7 +49,10 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
             { AttributeName: index.partitionKey, KeyType: "HASH" },
             { AttributeName: index.sortKey, KeyType: "RANGE" },
           ],
-          Projection: { ProjectionType: "ALL" },
+          Projection:
+            index.projection.type === "INCLUDE"
+              ? { ProjectionType: "INCLUDE", NonKeyAttributes: [...index.projection.include] }
+              : { ProjectionType: index.projection.type },
         })),
         StreamSpecification: { StreamEnabled: true, StreamViewType: "NEW_AND_OLD_IMAGES" },
       }),

@@ -22,8 +22,18 @@ import {
 } from "aws-cdk-lib/aws-s3";
 import { CfnVectorBucket } from "aws-cdk-lib/aws-s3vectors";
 import { Construct } from "constructs";
-import { manifest } from "#infra/manifest";
+import { type IndexSpec, manifest } from "#infra/manifest";
 import type { Settings } from "./settings.ts";
+
+function projectionOf(index: IndexSpec): {
+  projectionType: ProjectionType;
+  nonKeyAttributes?: string[];
+} {
+  const { projection } = index;
+  if (projection.type === "INCLUDE")
+    return { projectionType: ProjectionType.INCLUDE, nonKeyAttributes: [...projection.include] };
+  return { projectionType: projection.type === "ALL" ? ProjectionType.ALL : ProjectionType.KEYS_ONLY };
+}
 
 export interface DataProps {
   settings: Settings;
@@ -66,7 +76,7 @@ export class Data extends Construct {
         indexName: index.name,
         partitionKey: { name: index.partitionKey, type: AttributeType.STRING },
         sortKey: { name: index.sortKey, type: AttributeType.STRING },
-        projectionType: ProjectionType.ALL,
+        ...projectionOf(index),
       });
     }
 

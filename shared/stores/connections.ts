@@ -95,7 +95,10 @@ export async function addSubscription(
       );
     }
   }
-  await dynamo().send(
+  const ttl = epochSeconds() + CONNECTION_TTL_SECONDS;
+  // Counted before it exists: a count too high costs a lookup, one too low would lose events.
+  await countSubscriptions(tenantId, 1, ttl);
+  const { Attributes } = await dynamo().send(
     new PutCommand({
       TableName: tableName(),
       Item: {
@@ -106,17 +109,59 @@ export async function addSubscription(
         ...(fromSeq === undefined ? {} : { fromSeq }),
         ...(batch === true ? { batch: true } : {}),
         ...(ownerId === undefined ? {} : { ownerId }),
-        ttl: epochSeconds() + CONNECTION_TTL_SECONDS,
+        ttl,
       },
+      ReturnValues: "ALL_OLD",
+    }),
+  );
+  // A repeat subscribe replaced its own subscription: it was counted already.
+  if (Attributes !== undefined) await countSubscriptions(tenantId, -1);
+}
+
+/**
+ * Moves the tenant's count of subscriptions. `expiresAt` is the latest subscription's TTL: once it has
+ * passed, every subscription counted has expired, even those whose $disconnect never came.
+ */
+async function countSubscriptions(tenantId: string, by: 1 | -1, expiresAt?: number): Promise<void> {
+  await dynamo().send(
+    new UpdateCommand({
+      TableName: tableName(),
+      Key: keys.liveSubscriptions(tenantId),
+      UpdateExpression: `ADD #n :by${expiresAt === undefined ? "" : " SET expiresAt = :at"}`,
+      ExpressionAttributeNames: { "#n": "n" },
+      ExpressionAttributeValues: { ":by": by, ...(expiresAt === undefined ? {} : { ":at": expiresAt }) },
     }),
   );
 }
 
+/** Deletes a subscription item, and uncounts it when it was there. */
+async function deleteSubscription(tenantId: string, pk: string, connectionId: string): Promise<void> {
+  const { Attributes } = await dynamo().send(
+    new DeleteCommand({
+      TableName: tableName(),
+      Key: keys.subscription(pk, connectionId),
+      ReturnValues: "ALL_OLD",
+    }),
+  );
+  if (Attributes !== undefined) await countSubscriptions(tenantId, -1);
+}
+
+/**
+ * Whether any connection of the tenant may be subscribed to anything. Read consistently after the write
+ * being published, and a subscription is counted before its replay reads the job, so an event that
+ * the replay does not carry is always published to a subscriber counted here.
+ */
+export async function hasSubscribers(tenantId: string): Promise<boolean> {
+  const { Item } = await dynamo().send(
+    new GetCommand({ TableName: tableName(), Key: keys.liveSubscriptions(tenantId), ConsistentRead: true }),
+  );
+  if (Item === undefined) return false;
+  return Number(Item.n ?? 0) > 0 && Number(Item.expiresAt ?? 0) >= epochSeconds();
+}
+
 export async function removeSubscription(tenantId: string, connectionId: string, target: SubscriptionTarget) {
   const pk = subscribersPk(tenantId, target);
-  await dynamo().send(
-    new DeleteCommand({ TableName: tableName(), Key: keys.subscription(pk, connectionId) }),
-  );
+  await deleteSubscription(tenantId, pk, connectionId);
   // Give the slot back: DynamoDB removes list entries by position, so find it and remove it only if that
   // position still holds it (a concurrent change makes the condition fail, and the next read tries again).
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -152,11 +197,7 @@ export async function deleteConnection(tenantId: string, connectionId: string): 
     new GetCommand({ TableName: tableName(), Key: keys.connection(tenantId, connectionId) }),
   );
   const subscriptions = (Item?.subscriptions as string[] | undefined) ?? [];
-  await Promise.all(
-    subscriptions.map((pk) =>
-      dynamo().send(new DeleteCommand({ TableName: tableName(), Key: keys.subscription(pk, connectionId) })),
-    ),
-  );
+  await Promise.all(subscriptions.map((pk) => deleteSubscription(tenantId, pk, connectionId)));
   await dynamo().send(
     new DeleteCommand({ TableName: tableName(), Key: keys.connection(tenantId, connectionId) }),
   );

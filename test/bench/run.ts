@@ -25,7 +25,9 @@ import { CreateQueueCommand, SendMessageCommand, SQSClient } from "@aws-sdk/clie
 import WebSocket from "ws";
 import { TERMINAL_JOB_STATUSES } from "#events/jobs";
 import { manifest } from "#infra/manifest";
-import { runCode, warmSandbox } from "#shared/engine/sandbox";
+import { POOL_SIZE, runCode, warmSandbox } from "#shared/engine/sandbox";
+import { SWEEP_SHARDS } from "#shared/stores/jobs/items";
+import { SUMMARY_SHARDS } from "#shared/stores/jobs/summary";
 import { SwitchboardClient } from "../../cli/client.ts";
 import { type Platform, startPlatform } from "../support/platform.ts";
 import { measureColdInit } from "./cold-init.ts";
@@ -56,12 +58,12 @@ const CALL_RUNS = option("runs", "BENCH_RUNS", 5, 2);
 const FOREACH_ITEMS = option("foreach-items", "BENCH_FOREACH_ITEMS", 10_000, 50);
 const FOREACH_BUDGET_S = option("foreach-seconds", "BENCH_FOREACH_SECONDS", 600, 20);
 const BASELINE_ITERATIONS = QUICK ? 30 : 100;
-/** `--only=cost,foreach`: run only these of cost, timing, foreach, cold-init. */
+/** `--only=cost,foreach`: run only these of cost, timing, health, foreach, cold-init. */
 const ONLY = argv
   .find((a) => a.startsWith("--only="))
   ?.slice("--only=".length)
   .split(",");
-const wanted = (name: "cost" | "timing" | "foreach" | "cold-init") =>
+const wanted = (name: "cost" | "timing" | "health" | "foreach" | "cold-init") =>
   ONLY === undefined || ONLY.includes(name);
 const STEPS = 5;
 /** The load the capacity figure is worked out for. */
@@ -285,6 +287,58 @@ async function throughput(client: SwitchboardClient, follower: Follower) {
   };
 }
 
+/** /health must answer within this at p99 while code steps spin (issue 14). */
+const HEALTH_P99_TARGET_MS = 100;
+const SPIN_SECONDS = QUICK ? 4 : 10;
+
+/** /health round trips, one after another, until `stop` settles. */
+async function healthSamples(platform: Platform, stop: Promise<unknown>): Promise<number[]> {
+  const samples: number[] = [];
+  let done = false;
+  void stop.finally(() => {
+    done = true;
+  });
+  while (!done) {
+    const started = performance.now();
+    const response = await fetch(`${platform.url}/health`);
+    await response.text();
+    samples.push(performance.now() - started);
+    await sleep(20);
+  }
+  return samples;
+}
+
+/**
+ * /health latency while one code step spins (`while (true) {}`) until its timeout, next to the same
+ * twin's /health latency with nothing running, measured just before.
+ */
+async function healthWhileSpinning(platform: Platform, client: SwitchboardClient) {
+  const idle = await healthSamples(platform, sleep(QUICK ? 2_000 : 5_000));
+  const { jobId } = await submit(client, {
+    workflow: {
+      name: "bench-spin",
+      nodes: [{ id: "spin", type: "code", timeoutSeconds: SPIN_SECONDS, code: "while (true) {}" }],
+    },
+  });
+  const runningBy = Date.now() + 15_000;
+  while ((await probe(platform, jobId)).status !== "running" && Date.now() < runningBy) await sleep(50);
+  const ended = untilEnded(platform, jobId, 60_000, 250);
+  const spinning = await healthSamples(platform, ended);
+  const job = await ended;
+  const base = stats(idle);
+  const during = stats(spinning);
+  return {
+    targetP99Ms: HEALTH_P99_TARGET_MS,
+    idleMs: base,
+    spinningMs: during,
+    p99Ratio: round(during.p99 / base.p99, 2),
+    maxMs: round(Math.max(...spinning), 1),
+    spinSeconds: SPIN_SECONDS,
+    sandboxWorkers: POOL_SIZE,
+    spinner: `${job.status}${job.steps[0]?.error?.code ? ` (${job.steps[0].error.code})` : ""}`,
+  };
+}
+
 /** The step's own work, timed in the sandbox the worker runs code in, outside any orchestration. */
 async function stepWork(code: string, runs = QUICK ? 50 : 200) {
   await warmSandbox();
@@ -348,10 +402,12 @@ async function subscribedRuns(platform: Platform, client: SwitchboardClient, met
       const done = new Promise<string>((ok) => {
         socket.on("message", (data) => {
           const m = JSON.parse(data.toString());
-          if (m.type === "job.status_changed" && TERMINAL_JOB_STATUSES.includes(m.status)) ok(m.status);
+          for (const e of m.type === "batch" ? m.events : [m])
+            if (e.type === "job.status_changed" && TERMINAL_JOB_STATUSES.includes(e.status)) ok(e.status);
         });
       });
-      socket.send(JSON.stringify({ action: "subscribe", jobId, since: 0 }));
+      // As `switchboard watch` and the dashboard subscribe: with batch frames.
+      socket.send(JSON.stringify({ action: "subscribe", jobId, since: 0, batch: true }));
       const status = await Promise.race([done, sleep(60_000).then(() => "unfinished")]);
       await new Promise<void>((ok) => {
         socket.once("close", () => ok());
@@ -444,12 +500,19 @@ function price(window: Window) {
   };
 }
 
+/** How many shards a write-sharded partition family has, by its key (the job lists and the sweep index). */
+function knownShards(family: string): number {
+  if (/#JL#<n>$|#JOBS#[SW]#.+#<n>$/.test(family)) return SUMMARY_SHARDS;
+  if (/SWEEP#<n>$/.test(family)) return SWEEP_SHARDS;
+  return 1;
+}
+
 /**
  * At `CAPACITY_JOBS_PER_SECOND` jobs a second of one tenant. A partition of one job (its key holds the job
  * id) sees that job's units over the job's life, whatever the rate. A partition the jobs share sees every
  * job's units, so its rate is the units per job times the job rate; where keys differ only by a trailing
- * number (write sharding), the family's units are spread over the shards seen, which can only be fewer
- * than the shards there are, so that rate is an upper bound.
+ * number (write sharding), the family's units are spread over its shards: the keys hash job ids, so
+ * evenly over all of them at that rate, however few of them the metered runs happened to touch.
  */
 function capacity(window: Window) {
   const runs = Math.max(1, window.jobs.length);
@@ -460,6 +523,7 @@ function capacity(window: Window) {
     partition: string;
     kind: string;
     shardsSeen: number;
+    shards?: number;
     wcuPerSecond: number;
     rcuPerSecond: number;
   }[] = [];
@@ -487,11 +551,14 @@ function capacity(window: Window) {
     families.set(family, entry);
   }
   for (const [family, entry] of families) {
-    const scale = CAPACITY_JOBS_PER_SECOND / runs / entry.shards.size;
+    // A few runs see only some shards; the keys hash job ids evenly over all of them.
+    const shards = Math.max(entry.shards.size, knownShards(family));
+    const scale = CAPACITY_JOBS_PER_SECOND / runs / shards;
     rows.push({
       partition: family,
       kind: "shared",
       shardsSeen: entry.shards.size,
+      shards,
       wcuPerSecond: entry.wru * scale,
       rcuPerSecond: entry.rru * scale,
     });
@@ -658,6 +725,14 @@ function printTable(r: Record<string, any>): void {
     add("AWS calls per 1-step job", String(r.calls.oneStep.perJob), "target ≤ 8; idle polls apart");
     add("AWS calls per extra step", String(r.calls.perExtraStep), "target ≤ 3");
   });
+  section("health", () => {
+    const h = r.health;
+    add(
+      "/health p99 while a code step spins (ms)",
+      pp(h.spinningMs),
+      `target p99 < ${h.targetP99Ms}; idle p99 ${h.idleMs.p99} (same run), ${h.p99Ratio}x; max ${h.maxMs}; ${h.sandboxWorkers} sandbox workers; spinner ${h.spinner}`,
+    );
+  });
   section("forEach", () => {
     const f = r.forEach;
     add(
@@ -807,6 +882,12 @@ async function main(): Promise<void> {
           exitCode = 1;
         await follower.close();
       }
+    }
+    if (wanted("health")) {
+      results.health = await phase("health", () => {
+        log(`/health while a code step spins for ${SPIN_SECONDS} s`);
+        return healthWhileSpinning(platform, client);
+      });
     }
     if (wanted("foreach")) {
       const fan = await phase("forEach", () => {

@@ -14,7 +14,6 @@ const score = tally();
 
 beforeAll(async () => {
   platform = await startPlatform();
-  await measureBaseline();
 });
 
 afterAll(async () => {
@@ -58,34 +57,16 @@ async function probeHealth(stop: Promise<unknown>): Promise<number[]> {
   return samples;
 }
 
-const percentile = (samples: number[], p: number) => {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-};
-
-const HEALTH_P99_TARGET_MS = 100;
-let baselineP99 = 0;
-
 /** How long the spinning step spins: a blocked event loop would hold one /health sample this long. */
 const SPIN_SECONDS = 6;
 
 /**
  * What is asserted is what separates a free event loop from a blocked one: no /health sample waits anywhere
- * near the spin. The 100 ms p99 target is a speed figure, printed beside the same run's baseline rather than
- * asserted, since a timed assertion passes or fails with whatever else the machine is doing.
+ * near the spin. The 100 ms p99 target is a speed figure; `npm run bench` measures it beside the same
+ * run's idle /health, since a timed assertion passes or fails with whatever else the machine is doing.
  */
-function responsive(samples: number[], label: string): boolean {
-  const p99 = percentile(samples, 99);
-  const max = Math.max(...samples);
-  console.log(
-    `/health ${label}: ${samples.length} samples, p50 ${percentile(samples, 50).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms (target ${HEALTH_P99_TARGET_MS} ms), max ${max.toFixed(1)} ms; baseline p99 ${baselineP99.toFixed(1)} ms`,
-  );
-  return max < (SPIN_SECONDS * 1000) / 2;
-}
-
-async function measureBaseline(): Promise<void> {
-  const samples = await probeHealth(new Promise((r) => setTimeout(r, 2_000)));
-  baselineP99 = percentile(samples, 99);
+function responsive(samples: number[]): boolean {
+  return samples.length > 0 && Math.max(...samples) < (SPIN_SECONDS * 1000) / 2;
 }
 
 describe("privilege chains", () => {
@@ -165,7 +146,7 @@ describe("a spinning code step", () => {
     const results = await Promise.all(others.map((id) => settle(id, 30_000)));
     const spinnerJob = await spun;
 
-    expect(score.record("spinning code step", responsive(samples, "while a step spun"))).toBe(true);
+    expect(score.record("spinning code step", responsive(samples))).toBe(true);
     for (const job of results) {
       const held =
         job.status === "succeeded" && job.steps.every((s: any) => s.error?.code !== "LEASE_EXPIRED");
@@ -223,7 +204,7 @@ describe("catastrophic regular expressions", () => {
       const held = job.status === "succeeded" && job.steps[0].output === false;
       expect(score.record("catastrophic regex", held), JSON.stringify(job)).toBe(true);
     }
-    expect(score.record("catastrophic regex", responsive(samples, "while regexes ran"))).toBe(true);
+    expect(score.record("catastrophic regex", responsive(samples))).toBe(true);
   });
 });
 

@@ -143,12 +143,35 @@ describe("data", () => {
           { AttributeName: i.partitionKey, KeyType: "HASH" },
           { AttributeName: i.sortKey, KeyType: "RANGE" },
         ],
-        Projection: { ProjectionType: "ALL" },
+        Projection:
+          i.projection.type === "INCLUDE"
+            ? { ProjectionType: "INCLUDE", NonKeyAttributes: [...i.projection.include] }
+            : { ProjectionType: i.projection.type },
       })),
     });
     s.template.hasResource("AWS::KMS::Key", {
       Properties: Match.objectLike({ EnableKeyRotation: true }),
     });
+  });
+
+  it("projects on each index only what its readers use", () => {
+    const table = Object.values(s.template.findResources("AWS::DynamoDB::Table"))[0] as {
+      Properties: { GlobalSecondaryIndexes: { IndexName: string; Projection: unknown }[] };
+    };
+    const projections = Object.fromEntries(
+      table.Properties.GlobalSecondaryIndexes.map((index) => [index.IndexName, index.Projection]),
+    );
+    // The sweeper reads only which item is due (type, tenant, id) and loads it; a job item's steps must
+    // never be copied into the index on its every write.
+    expect(projections.gsi4).toEqual({
+      ProjectionType: "INCLUDE",
+      NonKeyAttributes: ["type", "tenantId", "id"],
+    });
+    // The overloaded list indexes hold small list items whose lists show the whole item.
+    expect(projections.gsi1).toEqual({ ProjectionType: "ALL" });
+    expect(projections.gsi2).toEqual({ ProjectionType: "ALL" });
+    expect(projections.gsi3).toEqual({ ProjectionType: "ALL" });
+    expect(Object.keys(projections).sort()).toEqual(["gsi1", "gsi2", "gsi3", "gsi4"]);
   });
 
   it("can be destroyed in dev", () => {

@@ -51,7 +51,7 @@ describe("a restarted twin", () => {
     await first.send(
       new PutItemCommand({
         TableName: twin.tableName,
-        Item: { pk: { S: "KEEP#1" }, sk: { S: "E#0001" }, note: { S: "still here" } },
+        Item: { pk: { S: "KEEP#1" }, sk: { S: "A#JOB" }, note: { S: "still here" } },
       }),
     );
     await vi.waitFor(() => expect(fanoutKeys).toContain("KEEP#1"), { timeout: 10_000 });
@@ -63,10 +63,10 @@ describe("a restarted twin", () => {
     twin = await startTwin(options());
     const second = new DynamoDBClient({});
     const { Item } = await second.send(
-      new GetItemCommand({ TableName: twin.tableName, Key: { pk: { S: "KEEP#1" }, sk: { S: "E#0001" } } }),
+      new GetItemCommand({ TableName: twin.tableName, Key: { pk: { S: "KEEP#1" }, sk: { S: "A#JOB" } } }),
     );
     await second.send(
-      new PutItemCommand({ TableName: twin.tableName, Item: { pk: { S: "AFTER#1" }, sk: { S: "E#0001" } } }),
+      new PutItemCommand({ TableName: twin.tableName, Item: { pk: { S: "AFTER#1" }, sk: { S: "A#JOB" } } }),
     );
     await vi.waitFor(() => expect(fanoutKeys).toContain("AFTER#1"), { timeout: 10_000 });
     second.destroy();

@@ -10,10 +10,10 @@ import {
   PutCommand,
   QueryCommand,
 } from "@aws-sdk/lib-dynamodb";
+import { marshall } from "@aws-sdk/util-dynamodb";
 import type { Context, DynamoDBStreamEvent } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import streamFixture from "#events/fixtures/dynamodb-stream-event-job-modify.json" with { type: "json" };
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const sockets = mockClient(ApiGatewayManagementApiClient);
@@ -21,6 +21,43 @@ const context = { functionName: "fanout", awsRequestId: "r" } as Context;
 const JOB = "j_01hx0000000000000000000000";
 
 let handler: typeof import("#functions/streams/fanout").handler;
+
+/** One commit of a job item as the stream delivers it: its first step claimed, so the job is running. */
+function jobRecordEvent(): DynamoDBStreamEvent {
+  const job = (status: string, step: string, version: number, seq: number) => ({
+    pk: `T#default#J#${JOB}`,
+    sk: "A#JOB",
+    type: "job",
+    id: JOB,
+    tenantId: "default",
+    status,
+    workflowName: "w",
+    createdAt: "2023-11-14T22:13:19.000Z",
+    updatedAt: "2023-11-14T22:13:20.000Z",
+    createdBy: "u",
+    nodes: ["a"],
+    steps: { a: { s: step, a: 1 } },
+    version,
+    seq,
+  });
+  const image = (item: Record<string, unknown>) => marshall(item) as never;
+  return {
+    Records: [
+      {
+        eventID: "1",
+        eventName: "MODIFY",
+        eventSource: "aws:dynamodb",
+        dynamodb: {
+          Keys: image({ pk: `T#default#J#${JOB}`, sk: "A#JOB" }),
+          OldImage: image(job("queued", "queued", 1, 2)),
+          NewImage: image(job("running", "running", 2, 4)),
+          SequenceNumber: "111100000000000000000001",
+          StreamViewType: "NEW_AND_OLD_IMAGES",
+        },
+      },
+    ],
+  };
+}
 
 beforeAll(async () => {
   vi.stubEnv("TABLE_NAME", "table");
@@ -43,6 +80,9 @@ beforeEach(() => {
     Items: [{ connectionId: "conn-all" }, { connectionId: "conn-job" }],
   });
   ddb.on(GetCommand).resolves({ Item: { subscriptions: [`T#default#SUB#J#${JOB}`] } });
+  ddb
+    .on(GetCommand, { Key: { pk: "T#default#LIVE", sk: "LIVE" } })
+    .resolves({ Item: { n: 3, expiresAt: Math.floor(Date.now() / 1000) + 3600 } });
   ddb.on(DeleteCommand).resolves({});
   ddb.on(PutCommand).resolves({});
   sockets.on(PostToConnectionCommand).resolves({});
@@ -52,17 +92,27 @@ beforeEach(() => {
 });
 
 describe("fanout", () => {
-  it("sends each event derived from a job change once to every subscriber of the job or the tenant", async () => {
-    const event = structuredClone(streamFixture) as unknown as DynamoDBStreamEvent;
+  it("sends each inserted timeline event once to every subscriber of the job or the tenant", async () => {
+    const event = jobRecordEvent();
     const result = await handler(event, context);
     expect(result).toEqual({ batchItemFailures: [] });
     const sent = sockets.commandCalls(PostToConnectionCommand).map((c) => c.args[0].input);
-    expect(sent.map((s) => s.ConnectionId).sort()).toEqual(["conn-all", "conn-gone", "conn-job"]);
-    const message = JSON.parse(Buffer.from(sent[0]?.Data as Uint8Array).toString("utf8"));
-    expect(message).toEqual({
+    // Both events to each live subscriber; the gone one is dropped at its first.
+    expect(sent.map((s) => s.ConnectionId).sort()).toEqual([
+      "conn-all",
+      "conn-all",
+      "conn-gone",
+      "conn-job",
+      "conn-job",
+    ]);
+    const toAll = sent
+      .filter((s) => s.ConnectionId === "conn-all")
+      .map((s) => JSON.parse(Buffer.from(s.Data as Uint8Array).toString("utf8")));
+    expect(toAll.map((m) => m.seq)).toEqual([3, 4]);
+    expect(toAll).toContainEqual({
       type: "job.status_changed",
       jobId: JOB,
-      seq: 2,
+      seq: expect.any(Number),
       at: "2023-11-14T22:13:20.000Z",
       status: "running",
       previousStatus: "queued",
@@ -70,7 +120,7 @@ describe("fanout", () => {
   });
 
   it("deletes a connection that answers 410 Gone, with its subscriptions", async () => {
-    await handler(structuredClone(streamFixture) as unknown as DynamoDBStreamEvent, context);
+    await handler(jobRecordEvent(), context);
     const deleted = ddb.commandCalls(DeleteCommand).map((c) => c.args[0].input.Key);
     expect(deleted).toContainEqual({ pk: "T#default#C#conn-gone", sk: "CONN" });
     expect(deleted).toContainEqual({ pk: `T#default#SUB#J#${JOB}`, sk: "C#conn-gone" });
@@ -78,27 +128,33 @@ describe("fanout", () => {
 
   it("reports the failed record so the stream retries from it", async () => {
     sockets.on(PostToConnectionCommand, { ConnectionId: "conn-all" }).rejects(new Error("throttled"));
-    const result = await handler(structuredClone(streamFixture) as unknown as DynamoDBStreamEvent, context);
+    const result = await handler(jobRecordEvent(), context);
     expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: "111100000000000000000001" }] });
   });
 
-  it("stores the derived events as one timeline page of the job", async () => {
-    await handler(structuredClone(streamFixture) as unknown as DynamoDBStreamEvent, context);
-    const pages = ddb
-      .commandCalls(PutCommand)
-      .map((c) => c.args[0].input.Item)
-      .filter((item) => String(item?.sk).startsWith("E#"));
-    expect(pages).toHaveLength(1);
-    expect(pages[0]?.pk).toBe(`T#default#J#${JOB}`);
+  it("looks up no subscribers while the tenant holds no subscription, and still stores the timeline", async () => {
+    for (const live of [
+      undefined,
+      { n: 0, expiresAt: Math.floor(Date.now() / 1000) + 3600 },
+      { n: 2, expiresAt: 1 },
+    ]) {
+      ddb.resetHistory();
+      ddb.on(GetCommand, { Key: { pk: "T#default#LIVE", sk: "LIVE" } }).resolves({ Item: live });
+      const result = await handler(jobRecordEvent(), context);
+      expect(result).toEqual({ batchItemFailures: [] });
+      expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
+      expect(ddb.commandCalls(GetCommand)).toHaveLength(1);
+      expect(ddb.commandCalls(PutCommand).map((c) => c.args[0].input.Item?.type)).toContain("timelinePage");
+      expect(sockets.commandCalls(PostToConnectionCommand)).toHaveLength(0);
+    }
   });
 
   it("ignores records that are not job items", async () => {
-    const event = structuredClone(streamFixture) as unknown as DynamoDBStreamEvent;
+    const event = jobRecordEvent();
     const record = event.Records[0];
     if (record?.dynamodb?.NewImage === undefined) throw new Error("fixture has no record");
-    record.dynamodb.NewImage.type = { S: "summary" };
+    record.dynamodb.NewImage = marshall({ pk: "T#default#C#x", sk: "CONN", type: "connection" }) as never;
     expect(await handler(event, context)).toEqual({ batchItemFailures: [] });
     expect(sockets.commandCalls(PostToConnectionCommand)).toHaveLength(0);
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
   });
 });

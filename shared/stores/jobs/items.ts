@@ -158,12 +158,28 @@ export function jobDeadline(state: JobState): string | undefined {
 
 const TERMINAL_JOB: readonly JobStatus[] = ["succeeded", "failed", "cancelled", "timed_out"];
 
-/** The job's one entry on the sweep index: the earliest of its steps' due times and its own deadline. */
+/**
+ * Steps' due times go on the sweep index rounded up to this, so the transitions of a busy job keep its
+ * entry where it is instead of moving it (a delete and a put on the index) on every write. The sweeper
+ * runs once a minute, so a heal comes at most one more sweep later.
+ */
+export const SWEEP_BUCKET_SECONDS = 60;
+
+function bucketed(iso: string): string {
+  const size = SWEEP_BUCKET_SECONDS * 1000;
+  return new Date(Math.ceil(Date.parse(iso) / size) * size).toISOString();
+}
+
+/**
+ * The job's one entry on the sweep index: the earliest of its steps' due times (bucketed) and its own
+ * deadline (exact; it does not move while the job runs).
+ */
 export function sweepKeys(state: JobState, now: Date): Record<string, string> {
   if (TERMINAL_JOB.includes(state.status)) return {};
   let due = jobDeadline(state);
   for (const step of Object.values(state.steps)) {
-    const at = stepDueAt(step, now);
+    const raw = stepDueAt(step, now);
+    const at = raw === undefined ? undefined : bucketed(raw);
     if (at !== undefined && (due === undefined || at < due)) due = at;
   }
   return due === undefined ? {} : { gsi4pk: `SWEEP#${sweepShard(state.jobId)}`, gsi4sk: `${due}#J` };

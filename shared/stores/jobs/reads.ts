@@ -6,7 +6,6 @@ import { tableName } from "../../db.ts";
 import type { JobState, StepState } from "../../engine/types.ts";
 import { keys } from "../../keys.ts";
 import { hydrate } from "../../payloads.ts";
-import { allOf, createdByFilter, newestFirst } from "../page.ts";
 import { getWorkflowVersion } from "../workflows.ts";
 import { decodeStep, type LoadedJob, metaOf, type StoredStep } from "./items.ts";
 
@@ -146,43 +145,7 @@ export async function getJobWithSteps(
   };
 }
 
-export interface ListJobsOptions {
-  status?: JobStatus;
-  workflowId?: string;
-  /** Only the jobs this principal started (owner-only access). */
-  createdBy?: string;
-  cursor?: string;
-  limit: number;
-}
-
-/** Newest first, from the index that matches the filter: never a scan. */
-export async function listJobs(
-  tenantId: string,
-  options: ListJobsOptions,
-): Promise<{ items: Job[]; cursor?: string }> {
-  let index = "gsi1";
-  let partition = keys.jobsIndex(tenantId);
-  if (options.status !== undefined) {
-    index = "gsi2";
-    partition = keys.jobsByStatusIndex(tenantId, options.status);
-  } else if (options.workflowId !== undefined) {
-    index = "gsi3";
-    partition = keys.jobsByWorkflowIndex(tenantId, options.workflowId);
-  }
-  return newestFirst({
-    index,
-    partition,
-    cursor: options.cursor,
-    limit: options.limit,
-    map: toJob,
-    filter: allOf(
-      options.status !== undefined && options.workflowId !== undefined
-        ? { expression: "workflowId = :workflowId", values: { ":workflowId": options.workflowId } }
-        : undefined,
-      createdByFilter(options.createdBy),
-    ),
-  });
-}
+export { type ListJobsOptions, listJobs } from "./summary.ts";
 
 export async function jobExists(tenantId: string, jobId: string): Promise<{ seq: number } | undefined> {
   const { Item } = await dynamo().send(

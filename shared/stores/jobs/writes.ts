@@ -17,6 +17,7 @@ import {
   offloadJobValue,
   type StoredStep,
 } from "./items.ts";
+import { summaryItem } from "./summary.ts";
 
 export class ConcurrentUpdateError extends Error {
   override name = "ConcurrentUpdateError";
@@ -58,45 +59,7 @@ export function requestHash(body: unknown): string {
     .digest("hex");
 }
 
-/** The list indexes' item: what a job list shows, kept in step with the job by the stream consumer. */
-export function summaryItem(item: Record<string, unknown>): Record<string, unknown> {
-  const tenantId = String(item.tenantId);
-  const jobId = String(item.id);
-  const sortKey = keys.jobSortKey(String(item.createdAt), jobId);
-  const summary: Record<string, unknown> = {
-    ...keys.jobSummary(tenantId, jobId),
-    type: "jobSummary",
-    gsi1pk: keys.jobsIndex(tenantId),
-    gsi1sk: sortKey,
-    gsi2pk: keys.jobsByStatusIndex(tenantId, String(item.status)),
-    gsi2sk: sortKey,
-    v: Number(item.version ?? 0),
-  };
-  if (item.workflowId !== undefined) {
-    summary.gsi3pk = keys.jobsByWorkflowIndex(tenantId, String(item.workflowId));
-    summary.gsi3sk = sortKey;
-  }
-  for (const field of SUMMARY_FIELDS) if (item[field] !== undefined) summary[field] = item[field];
-  return summary;
-}
-
-/** The job fields a list shows; a commit that changes none of them leaves the summary alone. */
-export const SUMMARY_FIELDS = [
-  "id",
-  "tenantId",
-  "status",
-  "workflowName",
-  "workflowId",
-  "workflowVersion",
-  "createdAt",
-  "updatedAt",
-  "startedAt",
-  "endedAt",
-  "createdBy",
-  "scheduleId",
-  "error",
-  "output",
-] as const;
+export { SUMMARY_FIELDS, summaryItem } from "./summary.ts";
 
 async function encodeSteps(state: JobState, only?: Set<string>, reuse: Record<string, StoredStep> = {}) {
   const steps: Record<string, StoredStep> = {};

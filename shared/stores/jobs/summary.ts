@@ -1,0 +1,208 @@
+import { QueryCommand } from "@aws-sdk/lib-dynamodb";
+import type { Job, JobStatus } from "#events/jobs";
+import { dynamo } from "../../aws.ts";
+import { decodeCursor, encodeCursor, tableName } from "../../db.ts";
+import { badRequest } from "../../errors.ts";
+import { keys } from "../../keys.ts";
+import { allOf, createdByFilter, FILTER_READ_SIZE } from "../page.ts";
+
+/**
+ * The job lists. Each job has one small summary item holding only what a list shows. It lives in one of
+ * the tenant's list partitions on the table itself, so the all-jobs list costs no index write at all, and
+ * it carries the keys of the by-status (gsi2) and by-workflow (gsi3) lists, whose entries are the summary
+ * and nothing more. Every list partition is split in SUMMARY_SHARDS by job id, so one tenant starting
+ * 1,000 jobs a second spreads its summary writes over that many partitions (each stays far below
+ * DynamoDB's 1,000 WCU per partition), and a page is the merge of the shards' pages, newest first.
+ */
+export const SUMMARY_SHARDS = 8;
+
+/** The job fields a list shows; a commit that changes none of them (but `updatedAt`) leaves the summary alone. */
+export const SUMMARY_FIELDS = [
+  "id",
+  "tenantId",
+  "status",
+  "workflowName",
+  "workflowId",
+  "workflowVersion",
+  "createdAt",
+  "updatedAt",
+  "startedAt",
+  "endedAt",
+  "createdBy",
+  "scheduleId",
+  "error",
+  "output",
+] as const;
+
+export function summaryShard(jobId: string): number {
+  let hash = 0;
+  for (const char of jobId) hash = (hash * 31 + char.charCodeAt(0)) >>> 0;
+  return hash % SUMMARY_SHARDS;
+}
+
+/** The summary of a job item (as stored): its key, its list keys, its version `v` and the listed fields. */
+export function summaryItem(item: Record<string, unknown>): Record<string, unknown> {
+  const tenantId = String(item.tenantId);
+  const jobId = String(item.id);
+  const shard = summaryShard(jobId);
+  const sortKey = keys.jobSortKey(String(item.createdAt), jobId);
+  const summary: Record<string, unknown> = {
+    ...keys.jobSummary(tenantId, shard, sortKey),
+    type: "jobSummary",
+    gsi2pk: keys.jobsByStatusIndex(tenantId, String(item.status), shard),
+    gsi2sk: sortKey,
+    v: Number(item.version ?? 0),
+  };
+  if (item.workflowId !== undefined) {
+    summary.gsi3pk = keys.jobsByWorkflowIndex(tenantId, String(item.workflowId), shard);
+    summary.gsi3sk = sortKey;
+  }
+  for (const field of SUMMARY_FIELDS) if (item[field] !== undefined) summary[field] = item[field];
+  summary.seq = Number(item.seq ?? 0);
+  return summary;
+}
+
+export interface ListJobsOptions {
+  status?: JobStatus;
+  workflowId?: string;
+  /** Only the jobs this principal started (owner-only access). */
+  createdBy?: string;
+  cursor?: string;
+  limit: number;
+}
+
+function toJob(item: Record<string, unknown>): Job {
+  const job: Job = {
+    id: String(item.id),
+    tenantId: String(item.tenantId),
+    status: item.status as JobStatus,
+    workflowName: String(item.workflowName),
+    createdAt: String(item.createdAt),
+    updatedAt: String(item.updatedAt),
+    createdBy: String(item.createdBy),
+    // As of the summary's last write: events up to it exist, later ones may too.
+    seq: Number(item.seq ?? 0),
+  };
+  for (const field of [
+    "workflowId",
+    "workflowVersion",
+    "output",
+    "error",
+    "startedAt",
+    "endedAt",
+    "scheduleId",
+  ] as const) {
+    if (item[field] !== undefined) (job as Record<string, unknown>)[field] = item[field];
+  }
+  return job;
+}
+
+interface ListSource {
+  /** Where the list lives: the table (`undefined`) or an index. */
+  index?: "gsi2" | "gsi3";
+  partitionOf: (shard: number) => string;
+  /** Names the list in the cursor, so a cursor of another list (or tenant) is refused. */
+  family: string;
+}
+
+function sourceOf(tenantId: string, options: ListJobsOptions): ListSource {
+  if (options.status !== undefined) {
+    const status = options.status;
+    return {
+      index: "gsi2",
+      partitionOf: (shard) => keys.jobsByStatusIndex(tenantId, status, shard),
+      family: keys.jobsByStatusIndex(tenantId, status, 0),
+    };
+  }
+  if (options.workflowId !== undefined) {
+    const workflowId = options.workflowId;
+    return {
+      index: "gsi3",
+      partitionOf: (shard) => keys.jobsByWorkflowIndex(tenantId, workflowId, shard),
+      family: keys.jobsByWorkflowIndex(tenantId, workflowId, 0),
+    };
+  }
+  return {
+    partitionOf: (shard) => keys.jobList(tenantId, shard),
+    family: keys.jobList(tenantId, 0),
+  };
+}
+
+/** The cursor is the sort key of the last job of the page, and the list it belongs to. */
+function cursorAfter(cursor: string | undefined, family: string): string | undefined {
+  let value: Record<string, unknown> | undefined;
+  try {
+    value = decodeCursor(cursor);
+  } catch {
+    throw badRequest("cursor is not valid");
+  }
+  if (value === undefined) return undefined;
+  if (value.l !== family || typeof value.k !== "string") throw badRequest("cursor is not valid");
+  return value.k;
+}
+
+/**
+ * Newest first, never a scan: one query per shard of the matching list, each from below the cursor, merged.
+ * A shard that stopped early (its page filled, or a filter left its page short) bounds the page: nothing
+ * older than where it stopped is returned, since that shard may hold jobs in between.
+ */
+export async function listJobs(
+  tenantId: string,
+  options: ListJobsOptions,
+): Promise<{ items: Job[]; cursor?: string }> {
+  const source = sourceOf(tenantId, options);
+  const after = cursorAfter(options.cursor, source.family);
+  const pkName = source.index === undefined ? "pk" : `${source.index}pk`;
+  const skName = source.index === undefined ? "sk" : `${source.index}sk`;
+  const filter = allOf(
+    options.status !== undefined && options.workflowId !== undefined
+      ? { expression: "workflowId = :workflowId", values: { ":workflowId": options.workflowId } }
+      : undefined,
+    createdByFilter(options.createdBy),
+  );
+  const pages = await Promise.all(
+    Array.from({ length: SUMMARY_SHARDS }, async (_, shard) => {
+      const page = await dynamo().send(
+        new QueryCommand({
+          TableName: tableName(),
+          ...(source.index === undefined ? {} : { IndexName: source.index }),
+          KeyConditionExpression: `#pk = :pk${after === undefined ? "" : " AND #sk < :after"}`,
+          ExpressionAttributeNames: {
+            "#pk": pkName,
+            ...(after === undefined ? {} : { "#sk": skName }),
+            ...filter?.names,
+          },
+          ExpressionAttributeValues: {
+            ":pk": source.partitionOf(shard),
+            ...(after === undefined ? {} : { ":after": after }),
+            ...filter?.values,
+          },
+          ...(filter === undefined ? {} : { FilterExpression: filter.expression }),
+          ScanIndexForward: false,
+          // DynamoDB limits before it filters: a filtered shard reads more, so a sparse filter still fills pages.
+          Limit: filter === undefined ? options.limit : Math.max(options.limit, FILTER_READ_SIZE),
+        }),
+      );
+      const stoppedAt =
+        page.LastEvaluatedKey === undefined ? undefined : String(page.LastEvaluatedKey[skName]);
+      return { items: page.Items ?? [], stoppedAt };
+    }),
+  );
+  const bound = pages.reduce<string | undefined>(
+    (max, page) =>
+      page.stoppedAt !== undefined && (max === undefined || page.stoppedAt > max) ? page.stoppedAt : max,
+    undefined,
+  );
+  const candidates = pages
+    .flatMap((page) => page.items)
+    .map((item) => ({ item, sortKey: String(item[skName]) }))
+    .filter((entry) => bound === undefined || entry.sortKey >= bound)
+    .sort((a, b) => (a.sortKey < b.sortKey ? 1 : a.sortKey > b.sortKey ? -1 : 0));
+  const taken = candidates.slice(0, options.limit);
+  let next: string | undefined;
+  if (taken.length === options.limit && (candidates.length > taken.length || bound !== undefined))
+    next = taken.at(-1)?.sortKey;
+  else if (taken.length < options.limit && bound !== undefined) next = bound;
+  const cursor = next === undefined ? undefined : encodeCursor({ l: source.family, k: next });
+  return { items: taken.map((entry) => toJob(entry.item)), ...(cursor === undefined ? {} : { cursor }) };
+}
