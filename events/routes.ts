@@ -77,6 +77,7 @@ import {
   Schedule,
   UpdateScheduleRequest,
 } from "./schedules.ts";
+import { JobStats, JobStatsQuery } from "./stats.ts";
 import { DeadLetterList, DeadLetterQuery, Health, Readiness, RedriveResult, SystemStatus } from "./system.ts";
 import { TimelineEvent } from "./timeline.ts";
 import { WorkflowDefinition } from "./workflow.ts";
@@ -441,7 +442,7 @@ export const routes = {
   deleteMemory: r("DELETE", "/v1/memory/{namespace}/{key}", writers, { summary: "Delete a memory entry" }),
   getUsage: r("GET", "/v1/usage", all, {
     summary:
-      "Agent tokens and cost between two days (UTC), grouped by day, model or job, with this month's total and budget",
+      "Agent tokens and cost between two days (UTC), grouped by day, model, job, agent or workflow, with this month's total and budget",
     query: UsageQuery,
     response: UsageReport,
   }),
@@ -454,6 +455,13 @@ export const routes = {
       "Set the monthly budget: once spent, new agent steps fail with BUDGET_EXCEEDED (null removes a limit)",
     body: PutBudgetRequest,
     response: Budget,
+  }),
+
+  jobStats: r("GET", "/v1/stats/jobs", all, {
+    summary:
+      "Jobs created between two instants, per hour or day: counts by status, p50/p95 duration and failure rate, overall and per workflow",
+    query: JobStatsQuery,
+    response: JobStats,
   }),
 
   // Workflows are versioned resources; validate changes nothing, so anyone may call it.

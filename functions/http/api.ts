@@ -13,6 +13,7 @@ import { memoryRoutes } from "#shared/http/routes/memory";
 import { scheduleRoutes } from "#shared/http/routes/schedules";
 import { secretRoutes } from "#shared/http/routes/secrets";
 import { sessionRoutes } from "#shared/http/routes/sessions";
+import { statsRoutes } from "#shared/http/routes/stats";
 import { systemRoutes } from "#shared/http/routes/system";
 import { toolRoutes } from "#shared/http/routes/tools";
 import { usageRoutes } from "#shared/http/routes/usage";
@@ -32,6 +33,7 @@ export const routes: RouteTable = {
   ...secretRoutes,
   ...memoryRoutes,
   ...usageRoutes,
+  ...statsRoutes,
   ...workflowRoutes,
   ...approvalRoutes,
   ...scheduleRoutes,

@@ -91,6 +91,8 @@ export interface AgentStepParams {
   session?: string;
   input: unknown;
   timeoutMs: number;
+  /** The job's workflow name, so usage can be reported per workflow. */
+  workflow?: string;
 }
 
 interface LoopState {
@@ -243,6 +245,8 @@ async function runAgent(params: AgentStepParams, stream: TokenStream): Promise<S
       model: agent.model,
       ...state.usage,
       costUsd,
+      agent: agent.name,
+      ...(params.workflow === undefined ? {} : { workflow: params.workflow }),
     }).catch((error: Error) => {
       // The step's own result matters more than the counters; the miss is logged for reconciliation.
       logger.error("Could not record agent usage", {

@@ -120,6 +120,7 @@ async function runStep(
         ...(session === undefined ? {} : { session }),
         input,
         timeoutMs,
+        workflow: state.definition.name,
       });
     }
     case "tool":
