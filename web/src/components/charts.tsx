@@ -37,6 +37,8 @@ export const tooltipProps = {
 
 export const legendProps = {
   wrapperStyle: { fontSize: 12 },
+  // In the order the series are drawn (succeeded first), not alphabetical.
+  itemSorter: null,
   // The legend colours its text like the series; the label reads better in the page's own text colour.
   formatter: (value: unknown) => <span style={{ color: "var(--text)" }}>{String(value)}</span>,
 } as const;

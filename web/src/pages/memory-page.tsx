@@ -72,7 +72,7 @@ function Namespace({ namespace }: { namespace: string }) {
   const me = useMe();
   const writer = canWrite(me.data?.role);
   const [selected, setSelected] = useState<string | null>(null);
-  const listKey = ["memory", namespace];
+  const listKey = ["memory", namespace, "keys"];
   const keys = useInfiniteQuery({
     queryKey: listKey,
     queryFn: ({ pageParam }) => api.listMemoryKeys(namespace, pageParam),
@@ -195,7 +195,8 @@ function PutEntry({ namespace, onSaved }: { namespace: string; onSaved: (key: st
         ...(body.ttlSeconds === undefined ? {} : { ttlSeconds: body.ttlSeconds }),
       }),
     onSuccess: (entry) => {
-      void queryClient.invalidateQueries({ queryKey: ["memory", namespace] });
+      void queryClient.invalidateQueries({ queryKey: ["memory", namespace, "keys"] });
+      void queryClient.invalidateQueries({ queryKey: ["memory", namespace, "entry", entry.key] });
       setOpen(false);
       onSaved(entry.key);
     },
@@ -251,7 +252,9 @@ function DeleteEntry({
     mutationFn: () => api.deleteMemory(namespace, entryKey),
     onSuccess: () => {
       onDeleted();
-      void queryClient.invalidateQueries({ queryKey: ["memory", namespace] });
+      // The entry is gone: its cached read goes too, so nothing asks for it again and gets a 404.
+      queryClient.removeQueries({ queryKey: ["memory", namespace, "entry", entryKey] });
+      void queryClient.invalidateQueries({ queryKey: ["memory", namespace, "keys"] });
     },
   });
   return (

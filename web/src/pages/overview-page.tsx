@@ -155,8 +155,22 @@ function RunCharts({ stats }: { stats: JobStats }) {
             <YAxis {...axisProps} tickFormatter={durationTick} width={56} />
             <Tooltip {...tooltipProps} formatter={(v) => (typeof v === "number" ? formatDuration(v) : "—")} />
             <Legend {...legendProps} />
-            <Line dataKey="p50" name="p50" stroke={COLORS.accent} dot={false} connectNulls strokeWidth={2} />
-            <Line dataKey="p95" name="p95" stroke={COLORS.second} dot={false} connectNulls strokeWidth={2} />
+            <Line
+              dataKey="p50"
+              name="p50"
+              stroke={COLORS.accent}
+              dot={{ r: 2 }}
+              connectNulls
+              strokeWidth={2}
+            />
+            <Line
+              dataKey="p95"
+              name="p95"
+              stroke={COLORS.second}
+              dot={{ r: 2 }}
+              connectNulls
+              strokeWidth={2}
+            />
           </LineChart>
         </ChartCard>
         <ChartCard id="failures" title={`Failure rate per ${unit}`}>
