@@ -85,7 +85,7 @@ describe("dashboard layout", () => {
           await page.getByRole("table", { name: "Keys in layout" }).waitFor();
         }
         await page.waitForLoadState("networkidle");
-        await page.locator(".state-loading").first().waitFor({ state: "detached", timeout: 15_000 });
+        await page.locator(".state-loading").first().waitFor({ state: "detached", timeout: 60_000 });
         const found = await page.evaluate(() => {
           const problems: string[] = [];
           const doc = document.documentElement;

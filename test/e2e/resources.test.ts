@@ -78,7 +78,8 @@ describe("resource pages", () => {
     const budget = page.getByRole("region", { name: "Budget figures" });
     await budget.getByText("budget $5.00").waitFor();
     const costChart = page.getByRole("region", { name: /Cost per day/ });
-    await costChart.locator(".recharts-reference-line").waitFor();
+    // A horizontal line has no height, so it counts as attached rather than visible.
+    await costChart.locator(".recharts-reference-line line").waitFor({ state: "attached" });
     expect(await costChart.textContent()).toContain("Budget");
     const perAgent = page.getByRole("region", { name: "Cost and tokens per agent" });
     await perAgent.getByText("overview-writer").waitFor();
@@ -339,6 +340,29 @@ describe("resource pages", () => {
     const stored = await e2e.api("GET", `/v1/sessions/${id}`);
     expect(stored.status).toBe(200);
     expect(stored.body).toMatchObject({ agent: "session-e2e", messages: [] });
+    expect(e2e.errors()).toEqual([]);
+  });
+
+  it("deletes one document of a collection from its matches", async () => {
+    await e2e.api("POST", "/v1/collections", { name: "e2e-docs", embedding: { provider: "local" } });
+    await e2e.api("PUT", "/v1/collections/e2e-docs/documents", {
+      documents: [
+        { id: "keep", text: "The garden opens at nine." },
+        { id: "drop", text: "The garden closes at six." },
+      ],
+    });
+    const page = e2e.page();
+    await signIn(page, e2e.twin.url, "/collections");
+    await page.getByRole("button", { name: "Query collection e2e-docs" }).click();
+    await page.getByLabel("Question").fill("when does the garden close");
+    await page.getByRole("button", { name: "Search" }).click();
+    const matches = page.getByRole("list", { name: "Matches" }).getByRole("listitem");
+    await expect.poll(() => matches.count()).toBe(2);
+    await page.getByRole("button", { name: "Delete document drop" }).click();
+    await expect.poll(() => matches.count()).toBe(1);
+    expect(await matches.first().textContent()).toContain("keep");
+    const left = await e2e.api("POST", "/v1/collections/e2e-docs/query", { text: "garden", topK: 5 });
+    expect(left.body.matches.map((m: any) => m.id)).toEqual(["keep"]);
     expect(e2e.errors()).toEqual([]);
   });
 });

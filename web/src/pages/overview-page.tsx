@@ -332,7 +332,12 @@ function TokensPerDay({ report }: { report: UsageReport }) {
       <BarChart data={rows} margin={{ top: 8, right: 8, bottom: 0, left: 0 }}>
         <CartesianGrid stroke={COLORS.grid} strokeDasharray="3 3" vertical={false} />
         <XAxis dataKey="label" {...axisProps} minTickGap={12} />
-        <YAxis {...axisProps} tickFormatter={(v: number) => formatCompact(v)} width={48} />
+        <YAxis
+          {...axisProps}
+          tickFormatter={(v: number) => formatCompact(v)}
+          width={48}
+          allowDecimals={false}
+        />
         <Tooltip {...tooltipProps} formatter={(v) => formatCount(Number(v))} />
         <Legend {...legendProps} />
         <Bar dataKey="input" name="Input tokens" stackId="tokens" fill={COLORS.accent} />
@@ -387,6 +392,7 @@ function GroupChart({ id, title, query }: { id: string; title: string; query: Gr
                 type="number"
                 xAxisId="tokens"
                 orientation="top"
+                allowDecimals={false}
                 {...axisProps}
                 tickFormatter={(v: number) => formatCompact(v)}
               />
