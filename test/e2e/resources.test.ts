@@ -357,9 +357,9 @@ describe("resource pages", () => {
     await page.getByLabel("Question").fill("when does the garden close");
     await page.getByRole("button", { name: "Search" }).click();
     const matches = page.getByRole("list", { name: "Matches" }).getByRole("listitem");
-    await expect.poll(() => matches.count()).toBe(2);
+    await expect.poll(() => matches.count(), { timeout: 30_000 }).toBe(2);
     await page.getByRole("button", { name: "Delete document drop" }).click();
-    await expect.poll(() => matches.count()).toBe(1);
+    await expect.poll(() => matches.count(), { timeout: 30_000 }).toBe(1);
     expect(await matches.first().textContent()).toContain("keep");
     const left = await e2e.api("POST", "/v1/collections/e2e-docs/query", { text: "garden", topK: 5 });
     expect(left.body.matches.map((m: any) => m.id)).toEqual(["keep"]);
