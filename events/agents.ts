@@ -264,7 +264,8 @@ export const UsageQuery = z
   .object({
     from: day.optional(),
     to: day.optional(),
-    groupBy: z.enum(["day", "model", "job"]).default("day"),
+    /** `agent` and `workflow` count agent steps recorded since those counters exist (embeddings have neither). */
+    groupBy: z.enum(["day", "model", "job", "agent", "workflow"]).default("day"),
   })
   .strict();
 export type UsageQuery = z.infer<typeof UsageQuery>;
@@ -299,7 +300,7 @@ export const UsageReport = z
   .object({
     from: z.string(),
     to: z.string(),
-    groupBy: z.enum(["day", "model", "job"]),
+    groupBy: z.enum(["day", "model", "job", "agent", "workflow"]),
     items: z.array(UsageTotals.extend({ key: z.string() })),
     total: UsageTotals,
     month: UsageTotals.extend({ month: z.string() }),

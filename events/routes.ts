@@ -86,6 +86,7 @@ import {
   Schedule,
   UpdateScheduleRequest,
 } from "./schedules.ts";
+import { JobStats, JobStatsQuery } from "./stats.ts";
 import { DeadLetterList, DeadLetterQuery, Health, Readiness, RedriveResult, SystemStatus } from "./system.ts";
 import { PutTenantSettingsRequest, TenantSettings } from "./tenant-settings.ts";
 import { TimelineEvent } from "./timeline.ts";
@@ -451,7 +452,7 @@ export const routes = {
   deleteMemory: r("DELETE", "/v1/memory/{namespace}/{key}", writers, { summary: "Delete a memory entry" }),
   getUsage: r("GET", "/v1/usage", all, {
     summary:
-      "Agent tokens and cost between two days (UTC), grouped by day, model or job, with this month's total and budget, and the tokens-per-minute limits against their current windows",
+      "Agent tokens and cost between two days (UTC), grouped by day, model, job, agent or workflow, with this month's total and budget, and the tokens-per-minute limits against their current windows",
     query: UsageQuery,
     response: UsageReport,
   }),
@@ -476,6 +477,12 @@ export const routes = {
     body: PutLimitsRequest,
     response: Limits,
     responses: { 409: "The limits changed meanwhile; try again" },
+  }),
+  jobStats: r("GET", "/v1/stats/jobs", all, {
+    summary:
+      "Jobs created between two instants, per hour or day: counts by status, p50/p95 duration and failure rate, overall and per workflow",
+    query: JobStatsQuery,
+    response: JobStats,
   }),
 
   // Workflows are versioned resources; validate changes nothing, so anyone may call it.

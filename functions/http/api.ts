@@ -15,6 +15,7 @@ import { notificationRoutes } from "#shared/http/routes/notifications";
 import { scheduleRoutes } from "#shared/http/routes/schedules";
 import { secretRoutes } from "#shared/http/routes/secrets";
 import { sessionRoutes } from "#shared/http/routes/sessions";
+import { statsRoutes } from "#shared/http/routes/stats";
 import { systemRoutes } from "#shared/http/routes/system";
 import { tenantSettingsRoutes } from "#shared/http/routes/tenant-settings";
 import { toolRoutes } from "#shared/http/routes/tools";
@@ -35,6 +36,7 @@ export const routes: RouteTable = {
   ...secretRoutes,
   ...memoryRoutes,
   ...usageRoutes,
+  ...statsRoutes,
   ...workflowRoutes,
   ...approvalRoutes,
   ...scheduleRoutes,

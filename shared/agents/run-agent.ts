@@ -96,6 +96,8 @@ export interface AgentStepParams {
   timeoutMs: number;
   /** The node's review: an adaptive one makes the runner attach the thresholds to apply (`routing`). */
   review?: ReviewSpec;
+  /** The job's workflow name, so usage can be reported per workflow. */
+  workflow?: string;
 }
 
 interface LoopState {
@@ -269,6 +271,8 @@ async function runAgent(params: AgentStepParams, stream: TokenStream): Promise<S
       model: agent.model,
       ...state.usage,
       costUsd,
+      agent: agent.name,
+      ...(params.workflow === undefined ? {} : { workflow: params.workflow }),
     }).catch((error: Error) => {
       // The step's own result matters more than the counters; the miss is logged for reconciliation.
       logger.error("Could not record agent usage", {

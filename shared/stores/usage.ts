@@ -8,7 +8,8 @@ import { badRequest } from "../errors.ts";
  * Token and cost counters, added to with DynamoDB's ADD so concurrent steps never lose an update. One
  * usage partition per tenant holds: the month (`M#2026-11`, which budgets read), the day (`D#…`), the day
  * per model (`DM#<day>#<provider>/<model>`), the day per job (`DJ#<day>#<job>`), the job's total
- * (`J#<job>`) and the budget (`BUDGET`). Days and months are UTC.
+ * (`J#<job>`), the day per agent and per workflow name (`DA#<day>#<agent>`, `DW#<day>#<workflow>`, for agent
+ * steps) and the budget (`BUDGET`). Days and months are UTC.
  */
 export const usageKeys = {
   pk: (tenantId: string) => `T#${tenantId}#USAGE`,
@@ -17,6 +18,8 @@ export const usageKeys = {
   dayModel: (day: string, model: string) => `DM#${day}#${model}`,
   dayJob: (day: string, jobId: string) => `DJ#${day}#${jobId}`,
   job: (jobId: string) => `J#${jobId}`,
+  dayAgent: (day: string, agent: string) => `DA#${day}#${agent}`,
+  dayWorkflow: (day: string, workflow: string) => `DW#${day}#${workflow}`,
   budget: () => "BUDGET",
 };
 
@@ -28,6 +31,10 @@ export interface UsageRecord {
   inputTokens: number;
   outputTokens: number;
   costUsd: number;
+  /** The agent's name, for an agent step. */
+  agent?: string;
+  /** The job's workflow name, for an agent step. */
+  workflow?: string;
   /** Steps counted by this record: 1 for an agent step (the default), 0 for embedding calls. */
   steps?: number;
 }
@@ -65,6 +72,13 @@ export async function recordUsage(record: UsageRecord, at = new Date()): Promise
     { sk: usageKeys.dayJob(day, record.jobId), extra: { jobId: record.jobId, day } },
     { sk: usageKeys.job(record.jobId), extra: { jobId: record.jobId } },
   ];
+  if (record.agent !== undefined)
+    targets.push({ sk: usageKeys.dayAgent(day, record.agent), extra: { agent: record.agent, day } });
+  if (record.workflow !== undefined)
+    targets.push({
+      sk: usageKeys.dayWorkflow(day, record.workflow),
+      extra: { workflow: record.workflow, day },
+    });
   await Promise.all(
     targets.map(({ sk, extra }) => {
       const names = Object.keys(extra);
@@ -179,6 +193,19 @@ async function queryRange(tenantId: string, from: string, to: string): Promise<R
 }
 
 const MAX_REPORT_DAYS = 400;
+const GROUP_PREFIX: Record<UsageQuery["groupBy"], string> = {
+  day: "D#",
+  model: "DM#",
+  job: "DJ#",
+  agent: "DA#",
+  workflow: "DW#",
+};
+const GROUP_FIELD: Record<Exclude<UsageQuery["groupBy"], "day">, string> = {
+  model: "model",
+  job: "jobId",
+  agent: "agent",
+  workflow: "workflow",
+};
 
 export async function usageReport(
   tenantId: string,
@@ -193,7 +220,7 @@ export async function usageReport(
   }
   const groups = new Map<string, UsageTotals>();
   const total = empty();
-  const prefix = query.groupBy === "day" ? "D#" : query.groupBy === "model" ? "DM#" : "DJ#";
+  const prefix = GROUP_PREFIX[query.groupBy];
   // `~` sorts after every character of a model name or job id, so the whole of the last day is included.
   const items = await queryRange(
     tenantId,
@@ -201,12 +228,7 @@ export async function usageReport(
     query.groupBy === "day" ? `${prefix}${to}` : `${prefix}${to}#~`,
   );
   for (const item of items) {
-    const key =
-      query.groupBy === "day"
-        ? String(item.sk).slice(2)
-        : query.groupBy === "model"
-          ? String(item.model)
-          : String(item.jobId);
+    const key = query.groupBy === "day" ? String(item.sk).slice(2) : String(item[GROUP_FIELD[query.groupBy]]);
     const totals = totalsOf(item);
     const group = groups.get(key) ?? empty();
     add(group, totals);

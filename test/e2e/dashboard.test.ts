@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { signIn, useE2E, waitForLive } from "./support/harness.ts";
 
 const PAGES = [
+  "Overview",
   "Jobs",
   "Workflows",
   "Approvals",
@@ -10,8 +11,14 @@ const PAGES = [
   "MCP servers",
   "Collections",
   "Sessions",
+  "Memory",
   "Schedules",
+  "Usage",
+  "Calibration",
+  "Limits",
+  "Notifications",
   "API keys",
+  "Secrets",
   "Users",
   "System",
   "Audit",
@@ -75,6 +82,7 @@ describe("dashboard", () => {
     await nav.getByRole("link", { name: "Schedules", exact: true }).waitFor();
     const names = await nav.getByRole("link").allTextContents();
     expect(names).toEqual([
+      "Overview",
       "Jobs",
       "Workflows",
       "Approvals",
@@ -83,7 +91,11 @@ describe("dashboard", () => {
       "MCP servers",
       "Collections",
       "Sessions",
+      "Memory",
       "Schedules",
+      "Usage",
+      "Calibration",
+      "Limits",
       "API",
     ]);
     // Viewers cannot start jobs, so the page offers no Run button.

@@ -380,6 +380,14 @@ describe("every operation answers as the document says", () => {
     expect((await call("getMemory", { params: { namespace: "contract", key: "k" } })).status).toBe(404);
 
     await call("getUsage");
+    await call("getUsage", { query: { groupBy: "agent" } });
+    await call("getUsage", { query: { groupBy: "workflow" } });
+    const stats = await call("jobStats");
+    expect(stats.body.total.total).toBeGreaterThan(0);
+    expect(
+      (await call("jobStats", { query: { from: "2026-01-02T00:00:00Z", to: "2026-01-01T00:00:00Z" } }))
+        .status,
+    ).toBe(400);
     await call("getBudget");
     await call("putBudget", { body: { monthlyUsd: 50 } });
     expect((await call("putLimits", { body: { tokensPerMinute: 100_000, jobUsd: 2 } })).status).toBe(200);

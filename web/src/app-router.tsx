@@ -13,13 +13,17 @@ import { JobPage } from "./pages/job-page.tsx";
 import { JobsPage } from "./pages/jobs-page.tsx";
 import { LimitsPage } from "./pages/limits-page.tsx";
 import { McpServersPage } from "./pages/mcp-servers-page.tsx";
+import { MemoryPage } from "./pages/memory-page.tsx";
 import { NotFoundPage } from "./pages/not-found-page.tsx";
 import { NotificationsPage } from "./pages/notifications-page.tsx";
+import { OverviewPage } from "./pages/overview-page.tsx";
 import { SchedulesPage } from "./pages/schedules-page.tsx";
+import { SecretsPage } from "./pages/secrets-page.tsx";
 import { SessionPage, SessionsPage } from "./pages/sessions-page.tsx";
 import { SignInPage } from "./pages/sign-in-page.tsx";
 import { SystemPage } from "./pages/system-page.tsx";
 import { ToolsPage } from "./pages/tools-page.tsx";
+import { UsagePage } from "./pages/usage-page.tsx";
 import { UsersPage } from "./pages/users-page.tsx";
 import { WorkflowEditorPage } from "./pages/workflow-editor-page.tsx";
 import { WorkflowsPage } from "./pages/workflows-page.tsx";
@@ -53,7 +57,11 @@ export function createAppRouter() {
         {
           errorElement: <RouteError />,
           children: [
-            { index: true, element: <Navigate to="/jobs" replace /> },
+            { index: true, element: <Navigate to="/overview" replace /> },
+            { path: "overview", element: <OverviewPage /> },
+            { path: "usage", element: <UsagePage /> },
+            { path: "secrets", element: <SecretsPage /> },
+            { path: "memory", element: <MemoryPage /> },
             { path: "jobs", element: <JobsPage /> },
             { path: "jobs/:id", element: <JobPage /> },
             { path: "workflows", element: <WorkflowsPage /> },

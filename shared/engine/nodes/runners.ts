@@ -74,6 +74,7 @@ const runAgentNode: NodeRunner<Of<"agent">> = async (run) => {
     ...(session === undefined ? {} : { session }),
     input,
     timeoutMs,
+    workflow: state.definition.name,
     ...(node.review === undefined ? {} : { review: node.review }),
   });
 };

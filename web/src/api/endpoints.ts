@@ -118,6 +118,9 @@ export function createApi(http: HttpClient) {
     queryCollection: (name: string, body: Body<"queryCollection">) =>
       api.queryCollection({ params: { name }, body }),
     listSessions: () => api.listSessions(),
+    createSession: (agent: string) => api.createSession({ body: { agent } }),
+    deleteDocument: (name: string, documentId: string) =>
+      api.deleteDocument({ params: { name, documentId } }),
     getSession: (id: string) => api.getSession({ params: { id } }),
     deleteSession: (id: string) => api.deleteSession({ params: { id } }),
 
@@ -139,6 +142,7 @@ export function createApi(http: HttpClient) {
     listUsers: () => api.listUsers(),
     createUser: (body: Body<"createUser">) => api.createUser({ body }),
     updateUser: (id: string, body: Body<"updateUser">) => api.updateUser({ params: { id }, body }),
+    deleteUser: (id: string) => api.deleteUser({ params: { id } }),
 
     listSecrets: () => api.listSecrets(),
     putSecret: (body: Body<"createSecret">) => api.createSecret({ body }),
@@ -164,6 +168,7 @@ export function createApi(http: HttpClient) {
     testNotificationTarget: (id: string) => api.testNotificationTarget({ params: { id } }),
     listNotificationDeliveries: (id: string) => api.listNotificationDeliveries({ params: { id } }),
     getAgentCalibration: (id: string) => api.getAgentCalibration({ params: { id } }),
+    jobStats: (query: RouteInput<"jobStats">["query"] = {}) => api.jobStats({ query }),
 
     systemStatus: async () => normaliseStatus(await api.systemStatus()),
     redriveDlq: () => api.redriveDeadLetters(),

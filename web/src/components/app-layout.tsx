@@ -14,7 +14,7 @@ export function AppLayout() {
         Skip to content
       </a>
       <aside className="sidebar">
-        <NavLink to="/jobs" className="brand">
+        <NavLink to="/overview" className="brand">
           <span className="brand-mark" aria-hidden="true" />
           Switchboard
         </NavLink>

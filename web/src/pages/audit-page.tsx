@@ -6,6 +6,31 @@ import { type Column, DataTable } from "../components/data-table.tsx";
 import { PageHeader } from "../components/page-header.tsx";
 import { formatDateTime } from "../lib/format.ts";
 
+const compactTime = new Intl.DateTimeFormat(undefined, {
+  month: "short",
+  day: "numeric",
+  hour: "2-digit",
+  minute: "2-digit",
+  second: "2-digit",
+});
+
+/** A path that may break after each `/`, so it wraps at its segments rather than mid-id. */
+function ResourcePath({ path }: { path: string }) {
+  const parts = path.split("/");
+  return (
+    <span className="mono wrap-anywhere">
+      {parts.map((part, i) => (
+        // biome-ignore lint/suspicious/noArrayIndexKey: a segment's place is its identity
+        <span key={i}>
+          {i > 0 && "/"}
+          {part}
+          {i < parts.length - 1 && <wbr />}
+        </span>
+      ))}
+    </span>
+  );
+}
+
 export function AuditPage() {
   const { api } = useServices();
   const audit = useInfiniteQuery({
@@ -19,30 +44,41 @@ export function AuditPage() {
   const users = useQuery({ queryKey: ["users"], queryFn: api.listUsers });
   const emails = new Map(users.data?.items.map((u) => [u.id, u.email]) ?? []);
   const columns: Column<AuditEntry>[] = [
-    { header: "When", cell: (e) => <time dateTime={e.at}>{formatDateTime(e.at)}</time> },
+    {
+      header: "When",
+      cell: (e) => (
+        <time dateTime={e.at} title={formatDateTime(e.at)}>
+          {compactTime.format(new Date(e.at))}
+        </time>
+      ),
+    },
     {
       header: "Who",
       cell: (e) => (
         <>
-          <span className={emails.has(e.actorId) ? undefined : "mono"}>
+          <span className={emails.has(e.actorId) ? "wrap-anywhere" : "mono wrap-anywhere"}>
             {emails.get(e.actorId) ?? e.actorId}
           </span>
           {e.actorType === "apiKey" && <span className="muted small"> (API key)</span>}
         </>
       ),
     },
-    { header: "Action", cell: (e) => <span className="mono">{e.action}</span> },
-    { header: "Resource", cell: (e) => <span className="mono wrap-anywhere">{e.resource}</span> },
-    { header: "Status", cell: (e) => e.status, className: "numeric" },
     {
-      header: "Request",
-      // Request ids are long and unbroken: shown cut, whole on hover, so the row keeps its height and Status stays in view.
+      header: "Action",
+      // The request id rides under the action, cut short (whole on hover): a column of its own once took
+      // the room Status needed and squeezed Resource to a sliver.
       cell: (e) => (
-        <span className="mono muted small truncate" title={e.requestId}>
-          {e.requestId}
-        </span>
+        <>
+          <span className="mono">{e.action}</span>
+          <br />
+          <span className="mono muted small truncate" title={`Request ${e.requestId}`}>
+            {e.requestId}
+          </span>
+        </>
       ),
     },
+    { header: "Resource", cell: (e) => <ResourcePath path={e.resource} />, className: "audit-resource" },
+    { header: "Status", cell: (e) => e.status, className: "numeric" },
   ];
   return (
     <>

@@ -105,6 +105,13 @@ function QueryBox({ name, writer }: { name: string; writer: boolean }) {
     mutationFn: () => api.upsertDocuments(name, parsed.ok ? parsed.value : []),
     onSuccess: () => void queryClient.invalidateQueries({ queryKey: KEY }),
   });
+  const removeDocument = useMutation({
+    mutationFn: (documentId: string) => api.deleteDocument(name, documentId),
+    onSuccess: () => {
+      void queryClient.invalidateQueries({ queryKey: KEY });
+      query.mutate();
+    },
+  });
   const matches: CollectionMatch[] = query.data?.matches ?? [];
   return (
     <section className="panel" aria-label={`Query ${name}`}>
@@ -141,6 +148,7 @@ function QueryBox({ name, writer }: { name: string; writer: boolean }) {
         </div>
       </form>
       <InlineError error={query.error} />
+      <InlineError error={removeDocument.error} />
       {query.isSuccess &&
         (matches.length === 0 ? (
           <Empty>No matches.</Empty>
@@ -155,6 +163,17 @@ function QueryBox({ name, writer }: { name: string; writer: boolean }) {
                 <p>{match.text}</p>
                 {Object.keys(match.metadata).length > 0 && (
                   <div className="mono small">{JSON.stringify(match.metadata)}</div>
+                )}
+                {writer && (
+                  <button
+                    type="button"
+                    className="button button-small button-danger"
+                    disabled={removeDocument.isPending}
+                    onClick={() => removeDocument.mutate(match.id)}
+                    aria-label={`Delete document ${match.id}`}
+                  >
+                    Delete document
+                  </button>
                 )}
               </li>
             ))}

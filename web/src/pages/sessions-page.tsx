@@ -1,10 +1,13 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import type { Session, SessionMessage } from "#events/collections";
 import { useServices } from "../api/services.tsx";
+import { CreatePanel } from "../components/create-panel.tsx";
 import { Empty, InlineError, QueryState } from "../components/data-state.tsx";
 import { type Column, DataTable } from "../components/data-table.tsx";
 import { PageHeader } from "../components/page-header.tsx";
+import { useCreate } from "../hooks/use-create.ts";
 import { useMe } from "../hooks/use-session.ts";
 import { formatDateTime } from "../lib/format.ts";
 import { canWrite } from "../lib/nav.ts";
@@ -27,6 +30,7 @@ const columns: Column<Session>[] = [
 
 export function SessionsPage() {
   const { api } = useServices();
+  const me = useMe();
   const sessions = useQuery({ queryKey: KEY, queryFn: api.listSessions });
   return (
     <>
@@ -34,13 +38,48 @@ export function SessionsPage() {
       <QueryState query={sessions} label="sessions">
         {(page) =>
           page.items.length === 0 ? (
-            <Empty>No sessions yet. Create one with POST /v1/sessions.</Empty>
+            <Empty>No sessions yet.</Empty>
           ) : (
             <DataTable rows={page.items} columns={columns} rowKey={(s) => s.id} caption="Sessions" />
           )
         }
       </QueryState>
+      {canWrite(me.data?.role) && <CreateSession />}
     </>
+  );
+}
+
+/** A new, empty conversation with an agent; agent nodes continue it with `"session": "<id>"`. */
+function CreateSession() {
+  const { api } = useServices();
+  const navigate = useNavigate();
+  const [open, setOpen] = useState(false);
+  const [agent, setAgent] = useState("");
+  const agents = useQuery({ queryKey: ["agents"], queryFn: api.listAgents, enabled: open });
+  const create = useCreate(KEY, api.createSession, (session) =>
+    navigate(`/sessions/${encodeURIComponent(session.id)}`),
+  );
+  return (
+    <CreatePanel
+      title="New session"
+      open={open}
+      onToggle={setOpen}
+      pending={create.isPending}
+      error={create.error}
+      onSubmit={() => create.mutate(agent)}
+    >
+      <label className="field">
+        <span>Agent</span>
+        <select required value={agent} onChange={(e) => setAgent(e.target.value)}>
+          <option value="">Choose an agent</option>
+          {agents.data?.items.map((a) => (
+            <option key={a.id} value={a.name}>
+              {a.name}
+            </option>
+          ))}
+        </select>
+      </label>
+    </CreatePanel>
   );
 }
 

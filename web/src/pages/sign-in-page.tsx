@@ -10,7 +10,7 @@ export function SignInPage() {
   const { api, tokens } = useServices();
   const signedIn = useTokens() !== null;
   const location = useLocation();
-  const from = (location.state as { from?: string } | null)?.from ?? "/jobs";
+  const from = (location.state as { from?: string } | null)?.from ?? "/";
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const id = useId();

@@ -1,11 +1,12 @@
-import { useQuery } from "@tanstack/react-query";
-import { useState } from "react";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { type FormEvent, useState } from "react";
 import { MIN_PASSWORD_LENGTH, type Role } from "#events/auth";
 import { useServices } from "../api/services.tsx";
 import type { User } from "../api/types.ts";
 import { CreatePanel } from "../components/create-panel.tsx";
-import { Empty, QueryState } from "../components/data-state.tsx";
+import { Empty, InlineError, QueryState } from "../components/data-state.tsx";
 import { type Column, DataTable } from "../components/data-table.tsx";
+import { Modal } from "../components/modal.tsx";
 import { PageHeader } from "../components/page-header.tsx";
 import { useCreate } from "../hooks/use-create.ts";
 import { formatDateTime } from "../lib/format.ts";
@@ -22,6 +23,26 @@ const columns: Column<User>[] = [
 export function UsersPage() {
   const { api } = useServices();
   const users = useQuery({ queryKey: KEY, queryFn: api.listUsers });
+  const [editing, setEditing] = useState<User | null>(null);
+  const shown: Column<User>[] = [
+    ...columns,
+    {
+      header: "Actions",
+      cell: (u) => (
+        <div className="row-actions">
+          <button
+            type="button"
+            className="button button-small"
+            onClick={() => setEditing(u)}
+            aria-label={`Edit user ${u.email}`}
+          >
+            Edit
+          </button>
+          <DeleteUser user={u} />
+        </div>
+      ),
+    },
+  ];
   return (
     <>
       <PageHeader title="Users" meta="People in this tenant." />
@@ -30,12 +51,99 @@ export function UsersPage() {
           page.items.length === 0 ? (
             <Empty>No users.</Empty>
           ) : (
-            <DataTable rows={page.items} columns={columns} rowKey={(u) => u.id} caption="Users" />
+            <DataTable rows={page.items} columns={shown} rowKey={(u) => u.id} caption="Users" />
           )
         }
       </QueryState>
       <CreateUser />
+      <Modal open={editing !== null} onClose={() => setEditing(null)} title={`Edit ${editing?.email ?? ""}`}>
+        {editing && <EditUser key={editing.id} user={editing} onDone={() => setEditing(null)} />}
+      </Modal>
     </>
+  );
+}
+
+function DeleteUser({ user }: { user: User }) {
+  const { api } = useServices();
+  const queryClient = useQueryClient();
+  const remove = useMutation({
+    mutationFn: () => api.deleteUser(user.id),
+    onSuccess: () => void queryClient.invalidateQueries({ queryKey: KEY }),
+  });
+  return (
+    <>
+      <button
+        type="button"
+        className="button button-small button-danger"
+        disabled={remove.isPending}
+        onClick={() => remove.mutate()}
+        aria-label={`Delete user ${user.email}`}
+      >
+        Delete
+      </button>
+      <InlineError error={remove.error} />
+    </>
+  );
+}
+
+/** Role and the disabled flag; a new password only when one is typed (it ends the user's sessions). */
+function EditUser({ user, onDone }: { user: User; onDone: () => void }) {
+  const { api } = useServices();
+  const queryClient = useQueryClient();
+  const [role, setRole] = useState<Role>(user.role);
+  const [disabled, setDisabled] = useState(user.disabled === true);
+  const [password, setPassword] = useState("");
+  const save = useMutation({
+    mutationFn: () =>
+      api.updateUser(user.id, {
+        ...(role === user.role ? {} : { role }),
+        ...(disabled === (user.disabled === true) ? {} : { disabled }),
+        ...(password === "" ? {} : { password }),
+      }),
+    onSuccess: () => {
+      void queryClient.invalidateQueries({ queryKey: KEY });
+      onDone();
+    },
+  });
+  const unchanged = role === user.role && disabled === (user.disabled === true) && password === "";
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    if (!unchanged) save.mutate();
+  };
+  return (
+    <form className="form-grid modal-form" onSubmit={submit}>
+      <label className="field">
+        <span>Role</span>
+        <select value={role} onChange={(e) => setRole(e.target.value as Role)}>
+          <option>admin</option>
+          <option>user</option>
+          <option>viewer</option>
+        </select>
+      </label>
+      <label className="field">
+        <span>New password (optional)</span>
+        <input
+          type="password"
+          minLength={MIN_PASSWORD_LENGTH}
+          autoComplete="new-password"
+          value={password}
+          onChange={(e) => setPassword(e.target.value)}
+        />
+      </label>
+      <label className="checkbox">
+        <input type="checkbox" checked={disabled} onChange={(e) => setDisabled(e.target.checked)} />
+        Disabled (signs the user out and stops their API keys)
+      </label>
+      <InlineError error={save.error} />
+      <div className="actions form-grid-full">
+        <button type="button" className="button" onClick={onDone}>
+          Cancel
+        </button>
+        <button type="submit" className="button button-primary" disabled={save.isPending || unchanged}>
+          {save.isPending ? "Saving…" : "Save"}
+        </button>
+      </div>
+    </form>
   );
 }
 
