@@ -2,6 +2,7 @@ import type { JobRef } from "#events/jobs";
 import type { WorkflowDefinition } from "#events/workflow";
 import { validateWorkflow } from "../../engine/validate.ts";
 import { AppError, notFound } from "../../errors.ts";
+import { rerunJob } from "../../jobs/rerun.ts";
 import { cancelJob, retryJob, startJob } from "../../jobs/service.ts";
 import { logger } from "../../observability.ts";
 import { getJobWithSteps, jobExists, listEvents, listJobs } from "../../stores/jobs.ts";
@@ -69,6 +70,12 @@ export const jobRoutes = implementRoutes({
   },
   retryJob: {
     handle: async ({ params, principal }) => jobRef(await retryJob(principal.tenantId, params.id ?? "")),
+  },
+  rerunJob: {
+    handle: async ({ params, body, principal }) => {
+      const { created, plan } = await rerunJob(principal, params.id ?? "", body);
+      return { status: created ? 202 : 200, body: plan };
+    },
   },
   bulkJobs: {
     // One at a time: each is a conditional write on its own job, and a failure is that id's answer only.
