@@ -236,6 +236,7 @@ export async function recordStepOutcome(
       const recordedStep = decision.state.steps[key];
       if (
         outcome.logs !== undefined &&
+        outcome.logs.length > 0 &&
         recordedStep !== undefined &&
         decision.changedSteps.includes(recordedStep)
       )

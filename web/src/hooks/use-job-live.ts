@@ -11,6 +11,27 @@ export type TokenStreams = Record<string, string>;
 
 export const streamKey = stepKey;
 
+/** A step's streamed text as shown, and where in the whole text it starts (after a cut catch-up). */
+export interface StreamedText {
+  start: number;
+  text: string;
+}
+
+/**
+ * The text after one `agent.token`. With an offset the text is placed there, so the catch-up a connection
+ * gets first (the whole text so far) replaces what it had; text that starts past what is known starts anew.
+ */
+export function withTokens(
+  current: StreamedText | undefined,
+  message: { text: string; offset?: number },
+): StreamedText {
+  const have = current ?? { start: 0, text: "" };
+  if (message.offset === undefined) return { start: have.start, text: have.text + message.text };
+  const at = message.offset - have.start;
+  if (at < 0 || at > have.text.length) return { start: message.offset, text: message.text };
+  return { start: have.start, text: have.text.slice(0, at) + message.text };
+}
+
 /** How long to gather a burst of status changes before fetching the job again for its full fields. */
 const REFETCH_AFTER_MS = 500;
 
@@ -36,6 +57,7 @@ export function useJobLive(jobId: string) {
   const [tokens, setTokens] = useState<TokenStreams>({});
   const lastSeq = useRef(0);
   const tokenIndexes = useRef(new Map<string, Set<number>>());
+  const streamed = useRef(new Map<string, StreamedText>());
 
   const addEvents = useCallback(
     (incoming: readonly TimelineEvent[]) => {
@@ -73,7 +95,9 @@ export function useJobLive(jobId: string) {
         if (seen.has(message.index)) return;
         seen.add(message.index);
         tokenIndexes.current.set(key, seen);
-        setTokens((current) => ({ ...current, [key]: (current[key] ?? "") + message.text }));
+        const next = withTokens(streamed.current.get(key), message);
+        streamed.current.set(key, next);
+        setTokens((current) => ({ ...current, [key]: next.start > 0 ? `… ${next.text}` : next.text }));
         return;
       }
       if (!("seq" in message) || message.jobId !== jobId || message.type === "subscribed") return;
