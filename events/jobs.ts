@@ -120,6 +120,24 @@ export const ListJobsQuery = z
   .object({
     status: JobStatus.optional(),
     workflowId: z.string().optional(),
+    q: z
+      .string()
+      .min(1)
+      .max(128)
+      .optional()
+      .describe(
+        "Jobs whose id starts with, or whose workflow name contains, this text (case-sensitive). A filter on each page read: a page may hold fewer items than `limit` and still have a cursor",
+      ),
+    from: z.iso
+      .datetime({ offset: true })
+      .or(z.iso.date())
+      .optional()
+      .describe("Jobs created at or after this time (a date means its start, UTC)"),
+    to: z.iso
+      .datetime({ offset: true })
+      .or(z.iso.date())
+      .optional()
+      .describe("Jobs created before this time (a date means the end of that day, UTC)"),
     cursor: z.string().optional(),
     limit: z.coerce.number().int().min(1).max(100).default(25),
   })

@@ -155,8 +155,26 @@ export async function getJobWithSteps(
 export interface ListJobsOptions {
   status?: JobStatus;
   workflowId?: string;
+  q?: string;
+  from?: string;
+  to?: string;
   cursor?: string;
   limit: number;
+}
+
+/** Sort-key bounds for a creation-time range: sort keys are `<createdAt ISO>#<job id>`. */
+function createdRange(from?: string, to?: string): { from?: string; to?: string } | undefined {
+  if (from === undefined && to === undefined) return undefined;
+  const day = /^\d{4}-\d{2}-\d{2}$/;
+  const start = (value: string) => new Date(day.test(value) ? `${value}T00:00:00.000Z` : value).toISOString();
+  const end = (value: string) =>
+    day.test(value)
+      ? `${value}T23:59:59.999Z\uffff`
+      : new Date(new Date(value).getTime() - 1).toISOString() + "\uffff";
+  return {
+    ...(from === undefined ? {} : { from: start(from) }),
+    ...(to === undefined ? {} : { to: end(to) }),
+  };
 }
 
 /** Newest first, from the index that matches the filter: never a scan. */
@@ -173,15 +191,35 @@ export async function listJobs(
     index = "gsi3";
     partition = keys.jobsByWorkflowIndex(tenantId, options.workflowId);
   }
+  const conditions: string[] = [];
+  const values: Record<string, unknown> = {};
+  const names: Record<string, string> = {};
+  if (options.status !== undefined && options.workflowId !== undefined) {
+    conditions.push("workflowId = :workflowId");
+    values[":workflowId"] = options.workflowId;
+  }
+  if (options.q !== undefined) {
+    conditions.push("(begins_with(#id, :q) OR contains(#workflowName, :q))");
+    values[":q"] = options.q;
+    Object.assign(names, { "#id": "id", "#workflowName": "workflowName" });
+  }
+  const range = createdRange(options.from, options.to);
   return newestFirst({
     index,
     partition,
     cursor: options.cursor,
     limit: options.limit,
     map: toJob,
-    ...(options.status !== undefined && options.workflowId !== undefined
-      ? { filter: { expression: "workflowId = :workflowId", values: { ":workflowId": options.workflowId } } }
-      : {}),
+    ...(conditions.length === 0
+      ? {}
+      : {
+          filter: {
+            expression: conditions.join(" AND "),
+            values,
+            ...(Object.keys(names).length === 0 ? {} : { names }),
+          },
+        }),
+    ...(range === undefined ? {} : { range }),
   });
 }
 

@@ -151,3 +151,66 @@ describe("re-running a job with a plan", () => {
     expect(unknown.status).toBe(404);
   });
 });
+
+describe("the jobs list and the timeline of a decision", () => {
+  it("searches by id prefix and workflow name, within a creation date range", async () => {
+    const make = async (name: string) =>
+      (
+        await platform.api("POST", "/v1/jobs", {
+          workflow: { name, nodes: [{ id: "one", type: "code", code: "return 1" }] },
+        })
+      ).body.id as string;
+    const alpha = await make("search-alpha-report");
+    const beta = await make("search-beta-report");
+    const other = await make("unrelated");
+
+    const ids = async (query: string) => {
+      const found: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await platform.api(
+          "GET",
+          `/v1/jobs?${query}${cursor === undefined ? "" : `&cursor=${encodeURIComponent(cursor)}`}`,
+        );
+        expect(page.status).toBe(200);
+        found.push(...page.body.items.map((job: any) => job.id));
+        cursor = page.body.cursor;
+      } while (cursor !== undefined);
+      return found;
+    };
+    expect(await ids("q=search-")).toEqual([beta, alpha]);
+    expect(await ids("q=beta")).toEqual([beta]);
+    expect(await ids(`q=${other.slice(0, -2)}`)).toContain(other);
+    expect(await ids(`q=${other}`)).toEqual([other]);
+
+    const today = new Date().toISOString().slice(0, 10);
+    const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    expect(await ids(`q=search-&from=${today}&to=${today}`)).toEqual([beta, alpha]);
+    expect(await ids(`q=search-&to=${yesterday}`)).toEqual([]);
+    const job = await platform.api("GET", `/v1/jobs/${beta}`);
+    expect(await ids(`q=search-&from=${encodeURIComponent(job.body.createdAt)}`)).toEqual([beta]);
+    expect(await ids(`q=search-&to=${encodeURIComponent(job.body.createdAt)}`)).toEqual([alpha]);
+    const bad = await platform.api("GET", "/v1/jobs?from=yesterday");
+    expect(bad).toMatchObject({ status: 400, body: { code: "VALIDATION_FAILED" } });
+  });
+
+  it("names who decided an approval, and their comment, on the job's timeline", async () => {
+    const gated = await platform.api("POST", "/v1/jobs", {
+      workflow: { name: "timeline-gate", nodes: [{ id: "gate", type: "approval", message: "Ship it?" }] },
+    });
+    await waitForJob(platform, gated.body.id, ["waiting"]);
+    const approvals = await platform.api("GET", `/v1/approvals?jobId=${gated.body.id}`);
+    const decided = await platform.api("POST", `/v1/approvals/${approvals.body.items[0].id}/decision`, {
+      decision: "approve",
+      comment: "Looks right to me",
+    });
+    expect(decided.status).toBe(200);
+    await waitForJob(platform, gated.body.id, ["succeeded"]);
+    const events = await platform.api("GET", `/v1/jobs/${gated.body.id}/events`);
+    const resolved = events.body.items.find((e: any) => e.type === "approval.resolved");
+    expect(resolved).toMatchObject({
+      decision: "approve",
+      decisions: [{ email: "admin@switchboard.test", decision: "approve", comment: "Looks right to me" }],
+    });
+  });
+});
