@@ -26,74 +26,74 @@ export function Waterfall({
   const placed = rows.filter((row) => row.startedAt !== undefined || row.queuedAt !== undefined);
   if (placed.length === 0) return <Empty>No step has started yet.</Empty>;
   return (
-    <div className="waterfall" role="table" aria-label="Step waterfall">
-      <div className="waterfall-row waterfall-axis" role="row">
-        <span role="columnheader" className="waterfall-name muted small">
-          Step
-        </span>
-        <span role="columnheader" className="waterfall-track">
+    <figure className="waterfall" aria-label="Step waterfall">
+      <div className="waterfall-row waterfall-axis" aria-hidden="true">
+        <span className="waterfall-name muted small">Step</span>
+        <span className="waterfall-track">
           {TICKS.map((tick) => (
             <span key={tick} className="waterfall-tick muted small" style={{ left: `${tick * 100}%` }}>
               {formatDuration(span * tick)}
             </span>
           ))}
         </span>
-        <span role="columnheader" className="waterfall-ran muted small">
-          Ran
-        </span>
+        <span className="waterfall-ran muted small">Ran</span>
       </div>
-      {placed.map((row) => {
-        const queued = pct(row.queuedAt ?? row.startedAt) ?? 0;
-        const started = pct(row.startedAt);
-        const workEnd = pct(row.pausedAt ?? row.endedAt ?? (row.status === "running" ? end : row.startedAt));
-        const ended = pct(row.endedAt ?? end);
-        const name = row.items ? `${row.nodeId} ×${row.items.total}` : row.nodeId;
-        return (
-          <div key={row.nodeId} className="waterfall-row" role="row" data-node-id={row.nodeId}>
-            <span role="cell" className="waterfall-name">
-              {onSelect ? (
-                <button type="button" className="link-button mono" onClick={() => onSelect(row.nodeId)}>
-                  {name}
-                </button>
-              ) : (
-                <span className="mono">{name}</span>
-              )}
-            </span>
-            <span role="cell" className="waterfall-track">
-              {started !== undefined && started > queued && (
-                <span
-                  className="waterfall-bar waterfall-queued"
-                  style={{ left: `${queued}%`, width: `${started - queued}%` }}
-                  title="queued"
-                />
-              )}
-              {started !== undefined && workEnd !== undefined && (
-                <span
-                  className={`waterfall-bar waterfall-work status-${row.status}`}
-                  style={{ left: `${started}%`, width: `${Math.max(0.5, workEnd - started)}%` }}
-                  title={`ran ${formatDuration(row.ranMs ?? 0)}`}
-                />
-              )}
-              {row.pausedAt !== undefined && workEnd !== undefined && ended !== undefined && (
-                <span
-                  className="waterfall-bar waterfall-paused"
-                  style={{ left: `${workEnd}%`, width: `${Math.max(0, ended - workEnd)}%` }}
-                  title={row.pausedFor === "person" ? "waiting for a person" : "waiting"}
-                  data-paused-for={row.pausedFor}
-                />
-              )}
-            </span>
-            <span role="cell" className="waterfall-ran numeric small">
-              {row.ranMs === undefined ? "—" : formatDuration(row.ranMs)}
-            </span>
-          </div>
-        );
-      })}
+      <ol className="waterfall-rows">
+        {placed.map((row) => {
+          const queued = pct(row.queuedAt ?? row.startedAt) ?? 0;
+          const started = pct(row.startedAt);
+          const workEnd = pct(
+            row.pausedAt ?? row.endedAt ?? (row.status === "running" ? end : row.startedAt),
+          );
+          const ended = pct(row.endedAt ?? end);
+          const name = row.items ? `${row.nodeId} ×${row.items.total}` : row.nodeId;
+          return (
+            <li key={row.nodeId} className="waterfall-row" data-node-id={row.nodeId}>
+              <span className="waterfall-name">
+                {onSelect ? (
+                  <button type="button" className="link-button mono" onClick={() => onSelect(row.nodeId)}>
+                    {name}
+                  </button>
+                ) : (
+                  <span className="mono">{name}</span>
+                )}
+              </span>
+              <span className="waterfall-track">
+                {started !== undefined && started > queued && (
+                  <span
+                    className="waterfall-bar waterfall-queued"
+                    style={{ left: `${queued}%`, width: `${started - queued}%` }}
+                    title="queued"
+                  />
+                )}
+                {started !== undefined && workEnd !== undefined && (
+                  <span
+                    className={`waterfall-bar waterfall-work status-${row.status}`}
+                    style={{ left: `${started}%`, width: `${Math.max(0.5, workEnd - started)}%` }}
+                    title={`ran ${formatDuration(row.ranMs ?? 0)}`}
+                  />
+                )}
+                {row.pausedAt !== undefined && workEnd !== undefined && ended !== undefined && (
+                  <span
+                    className="waterfall-bar waterfall-paused"
+                    style={{ left: `${workEnd}%`, width: `${Math.max(0, ended - workEnd)}%` }}
+                    title={row.pausedFor === "person" ? "waiting for a person" : "waiting"}
+                    data-paused-for={row.pausedFor}
+                  />
+                )}
+              </span>
+              <span className="waterfall-ran numeric small">
+                {row.ranMs === undefined ? "—" : formatDuration(row.ranMs)}
+              </span>
+            </li>
+          );
+        })}
+      </ol>
       <p className="waterfall-legend muted small">
         <span className="waterfall-key waterfall-queued" /> queued
         <span className="waterfall-key waterfall-work status-succeeded" /> ran
         <span className="waterfall-key waterfall-paused" /> waiting for a person or a timer
       </p>
-    </div>
+    </figure>
   );
 }
