@@ -104,8 +104,8 @@ describe("the job page", () => {
     // Changing the choice asks for a new plan before running.
     await dialog.getByLabel("Start from step").selectOption("");
     await dialog.getByRole("button", { name: "Show plan" }).waitFor();
+    // Back to the planned choice, the plan shown still holds and may run.
     await dialog.getByLabel("Start from step").selectOption("gate");
-    await dialog.getByRole("button", { name: "Show plan" }).click();
     await dialog.getByRole("button", { name: "Run this plan" }).click();
     await page.waitForURL((url) => url.pathname.startsWith("/jobs/") && !url.pathname.endsWith(jobId));
     const newId = decodeURIComponent(new URL(page.url()).pathname.split("/").pop() ?? "");
@@ -139,15 +139,19 @@ describe("the job page", () => {
     const created = await table.locator("tbody tr").first().locator("time").textContent();
     expect(created).toMatch(/\d{4}/);
 
-    await page.getByLabel("Search").fill("bulk-");
+    await page.getByLabel("Search", { exact: true }).fill(ids[2] as string);
+    await table.getByText("bulk-one").waitFor({ state: "detached" });
+    expect(await table.locator("tbody tr").count()).toBe(1);
+    await page.getByLabel("Search", { exact: true }).fill("bulk-");
     await table.getByText("other-flow").waitFor({ state: "detached" });
+    await table.locator("tbody tr").nth(1).waitFor();
     expect(await table.locator("tbody tr").count()).toBe(2);
 
     const today = new Date().toISOString().slice(0, 10);
-    await page.getByLabel("To").fill("2020-01-01");
+    await page.getByLabel("To", { exact: true }).fill("2020-01-01");
     await page.getByText("No jobs match these filters.").waitFor();
-    await page.getByLabel("To").fill(today);
-    await page.getByLabel("From").fill(today);
+    await page.getByLabel("To", { exact: true }).fill(today);
+    await page.getByLabel("From", { exact: true }).fill(today);
     await table.locator("tbody tr").nth(1).waitFor();
 
     await page.getByLabel("Select all shown jobs").check();

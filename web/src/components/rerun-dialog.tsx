@@ -146,7 +146,8 @@ function RerunForm({ onClose, job }: { onClose: () => void; job: JobDetail }) {
       {steps && (
         <section aria-label="Plan" className="card">
           <h3>
-            Plan: {again} step{again === 1 ? "" : "s"} run again, {steps.length - again} keep their output
+            Plan: {again} step{again === 1 ? "" : "s"} run again, {steps.length - again}{" "}
+            {steps.length - again === 1 ? "keeps its" : "keep their"} output
             {planned?.plan.workflowVersion !== undefined && ` · v${planned.plan.workflowVersion}`}
           </h3>
           <ul className="rerun-plan">

@@ -49,7 +49,7 @@ function describe(event: TimelineEvent) {
             <span key={`${d.by}-${d.at}`} className="timeline-comment">
               <span className="muted">{d.decision === "approve" ? "approved" : "rejected"} by </span>
               <strong>{d.email ?? d.by}</strong>
-              {d.comment && <q>{d.comment}</q>}
+              {d.comment && <q className="timeline-quote">{d.comment}</q>}
             </span>
           ))}
         </>
