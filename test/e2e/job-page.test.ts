@@ -141,6 +141,7 @@ describe("the job page", () => {
 
     await page.getByLabel("Search", { exact: true }).fill(ids[2] as string);
     await table.getByText("bulk-one").waitFor({ state: "detached" });
+    await table.getByText("other-flow").waitFor();
     expect(await table.locator("tbody tr").count()).toBe(1);
     await page.getByLabel("Search", { exact: true }).fill("bulk-");
     await table.getByText("other-flow").waitFor({ state: "detached" });
