@@ -80,6 +80,12 @@ export const Step = z
     endedAt: z.string().optional(),
     /** For a `forEach` node's parent step: how many items it fanned out into. */
     items: z.number().int().optional(),
+    logs: z
+      .array(z.string())
+      .optional()
+      .describe(
+        "What the latest finished attempt of a code step wrote with console.log: at most 100 lines and 8 KB, the last line a truncation marker when more was written",
+      ),
   })
   .meta({ id: "Step" });
 export type Step = z.infer<typeof Step>;
@@ -114,6 +120,24 @@ export const ListJobsQuery = z
   .object({
     status: JobStatus.optional(),
     workflowId: z.string().optional(),
+    q: z
+      .string()
+      .min(1)
+      .max(128)
+      .optional()
+      .describe(
+        "Jobs whose id starts with, or whose workflow name contains, this text (case-sensitive). A filter on each page read: a page may hold fewer items than `limit` and still have a cursor",
+      ),
+    from: z.iso
+      .datetime({ offset: true })
+      .or(z.iso.date())
+      .optional()
+      .describe("Jobs created at or after this time (a date means its start, UTC)"),
+    to: z.iso
+      .datetime({ offset: true })
+      .or(z.iso.date())
+      .optional()
+      .describe("Jobs created before this time (a date means the end of that day, UTC)"),
     cursor: z.string().optional(),
     limit: z.coerce.number().int().min(1).max(100).default(25),
   })
@@ -148,3 +172,42 @@ export const BulkJobsResponse = z.object({
   ),
 });
 export type BulkJobsResponse = z.infer<typeof BulkJobsResponse>;
+
+/** POST /v1/jobs/{id}/rerun: a new job from an ended one, with edits; `dryRun` only plans it. */
+export const RerunJobRequest = z
+  .object({
+    input: z.unknown().optional().describe("The new job's input; the re-run job's input when left out"),
+    fromStep: z
+      .string()
+      .min(1)
+      .max(64)
+      .optional()
+      .describe("This node and every node that depends on it run again, whatever they did before"),
+    workflowVersion: z
+      .union([z.number().int().min(1), z.literal("latest")])
+      .optional()
+      .describe("Run on this version of the job's stored workflow (the job's own version when left out)"),
+    dryRun: z.boolean().default(false).describe("Answer with the plan only; no job is started"),
+  })
+  .strict();
+export type RerunJobRequest = z.input<typeof RerunJobRequest>;
+
+export const RerunStepPlan = z.object({
+  nodeId: z.string(),
+  action: z.enum(["run", "keep"]).describe("`keep`: the step keeps the re-run job's output and does not run"),
+  reason: z.string(),
+});
+export type RerunStepPlan = z.infer<typeof RerunStepPlan>;
+
+export const RerunPlan = z
+  .object({
+    sourceJobId: z.string(),
+    dryRun: z.boolean(),
+    workflowVersion: z.number().int().optional(),
+    inputChanged: z.boolean(),
+    steps: z.array(RerunStepPlan),
+    /** The job started by the re-run; absent for a dry run. */
+    job: JobRef.optional(),
+  })
+  .meta({ id: "RerunPlan" });
+export type RerunPlan = z.infer<typeof RerunPlan>;

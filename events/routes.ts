@@ -69,6 +69,8 @@ import {
   JobRef,
   ListJobsQuery,
   ListJobsResponse,
+  RerunJobRequest,
+  RerunPlan,
 } from "./jobs.ts";
 import { Limits, PutLimitsRequest } from "./limits.ts";
 import { CreateMcpServerRequest, McpServer } from "./mcp.ts";
@@ -224,6 +226,19 @@ export const routes = {
     response: JobRef,
     status: 202,
     responses: { 409: "The job has not failed, been cancelled or timed out" },
+  }),
+  rerunJob: r("POST", "/v1/jobs/{id}/rerun", writers, {
+    summary:
+      "Re-run an ended job as a new job, with edited input, from a chosen step or on another workflow version; " +
+      "the plan says which steps run again and which keep their outputs, and dryRun answers with the plan only",
+    body: RerunJobRequest,
+    response: RerunPlan,
+    status: 202,
+    responses: {
+      200: "dryRun: the plan; nothing was started",
+      404: "No such job, or no such version of its workflow",
+      409: "The job has not ended yet",
+    },
   }),
 
   systemStatus: r("GET", "/v1/system/status", admins, {

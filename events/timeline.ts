@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ApprovalDecisionRecord } from "./approvals.ts";
 import { JobStatus, StepError, StepStatus } from "./jobs.ts";
 
 /**
@@ -51,6 +52,8 @@ export const ApprovalResolved = z.object({
   approvalId: z.string(),
   nodeId: z.string(),
   decision: z.enum(["approve", "reject"]),
+  /** Who decided, with their comments, in the order they did; absent when the approval timed out. */
+  decisions: z.array(ApprovalDecisionRecord).optional(),
 });
 
 export const TimelineEvent = z

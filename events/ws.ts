@@ -55,6 +55,12 @@ export const AgentToken = z.object({
   itemIndex: z.number().int().optional(),
   text: z.string(),
   index: z.number().int(),
+  /**
+   * Where `text` starts in the step's whole streamed text. A connection's first message for a step carries
+   * all the text so far (offset 0, or later when that was cut to MAX_CATCH_UP_CHARS), so a late join or a
+   * reconnect shows the whole text rather than starting mid-sentence.
+   */
+  offset: z.number().int().min(0).optional(),
 });
 
 /** Several timeline events of one job in one frame, for subscriptions made with `batch: true`. */

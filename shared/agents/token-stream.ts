@@ -26,6 +26,8 @@ export interface TokenStreamOptions {
 }
 
 export const TOKEN_INTERVAL_MS = 50;
+/** At most this much earlier text goes to a connection that joins mid-step, to stay far below a frame's limit. */
+export const MAX_CATCH_UP_CHARS = 24 * 1024;
 export const SUBSCRIBER_REFRESH_MS = 3_000;
 
 export class TokenStream {
@@ -40,6 +42,9 @@ export class TokenStream {
   private lookedUpAt = Date.now();
   private refreshing = false;
   private readonly gone = new Set<string>();
+  /** The text delivered so far, and the connections that have it: a new one is sent all of it first. */
+  private delivered = "";
+  private readonly caughtUp = new Set<string>();
   private readonly intervalMs: number;
   private readonly refreshMs: number;
   private readonly lookup: NonNullable<TokenStreamOptions["lookup"]>;
@@ -100,23 +105,33 @@ export class TokenStream {
 
   private async deliver(text: string, index: number): Promise<void> {
     await this.firstLookup;
+    const before = this.delivered;
+    this.delivered += text;
     const connections = this.subscribers.filter((id) => !this.gone.has(id));
     if (connections.length === 0) return;
-    const message: ServerMessage = {
+    const messageOf = (piece: string, offset: number): ServerMessage => ({
       type: "agent.token",
       at: new Date().toISOString(),
       jobId: this.options.jobId,
       nodeId: this.options.nodeId,
       ...(this.options.itemIndex === undefined ? {} : { itemIndex: this.options.itemIndex }),
-      text,
+      text: piece,
       index,
-    };
+      offset,
+    });
+    const next = messageOf(text, before.length);
+    const catchUpFrom = Math.max(0, this.delivered.length - MAX_CATCH_UP_CHARS);
+    const catchUp = messageOf(this.delivered.slice(catchUpFrom), catchUpFrom);
     this.stats.messages++;
     await Promise.all(
       connections.map(async (connectionId) => {
+        const message = this.caughtUp.has(connectionId) ? next : catchUp;
         try {
           if ((await this.send(connectionId, message)) === "gone") this.gone.add(connectionId);
-          else this.stats.deliveries++;
+          else {
+            this.caughtUp.add(connectionId);
+            this.stats.deliveries++;
+          }
         } catch (error) {
           // Streaming is best effort: a failed send never fails the step.
           logger.warn("Could not send an agent token message", {

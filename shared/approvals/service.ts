@@ -117,7 +117,13 @@ export async function applyResolution(record: ApprovalRecord): Promise<void> {
     return {
       decision: await decide(loaded.state, event, new Date()),
       extraEvents: [
-        { type: "approval.resolved" as const, approvalId: record.id, nodeId: record.nodeId, decision },
+        {
+          type: "approval.resolved" as const,
+          approvalId: record.id,
+          nodeId: record.nodeId,
+          decision,
+          ...(record.decisions.length === 0 ? {} : { decisions: record.decisions }),
+        },
       ],
       result: undefined,
     };

@@ -532,7 +532,9 @@ async function settleJob(t: Turn): Promise<void> {
 
 function onStart(t: Turn): boolean {
   const s = t.state;
-  if (s.status !== "queued" || Object.keys(s.steps).length > 0) return false;
+  // A re-run starts with the steps it keeps, already succeeded or skipped; any other step means it started.
+  const seeded = (step: StepState) => step.status === "succeeded" || step.status === "skipped";
+  if (s.status !== "queued" || !Object.values(s.steps).every(seeded)) return false;
   s.startedAt = t.at;
   const problems = graphProblems(s.definition);
   if (problems.length > 0) {

@@ -19,6 +19,8 @@ export interface StepState {
   error?: StepError;
   /** `forEach` parent: how many item steps it fanned out into. */
   items?: number;
+  /** Console lines of the latest finished attempt, bounded (a claim-check pointer when large). */
+  logs?: unknown;
   queuedAt?: string;
   startedAt?: string;
   endedAt?: string;

@@ -2,7 +2,7 @@ import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { NewTimelineEvent } from "#events/timeline";
 import type { WorkflowDefinition } from "#events/workflow";
 import { decide } from "../engine/engine.ts";
-import type { EngineEvent, JobState } from "../engine/types.ts";
+import type { EngineEvent, JobState, StepState } from "../engine/types.ts";
 import { conflict, notFound } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { metrics } from "../observability.ts";
@@ -21,6 +21,8 @@ export interface StartJobInput {
   /** The request the key stands for; a reuse of the key with another request is a 409. */
   request?: unknown;
   scheduleId?: string;
+  /** A re-run: the steps it keeps from the job it re-runs, and the note that says so on its timeline. */
+  seed?: { steps: Record<string, StepState>; note: string };
 }
 
 /** Plans the job's first steps, writes the job, then sends the ready steps' messages. */
@@ -35,15 +37,18 @@ export async function startJob(
     status: "queued",
     definition: input.definition,
     input: input.input ?? {},
-    steps: {},
+    steps: structuredClone(input.seed?.steps ?? {}),
     createdAt: now.toISOString(),
   };
   const decision = await decide(initial, { type: "start" }, now);
-  const notes: NewTimelineEvent[] = decision.notes.map((note) => ({
-    type: "job.note",
-    message: note.message,
-    ...(note.nodeId === undefined ? {} : { nodeId: note.nodeId }),
-  }));
+  const notes: NewTimelineEvent[] = [
+    ...(input.seed === undefined ? [] : [{ type: "job.note" as const, message: input.seed.note }]),
+    ...decision.notes.map((note) => ({
+      type: "job.note" as const,
+      message: note.message,
+      ...(note.nodeId === undefined ? {} : { nodeId: note.nodeId }),
+    })),
+  ];
   const outcome = await insertJob(
     {
       tenantId: input.tenantId,

@@ -239,6 +239,15 @@ export async function recordStepOutcome(
       if (step === undefined || step.status !== "running" || step.attempt !== attempt) return undefined;
       const now = new Date();
       let decision = await decide(loaded.state, event, now);
+      // The engine decides on outcomes, not on what the code printed: the attempt's console lines ride along.
+      const recordedStep = decision.state.steps[key];
+      if (
+        outcome.logs !== undefined &&
+        outcome.logs.length > 0 &&
+        recordedStep !== undefined &&
+        decision.changedSteps.includes(recordedStep)
+      )
+        recordedStep.logs = outcome.logs;
       const until = options.inlineUntil;
       const command =
         until === undefined ? undefined : decision.commands.find((c) => inlineable(decision, c, until));

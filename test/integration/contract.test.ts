@@ -289,6 +289,11 @@ describe("every operation answers as the document says", () => {
     expect(bulk.status).toBe(200);
     expect(bulk.body.results.map((r: any) => r.status ?? r.error.status)).toEqual(["cancelled", 409, 404]);
     expect((await call("bulkJobs", { body: { action: "pause", ids: [jobId] } })).status).toBe(400);
+    const plan = await call("rerunJob", { params: { id: jobId }, body: { dryRun: true, input: { n: 1 } } });
+    expect(plan).toMatchObject({ status: 200, body: { dryRun: true, steps: [{ action: "run" }] } });
+    expect((await call("rerunJob", { params: { id: jobId }, body: {} })).status).toBe(202);
+    expect((await call("rerunJob", { params: { id: jobId }, body: { fromStep: "nope" } })).status).toBe(400);
+    expect((await call("rerunJob", { params: { id: "job_missing" }, body: {} })).status).toBe(404);
 
     // Agents, tools, secrets, memory, usage.
     const agentBody = { name: "contract-agent", provider: "scripted", model: "m" };

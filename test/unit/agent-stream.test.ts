@@ -42,6 +42,29 @@ describe("token streaming", () => {
     expect(messages[0]).toMatchObject({ type: "agent.token", jobId: "j1", nodeId: "ask" });
   });
 
+  it("sends a connection that joins mid-step the whole text so far, then only what is new", async () => {
+    const subscribers = ["c1"];
+    const { tokens, sent } = stream(subscribers, { intervalMs: 1, refreshMs: 20 });
+    tokens.push("Hello");
+    await sleep(10);
+    subscribers.push("c2");
+    await sleep(30);
+    tokens.push(", wor");
+    await sleep(10);
+    tokens.push("ld");
+    await tokens.close();
+    const to = (id: string) =>
+      sent.filter((s) => s.connectionId === id).map((s) => s.message as { text: string; offset: number });
+    const late = to("c2");
+    expect(late[0]).toMatchObject({ offset: 0, text: expect.stringMatching(/^Hello, wor/) });
+    // Applied by offset, as the dashboard does, each connection ends with the whole text.
+    const apply = (messages: { text: string; offset: number }[]) =>
+      messages.reduce((text, m) => text.slice(0, m.offset) + m.text, "");
+    expect(apply(late)).toBe("Hello, world");
+    expect(apply(to("c1"))).toBe("Hello, world");
+    expect(to("c1").map((m) => m.offset)).toEqual([0, 5, 10]);
+  });
+
   it("sends to every subscriber, and stops sending to one that is gone", async () => {
     const { tokens, sent } = stream(["c1", "gone"], { intervalMs: 1 });
     tokens.push("a");

@@ -3,6 +3,7 @@ import type { WorkflowDefinition } from "#events/workflow";
 import { accessScope, requireAccess, visibleOrNotFound } from "../../auth/ownership.ts";
 import { validateWorkflow } from "../../engine/validate.ts";
 import { AppError, notFound } from "../../errors.ts";
+import { rerunJob } from "../../jobs/rerun.ts";
 import { cancelJob, retryJob, startJob } from "../../jobs/service.ts";
 import { logger } from "../../observability.ts";
 import { getJobWithSteps, jobExists, listEvents, listJobs } from "../../stores/jobs.ts";
@@ -92,6 +93,12 @@ export const jobRoutes = implementRoutes({
     handle: async ({ params, principal }) => {
       await requireAccess(await accessScope(principal), "job", params.id ?? "");
       return jobRef(await retryJob(principal.tenantId, params.id ?? ""));
+    },
+  },
+  rerunJob: {
+    handle: async ({ params, body, principal }) => {
+      const { created, plan } = await rerunJob(principal, params.id ?? "", body);
+      return { status: created ? 202 : 200, body: plan };
     },
   },
   bulkJobs: {

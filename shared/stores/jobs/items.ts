@@ -29,6 +29,7 @@ export interface StoredStep {
   o?: unknown;
   er?: StepError;
   n?: number;
+  lg?: unknown;
   q?: string;
   st?: string;
   e?: string;
@@ -73,6 +74,7 @@ export function decodeStep(key: string, stored: StoredStep): StepState {
   if (stored.o !== undefined) step.output = stored.o;
   if (stored.er !== undefined) step.error = stored.er;
   if (stored.n !== undefined) step.items = stored.n;
+  if (stored.lg !== undefined) step.logs = stored.lg;
   if (stored.q !== undefined) step.queuedAt = stored.q;
   if (stored.st !== undefined) step.startedAt = stored.st;
   if (stored.e !== undefined) step.endedAt = stored.e;
@@ -100,6 +102,8 @@ export async function encodeStep(tenantId: string, jobId: string, step: StepStat
     stored.o = await offload(step.output, payloadKey(tenantId, jobId, `${name}/output`), limit);
   if (step.error !== undefined) stored.er = step.error;
   if (step.items !== undefined) stored.n = step.items;
+  if (step.logs !== undefined)
+    stored.lg = await offload(step.logs, payloadKey(tenantId, jobId, `${name}/logs`), limit);
   if (step.queuedAt !== undefined) stored.q = step.queuedAt;
   if (step.startedAt !== undefined) stored.st = step.startedAt;
   if (step.endedAt !== undefined) stored.e = step.endedAt;

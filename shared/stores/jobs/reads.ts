@@ -120,10 +120,11 @@ function toStep(state: JobState, step: StepState): Step {
     taskArn: _task,
     runFrom: _run,
     requeues: _rq,
+    logs,
     ...rest
   } = step;
   const type = state.definition.nodes.find((n) => n.id === step.nodeId)?.type ?? "unknown";
-  return { ...rest, type };
+  return { ...rest, ...(Array.isArray(logs) ? { logs: logs as string[] } : {}), type };
 }
 
 export async function getJobWithSteps(
@@ -132,9 +133,14 @@ export async function getJobWithSteps(
 ): Promise<(JobWithSteps & { definition: WorkflowDefinition }) | undefined> {
   const loaded = await loadJob(tenantId, jobId);
   if (loaded === undefined) return undefined;
-  const steps = Object.values(loaded.state.steps)
-    .sort((a, b) => a.nodeId.localeCompare(b.nodeId) || (a.itemIndex ?? -1) - (b.itemIndex ?? -1))
-    .map((step) => toStep(loaded.state, step));
+  const steps = await Promise.all(
+    Object.values(loaded.state.steps)
+      .sort((a, b) => a.nodeId.localeCompare(b.nodeId) || (a.itemIndex ?? -1) - (b.itemIndex ?? -1))
+      .map(async (step) =>
+        // Logs are only read here, so loading a job for a transition never fetches them from S3.
+        toStep(loaded.state, step.logs === undefined ? step : { ...step, logs: await hydrate(step.logs) }),
+      ),
+  );
   const { input, output } = loaded.state;
   return {
     ...toJob(loaded.item),

@@ -67,8 +67,46 @@ export interface ListJobsOptions {
   workflowId?: string;
   /** Only the jobs this principal started (owner-only access). */
   createdBy?: string;
+  /** An id prefix, or part of the workflow name: a filter on each page read, so pages may come back short. */
+  q?: string;
+  /** Creation dates (a day, or an instant), both inclusive. */
+  from?: string;
+  to?: string;
   cursor?: string;
   limit: number;
+}
+
+/** Sort-key bounds for a creation-time range: sort keys are `<createdAt ISO>#<job id>`. */
+function createdRange(from?: string, to?: string): { from?: string; to?: string } {
+  const day = /^\d{4}-\d{2}-\d{2}$/;
+  const start = (value: string) => new Date(day.test(value) ? `${value}T00:00:00.000Z` : value).toISOString();
+  const end = (value: string) =>
+    day.test(value)
+      ? `${value}T23:59:59.999Z\uffff`
+      : `${new Date(new Date(value).getTime() - 1).toISOString()}\uffff`;
+  return {
+    ...(from === undefined ? {} : { from: start(from) }),
+    ...(to === undefined ? {} : { to: end(to) }),
+  };
+}
+
+/**
+ * The one sort-key condition DynamoDB allows, from the range and the cursor. The cursor's own key is
+ * excluded after the read (BETWEEN is inclusive): it is the last job of the page before.
+ */
+function sortCondition(
+  range: { from?: string; to?: string },
+  after: string | undefined,
+): { expression: string; values: Record<string, string> } {
+  const upper = after !== undefined && (range.to === undefined || after <= range.to) ? after : range.to;
+  if (range.from !== undefined && upper !== undefined)
+    return {
+      expression: " AND #sk BETWEEN :from AND :upper",
+      values: { ":from": range.from, ":upper": upper },
+    };
+  if (range.from !== undefined) return { expression: " AND #sk >= :from", values: { ":from": range.from } };
+  if (upper !== undefined) return { expression: " AND #sk <= :upper", values: { ":upper": upper } };
+  return { expression: "", values: {} };
 }
 
 function toJob(item: Record<string, unknown>): Job {
@@ -159,22 +197,30 @@ export async function listJobs(
       ? { expression: "workflowId = :workflowId", values: { ":workflowId": options.workflowId } }
       : undefined,
     createdByFilter(options.createdBy),
+    options.q === undefined
+      ? undefined
+      : {
+          expression: "begins_with(#id, :q) OR contains(#workflowName, :q)",
+          names: { "#id": "id", "#workflowName": "workflowName" },
+          values: { ":q": options.q },
+        },
   );
+  const bounds = sortCondition(createdRange(options.from, options.to), after);
   const pages = await Promise.all(
     Array.from({ length: SUMMARY_SHARDS }, async (_, shard) => {
       const page = await dynamo().send(
         new QueryCommand({
           TableName: tableName(),
           ...(source.index === undefined ? {} : { IndexName: source.index }),
-          KeyConditionExpression: `#pk = :pk${after === undefined ? "" : " AND #sk < :after"}`,
+          KeyConditionExpression: `#pk = :pk${bounds.expression}`,
           ExpressionAttributeNames: {
             "#pk": pkName,
-            ...(after === undefined ? {} : { "#sk": skName }),
+            ...(bounds.expression === "" ? {} : { "#sk": skName }),
             ...filter?.names,
           },
           ExpressionAttributeValues: {
             ":pk": source.partitionOf(shard),
-            ...(after === undefined ? {} : { ":after": after }),
+            ...bounds.values,
             ...filter?.values,
           },
           ...(filter === undefined ? {} : { FilterExpression: filter.expression }),
@@ -185,7 +231,10 @@ export async function listJobs(
       );
       const stoppedAt =
         page.LastEvaluatedKey === undefined ? undefined : String(page.LastEvaluatedKey[skName]);
-      return { items: page.Items ?? [], stoppedAt };
+      const items = (page.Items ?? []).filter(
+        (item) => after === undefined || String(item[skName]) !== after,
+      );
+      return { items, stoppedAt };
     }),
   );
   const bound = pages.reduce<string | undefined>(

@@ -34,6 +34,11 @@ const Timeline = z
 export interface JobFilter {
   status?: JobStatus | "";
   workflowId?: string;
+  /** Id prefix or part of the workflow name. */
+  q?: string;
+  /** Creation dates, `YYYY-MM-DD`, both inclusive. */
+  from?: string;
+  to?: string;
   cursor?: string;
   limit?: number;
 }
@@ -42,7 +47,16 @@ export interface JobFilter {
  * Answers the dashboard renders are checked against the contract; lists are typed, not parsed, so one odd
  * item degrades a row instead of failing the page, and the job and its timeline are parsed here, tolerantly.
  */
-const CHECKED = new Set(["login", "me", "listJobs", "createJob", "cancelJob", "retryJob", "bulkJobs"]);
+const CHECKED = new Set([
+  "login",
+  "me",
+  "listJobs",
+  "createJob",
+  "cancelJob",
+  "retryJob",
+  "bulkJobs",
+  "rerunJob",
+]);
 
 type Body<Id extends keyof ContractApi> = RouteInput<Id> extends { body: infer B } ? B : never;
 
@@ -63,6 +77,9 @@ export function createApi(http: HttpClient) {
         query: {
           status: filter.status === "" ? undefined : filter.status,
           workflowId: filter.workflowId,
+          q: filter.q || undefined,
+          from: filter.from || undefined,
+          to: filter.to || undefined,
           cursor: filter.cursor,
           limit: filter.limit,
         },
@@ -84,6 +101,7 @@ export function createApi(http: HttpClient) {
     cancelJob: (id: string) => api.cancelJob({ params: { id } }),
     retryJob: (id: string) => api.retryJob({ params: { id } }),
     bulkJobs: (action: "cancel" | "retry", ids: string[]) => api.bulkJobs({ body: { action, ids } }),
+    rerunJob: (id: string, body: Body<"rerunJob">) => api.rerunJob({ params: { id }, body }),
 
     listWorkflows: (cursor?: string) => api.listWorkflows({ query: { cursor } }),
     getWorkflow: (id: string) => api.getWorkflow({ params: { id } }),

@@ -2,6 +2,8 @@ import type { ReactNode } from "react";
 
 export interface Column<T> {
   header: string;
+  /** Shown in the header instead of `header` (a select-all box); `header` stays its key and name. */
+  headerContent?: ReactNode;
   cell: (row: T) => ReactNode;
   className?: string;
 }
@@ -25,7 +27,7 @@ export function DataTable<T>({
           <tr>
             {columns.map((column) => (
               <th key={column.header} scope="col" className={column.className}>
-                {column.header}
+                {column.headerContent ?? column.header}
               </th>
             ))}
           </tr>

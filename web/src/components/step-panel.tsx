@@ -1,13 +1,24 @@
 import { useEffect, useRef } from "react";
 import type { Step } from "#events/jobs";
+import type { TimelineEvent } from "#events/timeline";
 import type { TokenStreams } from "../hooks/use-job-live.ts";
 import { streamKey } from "../hooks/use-job-live.ts";
-import { durationBetween, formatTime } from "../lib/format.ts";
+import { durationBetween, formatDuration, formatTime } from "../lib/format.ts";
 import type { GraphNodeModel } from "../lib/graph-model.ts";
+import { stepTiming } from "../lib/step-timing.ts";
 import { JsonView } from "./json-view.tsx";
 import { StatusBadge } from "./status-badge.tsx";
 
-function StepDetails({ step, stream }: { step: Step; stream: string | undefined }) {
+function StepDetails({
+  step,
+  stream,
+  events,
+}: {
+  step: Step;
+  stream: string | undefined;
+  events: readonly TimelineEvent[];
+}) {
+  const timing = stepTiming(step, events);
   return (
     <div className="step-details">
       <dl className="facts">
@@ -26,12 +37,13 @@ function StepDetails({ step, stream }: { step: Step; stream: string | undefined 
         <dt>Waited</dt>
         <dd>{durationBetween(step.queuedAt, step.startedAt)}</dd>
         <dt>Ran</dt>
-        <dd>
-          {/* Only a running step is still counting; a waiting one has stopped running without ending. */}
-          {step.startedAt && (step.endedAt || step.status === "running")
-            ? durationBetween(step.startedAt, step.endedAt)
-            : "—"}
-        </dd>
+        <dd data-testid="step-ran">{timing.ranMs === undefined ? "—" : formatDuration(timing.ranMs)}</dd>
+        {timing.pausedMs !== undefined && (
+          <>
+            <dt>{timing.pausedFor === "person" ? "Awaited decision" : "Slept"}</dt>
+            <dd>{formatDuration(timing.pausedMs)}</dd>
+          </>
+        )}
       </dl>
       {step.error && (
         <div className="step-error" role="note">
@@ -44,6 +56,12 @@ function StepDetails({ step, stream }: { step: Step; stream: string | undefined 
           <pre className="json token-stream" aria-live="polite">
             {stream}
           </pre>
+        </>
+      )}
+      {step.logs && step.logs.length > 0 && (
+        <>
+          <h4>Logs</h4>
+          <pre className="json step-logs">{step.logs.join("\n")}</pre>
         </>
       )}
       <h4>Input</h4>
@@ -59,11 +77,13 @@ export function StepPanel({
   node,
   steps,
   streams,
+  events,
   onClose,
 }: {
   node: GraphNodeModel;
   steps: readonly Step[];
   streams: TokenStreams;
+  events: readonly TimelineEvent[];
   onClose: () => void;
 }) {
   const ref = useRef<HTMLElement>(null);
@@ -97,13 +117,13 @@ export function StepPanel({
         </p>
       )}
       {!own && items.length === 0 && <p className="muted">This step has not started.</p>}
-      {own && <StepDetails step={own} stream={streams[streamKey(node.id)]} />}
+      {own && <StepDetails step={own} stream={streams[streamKey(node.id)]} events={events} />}
       {items.map((step) => (
         <details key={step.itemIndex} className="item-step" open={items.length <= 3}>
           <summary>
             Item {step.itemIndex} <StatusBadge status={step.status} />
           </summary>
-          <StepDetails step={step} stream={streams[streamKey(node.id, step.itemIndex)]} />
+          <StepDetails step={step} stream={streams[streamKey(node.id, step.itemIndex)]} events={events} />
         </details>
       ))}
     </aside>

@@ -45,6 +45,13 @@ function describe(event: TimelineEvent) {
       return (
         <>
           Approval at <code>{event.nodeId}</code> {event.decision === "approve" ? "approved" : "rejected"}
+          {event.decisions?.map((d) => (
+            <span key={`${d.by}-${d.at}`} className="timeline-comment">
+              <span className="muted">{d.decision === "approve" ? "approved" : "rejected"} by </span>
+              <strong>{d.email ?? d.by}</strong>
+              {d.comment && <q className="timeline-quote">{d.comment}</q>}
+            </span>
+          ))}
         </>
       );
   }

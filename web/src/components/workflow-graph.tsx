@@ -67,7 +67,15 @@ const StepNodeView = memo(function StepNodeView({ data: { node, selected, onSele
 });
 
 const nodeTypes = { step: StepNodeView };
-const FIT = { padding: 0.15, maxZoom: 1.2 };
+/**
+ * Fitting a wide graph would shrink its labels below reading size: fitting stops at MIN_FIT_ZOOM (node
+ * labels stay at least about 9 px), and the rest is a pan or the zoom controls away.
+ */
+export const MIN_FIT_ZOOM = 0.7;
+const FIT = { padding: 0.15, maxZoom: 1.2, minZoom: MIN_FIT_ZOOM };
+/** The graph's box grows with the layout's height, within these bounds. */
+const MIN_HEIGHT = 320;
+const MAX_HEIGHT = 640;
 
 /** Fits the graph again when its box changes size (a side panel opens, the window resizes). */
 function FitOnResize() {
@@ -112,6 +120,11 @@ export function WorkflowGraph({
   // biome-ignore lint/correctness/useExhaustiveDependencies: keyed on the shape on purpose
   const positions = useMemo(() => layoutGraph(model), [shape]);
 
+  const height = useMemo(() => {
+    const bottom = Math.max(0, ...[...positions.values()].map((p) => p.y + NODE_HEIGHT));
+    return Math.round(Math.min(MAX_HEIGHT, Math.max(MIN_HEIGHT, bottom * 0.9 + 80)));
+  }, [positions]);
+
   const nodes = useMemo<StepNode[]>(
     () =>
       model.nodes.map((node) => ({
@@ -142,7 +155,7 @@ export function WorkflowGraph({
   );
 
   return (
-    <section className="graph" aria-label={label}>
+    <section className="graph" aria-label={label} style={{ height }}>
       <ReactFlow
         key={shape}
         nodes={nodes}

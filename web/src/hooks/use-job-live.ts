@@ -5,6 +5,7 @@ import type { JobDetail } from "../api/endpoints.ts";
 import type { LiveMessage } from "../api/live-socket.ts";
 import { useServices } from "../api/services.tsx";
 import { applyEvents, stepKey } from "../lib/job-state.ts";
+import { type StreamedText, withTokens } from "../lib/streamed-text.ts";
 
 /** Streamed agent text per step, keyed `nodeId` or `nodeId#itemIndex`. */
 export type TokenStreams = Record<string, string>;
@@ -36,6 +37,7 @@ export function useJobLive(jobId: string) {
   const [tokens, setTokens] = useState<TokenStreams>({});
   const lastSeq = useRef(0);
   const tokenIndexes = useRef(new Map<string, Set<number>>());
+  const streamed = useRef(new Map<string, StreamedText>());
 
   const addEvents = useCallback(
     (incoming: readonly TimelineEvent[]) => {
@@ -73,7 +75,9 @@ export function useJobLive(jobId: string) {
         if (seen.has(message.index)) return;
         seen.add(message.index);
         tokenIndexes.current.set(key, seen);
-        setTokens((current) => ({ ...current, [key]: (current[key] ?? "") + message.text }));
+        const next = withTokens(streamed.current.get(key), message);
+        streamed.current.set(key, next);
+        setTokens((current) => ({ ...current, [key]: next.start > 0 ? `… ${next.text}` : next.text }));
         return;
       }
       if (!("seq" in message) || message.jobId !== jobId || message.type === "subscribed") return;

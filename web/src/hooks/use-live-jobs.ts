@@ -18,7 +18,15 @@ const REFETCH_AFTER_MS = 400;
 export function useLiveJobs(filter: Omit<JobFilter, "cursor">) {
   const { api, socket } = useServices();
   const queryClient = useQueryClient();
-  const queryKey = ["jobs", filter.status ?? "", filter.workflowId ?? ""];
+  const queryKey = [
+    "jobs",
+    filter.status ?? "",
+    filter.workflowId ?? "",
+    filter.q ?? "",
+    filter.from ?? "",
+    filter.to ?? "",
+    filter.limit ?? 25,
+  ];
   const query = useInfiniteQuery({
     queryKey,
     queryFn: ({ pageParam }) => api.listJobs({ ...filter, ...(pageParam ? { cursor: pageParam } : {}) }),
@@ -26,7 +34,7 @@ export function useLiveJobs(filter: Omit<JobFilter, "cursor">) {
     getNextPageParam: (last) => last.cursor,
   });
 
-  const filtered = Boolean(filter.status || filter.workflowId);
+  const filtered = Boolean(filter.status || filter.workflowId || filter.q || filter.from || filter.to);
   const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
 
   useEffect(() => {

@@ -1,21 +1,27 @@
-import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type ReactNode, useCallback, useMemo, useState } from "react";
 import { Link, useParams } from "react-router";
+import type { Approval } from "#events/approvals";
 import { TERMINAL_JOB_STATUSES } from "#events/jobs";
+import type { TimelineEvent } from "#events/timeline";
 import type { JobDetail } from "../api/endpoints.ts";
 import { useServices } from "../api/services.tsx";
 import { Empty, ErrorState, InlineError, Loading } from "../components/data-state.tsx";
 import { JsonView } from "../components/json-view.tsx";
 import { WorkflowGraph } from "../components/lazy-workflow-graph.tsx";
 import { PageHeader } from "../components/page-header.tsx";
+import { RerunDialog } from "../components/rerun-dialog.tsx";
 import { StatusBadge } from "../components/status-badge.tsx";
 import { StepPanel } from "../components/step-panel.tsx";
 import { Timeline } from "../components/timeline.tsx";
+import { Waterfall } from "../components/waterfall.tsx";
 import { type TokenStreams, useJobLive } from "../hooks/use-job-live.ts";
 import { useMe } from "../hooks/use-session.ts";
-import { durationBetween, formatDateTime, shortId } from "../lib/format.ts";
+import { durationBetween, formatDateTime, formatPercent, shortId } from "../lib/format.ts";
 import { buildGraph } from "../lib/graph-model.ts";
 import { canWrite } from "../lib/nav.ts";
+import { waterfallRows } from "../lib/step-timing.ts";
+import "../job.css";
 
 export function JobPage() {
   const { id = "" } = useParams();
@@ -45,6 +51,7 @@ function LiveJob({ id }: { id: string }) {
     <JobView
       job={job}
       tokens={tokens}
+      events={timeline}
       timeline={
         eventsQuery.isError ? (
           <ErrorState
@@ -62,7 +69,17 @@ function LiveJob({ id }: { id: string }) {
   );
 }
 
-function JobView({ job, tokens, timeline }: { job: JobDetail; tokens: TokenStreams; timeline: ReactNode }) {
+function JobView({
+  job,
+  tokens,
+  events,
+  timeline,
+}: {
+  job: JobDetail;
+  tokens: TokenStreams;
+  events: readonly TimelineEvent[];
+  timeline: ReactNode;
+}) {
   const [selected, setSelected] = useState<string | undefined>();
   const onSelect = useCallback(
     (nodeId: string) => setSelected((current) => (current === nodeId ? undefined : nodeId)),
@@ -71,6 +88,12 @@ function JobView({ job, tokens, timeline }: { job: JobDetail; tokens: TokenStrea
   const graph = useMemo(() => buildGraph(job.definition?.nodes, job.steps), [job.definition, job.steps]);
   const selectedNode = graph.nodes.find((n) => n.id === selected);
   const streaming = Object.entries(tokens);
+  const order = useMemo(
+    () => job.definition?.nodes.map((n) => n.id) ?? graph.nodes.map((n) => n.id),
+    [job.definition, graph.nodes],
+  );
+  const now = job.endedAt ? Date.parse(job.endedAt) : Date.now();
+  const rows = useMemo(() => waterfallRows(order, job.steps, events, now), [order, job.steps, events, now]);
 
   return (
     <>
@@ -92,6 +115,7 @@ function JobView({ job, tokens, timeline }: { job: JobDetail; tokens: TokenStrea
       >
         <JobActions job={job} />
       </PageHeader>
+      <PendingApprovals jobId={job.id} events={events} />
       {job.error && (
         <div className="callout callout-error" role="note">
           <strong>{job.error.code}</strong>: {job.error.message}
@@ -108,6 +132,7 @@ function JobView({ job, tokens, timeline }: { job: JobDetail; tokens: TokenStrea
             node={selectedNode}
             steps={job.steps.filter((s) => s.nodeId === selectedNode.id)}
             streams={tokens}
+            events={events}
             onClose={() => setSelected(undefined)}
           />
         )}
@@ -117,6 +142,15 @@ function JobView({ job, tokens, timeline }: { job: JobDetail; tokens: TokenStrea
           The workflow definition is not available; the graph shows the steps that ran, without edges.
         </p>
       )}
+      <section className="card" aria-labelledby="waterfall-title">
+        <h2 id="waterfall-title">Step times</h2>
+        <Waterfall
+          rows={rows}
+          start={job.startedAt ? Date.parse(job.startedAt) : Date.parse(job.createdAt)}
+          end={now}
+          onSelect={onSelect}
+        />
+      </section>
       <div className="job-lower">
         <section className="card" aria-labelledby="timeline-title">
           <h2 id="timeline-title">Timeline</h2>
@@ -156,6 +190,7 @@ function JobActions({ job }: { job: JobDetail }) {
   const refresh = () => void queryClient.invalidateQueries({ queryKey: ["job", job.id], exact: true });
   const cancel = useMutation({ mutationFn: () => api.cancelJob(job.id), onSuccess: refresh });
   const retry = useMutation({ mutationFn: () => api.retryJob(job.id), onSuccess: refresh });
+  const [rerunning, setRerunning] = useState(false);
   if (!canWrite(me.data?.role)) return null;
   const terminal = TERMINAL_JOB_STATUSES.includes(job.status);
   const retryable = job.status === "failed" || job.status === "cancelled" || job.status === "timed_out";
@@ -177,7 +212,99 @@ function JobActions({ job }: { job: JobDetail }) {
       >
         {retry.isPending ? "Retrying…" : "Retry"}
       </button>
+      <button type="button" className="button" disabled={!terminal} onClick={() => setRerunning(true)}>
+        Re-run…
+      </button>
       <InlineError error={cancel.error ?? retry.error} />
+      <RerunDialog open={rerunning} onClose={() => setRerunning(false)} job={job} />
     </div>
+  );
+}
+
+/** The job's open approvals, decided right here with a comment; the timeline then says who decided. */
+function PendingApprovals({ jobId, events }: { jobId: string; events: readonly TimelineEvent[] }) {
+  const { api } = useServices();
+  const me = useMe();
+  const asked = events.filter(
+    (e) => e.type === "approval.requested" || e.type === "approval.resolved",
+  ).length;
+  const approvals = useQuery({
+    queryKey: ["job", jobId, "approvals", asked],
+    queryFn: () => api.listJobApprovals(jobId),
+    enabled: asked > 0,
+  });
+  const pending = approvals.data?.items.filter((a) => a.status === "pending") ?? [];
+  if (pending.length === 0) return null;
+  return (
+    <>
+      {pending.map((approval) => (
+        <ApprovalCard key={approval.id} approval={approval} canDecide={canWrite(me.data?.role)} />
+      ))}
+    </>
+  );
+}
+
+function ApprovalCard({ approval, canDecide }: { approval: Approval; canDecide: boolean }) {
+  const { api } = useServices();
+  const queryClient = useQueryClient();
+  const [comment, setComment] = useState("");
+  const decide = useMutation({
+    mutationFn: (decision: "approve" | "reject") =>
+      api.decideApproval(approval.id, decision, comment.trim() === "" ? undefined : comment.trim()),
+    onSuccess: () => {
+      void queryClient.invalidateQueries({ queryKey: ["job", approval.jobId] });
+      void queryClient.invalidateQueries({ queryKey: ["approvals"] });
+    },
+  });
+  const commentId = `comment-${approval.id}`;
+  return (
+    <section className="approval-card" aria-label={`Approval for ${approval.nodeId}`}>
+      <div>
+        <strong>
+          Waiting for a decision at <code>{approval.nodeId}</code>
+        </strong>
+        {approval.confidence !== undefined && (
+          <span className="muted"> · confidence {formatPercent(approval.confidence)}</span>
+        )}
+      </div>
+      <p>{approval.message}</p>
+      {approval.decisions.length > 0 && (
+        <p className="muted small">
+          {approval.decisions.length} of {approval.quorum} approvals so far
+        </p>
+      )}
+      {canDecide && (
+        <>
+          <label htmlFor={commentId} className="field-label">
+            Comment (optional)
+          </label>
+          <textarea
+            id={commentId}
+            value={comment}
+            maxLength={2000}
+            onChange={(e) => setComment(e.target.value)}
+          />
+          <div className="stack-inline">
+            <button
+              type="button"
+              className="button button-primary"
+              disabled={decide.isPending}
+              onClick={() => decide.mutate("approve")}
+            >
+              Approve
+            </button>
+            <button
+              type="button"
+              className="button button-danger"
+              disabled={decide.isPending}
+              onClick={() => decide.mutate("reject")}
+            >
+              Reject
+            </button>
+            <InlineError error={decide.error} />
+          </div>
+        </>
+      )}
+    </section>
   );
 }
