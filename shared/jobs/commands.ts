@@ -1,4 +1,5 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
+import type { JobPriority } from "#events/jobs";
 import type { NewTimelineEvent } from "#events/timeline";
 import type { WorkflowDefinition } from "#events/workflow";
 import { decide } from "../engine/engine.ts";
@@ -21,6 +22,7 @@ export interface StartJobInput {
   /** The request the key stands for; a reuse of the key with another request is a 409. */
   request?: unknown;
   scheduleId?: string;
+  priority?: JobPriority;
 }
 
 /** Plans the job's first steps, writes the job, then sends the ready steps' messages. */
@@ -37,6 +39,7 @@ export async function startJob(
     input: input.input ?? {},
     steps: {},
     createdAt: now.toISOString(),
+    ...(input.priority === undefined || input.priority === "normal" ? {} : { priority: input.priority }),
   };
   const decision = await decide(initial, { type: "start" }, now);
   // Until a worker claims a step the job is queued, not running.

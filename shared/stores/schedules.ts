@@ -1,3 +1,4 @@
+import type { JobPriority } from "#events/jobs";
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { dynamo } from "../aws.ts";
 import { tableName } from "../db.ts";
@@ -18,6 +19,8 @@ export interface ScheduleRecord {
   timezone: string;
   enabled: boolean;
   input?: unknown;
+  /** Of the jobs it starts; absent is normal. */
+  priority?: JobPriority;
   createdAt: string;
   updatedAt: string;
   createdBy: string;
@@ -42,6 +45,7 @@ const FIELDS = [
   "timezone",
   "enabled",
   "input",
+  "priority",
   "createdAt",
   "updatedAt",
   "createdBy",
