@@ -14,6 +14,17 @@ export interface LocalQueue {
   dlqArn: string;
 }
 
+/** The manifest's concurrencies are for AWS; one laptop runs this share of each, and at least one batch. */
+const LOCAL_CONCURRENCY_SHARE = 1 / 3;
+
+/**
+ * Batches in flight for a queue's consumer: the manifest's `maxConcurrency` scaled down, so the weights
+ * between the steps queues of each priority stay as in the stack.
+ */
+export function localConcurrency(spec: QueueSpec): number {
+  return Math.max(1, Math.ceil(spec.consumer.maxConcurrency * LOCAL_CONCURRENCY_SHARE));
+}
+
 async function create(
   sqs: SQSClient,
   name: string,

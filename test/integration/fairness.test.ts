@@ -1,17 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { login, type Platform, request, startPlatform } from "../support/platform.ts";
 
-const RUNNING_LIMIT = 3;
 let platform: Platform;
 
 beforeAll(async () => {
-  process.env.TENANT_MAX_RUNNING_STEPS = String(RUNNING_LIMIT);
   platform = await startPlatform();
 });
 
 afterAll(async () => {
   await platform?.stop();
-  delete process.env.TENANT_MAX_RUNNING_STEPS;
 });
 
 const oneStep = { name: "tick", nodes: [{ id: "a", type: "code", code: "return 1" }] };
@@ -86,7 +83,8 @@ describe("fairness between tenants", () => {
       burstCounts = await statusCounts(platform.api);
     }
     const burstTook = Date.now() - submittedAt;
-    // Queued behind the burst with no limit, the five would finish with it; with the limit they overtake it.
+    // Queued behind the burst in send order, the five would finish with it; the steps queue's fair delivery
+    // by message group (the tenant) lets them overtake it.
     expect(burstLeft, `small took ${smallTook} ms, the burst ${burstTook} ms`).toBeGreaterThan(0);
     expect(smallTook, `small took ${smallTook} ms, the burst ${burstTook} ms`).toBeLessThan(burstTook / 2);
   }, 360_000);
