@@ -11,27 +11,41 @@ afterAll(async () => {
   await platform?.stop();
 });
 
-/** Three steps, so each low job holds a worker for a while and the backlog lasts. */
-const threeSteps = {
+/** Five steps, so each low job holds a worker for a while and the backlog outlasts its submission. */
+const fiveSteps = {
   name: "chain",
-  nodes: [
-    { id: "a", type: "code", code: "return 1" },
-    { id: "b", type: "code", code: "return 2", dependsOn: ["a"] },
-    { id: "c", type: "code", code: "return 3", dependsOn: ["b"] },
-  ],
+  nodes: ["a", "b", "c", "d", "e"].map((id, index, ids) => ({
+    id,
+    type: "code",
+    code: `return ${index}`,
+    ...(index === 0 ? {} : { dependsOn: [ids[index - 1] as string] }),
+  })),
 };
 const oneStep = { name: "tick", nodes: [{ id: "a", type: "code", code: "return 1" }] };
 
+/**
+ * On a loaded machine the twin's gateway can time out (504) while the job is still being created; a retry
+ * with the same idempotency key gets that job, never a second one.
+ */
+async function submitOne(api: Platform["api"], body: Record<string, unknown>): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    const result = await api("POST", "/v1/jobs", body);
+    if (result.status === 504 && attempt < 4) continue;
+    expect([200, 202]).toContain(result.status);
+    return result.body.jobId;
+  }
+}
+
 async function submit(api: Platform["api"], count: number, body: Record<string, unknown>): Promise<string[]> {
   const ids: string[] = [];
-  for (let i = 0; i < count; i += 20) {
+  const prefix = `${String(body.priority ?? "normal")}-${Date.now()}`;
+  for (let i = 0; i < count; i += 10) {
     const batch = await Promise.all(
-      Array.from({ length: Math.min(20, count - i) }, () => api("POST", "/v1/jobs", body)),
+      Array.from({ length: Math.min(10, count - i) }, (_, n) =>
+        submitOne(api, { ...body, idempotencyKey: `${prefix}-${i + n}` }),
+      ),
     );
-    for (const result of batch) {
-      expect(result.status).toBe(202);
-      ids.push(result.body.jobId);
-    }
+    ids.push(...batch);
   }
   return ids;
 }
@@ -81,7 +95,7 @@ describe("job priority", () => {
     const other: Platform["api"] = (method, path, body) =>
       request(platform.url, method, path, body, { authorization: `Bearer ${otherToken}` });
 
-    const backlog = await submit(platform.api, 220, { workflow: threeSteps, priority: "low" });
+    const backlog = await submit(platform.api, 220, { workflow: fiveSteps, priority: "low" });
     const [high] = await submit(platform.api, 1, { workflow: oneStep, priority: "high" });
     const [normal] = await submit(other, 1, { workflow: oneStep });
     const submittedAt = Date.now();

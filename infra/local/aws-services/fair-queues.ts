@@ -73,6 +73,21 @@ class FairQueue {
   tick = 0;
   pumping: Promise<void> | undefined;
   again = false;
+  /**
+   * Sends to fauxqs whose answers are not read yet. A receive can take a message before its sender has
+   * recorded the id fauxqs gave it, so a receive's answer waits for the sends that were under way.
+   */
+  readonly sending = new Set<Promise<unknown>>();
+}
+
+/** Runs `work` as one of the queue's sends under way. */
+async function tracked<T>(queue: FairQueue, work: Promise<T>): Promise<T> {
+  queue.sending.add(work);
+  try {
+    return await work;
+  } finally {
+    queue.sending.delete(work);
+  }
 }
 
 const bump = (counts: Map<string, number>, group: string, by: number) => {
@@ -230,7 +245,7 @@ export function createFairQueues(options: { call: SqsCall; onError: (error: unkn
         queue.pumping = undefined;
       }
     })();
-    return queue.pumping;
+    return tracked(queue, queue.pumping);
   };
 
   const pumpLater = (region: string, url: string) => {
@@ -282,24 +297,30 @@ export function createFairQueues(options: { call: SqsCall; onError: (error: unkn
     let successful: Record<string, unknown>[] = [];
     let failed: Record<string, unknown>[] = [];
     if (direct.length > 0) {
-      if (operation === "SendMessage") {
-        const output = await options.call<Record<string, unknown>>(region, "SendMessage", input);
-        successful = [{ ...output, Id: "0" }];
-      } else {
-        const output = await options.call<{
-          Successful?: Record<string, unknown>[];
-          Failed?: Record<string, unknown>[];
-        }>(region, "SendMessageBatch", { ...input, Entries: direct });
-        successful = output.Successful ?? [];
-        failed = output.Failed ?? [];
-      }
-      for (const sent of successful) {
-        const entry = direct.find((candidate) => candidate.Id === sent.Id);
-        if (entry?.MessageGroupId === undefined || typeof sent.MessageId !== "string") continue;
-        const meta = { group: entry.MessageGroupId };
-        if (entry.DelaySeconds !== undefined && entry.DelaySeconds > 0) queue.meta.set(sent.MessageId, meta);
-        else markReady(queue, sent.MessageId, meta);
-      }
+      await tracked(
+        queue,
+        (async () => {
+          if (operation === "SendMessage") {
+            const output = await options.call<Record<string, unknown>>(region, "SendMessage", input);
+            successful = [{ ...output, Id: "0" }];
+          } else {
+            const output = await options.call<{
+              Successful?: Record<string, unknown>[];
+              Failed?: Record<string, unknown>[];
+            }>(region, "SendMessageBatch", { ...input, Entries: direct });
+            successful = output.Successful ?? [];
+            failed = output.Failed ?? [];
+          }
+          for (const sent of successful) {
+            const entry = direct.find((candidate) => candidate.Id === sent.Id);
+            if (entry?.MessageGroupId === undefined || typeof sent.MessageId !== "string") continue;
+            const meta = { group: entry.MessageGroupId };
+            if (entry.DelaySeconds !== undefined && entry.DelaySeconds > 0)
+              queue.meta.set(sent.MessageId, meta);
+            else markReady(queue, sent.MessageId, meta);
+          }
+        })(),
+      );
     }
     for (const { entry, message } of held) {
       const list = queue.held.get(message.group) ?? [];
@@ -329,10 +350,15 @@ export function createFairQueues(options: { call: SqsCall; onError: (error: unkn
   };
 
   /** After a receive: count what went in flight, restore held messages' ids and times, name the groups. */
-  const afterReceive = (region: string, input: Record<string, unknown>, output: Record<string, unknown>) => {
+  const afterReceive = async (
+    region: string,
+    input: Record<string, unknown>,
+    output: Record<string, unknown>,
+  ): Promise<void> => {
     const url = String(input.QueueUrl ?? "");
     if (url === "" || isFifoUrl(url)) return;
     const queue = queueOf(url);
+    if (queue.sending.size > 0) await Promise.allSettled([...queue.sending]);
     const messages = (output.Messages ?? []) as ReceivedMessage[];
     if (messages.length === 0) {
       // Nothing was ready in fauxqs, so nothing counted as ready is (it expired or was purged).

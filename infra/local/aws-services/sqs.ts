@@ -144,7 +144,7 @@ export function createSqsFront(options: {
     let responseBody: Buffer | string = response.body;
     if (response.statusCode < 300 && FAIR_OPERATIONS.has(operation)) {
       const output = JSON.parse(responseBody.toString("utf8") || "{}") as Record<string, unknown>;
-      if (operation === "ReceiveMessage") fair.afterReceive(region, input, output);
+      if (operation === "ReceiveMessage") await fair.afterReceive(region, input, output);
       else if (operation === "DeleteMessage" || operation === "DeleteMessageBatch")
         fair.afterDelete(region, operation, input, output);
       else if (operation === "GetQueueAttributes") fair.afterAttributes(input, output);
