@@ -273,7 +273,7 @@ export async function startTwin(options: TwinOptions = {}): Promise<Twin> {
           functionName: queue.spec.consumer.function,
           batchSize: queue.spec.consumer.batchSize,
           batchingWindowSeconds: queue.spec.consumer.maxBatchingWindowSeconds,
-          concurrency: localConcurrency(queue.spec),
+          concurrency: localConcurrency(queue.spec, options.queueOverrides?.[queue.spec.name]),
           functions,
           log: pollerLog,
         }),
