@@ -20,7 +20,9 @@ export const CreateScheduleRequest = z
     timezone: timezone.default("UTC"),
     enabled: z.boolean().default(true),
     input: z.unknown().optional(),
-    priority: JobPriority.optional().describe("The priority of the jobs it starts: high, normal (the default) or low"),
+    priority: JobPriority.optional().describe(
+      "The priority of the jobs it starts: high, normal (the default) or low",
+    ),
   })
   .strict();
 export type CreateScheduleRequest = z.infer<typeof CreateScheduleRequest>;

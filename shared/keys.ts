@@ -29,7 +29,6 @@ export const keys = {
     sk: String(windowStart).padStart(13, "0"),
   }),
 
-
   refreshFamily: (tenantId: string, familyId: string) => ({ pk: `T#${tenantId}`, sk: `RT#${familyId}` }),
 
   jobPk: (tenantId: string, jobId: string) => `T#${tenantId}#J#${jobId}`,

@@ -58,7 +58,10 @@ export async function processStepMessage(message: StepMessage, budget?: StepBudg
   }
 }
 
-async function claimAndRun(message: StepMessage, budget: StepBudget | undefined): Promise<InlineStep | undefined> {
+async function claimAndRun(
+  message: StepMessage,
+  budget: StepBudget | undefined,
+): Promise<InlineStep | undefined> {
   const { tenantId, jobId, nodeId, itemIndex, attempt } = message;
   const key = stepKey(nodeId, itemIndex);
   let later: number | undefined;

@@ -1,5 +1,5 @@
-import type { JobPriority } from "#events/jobs";
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import type { JobPriority } from "#events/jobs";
 import { dynamo } from "../aws.ts";
 import { tableName } from "../db.ts";
 import { isConditionalCheckFailed } from "../errors.ts";

@@ -365,7 +365,9 @@ export const systemRoutes = implementRoutes({
         ),
         listDeadLetters(scope, query),
       ]);
-      const queued = dlqs.flatMap(({ peeked }) => peeked.flatMap((message) => queuedItem(message, scope) ?? []));
+      const queued = dlqs.flatMap(({ peeked }) =>
+        peeked.flatMap((message) => queuedItem(message, scope) ?? []),
+      );
       // The normal queue's DLQ names them all, as before there was one per priority.
       const visible = dlqs.reduce((sum, { dlq }) => sum + dlq.visible, 0);
       return {

@@ -1,5 +1,12 @@
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
-import { DEFAULT_JOB_PRIORITY, type Job, type JobPriority, type JobStatus, type JobWithSteps, type Step } from "#events/jobs";
+import {
+  DEFAULT_JOB_PRIORITY,
+  type Job,
+  type JobPriority,
+  type JobStatus,
+  type JobWithSteps,
+  type Step,
+} from "#events/jobs";
 import type { WorkflowDefinition } from "#events/workflow";
 import { dynamo } from "../../aws.ts";
 import { tableName } from "../../db.ts";
