@@ -39,12 +39,21 @@ export const StepError = z.object({
 });
 export type StepError = z.infer<typeof StepError>;
 
+/**
+ * How soon a job's steps are taken, against the same tenant's other work: high overtakes queued normal and
+ * low work. Tenants stay fair to each other whatever their jobs' priorities.
+ */
+export const JobPriority = z.enum(["high", "normal", "low"]);
+export type JobPriority = z.infer<typeof JobPriority>;
+export const DEFAULT_JOB_PRIORITY: JobPriority = "normal";
+
 export const CreateJobRequest = z
   .object({
     workflowId: z.string().min(1).max(64).optional(),
     workflow: WorkflowDefinition.optional(),
     input: z.unknown().optional(),
     idempotencyKey: z.string().min(1).max(128).optional(),
+    priority: JobPriority.optional().describe("high, normal (the default) or low"),
   })
   .strict()
   .refine((b) => (b.workflowId === undefined) !== (b.workflow === undefined), {
@@ -107,6 +116,7 @@ export const Job = z
     endedAt: z.string().optional(),
     createdBy: z.string(),
     scheduleId: z.string().optional(),
+    priority: JobPriority,
     /** The sequence number of the job's latest timeline event. */
     seq: z.number().int(),
   })

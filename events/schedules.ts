@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { JobPriority } from "./jobs.ts";
 
 /** REST shapes of `/v1/schedules`, and the payload EventBridge Scheduler sends the schedule function. */
 
@@ -19,6 +20,9 @@ export const CreateScheduleRequest = z
     timezone: timezone.default("UTC"),
     enabled: z.boolean().default(true),
     input: z.unknown().optional(),
+    priority: JobPriority.optional().describe(
+      "The priority of the jobs it starts: high, normal (the default) or low",
+    ),
   })
   .strict();
 export type CreateScheduleRequest = z.infer<typeof CreateScheduleRequest>;
@@ -31,6 +35,7 @@ export const UpdateScheduleRequest = z
     timezone: timezone.optional(),
     enabled: z.boolean().optional(),
     input: z.unknown().optional(),
+    priority: JobPriority.optional(),
   })
   .strict();
 export type UpdateScheduleRequest = z.infer<typeof UpdateScheduleRequest>;
@@ -44,6 +49,7 @@ export const Schedule = z
     timezone: z.string(),
     enabled: z.boolean(),
     input: z.unknown().optional(),
+    priority: JobPriority,
     createdAt: z.string(),
     updatedAt: z.string(),
     createdBy: z.string(),

@@ -3,7 +3,13 @@
  * (`infra/local/`) both loop over it, so the cloud and the laptop cannot drift apart.
  */
 
-import { STEPS_QUEUE, WORKER_TIMEOUT_SECONDS } from "#events/queues";
+import {
+  type QueueContract,
+  STEPS_HIGH_QUEUE,
+  STEPS_LOW_QUEUE,
+  STEPS_QUEUE,
+  WORKER_TIMEOUT_SECONDS,
+} from "#events/queues";
 import { type ContractRoute, routeList } from "#events/routes";
 
 export type { Role } from "#events/routes";
@@ -82,6 +88,21 @@ export interface IndexSpec {
    * so an index carries only what its readers use. `include` lists the non-key attributes it copies.
    */
   projection: { type: "ALL" } | { type: "KEYS_ONLY" } | { type: "INCLUDE"; include: readonly string[] };
+}
+
+function stepsQueue<C extends QueueContract>(
+  contract: C,
+  maxConcurrency: number,
+): QueueSpec & { name: C["name"] } {
+  return {
+    ...contract,
+    // At least 6x the worker's timeout, so a slow batch is not redelivered while it is still running.
+    visibilityTimeoutSeconds: 720,
+    retentionSeconds: 4 * 24 * 3600,
+    dlq: { ...contract.dlq, maxReceiveCount: 5, retentionSeconds: 14 * 24 * 3600 },
+    consumer: { function: "worker", batchSize: 10, maxBatchingWindowSeconds: 0, maxConcurrency },
+    dlqConsumer: { function: "dlq", batchSize: 10 },
+  };
 }
 
 export const manifest = {
@@ -175,20 +196,13 @@ export const manifest = {
     ] satisfies WsRoute[],
   },
 
+  // One steps queue per job priority, each a fair queue (tenant = message group) with its own DLQ. The
+  // worker consumes all three; the weights are the mappings' maxConcurrency, so high work has the most
+  // workers and never queues behind normal or low work, and low work always keeps a share of its own.
   queues: [
-    {
-      ...STEPS_QUEUE,
-      // At least 6x the worker's timeout, so a slow batch is not redelivered while it is still running.
-      visibilityTimeoutSeconds: 720,
-      retentionSeconds: 4 * 24 * 3600,
-      dlq: {
-        ...STEPS_QUEUE.dlq,
-        maxReceiveCount: 5,
-        retentionSeconds: 14 * 24 * 3600,
-      },
-      consumer: { function: "worker", batchSize: 10, maxBatchingWindowSeconds: 0, maxConcurrency: 20 },
-      dlqConsumer: { function: "dlq", batchSize: 10 },
-    },
+    stepsQueue(STEPS_HIGH_QUEUE, 12),
+    stepsQueue(STEPS_QUEUE, 8),
+    stepsQueue(STEPS_LOW_QUEUE, 4),
     {
       // One message per webhook attempt; a failed attempt sends itself again with its backoff as the delay.
       name: "notifications",

@@ -31,10 +31,6 @@ export const keys = {
     sk: String(windowStart).padStart(13, "0"),
   }),
 
-  /** One of the tenant's slots for running steps (the fairness limit). */
-  runSlot: (tenantId: string, slot: number) => ({ pk: `T#${tenantId}#SLOTS`, sk: `SLOT#${pad(slot, 4)}` }),
-  runSlots: (tenantId: string) => `T#${tenantId}#SLOTS`,
-
   refreshFamily: (tenantId: string, familyId: string) => ({ pk: `T#${tenantId}`, sk: `RT#${familyId}` }),
 
   jobPk: (tenantId: string, jobId: string) => `T#${tenantId}#J#${jobId}`,

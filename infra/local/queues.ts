@@ -4,6 +4,8 @@ import type { QueueSpec } from "#infra/manifest";
 export interface QueueOverrides {
   visibilityTimeoutSeconds?: number;
   maxReceiveCount?: number;
+  /** Batches the consumer runs at once: a test that needs a backlog to build slows the drain with it. */
+  concurrency?: number;
 }
 
 export interface LocalQueue {
@@ -12,6 +14,18 @@ export interface LocalQueue {
   arn: string;
   dlqUrl: string;
   dlqArn: string;
+}
+
+/** The manifest's concurrencies are for AWS; one laptop runs this share of each, and at least one batch. */
+const LOCAL_CONCURRENCY_SHARE = 1 / 3;
+
+/**
+ * Batches in flight for a queue's consumer: the manifest's `maxConcurrency` scaled down, so the weights
+ * between the steps queues of each priority stay as in the stack.
+ */
+export function localConcurrency(spec: QueueSpec, override: QueueOverrides = {}): number {
+  if (override.concurrency !== undefined) return Math.max(1, override.concurrency);
+  return Math.max(1, Math.ceil(spec.consumer.maxConcurrency * LOCAL_CONCURRENCY_SHARE));
 }
 
 async function create(

@@ -44,7 +44,7 @@ import { type Gateway, startGateway, WEBSOCKET_PATH } from "./gateway.ts";
 import { ACCOUNT_ID } from "./lambda-context.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { previousPort, rememberPort } from "./ports.ts";
-import { ensureQueues, type LocalQueue, type QueueOverrides } from "./queues.ts";
+import { ensureQueues, type LocalQueue, localConcurrency, type QueueOverrides } from "./queues.ts";
 import { startSchedules } from "./schedules.ts";
 import { SqsPoller } from "./sqs-poller.ts";
 import { StreamPoller } from "./stream-poller.ts";
@@ -54,8 +54,6 @@ export type { FunctionOverrides, LambdaHandler } from "./functions.ts";
 export type { QueueOverrides } from "./queues.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-/** Batches in flight per queue. AWS scales to the manifest's maxConcurrency; one laptop needs far fewer. */
-const LOCAL_QUEUE_CONCURRENCY = 4;
 const DLQ_CONCURRENCY = 2;
 
 export interface TwinOptions {
@@ -309,7 +307,7 @@ export async function startTwin(options: TwinOptions = {}): Promise<Twin> {
           functionName: queue.spec.consumer.function,
           batchSize: queue.spec.consumer.batchSize,
           batchingWindowSeconds: queue.spec.consumer.maxBatchingWindowSeconds,
-          concurrency: Math.min(LOCAL_QUEUE_CONCURRENCY, queue.spec.consumer.maxConcurrency),
+          concurrency: localConcurrency(queue.spec, options.queueOverrides?.[queue.spec.name]),
           functions,
           log: pollerLog,
         }),

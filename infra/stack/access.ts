@@ -50,12 +50,16 @@ export interface Access {
   notifications?: "publish";
 }
 
+/** Every steps queue: a step message goes to the queue of its job's priority, so whoever sends one may send to all. */
+const STEP_QUEUES_SEND = { "steps-high": "send", steps: "send", "steps-low": "send" } as const;
+const STEP_DLQS_REDRIVE = { "steps-high": "redrive", steps: "redrive", "steps-low": "redrive" } as const;
+
 export const functionAccess = {
   api: {
     table: "rw",
     // Notification targets: the signing secret is sealed on create, and a test delivery is queued.
-    queues: { steps: "send", notifications: "send" },
-    dlqs: { steps: "redrive" },
+    queues: { ...STEP_QUEUES_SEND, notifications: "send" },
+    dlqs: STEP_DLQS_REDRIVE,
     jwtSecret: "read",
     // Decrypt too: registering an MCP server connects to it with its stored credential.
     providerSecrets: "encrypt-decrypt",
@@ -74,7 +78,7 @@ export const functionAccess = {
   ws: { table: "rw", connections: "manage" },
   worker: {
     table: "rw",
-    queues: { steps: "send" },
+    queues: STEP_QUEUES_SEND,
     payloads: "rw",
     providerSecrets: "decrypt",
     connections: "manage",
@@ -88,14 +92,14 @@ export const functionAccess = {
   // edge or a join that tolerates failure), like the worker does.
   // The DLQ consumer, the sweeper and the schedule function carry the step runners' code, the collections'
   // embedder among it, and the permissions test holds each role to every AWS call its bundle can make.
-  dlq: { table: "rw", queues: { steps: "send" }, payloads: "rw", tasks: "stop", models: "invoke" },
+  dlq: { table: "rw", queues: STEP_QUEUES_SEND, payloads: "rw", tasks: "stop", models: "invoke" },
   fanout: { table: "rw", connections: "manage" },
-  sweeper: { table: "rw", queues: { steps: "send" }, payloads: "rw", tasks: "stop", models: "invoke" },
+  sweeper: { table: "rw", queues: STEP_QUEUES_SEND, payloads: "rw", tasks: "stop", models: "invoke" },
   // Starts the job a user schedule names, like POST /v1/jobs does (a large input goes to the payload bucket);
   // a start that fails the job at once stops whatever tasks it has, as every engine commit may.
   schedule: {
     table: "rw",
-    queues: { steps: "send" },
+    queues: STEP_QUEUES_SEND,
     payloads: "rw",
     userSchedules: "target",
     tasks: "stop",
@@ -115,7 +119,7 @@ export const functionAccess = {
 export const taskAccess = {
   table: "rw",
   tasks: "stop",
-  queues: { steps: "send" },
+  queues: STEP_QUEUES_SEND,
   payloads: "rw",
   providerSecrets: "decrypt",
   connections: "manage",

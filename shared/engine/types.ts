@@ -1,4 +1,4 @@
-import type { JobStatus, StepError, StepStatus } from "#events/jobs";
+import type { JobPriority, JobStatus, StepError, StepStatus } from "#events/jobs";
 import type { WorkflowDefinition } from "#events/workflow";
 
 /**
@@ -47,6 +47,8 @@ export interface JobState {
   createdAt: string;
   startedAt?: string;
   endedAt?: string;
+  /** Which steps queue the job's messages go to; absent is normal. */
+  priority?: JobPriority;
 }
 
 export type EngineEvent =

@@ -1,4 +1,5 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
+import type { JobPriority } from "#events/jobs";
 import type { NewTimelineEvent } from "#events/timeline";
 import type { WorkflowDefinition } from "#events/workflow";
 import { decide } from "../engine/engine.ts";
@@ -23,6 +24,7 @@ export interface StartJobInput {
   scheduleId?: string;
   /** A re-run: the steps it keeps from the job it re-runs, and the note that says so on its timeline. */
   seed?: { steps: Record<string, StepState>; note: string };
+  priority?: JobPriority;
 }
 
 /** Plans the job's first steps, writes the job, then sends the ready steps' messages. */
@@ -39,6 +41,7 @@ export async function startJob(
     input: input.input ?? {},
     steps: structuredClone(input.seed?.steps ?? {}),
     createdAt: now.toISOString(),
+    ...(input.priority === undefined || input.priority === "normal" ? {} : { priority: input.priority }),
   };
   const decision = await decide(initial, { type: "start" }, now);
   const notes: NewTimelineEvent[] = [

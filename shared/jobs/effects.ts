@@ -13,6 +13,7 @@ export function stepMessageFor(state: JobState, command: Extract<Command, { type
     nodeId: command.nodeId,
     ...(command.itemIndex === undefined ? {} : { itemIndex: command.itemIndex }),
     attempt: command.attempt,
+    ...(state.priority === undefined || state.priority === "normal" ? {} : { priority: state.priority }),
   };
 }
 

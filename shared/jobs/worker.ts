@@ -6,7 +6,6 @@ import { logger } from "../observability.ts";
 import { MAX_DELAY_SECONDS, sendStepMessages } from "../queues.ts";
 import type { LoadedJob } from "../stores/jobs.ts";
 import { runCommands, stepMessageFor } from "./effects.ts";
-import { acquireRunSlot, type RunSlot, releaseRunSlot } from "./fairness.ts";
 import { executeStep, leaseSecondsFor, type StepOutcome, stepTimeoutSeconds } from "./run-step.ts";
 import { startStepTask } from "./tasks.ts";
 import { decideAndCommit } from "./unit-of-work.ts";
@@ -16,8 +15,6 @@ export interface StepBudget {
   deadline: number;
 }
 
-/** Seconds a step waits before trying again when its tenant is at its running-steps limit. */
-const BUSY_RETRY_SECONDS = { min: 1, max: 5 };
 /** Time kept in hand beyond the next step's own limit before running it inline. */
 const INLINE_MARGIN_MS = 10_000;
 
@@ -26,8 +23,6 @@ interface InlineStep {
   message: StepMessage;
   loaded: LoadedJob;
 }
-
-type Slot = RunSlot | "unlimited" | undefined;
 
 function where(message: StepMessage) {
   return {
@@ -44,35 +39,29 @@ async function resend(message: StepMessage, delaySeconds: number): Promise<void>
 /**
  * The worker's unit of work: claim the step named by the message, run it, record the result together with
  * the claim of the next ready step, and run that one too while the invocation has time, saving a queue round
- * trip per step. Every write is conditional, so a duplicate or late message changes nothing. The tenant's run
- * slot (fairness) is held for the whole chain: one slot write per message, not per step.
+ * trip per step. Every write is conditional, so a duplicate or late message changes nothing. Fairness between
+ * tenants costs no writes here: the steps queues deliver fairly by message group (the tenant).
  */
 export async function processStepMessage(message: StepMessage, budget?: StepBudget): Promise<void> {
-  const slot: { held: Slot } = { held: undefined };
-  try {
-    let next = await claimAndRun(message, budget, slot);
-    while (next !== undefined) {
-      const current: InlineStep = next;
-      logger.appendKeys({ nodeId: current.message.nodeId });
-      try {
-        next = await runClaimedStep(current.message, current.loaded, budget);
-      } catch (error) {
-        // The inline step is claimed but has no message of its own: give it one. Its lease is live, so that
-        // message waits for the lease to lapse and then takes the attempt again.
-        logger.warn("Inline step failed; sending it through the queue", { error: (error as Error).message });
-        await resend(current.message, 0);
-        return;
-      }
+  let next = await claimAndRun(message, budget);
+  while (next !== undefined) {
+    const current: InlineStep = next;
+    logger.appendKeys({ nodeId: current.message.nodeId });
+    try {
+      next = await runClaimedStep(current.message, current.loaded, budget);
+    } catch (error) {
+      // The inline step is claimed but has no message of its own: give it one. Its lease is live, so that
+      // message waits for the lease to lapse and then takes the attempt again.
+      logger.warn("Inline step failed; sending it through the queue", { error: (error as Error).message });
+      await resend(current.message, 0);
+      return;
     }
-  } finally {
-    if (slot.held !== undefined) await releaseRunSlot(slot.held);
   }
 }
 
 async function claimAndRun(
   message: StepMessage,
   budget: StepBudget | undefined,
-  slot: { held: Slot },
 ): Promise<InlineStep | undefined> {
   const { tenantId, jobId, nodeId, itemIndex, attempt } = message;
   const key = stepKey(nodeId, itemIndex);
@@ -102,21 +91,6 @@ async function claimAndRun(
       // Back-off longer than SQS's longest delay: send the message again for the time that is left.
       later = (Date.parse(step.notBefore) - now.getTime()) / 1000;
       return undefined;
-    }
-    const lambda = getNode(state, nodeId)?.runtime !== "fargate";
-    if (lambda && slot.held === undefined) {
-      slot.held = await acquireRunSlot(
-        tenantId,
-        `${jobId}:${key}:${attempt}`,
-        leaseSecondsFor(state, nodeId),
-        now,
-      );
-      if (slot.held === undefined) {
-        // Waiting for a slot is not a failure: a new message (with a fresh receive count) tries again shortly.
-        const { min, max } = BUSY_RETRY_SECONDS;
-        later = min + Math.random() * (max - min);
-        return undefined;
-      }
     }
     const leaseSeconds = leaseSecondsFor(state, nodeId);
     return {

@@ -1,3 +1,4 @@
+import { DEFAULT_JOB_PRIORITY } from "#events/jobs";
 import type {
   CreateScheduleRequest,
   Schedule,
@@ -84,7 +85,11 @@ export function toSchedule(record: ScheduleRecord, now = new Date()): Schedule {
       })
     : [];
   const { tenantId: _tenant, anchorAt: _anchor, version: _version, ...rest } = record;
-  return { ...rest, nextFireTimes: upcoming.map((date) => date.toISOString()) };
+  return {
+    ...rest,
+    priority: record.priority ?? DEFAULT_JOB_PRIORITY,
+    nextFireTimes: upcoming.map((date) => date.toISOString()),
+  };
 }
 
 export async function createSchedule(
@@ -105,6 +110,7 @@ export async function createSchedule(
     timezone: body.timezone,
     enabled: body.enabled,
     ...(body.input === undefined ? {} : { input: body.input }),
+    ...(body.priority === undefined ? {} : { priority: body.priority }),
     createdAt: at,
     updatedAt: at,
     createdBy: actor.principalId,
@@ -202,6 +208,7 @@ export async function updateSchedule(
       const next: ScheduleRecord = { ...current };
       if (patch.name !== undefined) next.name = patch.name;
       if (patch.input !== undefined) next.input = patch.input;
+      if (patch.priority !== undefined) next.priority = patch.priority;
       if (patch.workflowId !== undefined) next.workflowId = patch.workflowId;
       if (patch.expression !== undefined) next.expression = patch.expression.trim();
       if (patch.timezone !== undefined) next.timezone = patch.timezone;
@@ -283,6 +290,7 @@ export async function fireSchedule(
       ...(schedule.input === undefined ? {} : { input: schedule.input }),
       idempotencyKey: `schedule:${schedule.id}:${scheduledTime}`,
       scheduleId: schedule.id,
+      ...(schedule.priority === undefined ? {} : { priority: schedule.priority }),
     },
     now,
   );

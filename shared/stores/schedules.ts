@@ -1,4 +1,5 @@
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import type { JobPriority } from "#events/jobs";
 import { dynamo } from "../aws.ts";
 import { tableName } from "../db.ts";
 import { isConditionalCheckFailed } from "../errors.ts";
@@ -18,6 +19,8 @@ export interface ScheduleRecord {
   timezone: string;
   enabled: boolean;
   input?: unknown;
+  /** Of the jobs it starts; absent is normal. */
+  priority?: JobPriority;
   createdAt: string;
   updatedAt: string;
   createdBy: string;
@@ -42,6 +45,7 @@ const FIELDS = [
   "timezone",
   "enabled",
   "input",
+  "priority",
   "createdAt",
   "updatedAt",
   "createdBy",

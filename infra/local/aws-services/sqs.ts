@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
+import { createFairQueues } from "./fair-queues.ts";
 import {
   AwsServiceError,
   credentialScope,
@@ -8,6 +9,17 @@ import {
   type RawResponse,
   requireString,
 } from "./protocol.ts";
+
+const JSON_TYPE = "application/x-amz-json-1.0";
+/** The calls whose answers the fair queues read or amend. */
+const FAIR_OPERATIONS = new Set([
+  "ReceiveMessage",
+  "DeleteMessage",
+  "DeleteMessageBatch",
+  "GetQueueAttributes",
+  "PurgeQueue",
+  "DeleteQueue",
+]);
 
 /** AWS keeps the tasks of a queue for a while; `ListMessageMoveTasks` returns at most ten. */
 const KEPT_TASKS_PER_SOURCE = 10;
@@ -42,6 +54,9 @@ interface ReceivedMessage {
  * an explicit endpoint, which application code must not do. So the functions get queue URLs on this server
  * (`http://127.0.0.1:<port>/000000000000/<name>`, the shape AWS uses), and each call is forwarded to fauxqs with
  * the URL translated both ways.
+ *
+ * fauxqs ignores `MessageGroupId` on a standard queue; `fair-queues.ts` makes such a queue deliver fairly
+ * between groups, as an SQS fair queue does.
  *
  * fauxqs has no DLQ redrive, so the message move tasks (`StartMessageMoveTask`, `ListMessageMoveTasks`,
  * `CancelMessageMoveTask`) are served here on top of fauxqs's own receive, send and delete.
@@ -116,11 +131,26 @@ export function createSqsFront(options: {
     } catch {
       // Not JSON: fauxqs answers with the error SQS would give.
     }
+    if (operation === "SendMessage" || operation === "SendMessageBatch") {
+      const output = await fair.send(region, operation, input);
+      if (output !== undefined)
+        return { statusCode: 200, headers: { "content-type": JSON_TYPE }, body: JSON.stringify(output) };
+    }
+    if (operation === "ReceiveMessage") await fair.beforeReceive(region, input);
     const response = await post(region, request.url, request.headers, body, request.signal);
     if (operation === "ReceiveMessage" && input.VisibilityTimeout === 0 && response.statusCode < 300) {
       await showAgain(region, String(input.QueueUrl), response.body);
     }
     let responseBody: Buffer | string = response.body;
+    if (response.statusCode < 300 && FAIR_OPERATIONS.has(operation)) {
+      const output = JSON.parse(responseBody.toString("utf8") || "{}") as Record<string, unknown>;
+      if (operation === "ReceiveMessage") await fair.afterReceive(region, input, output);
+      else if (operation === "DeleteMessage" || operation === "DeleteMessageBatch")
+        fair.afterDelete(region, operation, input, output);
+      else if (operation === "GetQueueAttributes") fair.afterAttributes(input, output);
+      else fair.forget(input);
+      responseBody = JSON.stringify(output);
+    }
     if (
       response.statusCode < 300 &&
       (operation === "CreateQueue" || operation === "GetQueueUrl" || operation === "ListQueues")
@@ -227,6 +257,11 @@ export function createSqsFront(options: {
     }
     return sources;
   };
+
+  const fair = createFairQueues({
+    call,
+    onError: (error) => console.error("twin SQS: releasing held fair-queue messages failed", error),
+  });
 
   const tasks = new Map<string, MoveTask[]>();
 

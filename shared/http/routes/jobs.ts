@@ -47,6 +47,7 @@ export const jobRoutes = implementRoutes({
         createdBy: principal.principalId,
         ...pinned,
         input: body.input,
+        ...(body.priority === undefined ? {} : { priority: body.priority }),
         ...(body.idempotencyKey === undefined ? {} : { idempotencyKey: body.idempotencyKey, request: body }),
       });
       return { status: job.created ? 202 : 200, body: jobRef(job) };

@@ -7,7 +7,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { z } from "zod";
-import { QUEUES, type QueueContract, STEPS_QUEUE } from "#events/queues";
+import { QUEUES, type QueueContract, STEP_QUEUES, STEPS_QUEUE } from "#events/queues";
 import { StepMessage } from "#events/steps";
 import type { BreakerStatus, DeadLetterItem, McpServerStatus } from "#events/system";
 import { dynamo, sqsClient } from "../../aws.ts";
@@ -105,10 +105,8 @@ async function queues() {
   );
 }
 
-/** The queue whose DLQ the dead-letter routes serve: the steps queue, the one with a DLQ consumer. */
-function stepsQueue(): QueueContract {
-  return STEPS_QUEUE;
-}
+/** The queues whose DLQs the dead-letter routes serve: the steps queues, one per priority, each with a DLQ consumer. */
+const stepsQueues = (): QueueContract[] => Object.values(STEP_QUEUES);
 
 /** A platform admin operates on every tenant's dead letters; a tenant admin on its own only. */
 const scopeOf = (principal: Principal): DeadLetterScope =>
@@ -360,16 +358,20 @@ export const systemRoutes = implementRoutes({
   },
   listDeadLetters: {
     handle: async ({ principal, query }) => {
-      const spec = stepsQueue();
       const scope = scopeOf(principal);
-      const dlqUrl = requireEnv(spec.dlq.urlEnv);
-      const [{ dlq: depth, peeked }, recorded] = await Promise.all([
-        depthAndPeek(dlqUrl, query.cursor === undefined),
+      const [dlqs, recorded] = await Promise.all([
+        Promise.all(
+          stepsQueues().map((spec) => depthAndPeek(requireEnv(spec.dlq.urlEnv), query.cursor === undefined)),
+        ),
         listDeadLetters(scope, query),
       ]);
-      const queued = peeked.flatMap((message) => queuedItem(message, scope) ?? []);
+      const queued = dlqs.flatMap(({ peeked }) =>
+        peeked.flatMap((message) => queuedItem(message, scope) ?? []),
+      );
+      // The normal queue's DLQ names them all, as before there was one per priority.
+      const visible = dlqs.reduce((sum, { dlq }) => sum + dlq.visible, 0);
       return {
-        queue: { name: spec.dlq.name, visible: depth.visible },
+        queue: { name: STEPS_QUEUE.dlq.name, visible },
         items: [...queued, ...recorded.items.map(recordedItem)],
         ...(recorded.cursor === undefined ? {} : { cursor: recorded.cursor }),
       };
@@ -378,7 +380,15 @@ export const systemRoutes = implementRoutes({
   redriveDeadLetters: {
     handle: async ({ principal }) => {
       // The SQS DLQ holds every tenant's messages and a move task cannot pick, so only a platform admin moves it.
-      const moved = principal.platformAdmin ? await moveDlqBack(stepsQueue()) : { movedFromQueue: 0 };
+      const moved = { movedFromQueue: 0 } as { taskHandle?: string; movedFromQueue: number };
+      if (principal.platformAdmin) {
+        for (const spec of stepsQueues()) {
+          const one = await moveDlqBack(spec);
+          moved.movedFromQueue += one.movedFromQueue;
+          // The normal queue's task, as before there was one DLQ per priority.
+          if (spec === STEPS_QUEUE && one.taskHandle !== undefined) moved.taskHandle = one.taskHandle;
+        }
+      }
       const rerun = await rerunRecorded(scopeOf(principal));
       logger.info("Dead letters redriven", {
         movedFromQueue: moved.movedFromQueue,

@@ -230,6 +230,7 @@ export function jobItem(input: JobItemInput): Record<string, unknown> {
     idempotencyKey: meta.idempotencyKey,
     startedAt: state.startedAt,
     endedAt: state.endedAt,
+    priority: state.priority,
     error: state.error,
     output: input.output,
     definition: input.definition,

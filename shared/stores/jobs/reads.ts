@@ -1,5 +1,12 @@
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
-import type { Job, JobStatus, JobWithSteps, Step } from "#events/jobs";
+import {
+  DEFAULT_JOB_PRIORITY,
+  type Job,
+  type JobPriority,
+  type JobStatus,
+  type JobWithSteps,
+  type Step,
+} from "#events/jobs";
 import type { WorkflowDefinition } from "#events/workflow";
 import { dynamo } from "../../aws.ts";
 import { tableName } from "../../db.ts";
@@ -81,6 +88,7 @@ export async function loadJob(tenantId: string, jobId: string): Promise<LoadedJo
     ...(item.error === undefined ? {} : { error: item.error as JobState["error"] }),
     ...(item.startedAt === undefined ? {} : { startedAt: String(item.startedAt) }),
     ...(item.endedAt === undefined ? {} : { endedAt: String(item.endedAt) }),
+    ...(item.priority === undefined ? {} : { priority: item.priority as JobPriority }),
   };
   return { state, meta: metaOf(item), item };
 }
@@ -106,6 +114,7 @@ function toJob(item: Record<string, unknown>): Job {
     updatedAt: String(item.updatedAt),
     createdBy: String(item.createdBy),
     seq: Number(item.seq ?? 0),
+    priority: (item.priority as JobPriority | undefined) ?? DEFAULT_JOB_PRIORITY,
   };
   for (const field of JOB_FIELDS) {
     if (item[field] !== undefined) (job as Record<string, unknown>)[field] = item[field];

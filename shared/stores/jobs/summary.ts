@@ -1,5 +1,5 @@
 import { QueryCommand } from "@aws-sdk/lib-dynamodb";
-import type { Job, JobStatus } from "#events/jobs";
+import { DEFAULT_JOB_PRIORITY, type Job, type JobPriority, type JobStatus } from "#events/jobs";
 import { dynamo } from "../../aws.ts";
 import { decodeCursor, encodeCursor, tableName } from "../../db.ts";
 import { badRequest } from "../../errors.ts";
@@ -30,6 +30,7 @@ export const SUMMARY_FIELDS = [
   "endedAt",
   "createdBy",
   "scheduleId",
+  "priority",
   "error",
   "output",
 ] as const;
@@ -120,6 +121,7 @@ function toJob(item: Record<string, unknown>): Job {
     createdBy: String(item.createdBy),
     // As of the summary's last write: events up to it exist, later ones may too.
     seq: Number(item.seq ?? 0),
+    priority: (item.priority as JobPriority | undefined) ?? DEFAULT_JOB_PRIORITY,
   };
   for (const field of [
     "workflowId",
