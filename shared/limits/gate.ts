@@ -1,7 +1,7 @@
 import type { Agent } from "#events/agents";
 import type { Limits } from "#events/limits";
 import { costOf } from "../agents/prices.ts";
-import type { StepOutcome } from "../jobs/run-step.ts";
+import type { StepOutcome } from "../engine/nodes/kind.ts";
 import { logger } from "../observability.ts";
 import {
   estimateTokens,

@@ -131,6 +131,7 @@ export function jobBody(id: string, status: string, steps: { nodeId: string; sta
     updatedAt: at,
     createdBy: "u1",
     seq: 1,
+    priority: "normal",
     steps: steps.map((s) => ({ ...s, type: "code", attempt: 1 })),
     definition: {
       name: "wf",
