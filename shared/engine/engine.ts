@@ -793,6 +793,7 @@ function onRetry(t: Turn): boolean {
         status: "running",
         // A new run of the fan-out: counts reported for the old one no longer apply.
         attempt: step.attempt + 1,
+        runFrom: step.attempt,
         items: step.items,
         input: step.input,
         window: step.window ?? step.items,

@@ -228,8 +228,15 @@ async function putChunk(
         TableName: tableName(),
         Item: item,
         ConditionExpression: condition.expression,
-        ExpressionAttributeNames: { "#v": "version", "#run": "run" },
-        ExpressionAttributeValues: condition.values,
+        ...(condition.expression.includes("#v")
+          ? {
+              ExpressionAttributeNames: {
+                "#v": "version",
+                ...(condition.expression.includes("#run") ? { "#run": "run" } : {}),
+              },
+            }
+          : {}),
+        ...(Object.keys(condition.values).length > 0 ? { ExpressionAttributeValues: condition.values } : {}),
       }),
     );
   } catch (error) {
