@@ -526,8 +526,10 @@ async function onItemsEnded(t: Turn, e: StepEvent<"itemsEnded">): Promise<boolea
     ended[e.chunk] = e.ended;
     parent.ended = ended;
   }
+  const fresh = (e.endedItems ?? []).filter((i) => !(parent.reported ?? []).includes(i));
+  if (fresh.length > 0) parent.reported = [...(parent.reported ?? []), ...fresh].sort((a, b) => a - b);
   const moved = await progressForEach(t, node, parent, e.outputs);
-  return e.ended > before || moved;
+  return e.ended > before || fresh.length > 0 || moved;
 }
 
 /** Moves every node whose parents are done, until nothing moves, then settles the job's status. */

@@ -29,6 +29,8 @@ export interface StepState {
   ended?: number[];
   /** `forEach` parent after a job retry: the items to run again, in order (the others were kept). */
   pick?: number[];
+  /** `forEach` parent of at most 100 items: the items whose end the timeline has reported. */
+  reported?: number[];
   queuedAt?: string;
   startedAt?: string;
   endedAt?: string;
@@ -108,6 +110,8 @@ export type EngineEvent =
       ended: number;
       failure?: { itemIndex: number; error: StepError };
       outputs?: unknown[];
+      /** For a fan-out of at most 100 items: the chunk's ended items, so each is reported once. */
+      endedItems?: number[];
     };
 
 export type Command =

@@ -108,7 +108,12 @@ export async function decideAndCommit<T>(
 export const ITEM_EVENTS_MAX_ITEMS = FOREACH_CHUNK_SIZE;
 
 /** The timeline events for a chunk whose items all ended: each item's end, or one progress note. */
-function chunkEvents(parent: StepState, chunk: LoadedChunk, endedAfter: number[]): NewTimelineEvent[] {
+function chunkEvents(
+  parent: StepState,
+  chunk: LoadedChunk,
+  endedAfter: number[],
+  only: (index: number) => boolean = () => true,
+): NewTimelineEvent[] {
   const items = parent.items ?? 0;
   if (items > ITEM_EVENTS_MAX_ITEMS) {
     const done = endedAfter.reduce((sum, n) => sum + n, 0);
@@ -123,6 +128,10 @@ function chunkEvents(parent: StepState, chunk: LoadedChunk, endedAfter: number[]
   }
   return Object.entries(chunk.steps)
     .map(([key, stored]) => ({ index: Number(key.slice(key.lastIndexOf("#") + 1)), stored }))
+    .filter(
+      ({ index, stored }) =>
+        only(index) && ["succeeded", "failed", "skipped", "cancelled"].includes(stored.s),
+    )
     .sort((a, b) => a.index - b.index)
     .map(({ index, stored }) => ({
       type: "step.status_changed" as const,
@@ -177,7 +186,8 @@ async function syncChunk(loaded: LoadedJob, where: { nodeId: string; chunk: numb
   const progress = chunkProgress(chunk);
   const node = loaded.state.definition.nodes.find((n) => n.id === where.nodeId);
   const failure = node?.onError === "continue" ? undefined : progress.failed;
-  if (failure === undefined && progress.ended <= (parent.ended?.[where.chunk] ?? 0)) return;
+  if (failure === undefined && !worthTelling(parent, where.chunk, progress.ended)) return;
+  const small = parent.items <= ITEM_EVENTS_MAX_ITEMS;
   const { tenantId, jobId } = loaded.meta;
   await decideAndCommit(tenantId, jobId, async (fresh) => {
     const current = fresh.state.steps[where.nodeId];
@@ -198,6 +208,7 @@ async function syncChunk(loaded: LoadedJob, where: { nodeId: string; chunk: numb
         ended: progress.ended,
         ...(failure === undefined ? {} : { failure }),
         ...(joined.outputs === undefined ? {} : { outputs: joined.outputs }),
+        ...(small ? { endedItems: endedIndexes(chunk) } : {}),
       },
       new Date(),
     );
@@ -205,8 +216,33 @@ async function syncChunk(loaded: LoadedJob, where: { nodeId: string; chunk: numb
     const size = Math.min(FOREACH_CHUNK_SIZE, (current.items ?? 0) - where.chunk * FOREACH_CHUNK_SIZE);
     const complete = known < size && progress.ended >= size;
     const after = decision.state.steps[where.nodeId]?.ended ?? [];
-    const extraEvents =
-      moved && (complete || failure !== undefined) ? chunkEvents(current, chunk, after) : [];
+    let extraEvents: NewTimelineEvent[] = [];
+    if (moved && small) {
+      const reported = new Set(current.reported ?? []);
+      extraEvents = chunkEvents(current, chunk, after, (index) => !reported.has(index));
+    } else if (moved && (complete || failure !== undefined)) extraEvents = chunkEvents(current, chunk, after);
     return { decision, extraEvents, result: undefined };
   });
+}
+
+function endedIndexes(chunk: LoadedChunk): number[] {
+  return Object.entries(chunk.steps)
+    .filter(([, stored]) => ["succeeded", "failed", "skipped", "cancelled"].includes(stored.s))
+    .map(([key]) => Number(key.slice(key.lastIndexOf("#") + 1)));
+}
+
+/**
+ * Whether the job item should hear of a chunk's new count now: when the chunk is complete, when the window
+ * waits for ended items to start others, and for a small fan-out (its items are reported one by one).
+ * Otherwise a wide fan-out's item writes stay off the job item.
+ */
+function worthTelling(parent: StepState, chunk: number, ended: number): boolean {
+  const known = parent.ended?.[chunk] ?? 0;
+  if (ended <= known) return false;
+  const items = parent.items ?? 0;
+  if (items <= ITEM_EVENTS_MAX_ITEMS) return true;
+  const size = Math.min(FOREACH_CHUNK_SIZE, items - chunk * FOREACH_CHUNK_SIZE);
+  if (ended >= size) return true;
+  const toStart = parent.pick === undefined ? items : parent.pick.length;
+  return (parent.started ?? 0) < toStart;
 }

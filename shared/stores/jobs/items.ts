@@ -42,6 +42,7 @@ export interface StoredStep {
   sn?: number;
   en?: number[];
   pi?: number[];
+  rp?: number[];
 }
 
 export interface JobMeta {
@@ -92,6 +93,7 @@ export function decodeStep(key: string, stored: StoredStep): StepState {
   if (stored.sn !== undefined) step.started = stored.sn;
   if (stored.en !== undefined) step.ended = stored.en;
   if (stored.pi !== undefined) step.pick = stored.pi;
+  if (stored.rp !== undefined) step.reported = stored.rp;
   return step;
 }
 
@@ -123,6 +125,7 @@ export async function encodeStep(tenantId: string, jobId: string, step: StepStat
   if (step.started !== undefined) stored.sn = step.started;
   if (step.ended !== undefined) stored.en = step.ended;
   if (step.pick !== undefined) stored.pi = step.pick;
+  if (step.reported !== undefined) stored.rp = step.reported;
   return stored;
 }
 

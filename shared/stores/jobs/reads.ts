@@ -126,6 +126,7 @@ function toStep(state: JobState, step: StepState): Step {
     started: _started,
     ended: _ended,
     pick: _pick,
+    reported: _reported,
     ...rest
   } = step;
   const type = state.definition.nodes.find((n) => n.id === step.nodeId)?.type ?? "unknown";
