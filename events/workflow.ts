@@ -25,6 +25,8 @@ const base = {
   dependsOn: z.array(nodeId).max(50).optional(),
   if: z.string().optional(),
   forEach: z.string().optional(),
+  /** With `forEach`: at most this many items run at once; the others start as earlier ones end. */
+  maxConcurrency: z.number().int().min(1).max(10_000).optional(),
   input: z.unknown().optional(),
   retry: RetryPolicy.optional(),
   timeoutSeconds: z

@@ -1,6 +1,6 @@
 import type { NewTimelineEvent } from "#events/timeline";
 import { resolveAgent } from "../agents/catalog.ts";
-import { type Command, type JobState, stepKey } from "../engine/types.ts";
+import { type Command, chunkOf, type JobState, stepKey } from "../engine/types.ts";
 import { logger } from "../observability.ts";
 import {
   type ApprovalRecord,
@@ -9,6 +9,7 @@ import {
   JobChangedError,
   type StatsDelta,
 } from "../stores/approvals.ts";
+import { withChunk } from "../stores/jobs/chunks.ts";
 import { loadJob } from "../stores/jobs.ts";
 
 type RequestApproval = Extract<Command, { type: "requestApproval" }>;
@@ -51,7 +52,11 @@ export async function requestApproval(
   }
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     // The job's sequence number and version must be current for the event's number to be right.
-    const loaded = await loadJob(state.tenantId, state.jobId);
+    const found = await loadJob(state.tenantId, state.jobId);
+    const loaded =
+      found === undefined || command.itemIndex === undefined
+        ? found
+        : await withChunk(found, command.nodeId, chunkOf(command.itemIndex));
     const step = loaded?.state.steps[key];
     if (loaded === undefined || step === undefined || step.status !== "waiting_approval") return;
     const id = approvalIdFor(

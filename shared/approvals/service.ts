@@ -8,7 +8,7 @@ import type {
 import type { Role } from "#events/auth";
 import { resolveAgent } from "../agents/catalog.ts";
 import { decide } from "../engine/engine.ts";
-import { stepKey } from "../engine/types.ts";
+import { chunkOf, stepKey } from "../engine/types.ts";
 import { conflict, forbidden, notFound } from "../errors.ts";
 import { decideAndCommit } from "../jobs/unit-of-work.ts";
 import { logger } from "../observability.ts";
@@ -22,6 +22,7 @@ import {
   replaceApproval,
   type StatsDelta,
 } from "../stores/approvals.ts";
+import { withChunk } from "../stores/jobs/chunks.ts";
 import { loadJob } from "../stores/jobs.ts";
 import { nextDue } from "./request.ts";
 
@@ -69,7 +70,11 @@ export function mayDecide(
 
 /** Whether the job's step still waits for this very approval (not cancelled, not re-run since). */
 async function stepStillWaits(record: ApprovalRecord): Promise<boolean> {
-  const loaded = await loadJob(record.tenantId, record.jobId);
+  const found = await loadJob(record.tenantId, record.jobId);
+  const loaded =
+    found === undefined || record.itemIndex === undefined
+      ? found
+      : await withChunk(found, record.nodeId, chunkOf(record.itemIndex));
   const step = loaded?.state.steps[stepKey(record.nodeId, record.itemIndex)];
   return (
     step !== undefined &&
@@ -100,34 +105,41 @@ export async function applyResolution(record: ApprovalRecord): Promise<void> {
     return;
   }
   const key = stepKey(record.nodeId, record.itemIndex);
-  await decideAndCommit(record.tenantId, record.jobId, async (loaded) => {
-    const step = loaded.state.steps[key];
-    const waits =
-      step !== undefined &&
-      step.status === "waiting_approval" &&
-      step.attempt === record.attempt &&
-      (record.stepStartedAt === undefined || step.startedAt === record.stepStartedAt);
-    if (!waits) return undefined;
-    const event = {
-      type: "approvalDecided" as const,
-      nodeId: record.nodeId,
-      ...(record.itemIndex === undefined ? {} : { itemIndex: record.itemIndex }),
-      decision,
-    };
-    return {
-      decision: await decide(loaded.state, event, new Date()),
-      extraEvents: [
-        {
-          type: "approval.resolved" as const,
-          approvalId: record.id,
-          nodeId: record.nodeId,
-          decision,
-          ...(record.decisions.length === 0 ? {} : { decisions: record.decisions }),
-        },
-      ],
-      result: undefined,
-    };
-  });
+  await decideAndCommit(
+    record.tenantId,
+    record.jobId,
+    async (loaded) => {
+      const step = loaded.state.steps[key];
+      const waits =
+        step !== undefined &&
+        step.status === "waiting_approval" &&
+        step.attempt === record.attempt &&
+        (record.stepStartedAt === undefined || step.startedAt === record.stepStartedAt);
+      if (!waits) return undefined;
+      const event = {
+        type: "approvalDecided" as const,
+        nodeId: record.nodeId,
+        ...(record.itemIndex === undefined ? {} : { itemIndex: record.itemIndex }),
+        decision,
+      };
+      return {
+        decision: await decide(loaded.state, event, new Date()),
+        extraEvents: [
+          {
+            type: "approval.resolved" as const,
+            approvalId: record.id,
+            nodeId: record.nodeId,
+            decision,
+            ...(record.decisions.length === 0 ? {} : { decisions: record.decisions }),
+          },
+        ],
+        result: undefined,
+      };
+    },
+    record.itemIndex === undefined
+      ? {}
+      : { chunk: { nodeId: record.nodeId, chunk: chunkOf(record.itemIndex) } },
+  );
   await markApplied(record);
 }
 

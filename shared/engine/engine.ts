@@ -10,6 +10,8 @@ import { type ExpressionContext, isTruthy, resolveTemplate } from "#shared/engin
 import { nodeKind, type StepStart } from "#shared/engine/nodes/index";
 import {
   type Command,
+  chunkCount,
+  chunkOf,
   type Decision,
   type EngineEvent,
   type JobState,
@@ -25,8 +27,8 @@ export const MAX_DELAY_SECONDS = 900;
  * waits longer than the largest maxIntervalSeconds the schema allows.
  */
 export const MAX_RETRY_DELAY_SECONDS = 86_400;
-/** A fan-out larger than this is almost surely a mistake, and each item is a step item in the table. */
-export const MAX_FOREACH_ITEMS = 1_000;
+/** A fan-out larger than this is almost surely a mistake; its items live in chunk items of the table. */
+export const MAX_FOREACH_ITEMS = 10_000;
 
 export interface DecideOptions {
   /** Source of randomness for retry jitter, in [0, 1). Defaults to Math.random. */
@@ -275,17 +277,9 @@ function failStep(t: Turn, node: WorkflowNode, step: StepState, error: StepError
     );
     return;
   }
-  if (step.itemIndex !== undefined) {
-    const parent = t.state.steps[node.id];
-    const parentError = { code: error.code, message: `item ${step.itemIndex} failed: ${error.message}` };
-    if (parent) {
-      parent.status = "failed";
-      parent.error = parentError;
-      parent.endedAt = t.at;
-    }
-    failJob(t, node.id, parentError);
-    return;
-  }
+  // An item that failed for good fails its node and the job through `itemsEnded`, decided on the job item:
+  // a decision on an item sees and writes only that item's chunk.
+  if (step.itemIndex !== undefined) return;
   failJob(t, node.id, error);
 }
 
@@ -394,53 +388,113 @@ async function startNode(t: Turn, node: WorkflowNode, step: StepState): Promise<
   step.attempt += 1;
   step.items = items.length;
   step.input = items;
+  step.window = Math.min(items.length, node.maxConcurrency ?? items.length);
+  step.started = 0;
+  step.ended = new Array(chunkCount(items.length)).fill(0);
+  delete step.pick;
   step.queuedAt = t.at;
   step.startedAt = t.at;
-  for (let i = 0; i < items.length; i++) {
-    t.state.steps[stepKey(node.id, i)] = { nodeId: node.id, itemIndex: i, status: "pending", attempt: 0 };
-  }
   // The items themselves start in progressForEach, which also completes an empty fan-out.
   await progressForEach(t, node, step);
 }
 
-/** Starts a forEach node's pending items and, once every item has ended, completes the node. */
-async function progressForEach(t: Turn, node: WorkflowNode, parent: StepState): Promise<boolean> {
+/** Items of a fan-out that ended, by the counts the job item keeps per chunk. */
+export function endedItems(parent: StepState): number {
+  return (parent.ended ?? []).reduce((sum, n) => sum + n, 0);
+}
+
+/** Whether recording `ended` items for `chunk` would end the whole fan-out (so the join needs the outputs). */
+export function endsFanOut(parent: StepState, chunk: number, ended: number): boolean {
+  const counts = [...(parent.ended ?? [])];
+  counts[chunk] = Math.max(counts[chunk] ?? 0, ended);
+  return counts.reduce((sum, n) => sum + n, 0) >= (parent.items ?? 0);
+}
+
+/** The index of the `n`-th item to start: in item order, or in `pick` order after a job retry. */
+function nthItem(parent: StepState, n: number): number {
+  return parent.pick === undefined ? n : (parent.pick[n] as number);
+}
+
+function toStart(parent: StepState): number {
+  return parent.pick === undefined ? (parent.items ?? 0) : parent.pick.length;
+}
+
+/**
+ * Starts a forEach node's next items while fewer than its window run, and, once every item has ended, joins
+ * their outputs (handed in by the `itemsEnded` event that ended the last chunk) into the node's output. It
+ * reads only the node's counters: the items themselves live in chunk items and are not in the state.
+ */
+async function progressForEach(
+  t: Turn,
+  node: WorkflowNode,
+  parent: StepState,
+  outputs?: unknown[],
+): Promise<boolean> {
   const count = parent.items ?? 0;
+  const ended = parent.ended ?? [];
   let changed = false;
-  const items: StepState[] = [];
-  for (let i = 0; i < count; i++) {
-    const key = stepKey(node.id, i);
-    let item = t.state.steps[key];
-    if (!item) {
-      item = { nodeId: node.id, itemIndex: i, status: "pending", attempt: 0 };
-      t.state.steps[key] = item;
-    }
-    items.push(item);
-  }
-  for (const item of items) {
-    if (item.status !== "pending") continue;
+  const window = parent.window ?? count;
+  const started = () => parent.started ?? 0;
+  const endedNow = () => ended.reduce((sum, n) => sum + n, 0);
+  const kept = count - toStart(parent);
+  while (started() < toStart(parent) && started() - (endedNow() - kept) < window) {
+    const index = nthItem(parent, started());
+    parent.started = started() + 1;
+    const key = stepKey(node.id, index);
+    const before = t.state.steps[key];
+    const item: StepState = before ?? { nodeId: node.id, itemIndex: index, status: "pending", attempt: 0 };
+    t.state.steps[key] = item;
     await startStep(t, node, item);
     changed = true;
-    if (!isActive(t)) return true;
+    if (isTerminalStep(item.status)) {
+      const chunk = chunkOf(index);
+      ended[chunk] = (ended[chunk] ?? 0) + 1;
+      parent.ended = ended;
+      if (item.status === "failed" && node.onError !== "continue") {
+        failForEach(t, node, parent, index, item.error ?? { code: "ITEM_FAILED", message: "failed" });
+        return true;
+      }
+    }
   }
-  if (!items.every((item) => isTerminalStep(item.status))) return changed;
+  if (endedNow() < count) return changed;
+  const joined = count === 0 ? [] : outputs;
+  if (joined === undefined) return changed;
+  succeedStep(t, parent, joined);
+  return true;
+}
 
-  const failed = items.find((item) => item.status === "failed" && node.onError !== "continue");
-  if (failed) {
-    const error = { code: failed.error?.code ?? "ITEM_FAILED", message: `item ${failed.itemIndex} failed` };
-    parent.status = "failed";
-    parent.error = error;
-    parent.endedAt = t.at;
-    failJob(t, node.id, error);
+function failForEach(t: Turn, node: WorkflowNode, parent: StepState, index: number, error: StepError): void {
+  const parentError = { code: error.code, message: `item ${index} failed: ${error.message}` };
+  parent.status = "failed";
+  parent.error = parentError;
+  parent.endedAt = t.at;
+  failJob(t, node.id, parentError);
+}
+
+/**
+ * Items of one chunk ended. The count merges by maximum, so a repeated or late event changes nothing. A
+ * failure fails the node and the job (unless the node continues on error); the event that ends the last
+ * chunk carries the outputs the join needs.
+ */
+async function onItemsEnded(t: Turn, e: StepEvent<"itemsEnded">): Promise<boolean> {
+  const found = isActive(t) ? findStep(t, e.nodeId, undefined) : undefined;
+  if (!found) return false;
+  const [node, parent] = found;
+  if (!isAggregate(parent) || parent.status !== "running" || parent.attempt !== e.run) return false;
+  if (e.failure !== undefined && node.onError !== "continue") {
+    failForEach(t, node, parent, e.failure.itemIndex, e.failure.error);
     return true;
   }
-  const outputs = items.map((item) => {
-    if (item.status === "succeeded") return item.output ?? null;
-    if (item.status === "failed") return { error: item.error };
-    return null;
-  });
-  succeedStep(t, parent, outputs);
-  return true;
+  const ended = [...(parent.ended ?? [])];
+  const before = ended[e.chunk] ?? 0;
+  if (e.ended > before) {
+    ended[e.chunk] = e.ended;
+    parent.ended = ended;
+  }
+  const fresh = (e.endedItems ?? []).filter((i) => !(parent.reported ?? []).includes(i));
+  if (fresh.length > 0) parent.reported = [...(parent.reported ?? []), ...fresh].sort((a, b) => a - b);
+  const moved = await progressForEach(t, node, parent, e.outputs);
+  return e.ended > before || fresh.length > 0 || moved;
 }
 
 /** Moves every node whose parents are done, until nothing moves, then settles the job's status. */
@@ -509,9 +563,8 @@ async function settleJob(t: Turn): Promise<void> {
     s.endedAt = t.at;
     return;
   }
-  const working = steps.some(
-    (step) => (step.status === "queued" || step.status === "running") && !isAggregate(step),
-  );
+  // A running fan-out is working: its items are in chunk items, not in this state.
+  const working = steps.some((step) => step.status === "queued" || step.status === "running");
   if (working) {
     s.status = "running";
     return;
@@ -683,17 +736,32 @@ function onRetry(t: Turn): boolean {
     if (kept(step)) continue;
     reset++;
     if (step.items !== undefined) {
+      // The decision of a retry sees every item (the stores load all chunks for it).
+      const pick: number[] = [];
+      const ended: number[] = new Array(chunkCount(step.items)).fill(0);
       for (let i = 0; i < step.items; i++) {
         const key = stepKey(node.id, i);
         const item = s.steps[key];
-        if (!item || !kept(item)) s.steps[key] = rerun(node.id, item, i);
+        if (item && kept(item)) {
+          const chunk = chunkOf(i);
+          ended[chunk] = (ended[chunk] ?? 0) + 1;
+        } else {
+          s.steps[key] = rerun(node.id, item, i);
+          pick.push(i);
+        }
       }
       s.steps[node.id] = {
         nodeId: node.id,
         status: "running",
-        attempt: step.attempt,
+        // A new run of the fan-out: counts reported for the old one no longer apply.
+        attempt: step.attempt + 1,
+        runFrom: step.attempt,
         items: step.items,
         input: step.input,
+        window: step.window ?? step.items,
+        started: 0,
+        ended,
+        pick,
         ...(step.queuedAt ? { queuedAt: step.queuedAt } : {}),
         startedAt: t.at,
       };
@@ -948,10 +1016,17 @@ export async function decide(
     case "deadLettered":
       accepted = onDeadLettered(t, event);
       break;
+    case "itemsEnded":
+      accepted = await onItemsEnded(t, event);
+      break;
   }
+  // A forEach item's own transition writes only its chunk: the node and the job move by `itemsEnded`.
+  if ("itemIndex" in event && event.itemIndex !== undefined) plan = false;
   if (accepted && plan && isActive(t)) await advance(t);
-  // A new job counts as queued, not running, until a worker claims one of its steps (see onClaim).
-  if (event.type === "start" && t.state.status === "running") t.state.status = "queued";
+  // A new job counts as queued, not running, until a worker claims one of its steps (see onClaim). One that
+  // fans out at once is running: the claims of its items write only their chunks.
+  const fannedOut = Object.values(t.state.steps).some((step) => step.items !== undefined);
+  if (event.type === "start" && t.state.status === "running" && !fannedOut) t.state.status = "queued";
 
   const changedSteps = Object.entries(t.state.steps)
     .filter(([key, step]) => !deepEqual(state.steps[key], step))

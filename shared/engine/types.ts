@@ -3,7 +3,9 @@ import type { WorkflowDefinition } from "#events/workflow";
 
 /**
  * The engine's view of a job. The engine is pure: functions go from (state, event, now) to a Decision,
- * with no I/O. The stores load the state, and write the Decision as one conditional transaction.
+ * with no I/O. The stores load the state, and write the Decision as conditional writes of the job item and
+ * of the forEach chunk items it changed. The job item holds node-level steps only; a decision on a forEach item
+ * sees the job's steps plus the items of that item's chunk.
  */
 export interface StepState {
   nodeId: string;
@@ -21,6 +23,16 @@ export interface StepState {
   items?: number;
   /** Console lines of the latest finished attempt, bounded (a claim-check pointer when large). */
   logs?: unknown;
+  /** `forEach` parent: at most this many items run at once (its `maxConcurrency`, else all of them). */
+  window?: number;
+  /** `forEach` parent: how many items (of `pick`, or in index order) have been started. */
+  started?: number;
+  /** `forEach` parent: ended items per chunk, as the job item knows them (monotonic, merged by maximum). */
+  ended?: number[];
+  /** `forEach` parent after a job retry: the items to run again, in order (the others were kept). */
+  pick?: number[];
+  /** `forEach` parent of at most 100 items: the items whose end the timeline has reported. */
+  reported?: number[];
   queuedAt?: string;
   startedAt?: string;
   endedAt?: string;
@@ -99,7 +111,24 @@ export type EngineEvent =
    * The attempt's message exhausted its receives. Unlike `stepFailed`, it applies to a queued step too: the
    * message never got as far as a claim.
    */
-  | { type: "deadLettered"; nodeId: string; itemIndex?: number; attempt: number; reason: string };
+  | { type: "deadLettered"; nodeId: string; itemIndex?: number; attempt: number; reason: string }
+  /**
+   * Items of a forEach chunk ended: `ended` is how many of the chunk's items have ended, as its chunk item says
+   * (counts merge by maximum, so a repeat changes nothing). `failure` names an item that failed for good, and
+   * `outputs` (every item's output, in order) comes with the event that ends the last chunk.
+   */
+  | {
+      type: "itemsEnded";
+      nodeId: string;
+      /** The fan-out's run (its node step's attempt) the counts belong to. */
+      run: number;
+      chunk: number;
+      ended: number;
+      failure?: { itemIndex: number; error: StepError };
+      outputs?: unknown[];
+      /** For a fan-out of at most 100 items: the chunk's ended items, so each is reported once. */
+      endedItems?: number[];
+    };
 
 export type Command =
   /** Send a step message (with this delay) so a worker runs the attempt. */
@@ -126,6 +155,22 @@ export interface Decision {
   commands: Command[];
   /** Human-readable timeline notes, such as why a node was skipped. */
   notes: { nodeId?: string; message: string }[];
+}
+
+/** forEach items live in chunk items of this many, each with its own version (see stores/jobs/chunks.ts). */
+export const FOREACH_CHUNK_SIZE = 100;
+
+export function chunkOf(itemIndex: number): number {
+  return Math.floor(itemIndex / FOREACH_CHUNK_SIZE);
+}
+
+/** How many items chunk `chunk` of a fan-out over `items` holds. */
+export function chunkSize(items: number, chunk: number): number {
+  return Math.max(0, Math.min(FOREACH_CHUNK_SIZE, items - chunk * FOREACH_CHUNK_SIZE));
+}
+
+export function chunkCount(items: number): number {
+  return Math.ceil(items / FOREACH_CHUNK_SIZE);
 }
 
 export function stepKey(nodeId: string, itemIndex?: number): string {

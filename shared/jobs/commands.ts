@@ -87,12 +87,18 @@ async function decideOnJob(
   jobId: string,
   event: EngineEvent,
   refuse: (state: JobState) => string | undefined,
+  options: { allItems?: boolean } = {},
 ) {
-  const outcome = await decideAndCommit(tenantId, jobId, async (loaded) => {
-    const why = refuse(loaded.state);
-    if (why !== undefined) throw conflict(why);
-    return { decision: await decide(loaded.state, event, new Date()), result: undefined };
-  });
+  const outcome = await decideAndCommit(
+    tenantId,
+    jobId,
+    async (loaded) => {
+      const why = refuse(loaded.state);
+      if (why !== undefined) throw conflict(why);
+      return { decision: await decide(loaded.state, event, new Date()), result: undefined };
+    },
+    options,
+  );
   if (outcome === undefined) throw notFound("Job", jobId);
   return { jobId, status: outcome.loaded.state.status };
 }
@@ -106,11 +112,18 @@ export function cancelJob(tenantId: string, jobId: string, reason?: string) {
 }
 
 export function retryJob(tenantId: string, jobId: string) {
-  return decideOnJob(tenantId, jobId, { type: "retry" }, (s) => {
-    if (s.status === "cancelled")
-      return `Job ${jobId} was cancelled, and a cancelled job is not retried: start a new job to run it again`;
-    return ["failed", "timed_out"].includes(s.status)
-      ? undefined
-      : `Job ${jobId} is ${s.status} and cannot be retried`;
-  });
+  // A retry keeps the items that succeeded and re-runs the rest, so it reads every forEach chunk.
+  return decideOnJob(
+    tenantId,
+    jobId,
+    { type: "retry" },
+    (s) => {
+      if (s.status === "cancelled")
+        return `Job ${jobId} was cancelled, and a cancelled job is not retried: start a new job to run it again`;
+      return ["failed", "timed_out"].includes(s.status)
+        ? undefined
+        : `Job ${jobId} is ${s.status} and cannot be retried`;
+    },
+    { allItems: true },
+  );
 }

@@ -4,6 +4,10 @@ import { logger } from "../observability.ts";
 import { type OutgoingStep, sendStepMessages } from "../queues.ts";
 import { stopStepTask } from "./tasks.ts";
 
+/** Step messages per send call group (SQS batches hold 10), and how many groups go out at once. */
+const SEND_GROUP = 50;
+const SEND_LANES = 8;
+
 /** The step message a `run` command stands for. */
 export function stepMessageFor(state: JobState, command: Extract<Command, { type: "run" }>) {
   return {
@@ -37,7 +41,15 @@ export async function runCommands(state: JobState, commands: Command[]): Promise
         logger.warn("Command not carried out", { command: (command as Command).type, jobId: state.jobId });
     }
   }
-  if (outgoing.length > 0) await sendStepMessages(outgoing);
+  // A wide fan-out starts thousands of items at once: their batches go out several at a time.
+  const batches: OutgoingStep[][] = [];
+  for (let i = 0; i < outgoing.length; i += SEND_GROUP) batches.push(outgoing.slice(i, i + SEND_GROUP));
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(SEND_LANES, batches.length) }, async () => {
+      while (next < batches.length) await sendStepMessages(batches[next++] as OutgoingStep[]);
+    }),
+  );
   // After the step messages, so a failing approval write cannot hold back work that is ready. Each approval
   // and its timeline event are one idempotent transaction (see requestApproval).
   for (const command of approvals) await requestApproval(state, command);

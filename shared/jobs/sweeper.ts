@@ -4,8 +4,9 @@ import { sweepApproval } from "../approvals/service.ts";
 import { dynamo } from "../aws.ts";
 import { tableName } from "../db.ts";
 import { decide, isTerminalJob } from "../engine/engine.ts";
-import type { EngineEvent, JobState, StepState } from "../engine/types.ts";
+import { chunkOf, type EngineEvent, type JobState, type StepState } from "../engine/types.ts";
 import { logger } from "../observability.ts";
+import { unsweepChunk } from "../stores/jobs/chunks.ts";
 import { jobDeadline, SWEEP_SHARDS, stepDueAt } from "../stores/jobs.ts";
 import { decideAndCommit } from "./unit-of-work.ts";
 
@@ -28,11 +29,14 @@ function dueEvent(
   state: JobState,
   now: Date,
   restartedAt?: Date,
+  only?: (step: StepState) => boolean,
 ): { event: EngineEvent; counter: keyof SweepReport; why: NewTimelineEvent } | undefined {
   if (isTerminalJob(state.status)) return undefined;
+  // A job's own entry heals its node-level steps; each chunk's entry heals that chunk's items.
+  const steps = Object.values(state.steps).filter(only ?? ((step) => step.itemIndex === undefined));
   if (restartedAt !== undefined) {
     const before = (iso: string | undefined) => iso !== undefined && Date.parse(iso) < restartedAt.getTime();
-    for (const step of Object.values(state.steps)) {
+    for (const step of steps) {
       const lost =
         (step.status === "queued" && before(step.queuedAt)) ||
         (step.status === "running" && step.taskArn === undefined && before(step.startedAt));
@@ -54,14 +58,15 @@ function dueEvent(
     }
   }
   const deadline = jobDeadline(state);
-  if (deadline !== undefined && Date.parse(deadline) <= now.getTime()) {
+  if (only === undefined && deadline !== undefined && Date.parse(deadline) <= now.getTime()) {
     return {
       event: { type: "jobTimedOut" },
       counter: "timedOut",
       why: note("The job ran past its timeoutSeconds"),
     };
   }
-  for (const step of Object.values(state.steps)) {
+  for (const step of steps) {
+    if (step.items !== undefined) continue;
     const due = stepDueAt(step, now);
     if (due === undefined || Date.parse(due) > now.getTime()) continue;
     const at = (s: StepState) => ({
@@ -93,6 +98,39 @@ function dueEvent(
     }
   }
   return undefined;
+}
+
+/** Heals one forEach chunk: its items that are due, one engine event (and one write of the chunk) at a time. */
+async function healChunk(
+  tenantId: string,
+  jobId: string,
+  where: { nodeId: string; chunk: number },
+  now: Date,
+  report: SweepReport,
+  restartedAt?: Date,
+): Promise<void> {
+  const mine = (step: StepState) =>
+    step.nodeId === where.nodeId && step.itemIndex !== undefined && chunkOf(step.itemIndex) === where.chunk;
+  for (let round = 0; round < 1000; round++) {
+    let counter: keyof SweepReport | undefined;
+    let over = false;
+    const outcome = await decideAndCommit(
+      tenantId,
+      jobId,
+      async ({ state }) => {
+        counter = undefined;
+        over = isTerminalJob(state.status);
+        const due = dueEvent(state, now, restartedAt, mine);
+        if (due === undefined) return undefined;
+        counter = due.counter;
+        return { decision: await decide(state, due.event, now), result: undefined };
+      },
+      { chunk: where },
+    );
+    if (over) await unsweepChunk(tenantId, jobId, where.nodeId, where.chunk);
+    if (counter === undefined || !outcome?.committed) return;
+    report[counter]++;
+  }
 }
 
 /** Heals one job: everything due on it, one engine event (and one commit) at a time. */
@@ -159,6 +197,15 @@ export async function sweep(now = new Date(), options: SweepOptions = {}): Promi
       try {
         if (item.type === "job")
           await healJob(String(item.tenantId), String(item.id), now, report, restartedAt);
+        else if (item.type === "jobChunk")
+          await healChunk(
+            String(item.tenantId),
+            String(item.jobId),
+            { nodeId: String(item.nodeId), chunk: Number(item.chunk) },
+            now,
+            report,
+            restartedAt,
+          );
         // Approvals: expiry (onTimeout), steps that stopped waiting, and resolutions not yet delivered.
         else if (item.type === "approval") await sweepApproval(String(item.tenantId), String(item.id), now);
       } catch (error) {

@@ -1,7 +1,7 @@
 import type { StepMessage } from "#events/steps";
 import { decide, getNode, isTerminalJob } from "../engine/engine.ts";
 import { nodeKind } from "../engine/nodes/index.ts";
-import { type Command, type Decision, type EngineEvent, stepKey } from "../engine/types.ts";
+import { type Command, chunkOf, type Decision, type EngineEvent, stepKey } from "../engine/types.ts";
 import { logger } from "../observability.ts";
 import { MAX_DELAY_SECONDS, sendStepMessages } from "../queues.ts";
 import type { LoadedJob } from "../stores/jobs.ts";
@@ -30,6 +30,13 @@ function where(message: StepMessage) {
     ...(message.itemIndex === undefined ? {} : { itemIndex: message.itemIndex }),
     attempt: message.attempt,
   };
+}
+
+/** A forEach item's decisions are taken on its chunk (see decideAndCommit's `chunk`). */
+function chunkOption(message: StepMessage): { chunk?: { nodeId: string; chunk: number } } {
+  return message.itemIndex === undefined
+    ? {}
+    : { chunk: { nodeId: message.nodeId, chunk: chunkOf(message.itemIndex) } };
 }
 
 async function resend(message: StepMessage, delaySeconds: number): Promise<void> {
@@ -66,38 +73,43 @@ async function claimAndRun(
   const { tenantId, jobId, nodeId, itemIndex, attempt } = message;
   const key = stepKey(nodeId, itemIndex);
   let later: number | undefined;
-  const claim = await decideAndCommit(tenantId, jobId, async (loaded) => {
-    later = undefined;
-    const { state } = loaded;
-    const step = state.steps[key];
-    if (isTerminalJob(state.status) || step === undefined || step.attempt !== attempt) return undefined;
-    const now = new Date();
-    if (step.status === "waiting") {
-      return {
-        decision: await decide(state, { type: "waitElapsed", nodeId, itemIndex }, now),
-        result: "waited" as const,
-      };
-    }
-    if (step.status === "running") {
-      const lease = Date.parse(step.leaseUntil ?? "");
-      if (Number.isFinite(lease) && lease > now.getTime()) {
-        // Another worker holds this attempt. Its result may not be recorded yet, so this message must not
-        // just vanish: it comes back when the lease lapses, and takes the attempt over if it is still open.
-        later = (lease - now.getTime()) / 1000 + 1;
+  const claim = await decideAndCommit(
+    tenantId,
+    jobId,
+    async (loaded) => {
+      later = undefined;
+      const { state } = loaded;
+      const step = state.steps[key];
+      if (isTerminalJob(state.status) || step === undefined || step.attempt !== attempt) return undefined;
+      const now = new Date();
+      if (step.status === "waiting") {
+        return {
+          decision: await decide(state, { type: "waitElapsed", nodeId, itemIndex }, now),
+          result: "waited" as const,
+        };
+      }
+      if (step.status === "running") {
+        const lease = Date.parse(step.leaseUntil ?? "");
+        if (Number.isFinite(lease) && lease > now.getTime()) {
+          // Another worker holds this attempt. Its result may not be recorded yet, so this message must not
+          // just vanish: it comes back when the lease lapses, and takes the attempt over if it is still open.
+          later = (lease - now.getTime()) / 1000 + 1;
+          return undefined;
+        }
+      } else if (step.status !== "queued") return undefined;
+      if (step.notBefore !== undefined && Date.parse(step.notBefore) > now.getTime() + 1000) {
+        // Back-off longer than SQS's longest delay: send the message again for the time that is left.
+        later = (Date.parse(step.notBefore) - now.getTime()) / 1000;
         return undefined;
       }
-    } else if (step.status !== "queued") return undefined;
-    if (step.notBefore !== undefined && Date.parse(step.notBefore) > now.getTime() + 1000) {
-      // Back-off longer than SQS's longest delay: send the message again for the time that is left.
-      later = (Date.parse(step.notBefore) - now.getTime()) / 1000;
-      return undefined;
-    }
-    const leaseSeconds = leaseSecondsFor(state, nodeId);
-    return {
-      decision: await decide(state, { type: "claim", ...where(message), leaseSeconds }, now),
-      result: "claimed" as const,
-    };
-  });
+      const leaseSeconds = leaseSecondsFor(state, nodeId);
+      return {
+        decision: await decide(state, { type: "claim", ...where(message), leaseSeconds }, now),
+        result: "claimed" as const,
+      };
+    },
+    chunkOption(message),
+  );
   if (later !== undefined) {
     await resend(message, later);
     return undefined;
@@ -138,7 +150,7 @@ async function runClaimedStep(
         decision: await decide(state, { type: "taskStarted", ...where(message), taskArn }, new Date()),
         result: undefined,
       }),
-      { loaded },
+      { loaded, ...chunkOption(message) },
     );
     return undefined;
   }
@@ -246,7 +258,11 @@ export async function recordStepOutcome(
       }
       return { decision, result: undefined };
     },
-    { keepCommands: true, ...(options.loaded === undefined ? {} : { loaded: options.loaded }) },
+    {
+      keepCommands: true,
+      ...chunkOption(message),
+      ...(options.loaded === undefined ? {} : { loaded: options.loaded }),
+    },
   );
   if (recorded?.decision !== undefined)
     await runCommands(recorded.decision.state, recorded.decision.commands);
@@ -257,34 +273,44 @@ export async function recordStepOutcome(
 /** Extends a running attempt's lease; false when the attempt is no longer running (cancelled, timed out). */
 export async function heartbeat(message: StepMessage, leaseSeconds: number): Promise<boolean> {
   const key = stepKey(message.nodeId, message.itemIndex);
-  const outcome = await decideAndCommit(message.tenantId, message.jobId, async ({ state }) => {
-    const step = state.steps[key];
-    if (isTerminalJob(state.status) || step?.status !== "running" || step.attempt !== message.attempt)
-      return undefined;
-    return {
-      decision: await decide(state, { type: "renewLease", ...where(message), leaseSeconds }, new Date()),
-      result: true,
-    };
-  });
+  const outcome = await decideAndCommit(
+    message.tenantId,
+    message.jobId,
+    async ({ state }) => {
+      const step = state.steps[key];
+      if (isTerminalJob(state.status) || step?.status !== "running" || step.attempt !== message.attempt)
+        return undefined;
+      return {
+        decision: await decide(state, { type: "renewLease", ...where(message), leaseSeconds }, new Date()),
+        result: true,
+      };
+    },
+    chunkOption(message),
+  );
   return outcome?.result === true;
 }
 
 /** Marks a step failed because its message could not be processed (dead-lettered), so the job does not hang. */
 export async function failStepFromDeadLetter(message: StepMessage, reason: string): Promise<void> {
-  await decideAndCommit(message.tenantId, message.jobId, async ({ state }) => {
-    const decision = await decide(state, { type: "deadLettered", ...where(message), reason }, new Date());
-    if (decision.changedSteps.length === 0) return undefined;
-    return {
-      decision,
-      extraEvents: [
-        {
-          type: "job.note",
-          nodeId: message.nodeId,
-          message: `Step dead-lettered: ${reason}`,
-          reason: "DEAD_LETTERED",
-        },
-      ],
-      result: undefined,
-    };
-  });
+  await decideAndCommit(
+    message.tenantId,
+    message.jobId,
+    async ({ state }) => {
+      const decision = await decide(state, { type: "deadLettered", ...where(message), reason }, new Date());
+      if (decision.changedSteps.length === 0) return undefined;
+      return {
+        decision,
+        extraEvents: [
+          {
+            type: "job.note",
+            nodeId: message.nodeId,
+            message: `Step dead-lettered: ${reason}`,
+            reason: "DEAD_LETTERED",
+          },
+        ],
+        result: undefined,
+      };
+    },
+    chunkOption(message),
+  );
 }

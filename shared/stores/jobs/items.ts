@@ -7,12 +7,13 @@ import { newId } from "../../ids.ts";
 import type { JobImage } from "../../jobs/timeline.ts";
 import { keys } from "../../keys.ts";
 import { offload } from "../../payloads.ts";
+import type { LoadedChunk } from "./chunks.ts";
 
 /**
  * The job item carries the whole state of the job: its fields, and every step in a compact map, so a
  * transition is one conditional write of one item. Values above a threshold live in S3 behind a pointer;
- * the thresholds keep the item far below DynamoDB's 400 KB (a workflow has at most 64 nodes, a fan-out at
- * most MAX_FOREACH_ITEMS items, and a compact item step without its output is about 120 bytes).
+ * the thresholds keep the item far below DynamoDB's 400 KB (a workflow has at most 200 nodes). forEach items
+ * are not in it: they live in chunk items (chunks.ts), and the node's step keeps only counters.
  */
 export const STEP_INLINE_BYTES = numberEnv("JOB_STEP_INLINE_BYTES", 2048);
 export const ITEM_INLINE_BYTES = numberEnv("JOB_ITEM_INLINE_BYTES", 128);
@@ -37,6 +38,12 @@ export interface StoredStep {
   lu?: string;
   ta?: string;
   rq?: number;
+  /** forEach node: window, started, ended per chunk, and the items a retry re-runs. */
+  w?: number;
+  sn?: number;
+  en?: number[];
+  pi?: number[];
+  rp?: number[];
 }
 
 export interface JobMeta {
@@ -60,6 +67,8 @@ export interface LoadedJob {
   meta: JobMeta;
   /** The job item as stored. */
   item: Record<string, unknown>;
+  /** forEach chunks the decision was given (their items are in `state.steps`), by `chunkId`. */
+  chunks?: Map<string, LoadedChunk>;
 }
 
 export function stepFromKey(key: string): { nodeId: string; itemIndex?: number } {
@@ -82,6 +91,11 @@ export function decodeStep(key: string, stored: StoredStep): StepState {
   if (stored.lu !== undefined) step.leaseUntil = stored.lu;
   if (stored.ta !== undefined) step.taskArn = stored.ta;
   if (stored.rq !== undefined) step.requeues = stored.rq;
+  if (stored.w !== undefined) step.window = stored.w;
+  if (stored.sn !== undefined) step.started = stored.sn;
+  if (stored.en !== undefined) step.ended = stored.en;
+  if (stored.pi !== undefined) step.pick = stored.pi;
+  if (stored.rp !== undefined) step.reported = stored.rp;
   return step;
 }
 
@@ -111,6 +125,11 @@ export async function encodeStep(tenantId: string, jobId: string, step: StepStat
   if (step.leaseUntil !== undefined) stored.lu = step.leaseUntil;
   if (step.taskArn !== undefined) stored.ta = step.taskArn;
   if (step.requeues !== undefined) stored.rq = step.requeues;
+  if (step.window !== undefined) stored.w = step.window;
+  if (step.started !== undefined) stored.sn = step.started;
+  if (step.ended !== undefined) stored.en = step.ended;
+  if (step.pick !== undefined) stored.pi = step.pick;
+  if (step.reported !== undefined) stored.rp = step.reported;
   return stored;
 }
 
@@ -123,7 +142,7 @@ export async function offloadJobValue(
   return offload(value, payloadKey(tenantId, jobId, name), STEP_INLINE_BYTES);
 }
 
-function sweepShard(id: string): number {
+export function sweepShard(id: string): number {
   let hash = 0;
   for (const char of id) hash = (hash * 31 + char.charCodeAt(0)) >>> 0;
   return hash % SWEEP_SHARDS;
@@ -182,6 +201,8 @@ export function sweepKeys(state: JobState, now: Date): Record<string, string> {
   if (TERMINAL_JOB.includes(state.status)) return {};
   let due = jobDeadline(state);
   for (const step of Object.values(state.steps)) {
+    // Items are on the index through their chunks; a fan-out's own step runs nothing to heal.
+    if (step.itemIndex !== undefined || step.items !== undefined) continue;
     const raw = stepDueAt(step, now);
     const at = raw === undefined ? undefined : bucketed(raw);
     if (at !== undefined && (due === undefined || at < due)) due = at;

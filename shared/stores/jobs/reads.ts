@@ -14,6 +14,7 @@ import type { JobState, StepState } from "../../engine/types.ts";
 import { keys } from "../../keys.ts";
 import { hydrate } from "../../payloads.ts";
 import { getWorkflowVersion } from "../workflows.ts";
+import { withAllItems } from "./chunks.ts";
 import { decodeStep, type LoadedJob, metaOf, type StoredStep } from "./items.ts";
 
 /** Definitions never change once a job pins them, so a process keeps the ones it read. */
@@ -130,6 +131,11 @@ function toStep(state: JobState, step: StepState): Step {
     runFrom: _run,
     requeues: _rq,
     logs,
+    window: _window,
+    started: _started,
+    ended: _ended,
+    pick: _pick,
+    reported: _reported,
     ...rest
   } = step;
   const type = state.definition.nodes.find((n) => n.id === step.nodeId)?.type ?? "unknown";
@@ -140,8 +146,10 @@ export async function getJobWithSteps(
   tenantId: string,
   jobId: string,
 ): Promise<(JobWithSteps & { definition: WorkflowDefinition }) | undefined> {
-  const loaded = await loadJob(tenantId, jobId);
-  if (loaded === undefined) return undefined;
+  const found = await loadJob(tenantId, jobId);
+  if (found === undefined) return undefined;
+  // forEach items come from their chunks.
+  const loaded = await withAllItems(found, { present: true });
   const steps = await Promise.all(
     Object.values(loaded.state.steps)
       .sort((a, b) => a.nodeId.localeCompare(b.nodeId) || (a.itemIndex ?? -1) - (b.itemIndex ?? -1))

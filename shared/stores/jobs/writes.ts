@@ -8,6 +8,7 @@ import type { Decision, JobState } from "../../engine/types.ts";
 import { AppError, isConditionalCheckFailed, isTransactionConflict } from "../../errors.ts";
 import { timelineOf } from "../../jobs/timeline.ts";
 import { keys } from "../../keys.ts";
+import { ChunkConflictError, writeChunks } from "./chunks.ts";
 import {
   encodeStep,
   imageOf,
@@ -61,10 +62,12 @@ export function requestHash(body: unknown): string {
 
 export { SUMMARY_FIELDS, summaryItem } from "./summary.ts";
 
+/** The job item's steps: node-level only, since forEach items live in their chunks. */
 async function encodeSteps(state: JobState, only?: Set<string>, reuse: Record<string, StoredStep> = {}) {
   const steps: Record<string, StoredStep> = {};
   await Promise.all(
     Object.entries(state.steps).map(async ([key, step]) => {
+      if (step.itemIndex !== undefined) return;
       const kept = reuse[key];
       steps[key] =
         only !== undefined && !only.has(key) && kept !== undefined
@@ -105,6 +108,16 @@ export async function insertJob(
   };
   const item = jobItem({ meta, state, steps, input: storedInput, output: undefined, notes, extras: [], now });
   item.seq = timelineOf(undefined, imageOf(item)).length;
+  // A job that fans out at once: its chunks first, so no item message can name a chunk that is not there.
+  const blank: LoadedJob = {
+    state: { ...state, steps: {} },
+    meta,
+    item: {},
+  };
+  await writeChunks(blank, state, decision.changedSteps, now).catch((error: unknown) => {
+    // A new job id's chunks exist only if this very write ran before: a conflict means nothing.
+    if (!(error instanceof ChunkConflictError)) throw error;
+  });
   const puts: Record<string, unknown>[] = [item, summaryItem(item)];
   if (input.workflowId === undefined) {
     puts.push({
@@ -200,6 +213,22 @@ export async function commitDecision(
 ): Promise<void> {
   const { meta, item: before } = loaded;
   const after = decision.state;
+  const items = decision.changedSteps.filter((step) => step.itemIndex !== undefined);
+  if (items.length > 0) {
+    try {
+      await writeChunks(loaded, after, items, now);
+    } catch (error) {
+      if (error instanceof ChunkConflictError)
+        throw new ConcurrentUpdateError(`A chunk of job ${meta.jobId} changed concurrently`);
+      throw error;
+    }
+  }
+  const jobLevel = decision.changedSteps.some((step) => step.itemIndex === undefined);
+  if (!jobLevel && !decision.jobChanged && decision.notes.length === 0 && extras.length === 0) {
+    // An item's transition: its chunk is the whole commit.
+    loaded.state = after;
+    return;
+  }
   const changed = new Set(
     decision.changedSteps.map((s) => (s.itemIndex === undefined ? s.nodeId : `${s.nodeId}#${s.itemIndex}`)),
   );

@@ -4,7 +4,7 @@ import { TERMINAL_STEP_STATUSES } from "#events/jobs";
 import type { WorkflowNode } from "#events/workflow";
 import { decide, isTerminalJob, MAX_RETRY_DELAY_SECONDS, retryDelaySeconds } from "#shared/engine/engine";
 import { type Decision, type EngineEvent, type JobState, stepKey } from "#shared/engine/types";
-import { newJob, T0 } from "./fixtures.ts";
+import { newJob, nextItemsEnded, T0 } from "./fixtures.ts";
 
 /**
  * Random DAGs driven by a random, adversarial scheduler: results arrive in any order, attempts fail,
@@ -216,6 +216,15 @@ async function simulate(specs: NodeSpec[], seed: number): Promise<void> {
       throw new Error(`decide modified its input ${JSON.stringify(event)}`);
     check(event, JSON.parse(before) as JobState, d);
     state = d.state;
+    // The job store's side of an item transition: chunks report how many of their items ended.
+    if ("itemIndex" in event && event.itemIndex !== undefined) {
+      for (let e = nextItemsEnded(state); e !== undefined; e = nextItemsEnded(state)) {
+        const snapshot = JSON.stringify(state);
+        const synced = await decide(state, e, new Date(now), { random: rand });
+        check(e, JSON.parse(snapshot) as JobState, synced);
+        state = synced.state;
+      }
+    }
     return d;
   };
 

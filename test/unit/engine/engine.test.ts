@@ -1,6 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { buildContext, decide, getNode, isTerminalJob, retryDelaySeconds } from "#shared/engine/engine";
-import { apply, at, failed, newJob, start, statuses, stepOf, succeeded, T0 } from "./fixtures.ts";
+import {
+  apply,
+  applyStored,
+  at,
+  failed,
+  newJob,
+  start,
+  statuses,
+  stepOf,
+  succeeded,
+  T0,
+} from "./fixtures.ts";
 
 const diamond = {
   name: "diamond",
@@ -263,7 +274,7 @@ describe("forEach", () => {
   it("joins item outputs in item order, whatever order they finish in", async () => {
     const s0 = (await start(fanOut(), { ids: [10, 20, 30] })).state;
 
-    const d = await apply(
+    const d = await applyStored(
       s0,
       [succeeded("each", 60, 1, 2), succeeded("each", 20, 1, 0), succeeded("each", 40, 1, 1)],
       at(1),
@@ -294,7 +305,7 @@ describe("forEach", () => {
   it("fails the node and the job when an item fails, cancelling the items not yet done", async () => {
     const s0 = (await start(fanOut(), { ids: [1, 2, 3] })).state;
 
-    const d = await decide(s0, failed("each", { itemIndex: 1, retryable: false }), at(1));
+    const d = await applyStored(s0, [failed("each", { itemIndex: 1, retryable: false })], at(1));
 
     expect(stepOf(d.state, "each", 1).status).toBe("failed");
     expect(stepOf(d.state, "each")).toMatchObject({ status: "failed", error: { code: "BOOM" } });
@@ -307,7 +318,7 @@ describe("forEach", () => {
   it("puts { error } in place of a failed item when the node continues on error", async () => {
     const s0 = (await start(fanOut({ onError: "continue" }), { ids: [1, 2] })).state;
 
-    const d = await apply(
+    const d = await applyStored(
       s0,
       [failed("each", { itemIndex: 0, retryable: false }), succeeded("each", 4, 1, 1)],
       at(1),
@@ -813,7 +824,7 @@ describe("retry after failure", () => {
       nodes: [{ id: "each", type: "code", code: "return item", forEach: "{% $input.ids %}" }],
     };
     const s0 = (await start(def, { ids: [1, 2, 3] })).state;
-    const broken = await apply(
+    const broken = await applyStored(
       s0,
       [succeeded("each", "one", 1, 0), failed("each", { itemIndex: 1, retryable: false })],
       at(1),
@@ -834,7 +845,7 @@ describe("retry after failure", () => {
       { type: "run", nodeId: "each", itemIndex: 1, attempt: 2, delaySeconds: 0 },
       { type: "run", nodeId: "each", itemIndex: 2, attempt: 2, delaySeconds: 0 },
     ]);
-    const done = await apply(
+    const done = await applyStored(
       d.state,
       [succeeded("each", "two", 2, 1), succeeded("each", "three", 2, 2)],
       at(11),

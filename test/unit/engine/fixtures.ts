@@ -1,8 +1,10 @@
 import { WorkflowDefinition } from "#events/workflow";
 import { decide } from "#shared/engine/engine";
 import {
+  chunkCount,
   type Decision,
   type EngineEvent,
+  FOREACH_CHUNK_SIZE,
   type JobState,
   type StepState,
   stepKey,
@@ -80,4 +82,68 @@ export function failed(
 
 export function statuses(state: JobState): Record<string, string> {
   return Object.fromEntries(Object.entries(state.steps).map(([k, s]) => [k, s.status]));
+}
+
+/**
+ * What the job store tells the engine after item transitions (see syncChunk in shared/jobs/unit-of-work.ts):
+ * the first chunk of a running fan-out whose ended count moved past the node's, or that holds an item that
+ * failed for good, as an `itemsEnded` event, with the outputs when it ends the fan-out.
+ */
+export function nextItemsEnded(state: JobState): EngineEvent | undefined {
+  if (["succeeded", "failed", "cancelled", "timed_out"].includes(state.status)) return undefined;
+  for (const node of state.definition.nodes) {
+    const parent = state.steps[node.id];
+    if (parent?.items === undefined || parent.status !== "running") continue;
+    const items = Array.from({ length: parent.items }, (_, i) => state.steps[stepKey(node.id, i)]);
+    const terminal = (s: StepState | undefined) =>
+      s !== undefined && ["succeeded", "failed", "skipped", "cancelled"].includes(s.status);
+    for (let chunk = 0; chunk < chunkCount(parent.items); chunk++) {
+      const mine = items.slice(chunk * FOREACH_CHUNK_SIZE, (chunk + 1) * FOREACH_CHUNK_SIZE);
+      const ended = mine.filter(terminal).length;
+      const failedAt = mine.findIndex((s) => s?.status === "failed");
+      const failure =
+        failedAt >= 0 && node.onError !== "continue"
+          ? {
+              itemIndex: chunk * FOREACH_CHUNK_SIZE + failedAt,
+              error: mine[failedAt]?.error ?? { code: "X", message: "x" },
+            }
+          : undefined;
+      if (failure === undefined && ended <= (parent.ended?.[chunk] ?? 0)) continue;
+      const counts = [...(parent.ended ?? [])];
+      counts[chunk] = Math.max(counts[chunk] ?? 0, ended);
+      const all = counts.reduce((a, b) => a + b, 0) >= parent.items && items.every(terminal);
+      return {
+        type: "itemsEnded",
+        nodeId: node.id,
+        run: parent.attempt,
+        chunk,
+        ended,
+        ...(failure === undefined ? {} : { failure }),
+        ...(all && failure === undefined
+          ? {
+              outputs: items.map((s) =>
+                s?.status === "succeeded" ? (s.output ?? null) : s?.status === "failed" ? s.output : null,
+              ),
+            }
+          : {}),
+      };
+    }
+  }
+  return undefined;
+}
+
+/** Applies events in order as the stores would: after each, the `itemsEnded` events the chunks give. */
+export async function applyStored(state: JobState, events: EngineEvent[], now: Date = T0): Promise<Decision> {
+  let decision: Decision | undefined;
+  let current = state;
+  for (const event of events) {
+    decision = await decide(current, event, now);
+    current = decision.state;
+    for (let e = nextItemsEnded(current); e !== undefined; e = nextItemsEnded(current)) {
+      decision = await decide(current, e, now);
+      current = decision.state;
+    }
+  }
+  if (!decision) throw new Error("no events");
+  return decision;
 }
