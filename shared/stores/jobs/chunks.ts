@@ -13,7 +13,17 @@ import {
 import { isConditionalCheckFailed } from "../../errors.ts";
 import { keys } from "../../keys.ts";
 import { hydrate } from "../../payloads.ts";
-import { decodeStep, encodeStep, type LoadedJob, type StoredStep, stepDueAt, sweepShard } from "./items.ts";
+import {
+  decodeStep,
+  encodeStep,
+  type LoadedChunk,
+  type LoadedJob,
+  type StoredStep,
+  stepDueAt,
+  sweepShard,
+} from "./items.ts";
+
+export type { LoadedChunk } from "./items.ts";
 
 /**
  * A forEach node's items live in chunk items of FOREACH_CHUNK_SIZE (`T#<t>#J#<job>` / `A#FE#<node>#<chunk>`),
@@ -22,16 +32,6 @@ import { decodeStep, encodeStep, type LoadedJob, type StoredStep, stepDueAt, swe
  * messages over 1 KB are in S3), so it stays below 400 KB by construction. `run` is the fan-out's run (the
  * node step's attempt) that wrote the chunk, so counts from before a job retry are told apart.
  */
-export interface LoadedChunk {
-  nodeId: string;
-  chunk: number;
-  /** 0 when the chunk item does not exist. */
-  version: number;
-  run: number;
-  /** Keyed by `stepKey(nodeId, itemIndex)`, as stored. */
-  steps: Record<string, StoredStep>;
-}
-
 export const CHUNK_SK_PREFIX = "A#FE#";
 
 export function chunkSk(nodeId: string, chunk: number): string {

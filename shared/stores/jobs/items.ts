@@ -7,7 +7,6 @@ import { newId } from "../../ids.ts";
 import type { JobImage } from "../../jobs/timeline.ts";
 import { keys } from "../../keys.ts";
 import { offload } from "../../payloads.ts";
-import type { LoadedChunk } from "./chunks.ts";
 
 /**
  * The job item carries the whole state of the job: its fields, and every step in a compact map, so a
@@ -60,6 +59,17 @@ export interface JobMeta {
   seq: number;
   /** Optimistic-concurrency version: every commit is conditioned on it. */
   version: number;
+}
+
+/** One chunk of a forEach node's items, as read (see chunks.ts). */
+export interface LoadedChunk {
+  nodeId: string;
+  chunk: number;
+  /** 0 when the chunk item does not exist. */
+  version: number;
+  run: number;
+  /** Keyed by `stepKey(nodeId, itemIndex)`, as stored. */
+  steps: Record<string, StoredStep>;
 }
 
 export interface LoadedJob {

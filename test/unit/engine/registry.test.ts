@@ -178,10 +178,17 @@ describe("a kind registered from one file", () => {
       ["each", 1],
       ["each", 2],
     ]);
-    expect(stepOf(item1.state, "each").output).toEqual([{ said: "item" }, { said: "item" }]);
-    expect(stepOf(item1.state, "later").status).toBe("waiting");
+    // Items record their results in their chunk; the worker then reports the chunk's end to the job.
+    const outputs = [0, 1].map((i) => item1.state.steps[`each#${i}`]?.output);
+    const joined = await decide(
+      item1.state,
+      { type: "itemsEnded", nodeId: "each", run: 1, chunk: 0, ended: 2, outputs, endedItems: [0, 1] },
+      at(3),
+    );
+    expect(stepOf(joined.state, "each").output).toEqual([{ said: "item" }, { said: "item" }]);
+    expect(stepOf(joined.state, "later").status).toBe("waiting");
 
-    const done = await decide(item1.state, { type: "waitElapsed", nodeId: "later" }, at(4));
+    const done = await decide(joined.state, { type: "waitElapsed", nodeId: "later" }, at(4));
     expect(done.state.status).toBe("succeeded");
   });
 
