@@ -1,6 +1,7 @@
 /**
- * Commands for the resources that are plain lists and documents (agents, tools, secrets, memory, schedules,
- * users, usage, audit, system): each is a route of the contract, called through the typed client by its
+ * Commands for the resources that are plain lists and documents (agents, tools, MCP servers, collections,
+ * sessions, notification targets, secrets, memory, schedules, users, usage, limits, settings, stats, audit,
+ * system): each is a route of the contract, called through the typed client by its
  * operation id, with a table for people and `--output json` for programs.
  */
 import type { RouteId } from "#events/routes";
@@ -287,6 +288,76 @@ export const resourceCommands: Command[] = [
       return 0;
     },
   },
+  ...resource({
+    name: "mcp-servers",
+    list: "listMcpServers",
+    get: "getMcpServer",
+    create: "createMcpServer",
+    remove: "deleteMcpServer",
+    columns: [
+      ["ID", field("id")],
+      ["NAME", field("name")],
+      ["URL", field("url")],
+      ["TOOLS", (item) => (item.tools as unknown[] | undefined)?.length],
+    ],
+  }),
+  ...resource({
+    name: "collections",
+    key: { param: "name", description: "The collection's name" },
+    list: "listCollections",
+    get: "getCollection",
+    create: "createCollection",
+    remove: "deleteCollection",
+    columns: [
+      ["NAME", field("name")],
+      ["DOCUMENTS", field("documents")],
+      ["CREATED", field("createdAt")],
+    ],
+  }),
+  ...resource({
+    name: "sessions",
+    list: "listSessions",
+    get: "getSession",
+    create: "createSession",
+    remove: "deleteSession",
+    columns: [
+      ["ID", field("id")],
+      ["AGENT", field("agent")],
+      ["UPDATED", field("updatedAt")],
+    ],
+  }),
+  ...resource({
+    name: "notification-targets",
+    list: "listNotificationTargets",
+    get: "getNotificationTarget",
+    create: "createNotificationTarget",
+    remove: "deleteNotificationTarget",
+    columns: [
+      ["ID", field("id")],
+      ["TYPE", field("type")],
+      ["URL", field("url")],
+      ["EVENTS", (item) => (item.events as string[] | undefined)?.join(",")],
+    ],
+  }),
+  single(["limits", "show"], "Tokens-per-minute and dollars-per-job limits", "getLimits", [
+    ["TOKENS/MIN", field("tokensPerMinute")],
+    ["JOB USD", field("jobUsd")],
+    ["AGENTS", (item) => (item.agents as unknown[] | undefined)?.length],
+  ]),
+  single(["settings", "show"], "The tenant's settings", "getTenantSettings", [
+    ["RESOURCE ACCESS", field("resourceAccess")],
+  ]),
+  single(
+    ["stats", "jobs"],
+    "Jobs of the last day: counts by status, p50/p95 duration, failure rate",
+    "jobStats",
+    [
+      ["JOBS", (item) => (item.total as { total?: number } | undefined)?.total],
+      ["P50 MS", (item) => (item.total as { p50Ms?: number } | undefined)?.p50Ms],
+      ["P95 MS", (item) => (item.total as { p95Ms?: number } | undefined)?.p95Ms],
+      ["FAILURE RATE", (item) => (item.total as { failureRate?: number } | undefined)?.failureRate],
+    ],
+  ),
   single(["usage", "show"], "Agent tokens and cost, by day, with this month's total and budget", "getUsage", [
     ["DAY", (item) => JSON.stringify(item.items ?? item.totals ?? item)],
   ]),

@@ -89,6 +89,32 @@ describe("switchboard CLI against the twin", () => {
     expect(bad.code).toBe(2);
   });
 
+  it("covers collections, sessions, limits, settings and job stats", async () => {
+    const file = join(home, "collection.json");
+    await writeFile(file, JSON.stringify({ name: "cli-notes" }));
+    const created = await cli(["collections", "create", "-f", file]);
+    expect(created.stderr).toBe("");
+    expect(created.stdout).toMatch(/^NAME\s+DOCUMENTS/);
+    const collections = await cli(["collections", "list", "-o", "json"]);
+    expect(JSON.parse(collections.stdout).items).toEqual([expect.objectContaining({ name: "cli-notes" })]);
+    expect((await cli(["collections", "delete", "cli-notes"])).stdout).toBe("Deleted cli-notes\n");
+    const sessions = await cli(["sessions", "list", "-o", "json"]);
+    expect(sessions.code).toBe(0);
+    expect(JSON.parse(sessions.stdout)).toHaveProperty("items");
+    const limits = await cli(["limits", "show", "-o", "json"]);
+    expect(limits.code).toBe(0);
+    expect(JSON.parse(limits.stdout)).toHaveProperty("agents");
+    const settings = await cli(["settings", "show"]);
+    expect(settings.stdout).toMatch(/RESOURCE ACCESS[\s\S]*tenant/);
+    const stats = await cli(["stats", "jobs", "-o", "json"]);
+    expect(stats.code).toBe(0);
+    expect(JSON.parse(stats.stdout)).toMatchObject({ bucket: "hour", truncated: false });
+    // Admin-only resources answer a user's key with the API's 403, as exit code 3.
+    const targets = await cli(["notification-targets", "list", "-o", "json"]);
+    expect(targets.code).toBe(3);
+    expect(JSON.parse(targets.stderr)).toMatchObject({ error: { status: 403 } });
+  });
+
   it("applies a workflow by name: created, unchanged, then a new version", async () => {
     const file = join(home, "double.json");
     await writeFile(file, JSON.stringify(doubling));
