@@ -98,6 +98,7 @@ export const jobRoutes = implementRoutes({
   },
   rerunJob: {
     handle: async ({ params, body, principal }) => {
+      await requireAccess(await accessScope(principal), "job", params.id ?? "");
       const { created, plan } = await rerunJob(principal, params.id ?? "", body);
       return { status: created ? 202 : 200, body: plan };
     },
