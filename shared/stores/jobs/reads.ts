@@ -1,12 +1,5 @@
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
-import {
-  DEFAULT_JOB_PRIORITY,
-  type Job,
-  type JobPriority,
-  type JobStatus,
-  type JobWithSteps,
-  type Step,
-} from "#events/jobs";
+import type { JobPriority, JobStatus, JobWithSteps, Step } from "#events/jobs";
 import type { WorkflowDefinition } from "#events/workflow";
 import { dynamo } from "../../aws.ts";
 import { tableName } from "../../db.ts";
@@ -16,6 +9,7 @@ import { hydrate } from "../../payloads.ts";
 import { getWorkflowVersion } from "../workflows.ts";
 import { withAllItems } from "./chunks.ts";
 import { decodeStep, type LoadedJob, metaOf, type StoredStep } from "./items.ts";
+import { toJob } from "./summary.ts";
 
 /** Definitions never change once a job pins them, so a process keeps the ones it read. */
 const definitions = new Map<string, WorkflowDefinition>();
@@ -105,24 +99,6 @@ const JOB_FIELDS = [
   "scheduleId",
 ] as const;
 
-function toJob(item: Record<string, unknown>): Job {
-  const job: Job = {
-    id: String(item.id),
-    tenantId: String(item.tenantId),
-    status: item.status as JobStatus,
-    workflowName: String(item.workflowName),
-    createdAt: String(item.createdAt),
-    updatedAt: String(item.updatedAt),
-    createdBy: String(item.createdBy),
-    seq: Number(item.seq ?? 0),
-    priority: (item.priority as JobPriority | undefined) ?? DEFAULT_JOB_PRIORITY,
-  };
-  for (const field of JOB_FIELDS) {
-    if (item[field] !== undefined) (job as Record<string, unknown>)[field] = item[field];
-  }
-  return job;
-}
-
 function toStep(state: JobState, step: StepState): Step {
   const {
     leaseUntil: _lease,
@@ -160,7 +136,7 @@ export async function getJobWithSteps(
   );
   const { input, output } = loaded.state;
   return {
-    ...toJob(loaded.item),
+    ...toJob(loaded.item, JOB_FIELDS),
     input,
     ...(output === undefined ? {} : { output }),
     steps,

@@ -110,7 +110,19 @@ function sortCondition(
   return { expression: "", values: {} };
 }
 
-function toJob(item: Record<string, unknown>): Job {
+/** What a list shows of a job beyond its fixed fields (a job's GET adds its input). */
+const LISTED_FIELDS = [
+  "workflowId",
+  "workflowVersion",
+  "output",
+  "error",
+  "startedAt",
+  "endedAt",
+  "scheduleId",
+] as const;
+
+/** A job item or summary as the API's `Job`. */
+export function toJob(item: Record<string, unknown>, optional: readonly string[] = LISTED_FIELDS): Job {
   const job: Job = {
     id: String(item.id),
     tenantId: String(item.tenantId),
@@ -123,15 +135,7 @@ function toJob(item: Record<string, unknown>): Job {
     seq: Number(item.seq ?? 0),
     priority: (item.priority as JobPriority | undefined) ?? DEFAULT_JOB_PRIORITY,
   };
-  for (const field of [
-    "workflowId",
-    "workflowVersion",
-    "output",
-    "error",
-    "startedAt",
-    "endedAt",
-    "scheduleId",
-  ] as const) {
+  for (const field of optional) {
     if (item[field] !== undefined) (job as Record<string, unknown>)[field] = item[field];
   }
   return job;

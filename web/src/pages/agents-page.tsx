@@ -6,6 +6,7 @@ import type { Agent } from "../api/types.ts";
 import { CreatePanel } from "../components/create-panel.tsx";
 import { Empty, InlineError, QueryState } from "../components/data-state.tsx";
 import { type Column, DataTable } from "../components/data-table.tsx";
+import { DeleteButton } from "../components/delete-button.tsx";
 import { JsonEditor, parseJson } from "../components/json-editor.tsx";
 import { Modal } from "../components/modal.tsx";
 import { PageHeader } from "../components/page-header.tsx";
@@ -85,24 +86,12 @@ export function AgentsPage() {
 
 function DeleteAgent({ agent }: { agent: Agent }) {
   const { api } = useServices();
-  const queryClient = useQueryClient();
-  const remove = useMutation({
-    mutationFn: () => api.deleteAgent(agent.id),
-    onSuccess: () => void queryClient.invalidateQueries({ queryKey: KEY }),
-  });
   return (
-    <>
-      <button
-        type="button"
-        className="button button-small button-danger"
-        disabled={remove.isPending}
-        onClick={() => remove.mutate()}
-        aria-label={`Delete agent ${agent.name}`}
-      >
-        Delete
-      </button>
-      <InlineError error={remove.error} />
-    </>
+    <DeleteButton
+      label={`Delete agent ${agent.name}`}
+      onDelete={() => api.deleteAgent(agent.id)}
+      queryKey={KEY}
+    />
   );
 }
 

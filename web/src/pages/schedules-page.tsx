@@ -6,6 +6,7 @@ import type { Schedule } from "../api/types.ts";
 import { CreatePanel } from "../components/create-panel.tsx";
 import { Empty, InlineError, QueryState } from "../components/data-state.tsx";
 import { type Column, DataTable } from "../components/data-table.tsx";
+import { DeleteButton } from "../components/delete-button.tsx";
 import { JsonEditor, parseJson } from "../components/json-editor.tsx";
 import { Modal } from "../components/modal.tsx";
 import { PageHeader } from "../components/page-header.tsx";
@@ -112,24 +113,12 @@ export function SchedulesPage() {
 
 function DeleteSchedule({ schedule }: { schedule: Schedule }) {
   const { api } = useServices();
-  const queryClient = useQueryClient();
-  const remove = useMutation({
-    mutationFn: () => api.deleteSchedule(schedule.id),
-    onSuccess: () => void queryClient.invalidateQueries({ queryKey: KEY }),
-  });
   return (
-    <>
-      <button
-        type="button"
-        className="button button-small button-danger"
-        disabled={remove.isPending}
-        onClick={() => remove.mutate()}
-        aria-label={`Delete schedule ${schedule.name ?? schedule.id}`}
-      >
-        Delete
-      </button>
-      <InlineError error={remove.error} />
-    </>
+    <DeleteButton
+      label={`Delete schedule ${schedule.name ?? schedule.id}`}
+      onDelete={() => api.deleteSchedule(schedule.id)}
+      queryKey={KEY}
+    />
   );
 }
 

@@ -5,6 +5,7 @@ import { useServices } from "../api/services.tsx";
 import { CreatePanel } from "../components/create-panel.tsx";
 import { Empty, InlineError, QueryState } from "../components/data-state.tsx";
 import { type Column, DataTable } from "../components/data-table.tsx";
+import { DeleteButton } from "../components/delete-button.tsx";
 import { Modal } from "../components/modal.tsx";
 import { PageHeader } from "../components/page-header.tsx";
 import { useCreate } from "../hooks/use-create.ts";
@@ -163,23 +164,11 @@ function RotateSecret({ secret, onClose }: { secret: Secret | null; onClose: () 
 
 function DeleteSecret({ secret }: { secret: Secret }) {
   const { api } = useServices();
-  const queryClient = useQueryClient();
-  const remove = useMutation({
-    mutationFn: () => api.deleteSecret(secret.name),
-    onSuccess: () => void queryClient.invalidateQueries({ queryKey: KEY }),
-  });
   return (
-    <>
-      <button
-        type="button"
-        className="button button-small button-danger"
-        disabled={remove.isPending}
-        onClick={() => remove.mutate()}
-        aria-label={`Delete secret ${secret.name}`}
-      >
-        Delete
-      </button>
-      <InlineError error={remove.error} />
-    </>
+    <DeleteButton
+      label={`Delete secret ${secret.name}`}
+      onDelete={() => api.deleteSecret(secret.name)}
+      queryKey={KEY}
+    />
   );
 }

@@ -6,6 +6,7 @@ import type { User } from "../api/types.ts";
 import { CreatePanel } from "../components/create-panel.tsx";
 import { Empty, InlineError, QueryState } from "../components/data-state.tsx";
 import { type Column, DataTable } from "../components/data-table.tsx";
+import { DeleteButton } from "../components/delete-button.tsx";
 import { Modal } from "../components/modal.tsx";
 import { PageHeader } from "../components/page-header.tsx";
 import { useCreate } from "../hooks/use-create.ts";
@@ -65,24 +66,12 @@ export function UsersPage() {
 
 function DeleteUser({ user }: { user: User }) {
   const { api } = useServices();
-  const queryClient = useQueryClient();
-  const remove = useMutation({
-    mutationFn: () => api.deleteUser(user.id),
-    onSuccess: () => void queryClient.invalidateQueries({ queryKey: KEY }),
-  });
   return (
-    <>
-      <button
-        type="button"
-        className="button button-small button-danger"
-        disabled={remove.isPending}
-        onClick={() => remove.mutate()}
-        aria-label={`Delete user ${user.email}`}
-      >
-        Delete
-      </button>
-      <InlineError error={remove.error} />
-    </>
+    <DeleteButton
+      label={`Delete user ${user.email}`}
+      onDelete={() => api.deleteUser(user.id)}
+      queryKey={KEY}
+    />
   );
 }
 
