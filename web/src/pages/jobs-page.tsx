@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useId, useMemo, useState } from "react";
+import { useId, useMemo, useRef, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { type BulkJobsResponse, type Job, JobStatus, TERMINAL_JOB_STATUSES } from "#events/jobs";
 import { useServices } from "../api/services.tsx";
@@ -67,10 +67,19 @@ export function JobsPage() {
   const workflows = useQuery({ queryKey: ["workflows"], queryFn: () => api.listWorkflows() });
   const writer = canWrite(me.data?.role);
 
+  // Two filters changed before the next render (the router renders in a transition) must both stay:
+  // each change starts from the last one, not from the params of the render that made the handler.
+  const latest = useRef(params);
+  const rendered = useRef(params);
+  if (rendered.current !== params) {
+    rendered.current = params;
+    latest.current = params;
+  }
   const setFilter = (key: string, value: string) => {
-    const next = new URLSearchParams(params);
+    const next = new URLSearchParams(latest.current);
     if (value) next.set(key, value);
     else next.delete(key);
+    latest.current = next;
     setParams(next, { replace: true });
     setSelected(new Set());
   };
