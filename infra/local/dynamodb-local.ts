@@ -95,6 +95,8 @@ export async function startDynamoDbLocal(options: {
   dataDir: string;
   preferredPort?: number;
   log: Logger;
+  /** One database for every access key (the default), or one per access key (to share the process). */
+  sharedDb?: boolean;
 }): Promise<DynamoDbLocal> {
   const { log } = options;
   const dbPath = resolve(options.dataDir, "dynamodb");
@@ -121,7 +123,7 @@ export async function startDynamoDbLocal(options: {
         "-dbPath",
         dbPath,
         // One database for every access key and region, so a client with other credentials sees the same tables.
-        "-sharedDb",
+        ...(options.sharedDb === false ? [] : ["-sharedDb"]),
         // DynamoDB Local phones home by default; a laptop twin must work offline and stay quiet.
         "-disableTelemetry",
       ],
@@ -260,5 +262,17 @@ export async function startDynamoDbLocal(options: {
       await rm(pidFile, { force: true });
       if (child.pid !== undefined) log.info("DynamoDB Local stopped");
     },
+  };
+}
+
+/** A DynamoDB Local that someone else started and looks after: used as it is, never stopped from here. */
+export function runningDynamoDbLocal(endpoint: string): DynamoDbLocal {
+  return {
+    endpoint,
+    port: Number(new URL(endpoint).port),
+    ready: Promise.resolve(),
+    restarting: false,
+    pid: () => undefined,
+    stop: async () => undefined,
   };
 }

@@ -40,12 +40,14 @@ export const NOTIFICATIONS_TOPIC_ARN = `arn:aws:sns:${REGION}:${ACCOUNT_ID}:swit
 export function twinEnvironment(
   endpoints: TwinEndpoints,
   queueUrls: Record<string, string>,
+  accessKeyId = "twin",
 ): Record<string, string> {
   return {
     AWS_REGION: REGION,
     AWS_DEFAULT_REGION: REGION,
     // Dummy credentials: nothing local checks them, and no call can reach a real account with them.
-    AWS_ACCESS_KEY_ID: "twin",
+    // DynamoDB Local keeps a database per access key when it is shared (see TwinOptions.dynamodb).
+    AWS_ACCESS_KEY_ID: accessKeyId,
     AWS_SECRET_ACCESS_KEY: "twin",
     AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
     AWS_ENDPOINT_URL_DYNAMODB_STREAMS: endpoints.dynamodb,

@@ -25,7 +25,7 @@ import { createSns, type PublishedMessage } from "./aws-services/sns.ts";
 import { createSqsFront } from "./aws-services/sqs.ts";
 import { bootstrapAdmin } from "./bootstrap-admin.ts";
 import { adminCredentials, ensureDataDir, jwtSecret } from "./data-dir.ts";
-import { type DynamoDbLocal, startDynamoDbLocal } from "./dynamodb-local.ts";
+import { type DynamoDbLocal, runningDynamoDbLocal, startDynamoDbLocal } from "./dynamodb-local.ts";
 import {
   applyEnvironment,
   JWT_SECRET_ID,
@@ -85,6 +85,12 @@ export interface TwinOptions {
   functionTimeouts?: Partial<Record<FunctionName, number>>;
   /** Per usage plan, limits that tests lower; otherwise infra/stack/limits.ts, as the stack sets them. */
   usagePlans?: Partial<Record<UsagePlanName, UsagePlanLimits>>;
+  /**
+   * A DynamoDB Local that is already running (started without `-sharedDb`), to use instead of starting one.
+   * It keeps one database per access key, so `accessKeyId` (letters and digits) gives this twin its own
+   * tables; the twin neither supervises nor stops that process. The test suites share one this way.
+   */
+  dynamodb?: { endpoint: string; accessKeyId: string };
 }
 
 export interface Twin {
@@ -138,11 +144,11 @@ export async function startTwin(options: TwinOptions = {}): Promise<Twin> {
 
   try {
     // The JVM is the slow part of a start; everything else runs while it boots.
-    const dynamoStart = startDynamoDbLocal({
-      dataDir,
-      preferredPort: previousPort("dynamodb"),
-      log: log.child("dynamodb"),
-    });
+    const dynamoStart =
+      options.dynamodb === undefined
+        ? startDynamoDbLocal({ dataDir, preferredPort: previousPort("dynamodb"), log: log.child("dynamodb") })
+        : Promise.resolve(runningDynamoDbLocal(options.dynamodb.endpoint));
+    const accessKeyId = options.dynamodb?.accessKeyId ?? "twin";
     const fauxqsStart = startFauxqsOn(previousPort("fauxqs"));
     const [dynamoResult, fauxqsResult, secretResult] = await Promise.allSettled([
       dynamoStart,
@@ -253,12 +259,12 @@ export async function startTwin(options: TwinOptions = {}): Promise<Twin> {
       queueUrls[spec.dlq.urlEnv] = queueUrl(spec.dlq.name);
     }
     const env = {
-      ...twinEnvironment(endpoints, queueUrls),
+      ...twinEnvironment(endpoints, queueUrls, accessKeyId),
       [ENV.corsAllowOrigin]: gateway.allowedOrigins.join(","),
     };
     applyEnvironment(env);
 
-    const credentials = { accessKeyId: "twin", secretAccessKey: "twin" };
+    const credentials = { accessKeyId, secretAccessKey: "twin" };
     const dynamodb = new DynamoDBClient({ endpoint: dynamo.endpoint, region: REGION, credentials });
     const streams = new DynamoDBStreamsClient({ endpoint: dynamo.endpoint, region: REGION, credentials });
     const sqs = new SQSClient({ endpoint: awsServices.url, region: REGION, credentials });
@@ -371,7 +377,7 @@ export async function startTwin(options: TwinOptions = {}): Promise<Twin> {
 
     gateway.open();
     for (const [component, port] of [
-      ["dynamodb", dynamo.port],
+      ...(options.dynamodb === undefined ? ([["dynamodb", dynamo.port]] as const) : []),
       ["fauxqs", fauxqs.port],
       ["aws-services", awsServices.port],
       ["gateway", gateway.port],

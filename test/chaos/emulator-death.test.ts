@@ -11,7 +11,7 @@ let platform: Platform;
 const score = tally();
 
 beforeAll(async () => {
-  platform = await startPlatform();
+  platform = await startPlatform({ ownDynamoDb: true });
 });
 
 afterAll(async () => {

@@ -3,6 +3,7 @@
  * Here a second static server plays CloudFront and the twin plays API Gateway, so every API call is a
  * cross-origin request the browser only lets through with the API's CORS answers.
  */
+
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -13,6 +14,7 @@ import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createStaticFiles } from "#infra/local/static-files";
 import type { Twin } from "#infra/local/twin";
+import { sharedDynamoDb } from "../support/platform.ts";
 import { ADMIN, CHROMIUM, CHROMIUM_ARGS, ensureWebBuilt, signIn } from "./support/harness.ts";
 
 const ROOT = resolve(fileURLToPath(new URL(".", import.meta.url)), "../..");
@@ -37,6 +39,7 @@ beforeAll(async () => {
 
   dataDir = await mkdtemp(join(tmpdir(), "switchboard-e2e-cors-"));
   const { startTwin } = await import("#infra/local/twin");
+  const shared = await sharedDynamoDb();
   twin = await startTwin({
     port: 0,
     dataDir,
@@ -44,6 +47,7 @@ beforeAll(async () => {
     adminPassword: ADMIN.password,
     quiet: true,
     dashboardOrigin: siteOrigin,
+    ...(shared === undefined ? {} : { dynamodb: shared }),
   });
   // As the stack's deploy writes config.json: the API's own URLs, on another host than the dashboard's.
   apiConfig = { apiUrl: twin.url, wsUrl: twin.wsUrl };

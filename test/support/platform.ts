@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -58,17 +59,38 @@ export async function login(base: string, email = ADMIN_EMAIL, password = ADMIN_
   }
 }
 
-/** Starts the whole platform on loopback in a fresh data directory, and signs the admin in. */
-export async function startPlatform(options: Record<string, unknown> = {}): Promise<Platform> {
+/**
+ * The suite's shared DynamoDB Local (test/support/shared-dynamodb.ts), with an access key of this platform's
+ * own, so its tables are its own; undefined outside such a suite (the bench), where the twin starts one.
+ */
+export async function sharedDynamoDb(): Promise<{ endpoint: string; accessKeyId: string } | undefined> {
+  if (process.env.VITEST === undefined) return undefined;
+  const { inject } = await import("vitest");
+  const endpoint = inject("sharedDynamoDb");
+  return endpoint === undefined
+    ? undefined
+    : { endpoint, accessKeyId: `p${randomUUID().replaceAll("-", "")}` };
+}
+
+/**
+ * Starts the whole platform on loopback in a fresh data directory, and signs the admin in. `ownDynamoDb`
+ * starts a DynamoDB Local of its own, for tests that kill or restart it.
+ */
+export async function startPlatform(
+  options: Record<string, unknown> & { ownDynamoDb?: boolean } = {},
+): Promise<Platform> {
   const { startTwin } = await import("#infra/local/twin");
+  const { ownDynamoDb, ...twinOptions } = options;
   const dataDir = await mkdtemp(join(tmpdir(), "switchboard-test-"));
+  const shared = ownDynamoDb ? undefined : await sharedDynamoDb();
   const twin = await startTwin({
     port: 0,
     dataDir,
     adminEmail: ADMIN_EMAIL,
     adminPassword: ADMIN_PASSWORD,
     quiet: true,
-    ...options,
+    ...(shared === undefined ? {} : { dynamodb: shared }),
+    ...twinOptions,
   });
   const token = await login(twin.url);
   return {

@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from "vitest";
 import type { Twin } from "#infra/local/twin";
+import { sharedDynamoDb } from "../../support/platform.ts";
 
 export const ADMIN = { email: "admin@switchboard.test", password: "correct-horse-battery-staple" };
 
@@ -81,12 +82,14 @@ export function useE2E(): E2E {
     await ensureWebBuilt();
     dataDir = await mkdtemp(join(tmpdir(), "switchboard-e2e-"));
     const { startTwin } = await import("#infra/local/twin");
+    const shared = await sharedDynamoDb();
     twin = await startTwin({
       port: 0,
       dataDir,
       adminEmail: ADMIN.email,
       adminPassword: ADMIN.password,
       quiet: true,
+      ...(shared === undefined ? {} : { dynamodb: shared }),
     });
     const login = await fetch(`${twin.url}/v1/auth/login`, {
       method: "POST",
