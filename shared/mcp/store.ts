@@ -1,17 +1,21 @@
-import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { McpServer, McpTool } from "#events/mcp";
 import { dynamo } from "../aws.ts";
-import { encodeCursor, nowIso, tableName } from "../db.ts";
-import { conflict, isConditionalCheckFailed, isTransactionConflict, notFound } from "../errors.ts";
+import { nowIso, tableName } from "../db.ts";
+import { conflict, isConditionalCheckFailed, notFound } from "../errors.ts";
 import { newId } from "../ids.ts";
-import { startKey } from "../stores/page.ts";
+import { namedResources } from "../stores/named.ts";
 
 /** MCP servers, stored like tools: one item per server (with its listed tools) and a name claim. */
-export const mcpKeys = {
-  pk: (tenantId: string) => `T#${tenantId}#MCP`,
-  server: (id: string) => `S#${id}`,
-  name: (name: string) => `N#${name.toLowerCase()}`,
-};
+const servers = namedResources({
+  label: "MCP server",
+  article: "An",
+  partition: (tenantId) => `T#${tenantId}#MCP`,
+  itemPrefix: "S#",
+  idPrefix: "mcp_",
+  claimType: "mcpServerName",
+  claimIdAttribute: "serverId",
+});
 
 const FIELDS = [
   "id",
@@ -49,61 +53,17 @@ export async function createMcpServer(
     updatedAt: now,
     createdBy,
   };
-  const pk = mcpKeys.pk(tenantId);
-  try {
-    await dynamo().send(
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Put: {
-              TableName: tableName(),
-              Item: {
-                pk,
-                sk: mcpKeys.name(server.name),
-                type: "mcpServerName",
-                tenantId,
-                serverId: server.id,
-              },
-              ConditionExpression: "attribute_not_exists(pk)",
-            },
-          },
-          {
-            Put: {
-              TableName: tableName(),
-              Item: { pk, sk: mcpKeys.server(server.id), tenantId, ...server, type: "mcpServer" },
-              ConditionExpression: "attribute_not_exists(pk)",
-            },
-          },
-        ],
-      }),
-    );
-  } catch (error) {
-    if (isTransactionConflict(error)) throw conflict(`An MCP server named ${body.name} already exists`);
-    throw error;
-  }
+  await servers.create(tenantId, server, { ...server, type: "mcpServer" });
   return server;
 }
 
-async function getItem(tenantId: string, sk: string) {
-  const { Item } = await dynamo().send(
-    new GetCommand({ TableName: tableName(), Key: { pk: mcpKeys.pk(tenantId), sk } }),
-  );
-  return Item;
-}
-
-export async function mcpNameTaken(tenantId: string, name: string): Promise<boolean> {
-  return (await getItem(tenantId, mcpKeys.name(name))) !== undefined;
+export function mcpNameTaken(tenantId: string, name: string): Promise<boolean> {
+  return servers.nameTaken(tenantId, name);
 }
 
 /** A server by id (`mcp_…`) or by name (case-insensitive). */
 export async function resolveMcpServer(tenantId: string, nameOrId: string): Promise<McpServer | undefined> {
-  if (nameOrId.startsWith("mcp_")) {
-    const byId = await getItem(tenantId, mcpKeys.server(nameOrId));
-    if (byId) return toServer(byId);
-  }
-  const claim = await getItem(tenantId, mcpKeys.name(nameOrId));
-  if (claim === undefined) return undefined;
-  const item = await getItem(tenantId, mcpKeys.server(String(claim.serverId)));
+  const item = await servers.resolve(tenantId, nameOrId);
   return item === undefined ? undefined : toServer(item);
 }
 
@@ -111,18 +71,8 @@ export async function listMcpServers(
   tenantId: string,
   options: { cursor?: string; limit?: number } = {},
 ): Promise<{ items: McpServer[]; cursor?: string }> {
-  const pk = mcpKeys.pk(tenantId);
-  const page = await dynamo().send(
-    new QueryCommand({
-      TableName: tableName(),
-      KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
-      ExpressionAttributeValues: { ":pk": pk, ":prefix": "S#" },
-      Limit: options.limit ?? 50,
-      ExclusiveStartKey: startKey(options.cursor, "pk", pk),
-    }),
-  );
-  const cursor = encodeCursor(page.LastEvaluatedKey);
-  return { items: (page.Items ?? []).map(toServer), ...(cursor === undefined ? {} : { cursor }) };
+  const page = await servers.page(tenantId, options);
+  return { ...page, items: page.items.map(toServer) };
 }
 
 /** Every server of a tenant with its tools, for checking many `mcp:` references with one query. */
@@ -149,7 +99,7 @@ export async function updateMcpTools(
     await dynamo().send(
       new UpdateCommand({
         TableName: tableName(),
-        Key: { pk: mcpKeys.pk(tenantId), sk: mcpKeys.server(current.id) },
+        Key: { pk: servers.keys.pk(tenantId), sk: servers.keys.item(current.id) },
         UpdateExpression: "SET tools = :tools, toolsRefreshedAt = :now, updatedAt = :now, updatedBy = :actor",
         ConditionExpression: "attribute_exists(pk) AND updatedAt = :seen",
         ExpressionAttributeValues: {
@@ -172,25 +122,6 @@ export async function updateMcpTools(
 export async function deleteMcpServer(tenantId: string, nameOrId: string): Promise<McpServer> {
   const current = await resolveMcpServer(tenantId, nameOrId);
   if (current === undefined) throw notFound("MCP server", nameOrId);
-  const pk = mcpKeys.pk(tenantId);
-  try {
-    await dynamo().send(
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Delete: {
-              TableName: tableName(),
-              Key: { pk, sk: mcpKeys.server(current.id) },
-              ConditionExpression: "attribute_exists(pk)",
-            },
-          },
-          { Delete: { TableName: tableName(), Key: { pk, sk: mcpKeys.name(current.name) } } },
-        ],
-      }),
-    );
-  } catch (error) {
-    if (isTransactionConflict(error)) throw notFound("MCP server", nameOrId);
-    throw error;
-  }
+  await servers.remove(tenantId, current, nameOrId);
   return current;
 }

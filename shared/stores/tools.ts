@@ -1,17 +1,19 @@
-import { GetCommand, QueryCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
 import type { CreateToolRequest, Tool } from "#events/agents";
-import { dynamo } from "../aws.ts";
-import { nowIso, tableName } from "../db.ts";
-import { conflict, isTransactionConflict, notFound } from "../errors.ts";
+import { nowIso } from "../db.ts";
+import { notFound } from "../errors.ts";
 import { newId } from "../ids.ts";
-import { createdByFilter, fillPage, startKey } from "./page.ts";
+import { namedResources } from "./named.ts";
 
 /** Custom HTTP tools, stored like agents: one item per tool and a name claim that keeps names unique. */
-export const toolKeys = {
-  pk: (tenantId: string) => `T#${tenantId}#TOOLS`,
-  tool: (id: string) => `T#${id}`,
-  name: (name: string) => `N#${name.toLowerCase()}`,
-};
+const tools = namedResources({
+  label: "Tool",
+  article: "A",
+  partition: (tenantId) => `T#${tenantId}#TOOLS`,
+  itemPrefix: "T#",
+  idPrefix: "tl_",
+  claimType: "toolName",
+  claimIdAttribute: "toolId",
+});
 
 export type CustomTool = Tool & { type: "http"; builtIn: false; createdBy?: string };
 
@@ -36,26 +38,9 @@ function toTool(item: Record<string, unknown>): CustomTool {
 }
 
 /** `type` on the item is the item's kind, as everywhere in the table; a stored tool is always `http`. */
-function toolItem(tenantId: string, tool: CustomTool, createdBy: string): Record<string, unknown> {
+function toolItem(tool: CustomTool, createdBy: string): Record<string, unknown> {
   const { type: _type, builtIn: _builtIn, createdBy: _createdBy, ...fields } = tool;
-  return {
-    pk: toolKeys.pk(tenantId),
-    sk: toolKeys.tool(tool.id),
-    tenantId,
-    createdBy,
-    ...fields,
-    type: "tool",
-  };
-}
-
-function nameClaim(tenantId: string, tool: Pick<CustomTool, "id" | "name">): Record<string, unknown> {
-  return {
-    pk: toolKeys.pk(tenantId),
-    sk: toolKeys.name(tool.name),
-    type: "toolName",
-    tenantId,
-    toolId: tool.id,
-  };
+  return { createdBy, ...fields, type: "tool" };
 }
 
 export async function createTool(
@@ -72,50 +57,13 @@ export async function createTool(
     createdAt: now,
     updatedAt: now,
   };
-  try {
-    await dynamo().send(
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Put: {
-              TableName: tableName(),
-              Item: nameClaim(tenantId, tool),
-              ConditionExpression: "attribute_not_exists(pk)",
-            },
-          },
-          {
-            Put: {
-              TableName: tableName(),
-              Item: toolItem(tenantId, tool, createdBy),
-              ConditionExpression: "attribute_not_exists(pk)",
-            },
-          },
-        ],
-      }),
-    );
-  } catch (error) {
-    if (isTransactionConflict(error)) throw conflict(`A tool named ${body.name} already exists`);
-    throw error;
-  }
+  await tools.create(tenantId, tool, toolItem(tool, createdBy));
   return tool;
-}
-
-async function getItem(tenantId: string, sk: string) {
-  const { Item } = await dynamo().send(
-    new GetCommand({ TableName: tableName(), Key: { pk: toolKeys.pk(tenantId), sk } }),
-  );
-  return Item;
 }
 
 /** A custom tool by id or by name. */
 export async function resolveCustomTool(tenantId: string, nameOrId: string): Promise<CustomTool | undefined> {
-  if (nameOrId.startsWith("tl_")) {
-    const byId = await getItem(tenantId, toolKeys.tool(nameOrId));
-    if (byId) return toTool(byId);
-  }
-  const claim = await getItem(tenantId, toolKeys.name(nameOrId));
-  if (claim === undefined) return undefined;
-  const item = await getItem(tenantId, toolKeys.tool(String(claim.toolId)));
+  const item = await tools.resolve(tenantId, nameOrId);
   return item === undefined ? undefined : toTool(item);
 }
 
@@ -123,40 +71,13 @@ export async function listCustomTools(
   tenantId: string,
   options: { cursor?: string; limit?: number; createdBy?: string } = {},
 ): Promise<{ items: CustomTool[]; cursor?: string }> {
-  const pk = toolKeys.pk(tenantId);
-  const page = await fillPage(
-    {
-      TableName: tableName(),
-      KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
-      ExpressionAttributeValues: { ":pk": pk, ":prefix": "T#" },
-    },
-    {
-      limit: options.limit ?? 50,
-      start: startKey(options.cursor, "pk", pk),
-      filter: createdByFilter(options.createdBy),
-      keyAttributes: ["pk", "sk"],
-    },
-  );
+  const page = await tools.page(tenantId, options);
   return { ...page, items: page.items.map(toTool) };
 }
 
-/** Every custom tool name (lower case) of a tenant. */
-export async function customToolNames(tenantId: string): Promise<Set<string>> {
-  const names = new Set<string>();
-  let ExclusiveStartKey: Record<string, unknown> | undefined;
-  do {
-    const page = await dynamo().send(
-      new QueryCommand({
-        TableName: tableName(),
-        KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
-        ExpressionAttributeValues: { ":pk": toolKeys.pk(tenantId), ":prefix": "N#" },
-        ExclusiveStartKey,
-      }),
-    );
-    for (const item of page.Items ?? []) names.add(String(item.sk).slice(2));
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey !== undefined);
-  return names;
+/** Every custom tool's id and name (lower case) of a tenant. */
+export function customToolNames(tenantId: string): Promise<Set<string>> {
+  return tools.names(tenantId);
 }
 
 export async function updateTool(
@@ -175,70 +96,17 @@ export async function updateTool(
     ...(current.createdAt === undefined ? {} : { createdAt: current.createdAt }),
     updatedAt: nowIso(),
   };
-  const renamed = toolKeys.name(current.name) !== toolKeys.name(tool.name);
-  const pk = toolKeys.pk(tenantId);
-  try {
-    await dynamo().send(
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Put: {
-              TableName: tableName(),
-              // The creator stays the owner (owner-only access); the last editor is kept beside it.
-              Item: { ...toolItem(tenantId, tool, current.createdBy ?? actor), updatedBy: actor },
-              ConditionExpression: "attribute_exists(pk) AND updatedAt = :seen",
-              ExpressionAttributeValues: { ":seen": current.updatedAt },
-            },
-          },
-          ...(renamed
-            ? [
-                { Delete: { TableName: tableName(), Key: { pk, sk: toolKeys.name(current.name) } } },
-                {
-                  Put: {
-                    TableName: tableName(),
-                    Item: nameClaim(tenantId, tool),
-                    ConditionExpression: "attribute_not_exists(pk)",
-                  },
-                },
-              ]
-            : []),
-        ],
-      }),
-    );
-  } catch (error) {
-    if (isTransactionConflict(error)) {
-      if (renamed && (await resolveCustomTool(tenantId, tool.name))?.id !== tool.id) {
-        throw conflict(`A tool named ${tool.name} already exists`);
-      }
-      throw conflict(`Tool ${current.name} was changed by someone else; read it again and retry`);
-    }
-    throw error;
-  }
+  // The creator stays the owner (owner-only access); the last editor is kept beside it.
+  await tools.replace(tenantId, current, tool, {
+    ...toolItem(tool, current.createdBy ?? actor),
+    updatedBy: actor,
+  });
   return tool;
 }
 
 export async function deleteTool(tenantId: string, nameOrId: string): Promise<CustomTool> {
   const current = await resolveCustomTool(tenantId, nameOrId);
   if (current === undefined) throw notFound("Tool", nameOrId);
-  const pk = toolKeys.pk(tenantId);
-  try {
-    await dynamo().send(
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Delete: {
-              TableName: tableName(),
-              Key: { pk, sk: toolKeys.tool(current.id) },
-              ConditionExpression: "attribute_exists(pk)",
-            },
-          },
-          { Delete: { TableName: tableName(), Key: { pk, sk: toolKeys.name(current.name) } } },
-        ],
-      }),
-    );
-  } catch (error) {
-    if (isTransactionConflict(error)) throw notFound("Tool", nameOrId);
-    throw error;
-  }
+  await tools.remove(tenantId, current, nameOrId);
   return current;
 }
