@@ -1,9 +1,10 @@
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useEffect, useId, useState } from "react";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useEffect, useId } from "react";
 import { Link } from "react-router";
 import { useServices } from "../api/services.tsx";
 import type { Approval, Page } from "../api/types.ts";
-import { Empty, InlineError, QueryState } from "../components/data-state.tsx";
+import { Empty, QueryState } from "../components/data-state.tsx";
+import { DecisionForm } from "../components/decision-form.tsx";
 import { JsonView } from "../components/json-view.tsx";
 import { PageHeader } from "../components/page-header.tsx";
 import { useOnReconnect } from "../hooks/use-connection.ts";
@@ -50,22 +51,16 @@ export function ApprovalsPage() {
 }
 
 function ApprovalCard({ approval }: { approval: Approval }) {
-  const { api } = useServices();
   const me = useMe();
   const queryClient = useQueryClient();
   const id = useId();
-  const [comment, setComment] = useState("");
-  const decide = useMutation({
-    mutationFn: (decision: "approve" | "reject") =>
-      api.decideApproval(approval.id, decision, comment.trim() || undefined),
-    onSuccess: () => {
-      // Leave the inbox at once; the refetch confirms it.
-      queryClient.setQueryData<Page<Approval>>(KEY, (page) =>
-        page ? { ...page, items: page.items.filter((a) => a.id !== approval.id) } : page,
-      );
-      void queryClient.invalidateQueries({ queryKey: KEY });
-    },
-  });
+  // Leave the inbox at once; the refetch confirms it.
+  const decided = () => {
+    queryClient.setQueryData<Page<Approval>>(KEY, (page) =>
+      page ? { ...page, items: page.items.filter((a) => a.id !== approval.id) } : page,
+    );
+    void queryClient.invalidateQueries({ queryKey: KEY });
+  };
   const titleId = `${id}-title`;
   return (
     <li className="card approval" aria-labelledby={titleId}>
@@ -107,33 +102,7 @@ function ApprovalCard({ approval }: { approval: Approval }) {
           )}
         </details>
       )}
-      {canWrite(me.data?.role) && (
-        <div className="approval-decide">
-          <label className="field">
-            <span>Comment (optional)</span>
-            <textarea rows={2} value={comment} onChange={(e) => setComment(e.target.value)} />
-          </label>
-          <div className="actions">
-            <button
-              type="button"
-              className="button button-danger"
-              disabled={decide.isPending}
-              onClick={() => decide.mutate("reject")}
-            >
-              Reject
-            </button>
-            <button
-              type="button"
-              className="button button-primary"
-              disabled={decide.isPending}
-              onClick={() => decide.mutate("approve")}
-            >
-              Approve
-            </button>
-          </div>
-          <InlineError error={decide.error} />
-        </div>
-      )}
+      {canWrite(me.data?.role) && <DecisionForm approvalId={approval.id} onDecided={decided} />}
     </li>
   );
 }

@@ -7,6 +7,7 @@ import type { TimelineEvent } from "#events/timeline";
 import type { JobDetail } from "../api/endpoints.ts";
 import { useServices } from "../api/services.tsx";
 import { Empty, ErrorState, InlineError, Loading } from "../components/data-state.tsx";
+import { DecisionForm } from "../components/decision-form.tsx";
 import { JsonView } from "../components/json-view.tsx";
 import { WorkflowGraph } from "../components/lazy-workflow-graph.tsx";
 import { PageHeader } from "../components/page-header.tsx";
@@ -245,18 +246,11 @@ function PendingApprovals({ jobId, events }: { jobId: string; events: readonly T
 }
 
 function ApprovalCard({ approval, canDecide }: { approval: Approval; canDecide: boolean }) {
-  const { api } = useServices();
   const queryClient = useQueryClient();
-  const [comment, setComment] = useState("");
-  const decide = useMutation({
-    mutationFn: (decision: "approve" | "reject") =>
-      api.decideApproval(approval.id, decision, comment.trim() === "" ? undefined : comment.trim()),
-    onSuccess: () => {
-      void queryClient.invalidateQueries({ queryKey: ["job", approval.jobId] });
-      void queryClient.invalidateQueries({ queryKey: ["approvals"] });
-    },
-  });
-  const commentId = `comment-${approval.id}`;
+  const decided = () => {
+    void queryClient.invalidateQueries({ queryKey: ["job", approval.jobId] });
+    void queryClient.invalidateQueries({ queryKey: ["approvals"] });
+  };
   return (
     <section className="approval-card" aria-label={`Approval for ${approval.nodeId}`}>
       <div>
@@ -273,38 +267,7 @@ function ApprovalCard({ approval, canDecide }: { approval: Approval; canDecide: 
           {approval.decisions.length} of {approval.quorum} approvals so far
         </p>
       )}
-      {canDecide && (
-        <>
-          <label htmlFor={commentId} className="field-label">
-            Comment (optional)
-          </label>
-          <textarea
-            id={commentId}
-            value={comment}
-            maxLength={2000}
-            onChange={(e) => setComment(e.target.value)}
-          />
-          <div className="stack-inline">
-            <button
-              type="button"
-              className="button button-primary"
-              disabled={decide.isPending}
-              onClick={() => decide.mutate("approve")}
-            >
-              Approve
-            </button>
-            <button
-              type="button"
-              className="button button-danger"
-              disabled={decide.isPending}
-              onClick={() => decide.mutate("reject")}
-            >
-              Reject
-            </button>
-            <InlineError error={decide.error} />
-          </div>
-        </>
-      )}
+      {canDecide && <DecisionForm approvalId={approval.id} onDecided={decided} />}
     </section>
   );
 }
