@@ -1,23 +1,57 @@
 import { defineConfig } from "vitest/config";
 
-// Two cores: keep workers few, and run the suites that start servers one file at a time.
+/**
+ * Files that measure time, load the twin on purpose or kill parts of it: they run alone, after the rest,
+ * so neither they nor their neighbours read another file's load as their own.
+ */
+const ALONE = [
+  "test/chaos/**/*.test.ts",
+  "test/integration/load.test.ts",
+  "test/integration/fairness.test.ts",
+  "test/integration/priority.test.ts",
+  "test/integration/limits.test.ts",
+  "test/integration/throttling.test.ts",
+  "test/integration/recovery.test.ts",
+  "test/integration/twin-restart.test.ts",
+  "test/integration/twin-timeouts.test.ts",
+  "test/integration/fan-out-*.test.ts",
+  "test/integration/bench-meter.test.ts",
+];
+
+// Two cores. Groups run one after another (`sequence.groupOrder`); the projects of one group run side by
+// side: unit tests first, then the twin's integration files two at a time, then the browser and the CDK
+// tests beside each other, then the files that must run alone. Each integration file starts its own twin
+// on its own ports and its own database (test/support/shared-dynamodb.ts), so files never share state.
+const twin = {
+  environment: "node",
+  globalSetup: ["test/support/shared-dynamodb.ts"],
+  testTimeout: 60_000,
+  hookTimeout: 120_000,
+};
+
 export default defineConfig({
   test: {
+    maxWorkers: 2,
     projects: [
       {
         extends: true,
-        test: { name: "unit", include: ["test/unit/**/*.test.ts"], environment: "node", maxWorkers: 2 },
+        test: {
+          name: "unit",
+          include: ["test/unit/**/*.test.ts"],
+          environment: "node",
+          maxWorkers: 2,
+          sequence: { groupOrder: 0 },
+        },
       },
       {
         extends: true,
         test: {
+          ...twin,
           name: "integration",
-          include: ["test/integration/**/*.test.ts", "test/chaos/**/*.test.ts", "test/security/**/*.test.ts"],
-          environment: "node",
-          fileParallelism: false,
-          globalSetup: ["test/support/shared-dynamodb.ts"],
-          testTimeout: 60_000,
-          hookTimeout: 120_000,
+          include: ["test/integration/**/*.test.ts", "test/security/**/*.test.ts"],
+          exclude: ALONE,
+          maxWorkers: 2,
+          sequence: { groupOrder: 1 },
         },
       },
       {
@@ -26,9 +60,10 @@ export default defineConfig({
           name: "infra",
           include: ["test/infra/**/*.test.ts"],
           environment: "node",
-          fileParallelism: false,
+          maxWorkers: 1,
           testTimeout: 300_000,
           hookTimeout: 300_000,
+          sequence: { groupOrder: 2 },
         },
       },
       {
@@ -37,10 +72,21 @@ export default defineConfig({
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
           environment: "node",
-          fileParallelism: false,
           globalSetup: ["test/support/shared-dynamodb.ts"],
+          maxWorkers: 1,
           testTimeout: 120_000,
           hookTimeout: 180_000,
+          sequence: { groupOrder: 2 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          ...twin,
+          name: "alone",
+          include: ALONE,
+          maxWorkers: 1,
+          sequence: { groupOrder: 3 },
         },
       },
     ],
