@@ -1,6 +1,5 @@
 import {
   BatchGetCommand,
-  BatchWriteCommand,
   DeleteCommand,
   GetCommand,
   PutCommand,
@@ -11,7 +10,7 @@ import type { Collection } from "#events/collections";
 import { dynamo } from "../aws.ts";
 import { encodeCursor, nowIso, tableName } from "../db.ts";
 import { conflict, isConditionalCheckFailed } from "../errors.ts";
-import { startKey } from "./page.ts";
+import { deletePartition, startKey } from "./page.ts";
 
 /**
  * Collections: one item per collection in the tenant's collections partition, keyed by its lower-cased
@@ -206,31 +205,6 @@ export async function countDocuments(tenantId: string, name: string, delta: numb
 }
 
 /** Removes every document item of a deleted collection. */
-export async function removeAllDocuments(tenantId: string, collectionId: string): Promise<void> {
-  const pk = collectionKeys.documentsPk(tenantId, collectionId);
-  let ExclusiveStartKey: Record<string, unknown> | undefined;
-  do {
-    const page = await dynamo().send(
-      new QueryCommand({
-        TableName: tableName(),
-        KeyConditionExpression: "pk = :pk",
-        ExpressionAttributeValues: { ":pk": pk },
-        ProjectionExpression: "pk, sk",
-        ExclusiveStartKey,
-      }),
-    );
-    const items = page.Items ?? [];
-    for (let i = 0; i < items.length; i += 25) {
-      let requests: Record<string, unknown>[] | undefined = items
-        .slice(i, i + 25)
-        .map((item) => ({ DeleteRequest: { Key: { pk: item.pk, sk: item.sk } } }));
-      while (requests !== undefined && requests.length > 0) {
-        const result = await dynamo().send(
-          new BatchWriteCommand({ RequestItems: { [tableName()]: requests as never } }),
-        );
-        requests = result.UnprocessedItems?.[tableName()] as Record<string, unknown>[] | undefined;
-      }
-    }
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey !== undefined);
+export function removeAllDocuments(tenantId: string, collectionId: string): Promise<void> {
+  return deletePartition(collectionKeys.documentsPk(tenantId, collectionId));
 }

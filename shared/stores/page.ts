@@ -1,4 +1,4 @@
-import { QueryCommand, type QueryCommandInput } from "@aws-sdk/lib-dynamodb";
+import { BatchWriteCommand, QueryCommand, type QueryCommandInput } from "@aws-sdk/lib-dynamodb";
 import { dynamo } from "../aws.ts";
 import { decodeCursor, encodeCursor, tableName } from "../db.ts";
 import { badRequest } from "../errors.ts";
@@ -138,4 +138,37 @@ export async function newestFirst<T>(query: IndexPageQuery<T>): Promise<{ items:
     },
   );
   return { items: page.items.map(query.map), ...(page.cursor === undefined ? {} : { cursor: page.cursor }) };
+}
+
+/**
+ * Deletes every item of one partition (a deleted collection's documents, a deleted session's turns), 25 per
+ * BatchWriteItem; items DynamoDB leaves unprocessed are sent again after a short, growing pause.
+ */
+export async function deletePartition(pk: string): Promise<void> {
+  let ExclusiveStartKey: Record<string, unknown> | undefined;
+  do {
+    const page = await dynamo().send(
+      new QueryCommand({
+        TableName: tableName(),
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: { ":pk": pk },
+        ProjectionExpression: "pk, sk",
+        ExclusiveStartKey,
+      }),
+    );
+    const items = page.Items ?? [];
+    for (let i = 0; i < items.length; i += 25) {
+      let requests: Record<string, unknown>[] | undefined = items
+        .slice(i, i + 25)
+        .map((item) => ({ DeleteRequest: { Key: { pk: item.pk, sk: item.sk } } }));
+      for (let round = 0; requests !== undefined && requests.length > 0; round++) {
+        if (round > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 50 * 2 ** round)));
+        const result = await dynamo().send(
+          new BatchWriteCommand({ RequestItems: { [tableName()]: requests as never } }),
+        );
+        requests = result.UnprocessedItems?.[tableName()] as Record<string, unknown>[] | undefined;
+      }
+    }
+    ExclusiveStartKey = page.LastEvaluatedKey;
+  } while (ExclusiveStartKey !== undefined);
 }

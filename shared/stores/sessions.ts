@@ -1,5 +1,4 @@
 import {
-  BatchWriteCommand,
   DeleteCommand,
   GetCommand,
   PutCommand,
@@ -10,7 +9,7 @@ import type { Session, SessionMessage } from "#events/collections";
 import { dynamo } from "../aws.ts";
 import { encodeCursor, tableName } from "../db.ts";
 import { isTransactionConflict } from "../errors.ts";
-import { startKey } from "./page.ts";
+import { deletePartition, startKey } from "./page.ts";
 
 /**
  * Sessions: one item per session in the tenant's sessions partition, and the conversation in the session's
@@ -236,31 +235,6 @@ export async function deleteSession(tenantId: string, id: string): Promise<boole
     }),
   );
   if (Attributes === undefined) return false;
-  const pk = sessionKeys.turnsPk(tenantId, id);
-  let ExclusiveStartKey: Record<string, unknown> | undefined;
-  do {
-    const page = await dynamo().send(
-      new QueryCommand({
-        TableName: tableName(),
-        KeyConditionExpression: "pk = :pk",
-        ExpressionAttributeValues: { ":pk": pk },
-        ProjectionExpression: "pk, sk",
-        ExclusiveStartKey,
-      }),
-    );
-    const items = page.Items ?? [];
-    for (let i = 0; i < items.length; i += 25) {
-      let requests: Record<string, unknown>[] | undefined = items
-        .slice(i, i + 25)
-        .map((item) => ({ DeleteRequest: { Key: { pk: item.pk, sk: item.sk } } }));
-      while (requests !== undefined && requests.length > 0) {
-        const result = await dynamo().send(
-          new BatchWriteCommand({ RequestItems: { [tableName()]: requests as never } }),
-        );
-        requests = result.UnprocessedItems?.[tableName()] as Record<string, unknown>[] | undefined;
-      }
-    }
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey !== undefined);
+  await deletePartition(sessionKeys.turnsPk(tenantId, id));
   return true;
 }
