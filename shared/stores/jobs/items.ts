@@ -232,6 +232,8 @@ export interface JobItemInput {
   definition?: WorkflowDefinition;
   notes: NewTimelineEvent[];
   extras: NewTimelineEvent[];
+  /** Attempts this commit claimed and ran itself, `[step key, attempt]` (see JobImage's `ran`). */
+  ran?: [string, number][];
   now: Date;
 }
 
@@ -267,10 +269,12 @@ export function jobItem(input: JobItemInput): Record<string, unknown> {
     definition: input.definition,
   };
   for (const [name, value] of Object.entries(optional)) if (value !== undefined) item[name] = value;
-  if (input.notes.length > 0 || input.extras.length > 0) {
+  const ran = input.ran ?? [];
+  if (input.notes.length > 0 || input.extras.length > 0 || ran.length > 0) {
     item.tlv = meta.version;
     if (input.notes.length > 0) item.tl = input.notes;
     if (input.extras.length > 0) item.tx = input.extras;
+    if (ran.length > 0) item.tr = ran;
   }
   return item;
 }
@@ -297,6 +301,9 @@ export function imageOf(item: Record<string, unknown>): JobImage {
     ...(item.tl === undefined ? {} : { tl: item.tl as NewTimelineEvent[] }),
     ...(item.tx === undefined ? {} : { tx: item.tx as NewTimelineEvent[] }),
     ...(item.tlv === undefined ? {} : { tlv: Number(item.tlv) }),
+    ...(item.tr === undefined
+      ? {}
+      : { ran: (item.tr as [string, number][]).map(([key, attempt]) => [String(key), Number(attempt)]) }),
     version: Number(item.version ?? 0),
     seq: Number(item.seq ?? 0),
   };

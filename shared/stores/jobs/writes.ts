@@ -210,6 +210,7 @@ export async function commitDecision(
   decision: Decision,
   now: Date,
   extras: NewTimelineEvent[] = [],
+  ran: [string, number][] = [],
 ): Promise<void> {
   const { meta, item: before } = loaded;
   const after = decision.state;
@@ -224,7 +225,13 @@ export async function commitDecision(
     }
   }
   const jobLevel = decision.changedSteps.some((step) => step.itemIndex === undefined);
-  if (!jobLevel && !decision.jobChanged && decision.notes.length === 0 && extras.length === 0) {
+  if (
+    !jobLevel &&
+    !decision.jobChanged &&
+    decision.notes.length === 0 &&
+    extras.length === 0 &&
+    ran.length === 0
+  ) {
     // An item's transition: its chunk is the whole commit.
     loaded.state = after;
     return;
@@ -254,6 +261,7 @@ export async function commitDecision(
     ...(before.definition === undefined ? {} : { definition: before.definition as WorkflowDefinition }),
     notes,
     extras,
+    ran,
     now,
   });
   item.seq = meta.seq + timelineOf(imageOf(before), imageOf(item)).length;
