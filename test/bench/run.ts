@@ -26,6 +26,7 @@ import WebSocket from "ws";
 import { TERMINAL_JOB_STATUSES } from "#events/jobs";
 import { manifest } from "#infra/manifest";
 import { POOL_SIZE, runCode, warmSandbox } from "#shared/engine/sandbox";
+import { AUDIT_SHARDS } from "#shared/stores/audit";
 import { SWEEP_SHARDS } from "#shared/stores/jobs/items";
 import { SUMMARY_SHARDS } from "#shared/stores/jobs/summary";
 import { SwitchboardClient } from "../../cli/client.ts";
@@ -504,6 +505,7 @@ function price(window: Window) {
 function knownShards(family: string): number {
   if (/#JL#<n>$|#JOBS#[SW]#.+#<n>$/.test(family)) return SUMMARY_SHARDS;
   if (/SWEEP#<n>$/.test(family)) return SWEEP_SHARDS;
+  if (/#AUDIT#<n>$|#AUDIT#A#.+#<n>$/.test(family)) return AUDIT_SHARDS;
   return 1;
 }
 

@@ -8,6 +8,7 @@ import type { Decision, JobState } from "../../engine/types.ts";
 import { AppError, isConditionalCheckFailed, isTransactionConflict } from "../../errors.ts";
 import { timelineOf } from "../../jobs/timeline.ts";
 import { keys } from "../../keys.ts";
+import { type AuditEntry, auditItem } from "../audit.ts";
 import { ChunkConflictError, writeChunks } from "./chunks.ts";
 import {
   encodeStep,
@@ -39,6 +40,8 @@ export interface CreateJobInput {
   /** What the key stands for: a hash of the request, so a reuse with another body is told apart. */
   requestHash?: string;
   scheduleId?: string;
+  /** Written in the same request as the job, when the job is created. */
+  audit?: AuditEntry;
 }
 
 /** A stable hash of a request body: the same JSON with keys in any order gives the same hash. */
@@ -126,6 +129,7 @@ export async function insertJob(
       definition: input.definition,
     });
   }
+  if (input.audit !== undefined) puts.push(auditItem(input.audit));
   if (input.idempotencyKey === undefined) {
     await dynamo()
       .send(
