@@ -54,6 +54,11 @@ export interface JobMeta {
   createdBy: string;
   scheduleId?: string;
   idempotencyKey?: string;
+  /**
+   * A hash of an inline workflow's definition (`dh`): jobs of the same definition share a worker's cached
+   * copy, so only the first of them reads its `A#DEF`.
+   */
+  definitionHash?: string;
   updatedAt: string;
   /** Sequence number of the job's latest timeline event. */
   seq: number;
@@ -261,6 +266,7 @@ export function jobItem(input: JobItemInput): Record<string, unknown> {
     workflowVersion: meta.workflowVersion,
     scheduleId: meta.scheduleId,
     idempotencyKey: meta.idempotencyKey,
+    dh: meta.definitionHash,
     startedAt: state.startedAt,
     endedAt: state.endedAt,
     priority: state.priority,
@@ -322,5 +328,6 @@ export function metaOf(item: Record<string, unknown>): JobMeta {
     ...(item.workflowVersion === undefined ? {} : { workflowVersion: Number(item.workflowVersion) }),
     ...(item.scheduleId === undefined ? {} : { scheduleId: String(item.scheduleId) }),
     ...(item.idempotencyKey === undefined ? {} : { idempotencyKey: String(item.idempotencyKey) }),
+    ...(item.dh === undefined ? {} : { definitionHash: String(item.dh) }),
   };
 }

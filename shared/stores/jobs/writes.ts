@@ -65,6 +65,11 @@ export function requestHash(body: unknown): string {
 
 export { SUMMARY_FIELDS, summaryItem } from "./summary.ts";
 
+/** Names an inline definition by its content (96 bits are plenty within one tenant's cache). */
+export function definitionHash(definition: WorkflowDefinition): string {
+  return requestHash(definition).slice(0, 24);
+}
+
 /** The job item's steps: node-level only, since forEach items live in their chunks. */
 async function encodeSteps(state: JobState, only?: Set<string>, reuse: Record<string, StoredStep> = {}) {
   const steps: Record<string, StoredStep> = {};
@@ -108,6 +113,7 @@ export async function insertJob(
     ...(input.workflowVersion === undefined ? {} : { workflowVersion: input.workflowVersion }),
     ...(input.scheduleId === undefined ? {} : { scheduleId: input.scheduleId }),
     ...(input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey }),
+    ...(input.workflowId === undefined ? { definitionHash: definitionHash(input.definition) } : {}),
   };
   const item = jobItem({ meta, state, steps, input: storedInput, output: undefined, notes, extras: [], now });
   item.seq = timelineOf(undefined, imageOf(item)).length;
