@@ -79,7 +79,8 @@ function summaryChanged(
   before: Record<string, unknown> | undefined,
   after: Record<string, unknown>,
 ): boolean {
-  if (before === undefined) return true;
+  // The job's insert wrote its summary in the same request (see insertJob).
+  if (before === undefined) return false;
   return SUMMARY_FIELDS.some(
     (field) => field !== "updatedAt" && JSON.stringify(before[field]) !== JSON.stringify(after[field]),
   );

@@ -8,23 +8,20 @@ import { TimelineEvent } from "#events/timeline";
 import { notificationOf } from "#shared/notifications/derive";
 import { dispatchNotification } from "#shared/notifications/service";
 import { logger, publishMetrics, tracer } from "#shared/observability";
+import { pageEvents } from "#shared/stores/jobs/timeline";
 
 /** The timeline events a stream record of a timeline page adds: a rewritten page only its new ones. */
 function addedEvents(record: DynamoDBStreamEvent["Records"][number]): TimelineEvent[] {
   const image = record.dynamodb?.NewImage;
   if (image === undefined || (record.eventName !== "INSERT" && record.eventName !== "MODIFY")) return [];
   const item = unmarshall(image as Record<string, AttributeValue>);
-  if (item.type !== "timelinePage" || !Array.isArray(item.events)) return [];
+  if (item.type !== "timelinePage") return [];
   const old = record.dynamodb?.OldImage;
   const before = new Set(
-    old === undefined
-      ? []
-      : ((unmarshall(old as Record<string, AttributeValue>).events ?? []) as { seq?: number }[]).map(
-          (e) => e.seq,
-        ),
+    old === undefined ? [] : pageEvents(unmarshall(old as Record<string, AttributeValue>)).map((e) => e.seq),
   );
   const events: TimelineEvent[] = [];
-  for (const raw of item.events) {
+  for (const raw of pageEvents(item)) {
     const parsed = TimelineEvent.safeParse(raw);
     if (parsed.success && !before.has(parsed.data.seq)) events.push(parsed.data);
   }

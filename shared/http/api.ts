@@ -7,7 +7,7 @@ import { AuthContext } from "#events/auth";
 import { type ContractRoute, type RouteId, type Routes, routeList } from "#events/routes";
 import { AppError, forbidden, payloadTooLarge, unauthorized } from "../errors.ts";
 import { logger, tracer } from "../observability.ts";
-import { recordAudit } from "../stores/audit.ts";
+import { type AuditEntry, recordAudit } from "../stores/audit.ts";
 import { cors } from "./cors.ts";
 import { errorResult, json } from "./respond.ts";
 
@@ -38,6 +38,11 @@ export interface ApiRequest<B, Q> {
   principal: Principal;
   requestId: string;
   sourceIp: string;
+  /**
+   * The audit entry of this request, for a handler that writes it with its own items (a job's submission
+   * does, in the job's one BatchWriteItem) and then says so with `written`, so it is not written again.
+   */
+  audit?: { entry(resource: string, status: number): AuditEntry; written(): void };
 }
 
 /** A route may return a plain value (sent with `status`) or a full response. */
@@ -288,8 +293,18 @@ async function audit(
   const resource =
     named.resource ??
     (typeof createdId === "string" ? `${request.event.path}/${createdId}` : request.event.path);
-  await recordAudit({
-    tenantId: named.tenantId ?? request.principal.tenantId,
+  await recordAudit(auditEntry(route, request, resource, status, named.tenantId));
+}
+
+function auditEntry(
+  route: ContractRoute,
+  request: ApiRequest<unknown, unknown>,
+  resource: string,
+  status: number,
+  tenantId?: string,
+): AuditEntry {
+  return {
+    tenantId: tenantId ?? request.principal.tenantId,
     actorId: request.principal.principalId,
     actorType: request.principal.principalType,
     action: route.id,
@@ -298,7 +313,7 @@ async function audit(
     sourceIp: request.sourceIp,
     status,
     at: new Date().toISOString(),
-  });
+  };
 }
 
 async function dispatch(routes: RouteTable, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
@@ -331,11 +346,20 @@ async function dispatch(routes: RouteTable, event: APIGatewayProxyEvent): Promis
       requestId,
       sourceIp: event.requestContext?.identity?.sourceIp ?? "unknown",
     };
+    let audited = false;
+    if (principal !== undefined && route.method !== "GET" && definition.audit !== false) {
+      apiRequest.audit = {
+        entry: (resource, status) => auditEntry(route, apiRequest, resource, status),
+        written: () => {
+          audited = true;
+        },
+      };
+    }
     const result = await definition.handle(apiRequest);
     const response = isApiResponse(result)
       ? json(result.status, result.body, result.headers)
       : json(route.status, result);
-    if (route.method !== "GET" && principal !== undefined && definition.audit !== false) {
+    if (route.method !== "GET" && principal !== undefined && definition.audit !== false && !audited) {
       await audit(route, definition, apiRequest, result, response.statusCode);
     }
     return response;

@@ -7,6 +7,7 @@ import type { EngineEvent, JobState, StepState } from "../engine/types.ts";
 import { conflict, notFound } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { metrics } from "../observability.ts";
+import type { AuditEntry } from "../stores/audit.ts";
 import { insertJob, loadJob, requestHash } from "../stores/jobs.ts";
 import { runCommands } from "./effects.ts";
 import { decideAndCommit } from "./unit-of-work.ts";
@@ -25,6 +26,8 @@ export interface StartJobInput {
   /** A re-run: the steps it keeps from the job it re-runs, and the note that says so on its timeline. */
   seed?: { steps: Record<string, StepState>; note: string };
   priority?: JobPriority;
+  /** The audit entry of the request that starts the job, written with the job when it is created. */
+  audit?: (jobId: string) => AuditEntry;
 }
 
 /** Plans the job's first steps, writes the job, then sends the ready steps' messages. */
@@ -68,6 +71,7 @@ export async function startJob(
             requestHash: requestHash(input.request ?? { definition: input.definition, input: initial.input }),
           }),
       ...(input.scheduleId === undefined ? {} : { scheduleId: input.scheduleId }),
+      ...(input.audit === undefined ? {} : { audit: input.audit(jobId) }),
     },
     decision,
     notes,

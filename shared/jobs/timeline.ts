@@ -18,6 +18,11 @@ export interface JobImage {
   tl?: NewTimelineEvent[];
   tx?: NewTimelineEvent[];
   tlv?: number;
+  /**
+   * Attempts the commit of version `tlv` claimed and ran itself (a chain of pure steps, written once):
+   * `[step key, attempt]`. Their queued and running moves are in no image, so the timeline adds them.
+   */
+  ran?: [string, number][];
   version: number;
   seq: number;
 }
@@ -31,6 +36,10 @@ export interface ImageStep {
   error?: StepError;
   /** Set on a forEach node's own step, which goes from pending to running by fanning out, never queued. */
   items?: number;
+}
+
+function stepKeyOf(step: ImageStep): string {
+  return step.itemIndex === undefined ? step.nodeId : `${step.nodeId}#${step.itemIndex}`;
 }
 
 function order(image: JobImage): (a: ImageStep, b: ImageStep) => number {
@@ -52,39 +61,67 @@ export function timelineOf(before: JobImage | undefined, after: JobImage): NewTi
   }
   const byStep = order(after);
   changed.sort((a, b) => byStep(a.step, b.step));
+  // An approval's own write moves the version without a commit of the engine: its `tl` is an older one's.
+  const own = after.tlv === after.version;
+  const ran = new Map<string, number[]>();
+  for (const [key, attempt] of own ? (after.ran ?? []) : []) ran.set(key, [...(ran.get(key) ?? []), attempt]);
+  // The job's status as the events so far leave it: a job whose first step ran inside this commit started
+  // running with that step's claim.
+  let jobFrom = before?.status;
   for (const { step, previous } of changed) {
-    const inline = previous?.status === "pending" && step.status === "running" && step.items === undefined;
-    if (inline) {
-      // Queued and claimed in one commit (the worker runs it inline): the timeline shows both moves.
-      events.push({
-        type: "step.status_changed",
-        nodeId: step.nodeId,
-        ...(step.itemIndex === undefined ? {} : { itemIndex: step.itemIndex }),
-        status: "queued",
-        previousStatus: "pending",
-        attempt: step.attempt,
-      });
-    }
-    const from = inline ? "queued" : previous?.status;
-    events.push({
+    const at = (status: StepStatus, from: StepStatus | undefined, attempt: number): NewTimelineEvent => ({
       type: "step.status_changed",
       nodeId: step.nodeId,
       ...(step.itemIndex === undefined ? {} : { itemIndex: step.itemIndex }),
-      status: step.status,
+      status,
       ...(from === undefined ? {} : { previousStatus: from }),
-      attempt: step.attempt,
+      attempt,
+    });
+    let from = previous?.status;
+    const attempts = (ran.get(stepKeyOf(step)) ?? []).sort((a, b) => a - b);
+    for (const [i, attempt] of attempts.entries()) {
+      // Each attempt run inside the commit moved queued → running, as it would have in commits of its own;
+      // one that was retried went back to the queue.
+      if (from === undefined || from === "pending") {
+        events.push(at("queued", from, attempt));
+        from = "queued";
+      }
+      events.push(at("running", from, attempt));
+      from = "running";
+      if (jobFrom === "queued") {
+        events.push({ type: "job.status_changed", status: "running", previousStatus: "queued" });
+        jobFrom = "running";
+      }
+      const retried = attempts[i + 1] ?? (step.attempt > attempt ? step.attempt : undefined);
+      if (retried !== undefined && (i + 1 < attempts.length || step.status !== "queued")) {
+        events.push(at("queued", from, retried));
+        from = "queued";
+      }
+    }
+    const last = attempts.at(-1);
+    if (last !== undefined && step.status === "running" && step.attempt === last) continue;
+    const inline =
+      last === undefined &&
+      previous?.status === "pending" &&
+      step.status === "running" &&
+      step.items === undefined;
+    if (inline) {
+      // Queued and claimed in one commit (the worker runs it inline): the timeline shows both moves.
+      events.push(at("queued", "pending", step.attempt));
+      from = "queued";
+    }
+    events.push({
+      ...at(step.status, from, step.attempt),
       ...(step.status === "succeeded" && step.output !== undefined ? { output: step.output } : {}),
       ...(step.error === undefined || step.status === "succeeded" ? {} : { error: step.error }),
     });
   }
-  // An approval's own write moves the version without a commit of the engine: its `tl` is an older one's.
-  const own = after.tlv === after.version;
   events.push(...(own ? (after.tl ?? []) : []));
-  if (before === undefined || before.status !== after.status) {
+  if (before === undefined || jobFrom !== after.status) {
     events.push({
       type: "job.status_changed",
       status: after.status,
-      ...(before === undefined ? {} : { previousStatus: before.status }),
+      ...(jobFrom === undefined ? {} : { previousStatus: jobFrom }),
       ...(after.error === undefined ? {} : { error: after.error }),
       ...(after.status === "succeeded" && after.output !== undefined ? { output: after.output } : {}),
     });

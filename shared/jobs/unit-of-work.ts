@@ -19,6 +19,8 @@ export interface Decided<T> {
   decision: Decision;
   /** Events the caller adds to the commit's timeline (why the sweeper acted, an approval's resolution). */
   extraEvents?: NewTimelineEvent[];
+  /** Attempts the decision claimed and ran in memory (`[step key, attempt]`), for the timeline. */
+  ran?: [string, number][];
   result: T;
 }
 
@@ -92,7 +94,7 @@ export async function decideAndCommit<T>(
     try {
       const at = now();
       const changes = jobMetrics(before, decision, at);
-      await commitDecision(loaded, decision, at, outcome.extraEvents);
+      await commitDecision(loaded, decision, at, outcome.extraEvents, outcome.ran);
       for (const metric of changes) metrics.addMetric(metric.name, metric.unit, metric.value);
       if (!options.keepCommands) await runCommands(decision.state, decision.commands);
       if (where !== undefined) await syncChunk(loaded, where);

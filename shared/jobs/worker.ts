@@ -22,7 +22,18 @@ const INLINE_MARGIN_MS = 10_000;
 interface InlineStep {
   message: StepMessage;
   loaded: LoadedJob;
+  /** Not claimed: a pure step, queued in `loaded`, which the worker runs in memory (see runPureChain). */
+  pure?: boolean;
 }
+
+/** A pure chain commits at least this often, so a long chain's progress shows. */
+export const PURE_COMMIT_EVERY_MS = 250;
+
+/**
+ * Pure steps with a longer timeout are claimed as usual: the sweeper sends a queued step's message again
+ * 30 s after it was due, and a long unclaimed attempt would then run twice (harmless, but wasted).
+ */
+export const PURE_UNCLAIMED_MAX_SECONDS = 60;
 
 function where(message: StepMessage) {
   return {
@@ -55,7 +66,9 @@ export async function processStepMessage(message: StepMessage, budget?: StepBudg
     const current: InlineStep = next;
     logger.appendKeys({ nodeId: current.message.nodeId });
     try {
-      next = await runClaimedStep(current.message, current.loaded, budget);
+      next = current.pure
+        ? await runPureChain(current.message, current.loaded, budget)
+        : await runClaimedStep(current.message, current.loaded, budget);
     } catch (error) {
       // The inline step is claimed but has no message of its own: give it one. Its lease is live, so that
       // message waits for the lease to lapse and then takes the attempt again.
@@ -73,11 +86,13 @@ async function claimAndRun(
   const { tenantId, jobId, nodeId, itemIndex, attempt } = message;
   const key = stepKey(nodeId, itemIndex);
   let later: number | undefined;
+  let pure: LoadedJob | undefined;
   const claim = await decideAndCommit(
     tenantId,
     jobId,
     async (loaded) => {
       later = undefined;
+      pure = undefined;
       const { state } = loaded;
       const step = state.steps[key];
       if (isTerminalJob(state.status) || step === undefined || step.attempt !== attempt) return undefined;
@@ -102,6 +117,11 @@ async function claimAndRun(
         later = (Date.parse(step.notBefore) - now.getTime()) / 1000;
         return undefined;
       }
+      if (step.status === "queued" && itemIndex === undefined && isPure(state, nodeId)) {
+        // No claim: the step runs in memory and its result is the first write (runPureChain).
+        pure = loaded;
+        return undefined;
+      }
       const leaseSeconds = leaseSecondsFor(state, nodeId);
       return {
         decision: await decide(state, { type: "claim", ...where(message), leaseSeconds }, now),
@@ -114,6 +134,7 @@ async function claimAndRun(
     await resend(message, later);
     return undefined;
   }
+  if (pure !== undefined) return runPureChain(message, pure, budget);
   if (claim === undefined) logger.warn("Step message for an unknown job dropped", { tenantId, jobId });
   if (claim === undefined || claim.result !== "claimed" || !claim.committed) return undefined;
   return runClaimedStep(message, claim.loaded, budget);
@@ -215,12 +236,14 @@ export async function recordStepOutcome(
       : { type: "stepFailed", ...where(message), error: outcome.error, retryable: outcome.retryable };
   let inline: StepMessage | undefined;
   let inlined: Command | undefined;
+  let inlinePure = false;
   const recorded = await decideAndCommit(
     tenantId,
     jobId,
     async (loaded) => {
       inline = undefined;
       inlined = undefined;
+      inlinePure = false;
       const step = loaded.state.steps[key];
       if (step === undefined || step.status !== "running" || step.attempt !== attempt) return undefined;
       const now = new Date();
@@ -237,7 +260,17 @@ export async function recordStepOutcome(
       const until = options.inlineUntil;
       const command =
         until === undefined ? undefined : decision.commands.find((c) => inlineable(decision, c, until));
-      if (command !== undefined && command.type === "run") {
+      if (
+        command !== undefined &&
+        command.itemIndex === undefined &&
+        isPure(decision.state, command.nodeId)
+      ) {
+        // Left queued, without a message: this worker runs it next, in memory, and records it unclaimed.
+        decision = { ...decision, commands: decision.commands.filter((c) => c !== command) };
+        inlined = command;
+        inline = stepMessageFor(decision.state, command);
+        inlinePure = true;
+      } else if (command !== undefined && command.type === "run") {
         const leaseSeconds = leaseSecondsFor(decision.state, command.nodeId);
         const claim = await decide(
           decision.state,
@@ -267,7 +300,199 @@ export async function recordStepOutcome(
   if (recorded?.decision !== undefined)
     await runCommands(recorded.decision.state, recorded.decision.commands);
   if (!recorded?.committed || inline === undefined || inlined === undefined) return undefined;
-  return { message: inline, loaded: recorded.loaded };
+  return { message: inline, loaded: recorded.loaded, ...(inlinePure ? { pure: true } : {}) };
+}
+
+/** A node whose steps may run without a claim (see NodeKind's `pure`). */
+function isPure(state: LoadedJob["state"], nodeId: string): boolean {
+  const node = getNode(state, nodeId);
+  return (
+    node !== undefined &&
+    node.runtime !== "fargate" &&
+    node.forEach === undefined &&
+    nodeKind(node.type)?.pure === true &&
+    stepTimeoutSeconds(node) <= PURE_UNCLAIMED_MAX_SECONDS
+  );
+}
+
+/** One pure step run in memory: when it was claimed, its outcome, and when it ended. */
+interface PureLink {
+  message: StepMessage;
+  claimedAt: Date;
+  outcome: StepOutcome;
+  endedAt: Date;
+}
+
+function outcomeEvent(message: StepMessage, outcome: StepOutcome): EngineEvent {
+  return outcome.ok
+    ? { type: "stepSucceeded", ...where(message), output: outcome.output }
+    : outcome.waitSeconds !== undefined
+      ? {
+          type: "stepDeferred",
+          ...where(message),
+          delaySeconds: outcome.waitSeconds,
+          reason: outcome.error.message,
+        }
+      : { type: "stepFailed", ...where(message), error: outcome.error, retryable: outcome.retryable };
+}
+
+/** Whether the step named by `message` is open for an unclaimed run on `state`. */
+function openFor(state: LoadedJob["state"], message: StepMessage, now: Date): boolean {
+  const step = state.steps[message.nodeId];
+  return (
+    !isTerminalJob(state.status) &&
+    step !== undefined &&
+    step.status === "queued" &&
+    step.attempt === message.attempt &&
+    (step.notBefore === undefined || Date.parse(step.notBefore) <= now.getTime() + 1000)
+  );
+}
+
+/** `a` then `b`, taken as one decision on one commit (b was decided on a's state). */
+function merged(a: Decision | undefined, b: Decision): Decision {
+  if (a === undefined) return b;
+  const keys = new Set(
+    [...a.changedSteps, ...b.changedSteps].map((step) => stepKey(step.nodeId, step.itemIndex)),
+  );
+  return {
+    state: b.state,
+    changedSteps: [...keys].flatMap((key) => {
+      const step = b.state.steps[key];
+      return step === undefined ? [] : [step];
+    }),
+    jobChanged: a.jobChanged || b.jobChanged,
+    commands: [...a.commands, ...b.commands],
+    notes: [...a.notes, ...b.notes],
+  };
+}
+
+/**
+ * Applies the chain's links in order to `state`, each as the engine's claim then its result: the engine stays
+ * the only writer of step state. Stops at the first link whose step is no longer open (recorded, superseded,
+ * cancelled): that link and the ones after it were decided on a past that did not happen, and are dropped.
+ */
+async function foldLinks(
+  state: LoadedJob["state"],
+  links: PureLink[],
+): Promise<{ decision?: Decision; applied: number }> {
+  let decision: Decision | undefined;
+  let applied = 0;
+  for (const link of links) {
+    const current = decision?.state ?? state;
+    if (!openFor(current, link.message, link.claimedAt)) break;
+    const leaseSeconds = leaseSecondsFor(current, link.message.nodeId);
+    const claim = await decide(
+      current,
+      { type: "claim", ...where(link.message), leaseSeconds },
+      link.claimedAt,
+    );
+    if (claim.changedSteps.length === 0) break;
+    const result = await decide(claim.state, outcomeEvent(link.message, link.outcome), link.endedAt);
+    const recorded = result.state.steps[link.message.nodeId];
+    if (link.outcome.logs !== undefined && link.outcome.logs.length > 0 && recorded !== undefined)
+      recorded.logs = link.outcome.logs;
+    // The link's own run command was what started it: drop it, it ran here.
+    const ran = (c: Command) =>
+      c.type === "run" && c.nodeId === link.message.nodeId && c.itemIndex === undefined;
+    decision = merged(
+      decision === undefined
+        ? undefined
+        : { ...decision, commands: decision.commands.filter((c) => !ran(c)) },
+      merged(claim, result),
+    );
+    applied++;
+  }
+  return { ...(decision === undefined ? {} : { decision }), applied };
+}
+
+/**
+ * Runs a chain of pure steps in memory, starting with the queued step `first` names, and records them with
+ * ONE conditional write on the job's version: no claim is written. The chain goes on to the next ready pure
+ * step while the invocation has time, and commits at least every PURE_COMMIT_EVERY_MS of work, before any
+ * step that is not pure (whose claim joins the commit when it may run inline), and at its end. A lost race
+ * re-applies the links on the fresh state; links whose step is no longer open are dropped there.
+ */
+async function runPureChain(
+  first: StepMessage,
+  loaded: LoadedJob,
+  budget: StepBudget | undefined,
+): Promise<InlineStep | undefined> {
+  const started = Date.now();
+  const links: PureLink[] = [];
+  let state = loaded.state;
+  let message: StepMessage | undefined = first;
+  while (message !== undefined) {
+    const claimedAt = new Date();
+    if (!openFor(state, message, claimedAt)) break;
+    const claim = await decide(
+      state,
+      { type: "claim", ...where(message), leaseSeconds: leaseSecondsFor(state, message.nodeId) },
+      claimedAt,
+    );
+    if (claim.changedSteps.length === 0) break;
+    const outcome = await executeStep(claim.state, message.nodeId, undefined, message.attempt);
+    const link: PureLink = { message, claimedAt, outcome, endedAt: new Date() };
+    links.push(link);
+    const result = await decide(claim.state, outcomeEvent(message, outcome), link.endedAt);
+    state = result.state;
+    message = undefined;
+    if (Date.now() - started >= PURE_COMMIT_EVERY_MS || budget === undefined) break;
+    const next = nextRun(result, budget.deadline);
+    if (next !== undefined && isPure(state, next.nodeId)) message = stepMessageFor(state, next);
+  }
+  if (links.length === 0) return undefined;
+  const { tenantId, jobId } = first;
+  let follow: { message: StepMessage; pure: boolean; command: Command } | undefined;
+  const recorded = await decideAndCommit(
+    tenantId,
+    jobId,
+    async (fresh) => {
+      follow = undefined;
+      const folded = await foldLinks(fresh.state, links);
+      if (folded.decision === undefined) return undefined;
+      let decision = folded.decision;
+      const ran = links
+        .slice(0, folded.applied)
+        .map((link): [string, number] => [link.message.nodeId, link.message.attempt]);
+      const command = budget === undefined ? undefined : nextRun(decision, budget.deadline);
+      if (command !== undefined && isPure(decision.state, command.nodeId)) {
+        follow = { message: stepMessageFor(decision.state, command), pure: true, command };
+      } else if (command !== undefined) {
+        const claim = await decide(
+          decision.state,
+          {
+            type: "claim",
+            nodeId: command.nodeId,
+            attempt: command.attempt,
+            leaseSeconds: leaseSecondsFor(decision.state, command.nodeId),
+          },
+          new Date(),
+        );
+        if (claim.changedSteps.length > 0) {
+          decision = withClaim(decision, claim, command);
+          follow = { message: stepMessageFor(decision.state, command), pure: false, command };
+        }
+      }
+      if (follow !== undefined) {
+        const taken = follow.command;
+        decision = { ...decision, commands: decision.commands.filter((c) => c !== taken) };
+      }
+      return { decision, ran, result: undefined };
+    },
+    { loaded, keepCommands: true },
+  );
+  if (recorded?.decision !== undefined)
+    await runCommands(recorded.decision.state, recorded.decision.commands);
+  if (!recorded?.committed || follow === undefined) return undefined;
+  return { message: follow.message, loaded: recorded.loaded, ...(follow.pure ? { pure: true } : {}) };
+}
+
+/** The first run command of `decision` the worker may take inline now (node-level steps only). */
+function nextRun(decision: Decision, until: number): Extract<Command, { type: "run" }> | undefined {
+  return decision.commands.find(
+    (c): c is Extract<Command, { type: "run" }> =>
+      c.type === "run" && c.itemIndex === undefined && inlineable(decision, c, until),
+  );
 }
 
 /** Extends a running attempt's lease; false when the attempt is no longer running (cancelled, timed out). */

@@ -105,8 +105,14 @@ describe("delivery faults", () => {
 
   it("heals a job whose worker died after claiming a step, through the sweeper", async () => {
     const workflow = chain("chaos-killed", 3);
+    // A timeout past PURE_UNCLAIMED_MAX_SECONDS: the doomed code step is claimed before it runs, as a
+    // step with effects always is (a shorter one runs unclaimed, and its redelivery simply runs it again).
     const doomed = workflow.nodes.map((n) =>
-      n.id === "s2" ? { ...n, id: "doomed" } : n.id === "s3" ? { ...n, dependsOn: ["doomed"] } : n,
+      n.id === "s2"
+        ? { ...n, id: "doomed", timeoutSeconds: 90 }
+        : n.id === "s3"
+          ? { ...n, dependsOn: ["doomed"] }
+          : n,
     );
     chaos.faults.killNodes.add("doomed");
     const stamp = Date.now();

@@ -52,7 +52,14 @@ describe("recovery after a crash of everything", () => {
     const workflow = {
       name: "interrupted",
       nodes: [
-        { id: "work", type: "code", code: "return input.n * 2", input: { n: "{% $input.n %}" } },
+        // A timeout past PURE_UNCLAIMED_MAX_SECONDS, so the attempt is claimed (running) before it runs.
+        {
+          id: "work",
+          type: "code",
+          timeoutSeconds: 90,
+          code: "return input.n * 2",
+          input: { n: "{% $input.n %}" },
+        },
         { id: "after", type: "code", dependsOn: ["work"], code: "return steps.work.output + 1" },
       ],
       output: "{% $steps.after.output %}",

@@ -483,7 +483,7 @@ describe("users and tenants", () => {
     // Audited in the platform admin's tenant, naming the new tenant.
     expect(auditItems()).toEqual([
       expect.objectContaining({
-        pk: "T#default#AUDIT",
+        pk: expect.stringMatching(/^T#default#AUDIT#[0-7]$/),
         action: "createTenant",
         resource: `/v1/tenants/${body.id}`,
       }),
@@ -635,7 +635,7 @@ describe("login rate limit", () => {
 });
 
 describe("GET /v1/audit", () => {
-  it("queries the actor's index with the time range on the sort key and the resource as a filter", async () => {
+  it("queries each shard of the actor's index (and its unsharded list) with the time range and the resource filter", async () => {
     const { status } = await call({
       method: "GET",
       resource: "/v1/audit",
@@ -647,22 +647,28 @@ describe("GET /v1/audit", () => {
       },
     });
     expect(status).toBe(200);
-    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input).toMatchObject({
-      IndexName: "gsi1",
-      KeyConditionExpression: "gsi1pk = :pk AND gsi1sk BETWEEN :from AND :to",
-      FilterExpression: "begins_with(#resource, :resource)",
-      ScanIndexForward: false,
-      ExpressionAttributeValues: {
-        ":pk": "T#default#AUDIT#A#u_1",
-        ":from": "2025-01-01T00:00:00.000Z#",
-        ":to": "2025-01-02T00:00:00.000Z#~",
-        ":resource": "/v1/users",
-      },
-    });
+    const inputs = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);
+    expect(inputs.map((input) => input.ExpressionAttributeValues?.[":pk"]).sort()).toEqual(
+      ["T#default#AUDIT#A#u_1", ...Array.from({ length: 8 }, (_, i) => `T#default#AUDIT#A#u_1#${i}`)].sort(),
+    );
+    for (const input of inputs)
+      expect(input).toMatchObject({
+        IndexName: "gsi1",
+        KeyConditionExpression: "#pk = :pk AND #sk BETWEEN :from AND :to",
+        ExpressionAttributeNames: { "#pk": "gsi1pk", "#sk": "gsi1sk", "#resource": "resource" },
+        FilterExpression: "begins_with(#resource, :resource)",
+        ScanIndexForward: false,
+        ExpressionAttributeValues: {
+          ":from": "2025-01-01T00:00:00.000Z#",
+          ":to": "2025-01-02T00:00:00.000Z#~",
+          ":resource": "/v1/users",
+        },
+      });
   });
 
-  it("keeps reading while a filter leaves the page short, never past the page size", async () => {
+  it("merges the shards newest first, and a shard that stopped early bounds the page", async () => {
     const entry = (n: number) => ({
+      pk: "x",
       sk: `2025-01-01T00:00:0${n}.000Z#r${n}`,
       tenantId: "default",
       actorId: "u",
@@ -674,24 +680,44 @@ describe("GET /v1/audit", () => {
       status: 200,
       at: "t",
     });
+    const pages: Record<string, { Items: unknown[]; LastEvaluatedKey?: Record<string, unknown> }> = {
+      "T#default#AUDIT": { Items: [entry(5)] },
+      "T#default#AUDIT#0": {
+        Items: [entry(4), entry(1)],
+        LastEvaluatedKey: { pk: "T#default#AUDIT#0", sk: entry(1).sk },
+      },
+      "T#default#AUDIT#1": { Items: [entry(3)] },
+    };
     ddb
       .on(QueryCommand)
-      .resolvesOnce({ Items: [entry(1)], LastEvaluatedKey: { pk: "T#default#AUDIT", sk: "a" } })
-      .resolvesOnce({ Items: [entry(2)], LastEvaluatedKey: { pk: "T#default#AUDIT", sk: "b" } });
-    const { body } = await call({
+      .callsFake((input) => pages[String(input.ExpressionAttributeValues[":pk"])] ?? { Items: [] });
+    const { body } = await call({ method: "GET", resource: "/v1/audit", query: { limit: "2" } });
+    expect(body.items.map((e: { requestId: string }) => e.requestId)).toEqual(["r5", "r4"]);
+    expect(body.cursor).toEqual(expect.any(String));
+    expect(ddb.commandCalls(QueryCommand).map((c) => c.args[0].input.Limit)).toEqual(Array(9).fill(2));
+    ddb.resetHistory();
+    const next = await call({
       method: "GET",
       resource: "/v1/audit",
-      query: { limit: "2", resource: "/v1/x" },
+      query: { limit: "2", cursor: body.cursor },
     });
-    expect(body.items.map((e: { requestId: string }) => e.requestId)).toEqual(["r1", "r2"]);
-    expect(body.cursor).toEqual(expect.any(String));
-    expect(ddb.commandCalls(QueryCommand).map((c) => c.args[0].input.Limit)).toEqual([2, 1]);
+    expect(next.status).toBe(200);
+    // Below the cursor, inclusive: one more is read per shard, since the cursor's own entry comes back.
+    for (const c of ddb.commandCalls(QueryCommand)) {
+      expect(c.args[0].input.ExpressionAttributeValues?.[":to"]).toBe(entry(4).sk);
+      expect(c.args[0].input.Limit).toBe(3);
+    }
   });
 
-  it("refuses a cursor that points into another tenant's log", async () => {
-    const foreign = Buffer.from(JSON.stringify({ pk: "T#other#AUDIT", sk: "x" })).toString("base64url");
-    const { status } = await call({ method: "GET", resource: "/v1/audit", query: { cursor: foreign } });
-    expect(status).toBe(400);
+  it("refuses a cursor of another tenant's log, or of the log before it was sharded", async () => {
+    for (const value of [
+      { l: "T#other#AUDIT", k: "x" },
+      { pk: "T#default#AUDIT", sk: "x" },
+    ]) {
+      const foreign = Buffer.from(JSON.stringify(value)).toString("base64url");
+      const { status } = await call({ method: "GET", resource: "/v1/audit", query: { cursor: foreign } });
+      expect(status).toBe(400);
+    }
     expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
   });
 

@@ -8,6 +8,8 @@ export const codeNode: NodeKind<z.infer<typeof CodeNode>> = {
   schema: CodeNode,
   retryable: true,
   inline: true,
+  // The sandbox has no I/O: an attempt that runs twice after a crash changes nothing but its result.
+  pure: true,
   runtimes: ["lambda", "fargate"],
   needsPerson: false,
 };

@@ -106,6 +106,11 @@ export interface NodeKind<N extends BaseNode = BaseNode> {
   retryable: boolean;
   /** The worker that recorded a parent may run it at once, without a queue round trip. */
   inline: boolean;
+  /**
+   * Running an attempt again has no effect beyond its result (no I/O), so a worker may run it without a
+   * claim and record it with its successors in one write; a repeat just loses the version race.
+   */
+  pure?: boolean;
   /** Where its attempts may run; empty for kinds the engine completes itself (a wait, an approval). */
   runtimes: readonly StepRuntime[];
   /** Its steps wait for a person's decision. */

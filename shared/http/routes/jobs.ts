@@ -26,7 +26,7 @@ const jobRef = (job: { jobId: string; status: string }): JobRef => ({
 
 export const jobRoutes = implementRoutes({
   createJob: {
-    handle: async ({ body, principal }) => {
+    handle: async ({ body, principal, audit, event }) => {
       let pinned: { definition: WorkflowDefinition; workflowId?: string; workflowVersion?: number };
       if (body.workflow === undefined) {
         // A stored workflow runs at its latest version, and the job pins that version.
@@ -49,7 +49,12 @@ export const jobRoutes = implementRoutes({
         input: body.input,
         ...(body.priority === undefined ? {} : { priority: body.priority }),
         ...(body.idempotencyKey === undefined ? {} : { idempotencyKey: body.idempotencyKey, request: body }),
+        // A new job's audit entry rides in the job's own write; a repeat of a key is audited as usual.
+        ...(audit === undefined
+          ? {}
+          : { audit: (jobId: string) => audit.entry(`${event.path}/${jobId}`, 202) }),
       });
+      if (job.created && audit !== undefined) audit.written();
       return { status: job.created ? 202 : 200, body: jobRef(job) };
     },
   },

@@ -54,6 +54,11 @@ export interface JobMeta {
   createdBy: string;
   scheduleId?: string;
   idempotencyKey?: string;
+  /**
+   * A hash of an inline workflow's definition (`dh`): jobs of the same definition share a worker's cached
+   * copy, so only the first of them reads its `A#DEF`.
+   */
+  definitionHash?: string;
   updatedAt: string;
   /** Sequence number of the job's latest timeline event. */
   seq: number;
@@ -232,6 +237,8 @@ export interface JobItemInput {
   definition?: WorkflowDefinition;
   notes: NewTimelineEvent[];
   extras: NewTimelineEvent[];
+  /** Attempts this commit claimed and ran itself, `[step key, attempt]` (see JobImage's `ran`). */
+  ran?: [string, number][];
   now: Date;
 }
 
@@ -259,6 +266,7 @@ export function jobItem(input: JobItemInput): Record<string, unknown> {
     workflowVersion: meta.workflowVersion,
     scheduleId: meta.scheduleId,
     idempotencyKey: meta.idempotencyKey,
+    dh: meta.definitionHash,
     startedAt: state.startedAt,
     endedAt: state.endedAt,
     priority: state.priority,
@@ -267,10 +275,12 @@ export function jobItem(input: JobItemInput): Record<string, unknown> {
     definition: input.definition,
   };
   for (const [name, value] of Object.entries(optional)) if (value !== undefined) item[name] = value;
-  if (input.notes.length > 0 || input.extras.length > 0) {
+  const ran = input.ran ?? [];
+  if (input.notes.length > 0 || input.extras.length > 0 || ran.length > 0) {
     item.tlv = meta.version;
     if (input.notes.length > 0) item.tl = input.notes;
     if (input.extras.length > 0) item.tx = input.extras;
+    if (ran.length > 0) item.tr = ran;
   }
   return item;
 }
@@ -297,6 +307,9 @@ export function imageOf(item: Record<string, unknown>): JobImage {
     ...(item.tl === undefined ? {} : { tl: item.tl as NewTimelineEvent[] }),
     ...(item.tx === undefined ? {} : { tx: item.tx as NewTimelineEvent[] }),
     ...(item.tlv === undefined ? {} : { tlv: Number(item.tlv) }),
+    ...(item.tr === undefined
+      ? {}
+      : { ran: (item.tr as [string, number][]).map(([key, attempt]) => [String(key), Number(attempt)]) }),
     version: Number(item.version ?? 0),
     seq: Number(item.seq ?? 0),
   };
@@ -315,5 +328,6 @@ export function metaOf(item: Record<string, unknown>): JobMeta {
     ...(item.workflowVersion === undefined ? {} : { workflowVersion: Number(item.workflowVersion) }),
     ...(item.scheduleId === undefined ? {} : { scheduleId: String(item.scheduleId) }),
     ...(item.idempotencyKey === undefined ? {} : { idempotencyKey: String(item.idempotencyKey) }),
+    ...(item.dh === undefined ? {} : { definitionHash: String(item.dh) }),
   };
 }

@@ -26,9 +26,11 @@ async function definitionOf(item: Record<string, unknown>): Promise<WorkflowDefi
   const tenantId = String(item.tenantId);
   const jobId = String(item.id);
   const cacheKey =
-    item.workflowId === undefined
-      ? `${tenantId}/job/${jobId}`
-      : `${tenantId}/wf/${String(item.workflowId)}/${Number(item.workflowVersion)}`;
+    item.workflowId !== undefined
+      ? `${tenantId}/wf/${String(item.workflowId)}/${Number(item.workflowVersion)}`
+      : item.dh !== undefined
+        ? `${tenantId}/def/${String(item.dh)}`
+        : `${tenantId}/job/${jobId}`;
   const cached = definitions.get(cacheKey);
   if (cached !== undefined) return cached;
   let definition: WorkflowDefinition | undefined;

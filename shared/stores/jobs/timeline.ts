@@ -1,3 +1,4 @@
+import { brotliCompressSync, brotliDecompressSync, constants } from "node:zlib";
 import { PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import type { TimelineEvent } from "#events/timeline";
 import { dynamo } from "../../aws.ts";
@@ -7,6 +8,32 @@ import { keys } from "../../keys.ts";
 
 /** Timeline pages are kept this long, then DynamoDB's TTL removes them. */
 export const EVENT_TTL_SECONDS = 30 * 24 * 3600;
+
+/**
+ * A page's events are stored compressed (`z`, brotli of their JSON) when that is smaller: writes are billed
+ * per KB, and a page of a few steps' events is mostly repeated names, so it usually fits in one.
+ */
+function packEvents(events: TimelineEvent[]): { events: TimelineEvent[] } | { z: Uint8Array } {
+  const json = JSON.stringify(events);
+  const packed = brotliCompressSync(json, {
+    params: {
+      [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_TEXT,
+      [constants.BROTLI_PARAM_QUALITY]: 9,
+      [constants.BROTLI_PARAM_SIZE_HINT]: json.length,
+    },
+  });
+  return packed.length < Buffer.byteLength(json) ? { z: new Uint8Array(packed) } : { events };
+}
+
+/** The events of a stored page (or of an approval's own event item), as written. */
+export function pageEvents(item: Record<string, unknown>): TimelineEvent[] {
+  // A stream record that reached a Lambda as JSON carries a binary attribute as base64.
+  const packed = typeof item.z === "string" ? Buffer.from(item.z, "base64") : item.z;
+  if (packed instanceof Uint8Array)
+    return JSON.parse(brotliDecompressSync(packed).toString("utf8")) as TimelineEvent[];
+  if (Array.isArray(item.events)) return item.events as TimelineEvent[];
+  return item.event === undefined ? [] : [item.event as TimelineEvent];
+}
 
 /**
  * Stores the events the stream consumer derived for one job from one stream batch, as one item keyed by the
@@ -31,7 +58,7 @@ export async function writeTimelinePage(
           jobId,
           from: events[0]?.seq,
           seq: last.seq,
-          events,
+          ...packEvents(events),
           ttl: epochSeconds(new Date(last.at)) + EVENT_TTL_SECONDS,
         },
         // A retry that resumes mid-batch ends on the same event with fewer before it: keep the fuller page.
@@ -69,8 +96,7 @@ async function readAfter(tenantId: string, jobId: string, since: number, limit: 
     );
     for (const item of page.Items ?? []) {
       // Pages hold many events; an approval's own write stores its one event as an item.
-      const events = (item.events ?? (item.event === undefined ? [] : [item.event])) as TimelineEvent[];
-      for (const event of events) if (event.seq > since) bySeq.set(event.seq, event);
+      for (const event of pageEvents(item)) if (event.seq > since) bySeq.set(event.seq, event);
     }
     ExclusiveStartKey = page.LastEvaluatedKey;
     more = ExclusiveStartKey !== undefined;

@@ -8,6 +8,7 @@ import type { Decision, JobState } from "../../engine/types.ts";
 import { AppError, isConditionalCheckFailed, isTransactionConflict } from "../../errors.ts";
 import { timelineOf } from "../../jobs/timeline.ts";
 import { keys } from "../../keys.ts";
+import { type AuditEntry, auditItem } from "../audit.ts";
 import { ChunkConflictError, writeChunks } from "./chunks.ts";
 import {
   encodeStep,
@@ -39,6 +40,8 @@ export interface CreateJobInput {
   /** What the key stands for: a hash of the request, so a reuse with another body is told apart. */
   requestHash?: string;
   scheduleId?: string;
+  /** Written in the same request as the job, when the job is created. */
+  audit?: AuditEntry;
 }
 
 /** A stable hash of a request body: the same JSON with keys in any order gives the same hash. */
@@ -61,6 +64,11 @@ export function requestHash(body: unknown): string {
 }
 
 export { SUMMARY_FIELDS, summaryItem } from "./summary.ts";
+
+/** Names an inline definition by its content (96 bits are plenty within one tenant's cache). */
+export function definitionHash(definition: WorkflowDefinition): string {
+  return requestHash(definition).slice(0, 24);
+}
 
 /** The job item's steps: node-level only, since forEach items live in their chunks. */
 async function encodeSteps(state: JobState, only?: Set<string>, reuse: Record<string, StoredStep> = {}) {
@@ -105,6 +113,7 @@ export async function insertJob(
     ...(input.workflowVersion === undefined ? {} : { workflowVersion: input.workflowVersion }),
     ...(input.scheduleId === undefined ? {} : { scheduleId: input.scheduleId }),
     ...(input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey }),
+    ...(input.workflowId === undefined ? { definitionHash: definitionHash(input.definition) } : {}),
   };
   const item = jobItem({ meta, state, steps, input: storedInput, output: undefined, notes, extras: [], now });
   item.seq = timelineOf(undefined, imageOf(item)).length;
@@ -126,6 +135,7 @@ export async function insertJob(
       definition: input.definition,
     });
   }
+  if (input.audit !== undefined) puts.push(auditItem(input.audit));
   if (input.idempotencyKey === undefined) {
     await dynamo()
       .send(
@@ -210,6 +220,7 @@ export async function commitDecision(
   decision: Decision,
   now: Date,
   extras: NewTimelineEvent[] = [],
+  ran: [string, number][] = [],
 ): Promise<void> {
   const { meta, item: before } = loaded;
   const after = decision.state;
@@ -224,7 +235,13 @@ export async function commitDecision(
     }
   }
   const jobLevel = decision.changedSteps.some((step) => step.itemIndex === undefined);
-  if (!jobLevel && !decision.jobChanged && decision.notes.length === 0 && extras.length === 0) {
+  if (
+    !jobLevel &&
+    !decision.jobChanged &&
+    decision.notes.length === 0 &&
+    extras.length === 0 &&
+    ran.length === 0
+  ) {
     // An item's transition: its chunk is the whole commit.
     loaded.state = after;
     return;
@@ -254,6 +271,7 @@ export async function commitDecision(
     ...(before.definition === undefined ? {} : { definition: before.definition as WorkflowDefinition }),
     notes,
     extras,
+    ran,
     now,
   });
   item.seq = meta.seq + timelineOf(imageOf(before), imageOf(item)).length;
