@@ -27,7 +27,7 @@ export const StepMessage = z
   })
   .superRefine((message, ctx) => {
     const items = message.items;
-    if (items === undefined) return;
+    if (items === undefined || items.length === 0) return;
     if (message.itemIndex !== undefined)
       ctx.addIssue({
         code: "custom",
