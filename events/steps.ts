@@ -24,6 +24,8 @@ export const StepMessage = z
     /** The job's priority, so a re-send goes back to the same queue. Absent means normal. */
     priority: JobPriority.optional(),
     items: z.array(BatchItem).min(1).max(ITEMS_PER_CHUNK).optional(),
+    /** The step is a forEach node's own, queued to fan out: the worker writes its chunks and starts its items. */
+    fanOut: z.literal(true).optional(),
   })
   .superRefine((message, ctx) => {
     const items = message.items;

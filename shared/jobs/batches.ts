@@ -8,6 +8,10 @@ type Run = Extract<Command, { type: "run" }>;
 
 /** The step message a `run` command stands for. */
 export function stepMessageFor(state: JobState, command: Run): StepMessage {
+  // A forEach node's own step is queued only to fan out (see the engine's `fanOut`).
+  const fanOut =
+    command.itemIndex === undefined &&
+    state.definition?.nodes.find((node) => node.id === command.nodeId)?.forEach !== undefined;
   return {
     v: 1 as const,
     tenantId: state.tenantId,
@@ -16,6 +20,7 @@ export function stepMessageFor(state: JobState, command: Run): StepMessage {
     ...(command.itemIndex === undefined ? {} : { itemIndex: command.itemIndex }),
     attempt: command.attempt,
     ...(state.priority === undefined || state.priority === "normal" ? {} : { priority: state.priority }),
+    ...(fanOut ? { fanOut: true as const } : {}),
   };
 }
 

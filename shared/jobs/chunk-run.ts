@@ -283,3 +283,20 @@ export async function failBatchFromDeadLetter(message: StepMessage, reason: stri
     { chunk: { nodeId: message.nodeId, chunk: chunkOf(first.i) } },
   );
 }
+
+/**
+ * Fans out a forEach node whose fan-out the API deferred (its own step is queued): one commit writes its
+ * chunks and the job item, and its items go out one message per chunk. A repeat finds it fanned out already.
+ */
+export async function startFanOut(message: StepMessage): Promise<boolean> {
+  const { tenantId, jobId, nodeId, attempt } = message;
+  const outcome = await decideAndCommit(tenantId, jobId, async ({ state }) => {
+    const step = state.steps[nodeId];
+    if (isTerminalJob(state.status) || step?.status !== "queued" || step.attempt !== attempt)
+      return undefined;
+    const decision = await decide(state, { type: "fanOut", nodeId, attempt }, new Date());
+    return decision.changedSteps.length === 0 ? undefined : { decision, result: true };
+  });
+  if (outcome === undefined) logger.warn("Fan-out message for an unknown job dropped", { tenantId, jobId });
+  return outcome?.result === true;
+}

@@ -5,7 +5,7 @@ import { type Command, chunkOf, type Decision, type EngineEvent, stepKey } from 
 import { logger } from "../observability.ts";
 import { MAX_DELAY_SECONDS, sendStepMessages } from "../queues.ts";
 import type { LoadedJob } from "../stores/jobs.ts";
-import { failBatchFromDeadLetter, processBatchMessage } from "./chunk-run.ts";
+import { failBatchFromDeadLetter, processBatchMessage, startFanOut } from "./chunk-run.ts";
 import { runCommands, stepMessageFor } from "./effects.ts";
 import { executeStep, leaseSecondsFor, type StepOutcome, stepTimeoutSeconds } from "./run-step.ts";
 import { startStepTask } from "./tasks.ts";
@@ -53,6 +53,10 @@ async function resend(message: StepMessage, delaySeconds: number): Promise<void>
 export async function processStepMessage(message: StepMessage, budget?: StepBudget): Promise<void> {
   if (message.items !== undefined) {
     await processBatchMessage(message, budget === undefined ? {} : { deadline: budget.deadline });
+    return;
+  }
+  if (message.fanOut === true) {
+    await startFanOut(message);
     return;
   }
   let next = await claimAndRun(message, budget);

@@ -29,6 +29,7 @@ describe("a 2,000-item forEach on the twin", () => {
     for (;;) {
       // The summary is cheap to read; the full job (every item's step) only once it has ended.
       const page = await platform.api("GET", `/v1/jobs?limit=5`);
+      expect(page.status, JSON.stringify(page.body)).toBe(200);
       const listed = (page.body.items as any[]).find((j: any) => j.id === jobId);
       if (["succeeded", "failed", "cancelled", "timed_out"].includes(listed?.status) || Date.now() > deadline)
         break;
