@@ -1,3 +1,4 @@
+import { WORKER_TIMEOUT_SECONDS } from "#events/queues";
 import type { BatchItem, StepMessage } from "#events/steps";
 import { decide, getNode, isTerminalJob } from "../engine/engine.ts";
 import {
@@ -17,6 +18,8 @@ import { decideAndCommit } from "./unit-of-work.ts";
 
 /** Time kept in hand beyond an item's own limit before starting it. */
 const ITEM_MARGIN_MS = 10_000;
+/** The inline time of a fresh worker invocation: its timeout less the steps handler's safety margin. */
+const FRESH_INVOCATION_MS = (WORKER_TIMEOUT_SECONDS - 15) * 1000;
 
 export interface BatchOptions {
   /** Epoch ms by which the invocation must be done with inline work. */
@@ -29,8 +32,13 @@ export interface BatchReport {
   claimed: number[];
   /** Claimed items that ran and whose results this delivery recorded. */
   recorded: number[];
-  /** Claimed items it had no time for: released to the queue, the same attempt, one message each. */
+  /**
+   * Claimed items it did not run: released to the queue at the same attempt, in one batch message when time
+   * ran out, one message each after a platform error.
+   */
   released: number[];
+  /** Nothing was claimed: the invocation had no time left for one item, so the message went back as it was. */
+  deferred?: boolean;
   /** Items another worker holds: the batch of them comes back when their leases lapse. */
   held: number[];
 }
@@ -87,6 +95,7 @@ export async function processBatchMessage(
   let claimedAt = 0;
   let heldUntil = 0;
   let leaseSeconds = 0;
+  let noTime: "later" | "alone" | undefined;
   const claim = await decideAndCommit(
     tenantId,
     jobId,
@@ -98,6 +107,14 @@ export async function processBatchMessage(
       if (isTerminalJob(state.status) || getNode(state, nodeId) === undefined) return undefined;
       const now = clock();
       leaseSeconds = leaseSecondsFor(state, nodeId);
+      const itemMs = stepTimeoutSeconds(getNode(state, nodeId)) * 1000 + ITEM_MARGIN_MS;
+      noTime = undefined;
+      if (options.deadline !== undefined && options.deadline - now.getTime() <= itemMs) {
+        // Claimed now, the items would only be released again: the message goes back untouched, to an
+        // invocation with time, or item by item when even a fresh invocation could not run one.
+        noTime = itemMs < FRESH_INVOCATION_MS ? "later" : "alone";
+        return undefined;
+      }
       const decisions: Decision[] = [];
       let current = state;
       for (const item of items) {
@@ -132,6 +149,25 @@ export async function processBatchMessage(
     logger.warn("Batch message for an unknown job dropped", { tenantId, jobId });
     return report;
   }
+  if (noTime !== undefined) {
+    report.deferred = true;
+    const state = claim.loaded.state;
+    await sendStepMessages(
+      noTime === "later"
+        ? [{ message, delaySeconds: 0 }]
+        : items.map((item) => ({
+            message: stepMessageFor(state, {
+              type: "run",
+              nodeId,
+              itemIndex: item.i,
+              attempt: item.a,
+              delaySeconds: 0,
+            }),
+            delaySeconds: 0,
+          })),
+    );
+    return report;
+  }
   if (claim.result === undefined) return report;
   const { claimed, held } = claim.result;
   report.held = held;
@@ -156,6 +192,7 @@ export async function processBatchMessage(
   const until = Math.min(options.deadline ?? Number.POSITIVE_INFINITY, claimedAt + leaseSeconds * 1000);
   const outcomes: { item: BatchItem; outcome: StepOutcome }[] = [];
   const left: BatchItem[] = [];
+  const broken = new Set<number>();
   for (const item of claimed) {
     if (until - clock().getTime() <= itemMs) {
       left.push(item);
@@ -169,7 +206,10 @@ export async function processBatchMessage(
         itemIndex: item.i,
         error: (error as Error).message,
       });
-      left.push(...claimed.slice(claimed.indexOf(item)));
+      for (const rest of claimed.slice(claimed.indexOf(item))) {
+        left.push(rest);
+        broken.add(rest.i);
+      }
       break;
     }
   }
@@ -223,20 +263,26 @@ export async function processBatchMessage(
   if (recorded?.decision === undefined) return report;
   report.recorded = recorded.result ?? [];
   report.released = released.map((item) => item.i);
-  await afterRecord(recorded.decision.state, recorded.decision.commands, released);
+  await afterRecord(recorded.decision.state, recorded.decision.commands, released, broken);
   return report;
 }
 
 /**
- * Carries out the record's commands. The released items go back one message each, so an item that never
- * finds time in a batch still runs on its own.
+ * Carries out the record's commands. Items released for want of time go back as one batch (the decision's
+ * run commands are grouped per chunk as usual); after a platform error each goes back on its own, so one
+ * item that keeps failing to run is retried and dead-lettered alone instead of taking its chunk with it.
  */
-async function afterRecord(state: JobState, commands: Command[], released: BatchItem[]): Promise<void> {
-  const again = new Set(released.map((item) => `${item.i}#${item.a}`));
+async function afterRecord(
+  state: JobState,
+  commands: Command[],
+  released: BatchItem[],
+  broken: Set<number>,
+): Promise<void> {
+  const alone = new Set(released.filter((item) => broken.has(item.i)).map((item) => `${item.i}#${item.a}`));
   const own: OutgoingStep[] = [];
   const rest = commands.filter((command) => {
     if (command.type !== "run" || command.itemIndex === undefined) return true;
-    if (!again.has(`${command.itemIndex}#${command.attempt}`)) return true;
+    if (!alone.has(`${command.itemIndex}#${command.attempt}`)) return true;
     own.push({ message: stepMessageFor(state, command), delaySeconds: command.delaySeconds });
     return false;
   });

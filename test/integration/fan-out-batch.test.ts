@@ -1,7 +1,7 @@
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StepMessage } from "#events/steps";
-import { processBatchMessage } from "#shared/jobs/chunk-run";
+import { processBatchMessage, startFanOut } from "#shared/jobs/chunk-run";
 import { processStepMessage } from "#shared/jobs/worker";
 import { addSdkHook } from "../bench/sdk-hooks.ts";
 import { type Platform, startPlatform } from "../support/platform.ts";
@@ -53,7 +53,7 @@ function take(jobId: string): StepMessage[] {
   return mine.map((d) => d.message);
 }
 
-async function startFanOut(n: number): Promise<{ jobId: string; batch: StepMessage }> {
+async function submitFanOut(n: number): Promise<{ jobId: string; batch: StepMessage }> {
   const submitted = await platform.api("POST", "/v1/jobs", {
     workflow: {
       name: "batch",
@@ -94,13 +94,13 @@ function expectAllOnce(job: any, n: number) {
 
 describe("forEach items run in batches per chunk", () => {
   it("sends one message per chunk when the fan-out starts, naming every item at attempt 1", async () => {
-    const { batch } = await startFanOut(5);
+    const { batch } = await submitFanOut(5);
     expect(batch.itemIndex).toBeUndefined();
     expect(batch.items).toEqual([0, 1, 2, 3, 4].map((i) => ({ i, a: 1 })));
   });
 
   it("claims only the items still queued at their attempt, and a repeat of the batch changes nothing", async () => {
-    const { jobId, batch } = await startFanOut(5);
+    const { jobId, batch } = await submitFanOut(5);
     // Item 2 runs first on its own message (a sweeper re-send, say): the batch must leave it alone.
     await processStepMessage({ ...batch, items: undefined, itemIndex: 2 } as StepMessage);
     const report = await processBatchMessage(batch);
@@ -115,7 +115,7 @@ describe("forEach items run in batches per chunk", () => {
   });
 
   it("runs each item once when the same batch is delivered twice at once", async () => {
-    const { jobId, batch } = await startFanOut(20);
+    const { jobId, batch } = await submitFanOut(20);
     const [a, b] = await Promise.all([processBatchMessage(batch), processBatchMessage(batch)]);
     const claimed = [...a.claimed, ...b.claimed].sort((x, y) => x - y);
     expect(claimed).toEqual(Array.from({ length: 20 }, (_, i) => i));
@@ -139,7 +139,7 @@ describe("forEach items run in batches per chunk", () => {
   });
 
   it("finishes a batch whose invocation died after its claim, once the lease lapses", async () => {
-    const { jobId, batch } = await startFanOut(8);
+    const { jobId, batch } = await submitFanOut(8);
     let died = 0;
     const remove = addSdkHook("die-after-claim", async (call, next) => {
       if (call.commandName === "PutItemCommand") {
@@ -177,9 +177,20 @@ describe("forEach items run in batches per chunk", () => {
     expectAllOnce(await ended(jobId), 8);
   });
 
-  it("releases the items it has no time for, one message each, at the same attempt", async () => {
-    const { jobId, batch } = await startFanOut(6);
+  it("sends a batch back untouched when the invocation has no time left for one item", async () => {
+    const { jobId, batch } = await submitFanOut(4);
     const report = await processBatchMessage(batch, { deadline: Date.now() });
+    expect(report).toEqual({ claimed: [], recorded: [], released: [], held: [], deferred: true });
+    expect(itemsOf(await getJob(jobId)).map((s: any) => s.status)).toEqual(Array(4).fill("queued"));
+    expect(take(jobId)).toEqual([batch]);
+  });
+
+  it("releases the claimed items it has no time for, as one batch at the same attempt", async () => {
+    const { jobId, batch } = await submitFanOut(6);
+    // The claim happens now; by the time the first item would start, the invocation's time is up.
+    let calls = 0;
+    const clock = () => new Date(Date.now() + (calls++ === 0 ? 0 : 200_000));
+    const report = await processBatchMessage(batch, { deadline: Date.now() + 100_000, now: clock });
     expect(report).toEqual({
       claimed: [0, 1, 2, 3, 4, 5],
       recorded: [],
@@ -188,14 +199,41 @@ describe("forEach items run in batches per chunk", () => {
     });
     const items = itemsOf(await getJob(jobId));
     expect(items.map((s: any) => [s.status, s.attempt])).toEqual(Array(6).fill(["queued", 1]));
-    const singles = await until("the released items' messages", () => {
-      const mine = delivered.filter((d) => d.message.jobId === jobId);
-      return mine.length >= 6 ? take(jobId) : undefined;
+    const again = take(jobId);
+    expect(again.map((m) => m.items)).toEqual([[0, 1, 2, 3, 4, 5].map((i) => ({ i, a: 1 }))]);
+    expect(await processBatchMessage(again[0] as StepMessage)).toMatchObject({
+      recorded: [0, 1, 2, 3, 4, 5],
     });
-    expect(singles.map((m) => [m.itemIndex, m.attempt, m.items])).toEqual(
-      [0, 1, 2, 3, 4, 5].map((i) => [i, 1, undefined]),
-    );
-    for (const message of singles) await processStepMessage(message);
     expectAllOnce(await ended(jobId), 6);
+  });
+
+  it("leaves a wide first fan-out to the worker, which makes it once however often its message comes", async () => {
+    const ids = Array.from({ length: 150 }, (_, i) => i);
+    const submitted = await platform.api("POST", "/v1/jobs", {
+      workflow: {
+        name: "deferred",
+        nodes: [{ id: "each", type: "code", forEach: "{% $input.ids %}", code: "return item * 10" }],
+      },
+      input: { ids },
+    });
+    expect(submitted.status, JSON.stringify(submitted.body)).toBe(202);
+    expect(submitted.body.status).toBe("queued");
+    const jobId = submitted.body.jobId as string;
+    const [fanOut] = await until("the fan-out message", () => {
+      const mine = delivered.filter((d) => d.message.jobId === jobId);
+      return mine.length > 0 ? take(jobId) : undefined;
+    });
+    expect(fanOut).toMatchObject({ nodeId: "each", attempt: 1, fanOut: true });
+    expect(fanOut?.items).toBeUndefined();
+    const queued = await getJob(jobId);
+    expect(queued.steps.filter((s: any) => s.itemIndex !== undefined)).toEqual([]);
+
+    const made = await Promise.all([startFanOut(fanOut as StepMessage), startFanOut(fanOut as StepMessage)]);
+    expect(made.filter(Boolean)).toHaveLength(1);
+    expect(await startFanOut(fanOut as StepMessage)).toBe(false);
+    const batches = take(jobId);
+    expect(batches.map((m) => m.items?.length)).toEqual([100, 50]);
+    for (const batch of batches) await processBatchMessage(batch);
+    expectAllOnce(await ended(jobId), 150);
   });
 });
