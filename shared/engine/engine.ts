@@ -14,6 +14,7 @@ import {
   chunkOf,
   type Decision,
   type EngineEvent,
+  FOREACH_CHUNK_SIZE,
   type JobState,
   type StepState,
   stepKey,
@@ -33,6 +34,11 @@ export const MAX_FOREACH_ITEMS = 10_000;
 export interface DecideOptions {
   /** Source of randomness for retry jitter, in [0, 1). Defaults to Math.random. */
   random?: () => number;
+  /**
+   * A fan-out over more than one chunk of items queues its node's own step instead of fanning out, and a
+   * worker fans it out with `fanOut`: the API that starts a job then writes no chunk items.
+   */
+  deferWideFanOut?: boolean;
 }
 
 type Note = Decision["notes"][number];
@@ -46,6 +52,7 @@ interface Turn {
   commands: Command[];
   notes: Note[];
   nodes: Map<string, WorkflowNode>;
+  deferWideFanOut?: boolean;
 }
 
 export function isTerminalJob(status: JobStatus): boolean {
@@ -336,9 +343,9 @@ async function startStep(t: Turn, node: WorkflowNode, step: StepState): Promise<
 }
 
 /** A node whose parents are all done: check `if`, fan out on `forEach`, or start its single step. */
-async function startNode(t: Turn, node: WorkflowNode, step: StepState): Promise<void> {
+async function startNode(t: Turn, node: WorkflowNode, step: StepState, checkIf = true): Promise<void> {
   const ctx = () => buildContext(t.state, { nodeId: node.id }, t.now);
-  if (node.if !== undefined) {
+  if (checkIf && node.if !== undefined) {
     let pass: boolean;
     try {
       pass = isTruthy(await resolveTemplate(node.if, ctx()));
@@ -381,6 +388,11 @@ async function startNode(t: Turn, node: WorkflowNode, step: StepState): Promise<
   if (items.length > MAX_FOREACH_ITEMS) {
     const message = `forEach gave ${items.length} items; the limit is ${MAX_FOREACH_ITEMS}`;
     failStep(t, node, step, { code: "FOREACH_TOO_LARGE", message }, false);
+    return;
+  }
+  if (t.deferWideFanOut && items.length > FOREACH_CHUNK_SIZE) {
+    // Its chunks are many writes: a worker makes them, on the node step's own message (see onFanOut).
+    queueStep(t, step, step.attempt + 1, 0);
     return;
   }
   clearRun(step);
@@ -802,7 +814,9 @@ function liveStep(
 function onClaim(t: Turn, e: StepEvent<"claim">): boolean {
   const found = liveStep(t, e, ["queued", "running"]);
   if (!found) return false;
-  const [, step] = found;
+  const [node, step] = found;
+  // A forEach node's own step runs nothing: queued, it waits to fan out (onFanOut).
+  if (node.forEach !== undefined && step.itemIndex === undefined) return false;
   if (
     step.status === "running" &&
     !(step.leaseUntil !== undefined && Date.parse(step.leaseUntil) <= t.now.getTime())
@@ -813,6 +827,25 @@ function onClaim(t: Turn, e: StepEvent<"claim">): boolean {
   step.leaseUntil = addSeconds(t, e.leaseSeconds);
   delete step.notBefore;
   if (t.state.status === "queued") {
+    t.state.status = "running";
+    t.state.startedAt ??= t.at;
+  }
+  return true;
+}
+
+/**
+ * A forEach node whose fan-out was deferred (its own step queued, see DecideOptions.deferWideFanOut) fans
+ * out now, as the same run. The job is running from here: its items' claims write only their chunks.
+ */
+async function onFanOut(t: Turn, e: Extract<EngineEvent, { type: "fanOut" }>): Promise<boolean> {
+  const node = t.nodes.get(e.nodeId);
+  const step = t.state.steps[e.nodeId];
+  if (!isActive(t) || node?.forEach === undefined || step === undefined) return false;
+  if (step.status !== "queued" || step.attempt !== e.attempt || step.items !== undefined) return false;
+  // The fan-out counts its run again.
+  step.attempt -= 1;
+  await startNode(t, node, step, false);
+  if (t.state.status === "queued" && step.items !== undefined) {
     t.state.status = "running";
     t.state.startedAt ??= t.at;
   }
@@ -956,6 +989,7 @@ export async function decide(
     commands: [],
     notes: [],
     nodes: new Map(state.definition.nodes.map((n) => [n.id, n])),
+    ...(opts.deferWideFanOut ? { deferWideFanOut: true } : {}),
   };
 
   let accepted: boolean;
@@ -1018,6 +1052,9 @@ export async function decide(
       break;
     case "itemsEnded":
       accepted = await onItemsEnded(t, event);
+      break;
+    case "fanOut":
+      accepted = await onFanOut(t, event);
       break;
   }
   // A forEach item's own transition writes only its chunk: the node and the job move by `itemsEnded`.

@@ -128,7 +128,9 @@ export type EngineEvent =
       outputs?: unknown[];
       /** For a fan-out of at most 100 items: the chunk's ended items, so each is reported once. */
       endedItems?: number[];
-    };
+    }
+  /** A forEach node whose fan-out was deferred to a worker fans out now (its queued step's attempt). */
+  | { type: "fanOut"; nodeId: string; attempt: number };
 
 export type Command =
   /** Send a step message (with this delay) so a worker runs the attempt. */

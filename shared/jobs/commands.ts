@@ -46,7 +46,8 @@ export async function startJob(
     createdAt: now.toISOString(),
     ...(input.priority === undefined || input.priority === "normal" ? {} : { priority: input.priority }),
   };
-  const decision = await decide(initial, { type: "start" }, now);
+  // A wide first fan-out is left to a worker, so this request writes no chunk items.
+  const decision = await decide(initial, { type: "start" }, now, { deferWideFanOut: true });
   const notes: NewTimelineEvent[] = [
     ...(input.seed === undefined ? [] : [{ type: "job.note" as const, message: input.seed.note }]),
     ...decision.notes.map((note) => ({

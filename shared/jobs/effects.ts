@@ -2,33 +2,23 @@ import { requestApproval } from "../approvals/request.ts";
 import type { Command, JobState } from "../engine/types.ts";
 import { logger } from "../observability.ts";
 import { type OutgoingStep, sendStepMessages } from "../queues.ts";
+import { stepMessagesFor } from "./batches.ts";
 import { stopStepTask } from "./tasks.ts";
+
+export { stepMessageFor } from "./batches.ts";
 
 /** Step messages per send call group (SQS batches hold 10), and how many groups go out at once. */
 const SEND_GROUP = 50;
 const SEND_LANES = 8;
 
-/** The step message a `run` command stands for. */
-export function stepMessageFor(state: JobState, command: Extract<Command, { type: "run" }>) {
-  return {
-    v: 1 as const,
-    tenantId: state.tenantId,
-    jobId: state.jobId,
-    nodeId: command.nodeId,
-    ...(command.itemIndex === undefined ? {} : { itemIndex: command.itemIndex }),
-    attempt: command.attempt,
-    ...(state.priority === undefined || state.priority === "normal" ? {} : { priority: state.priority }),
-  };
-}
-
 /** Carries out an engine decision's side effects, after it was committed. Run commands become step messages. */
 export async function runCommands(state: JobState, commands: Command[]): Promise<void> {
-  const outgoing: OutgoingStep[] = [];
+  const runs: Extract<Command, { type: "run" }>[] = [];
   const approvals: Extract<Command, { type: "requestApproval" }>[] = [];
   for (const command of commands) {
     switch (command.type) {
       case "run":
-        outgoing.push({ message: stepMessageFor(state, command), delaySeconds: command.delaySeconds });
+        runs.push(command);
         break;
       case "stopTask":
         await stopStepTask(command.taskArn, `Job ${state.jobId} no longer needs step ${command.nodeId}`);
@@ -41,6 +31,7 @@ export async function runCommands(state: JobState, commands: Command[]): Promise
         logger.warn("Command not carried out", { command: (command as Command).type, jobId: state.jobId });
     }
   }
+  const outgoing = stepMessagesFor(state, runs);
   // A wide fan-out starts thousands of items at once: their batches go out several at a time.
   const batches: OutgoingStep[][] = [];
   for (let i = 0; i < outgoing.length; i += SEND_GROUP) batches.push(outgoing.slice(i, i + SEND_GROUP));

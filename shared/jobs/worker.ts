@@ -5,6 +5,7 @@ import { type Command, chunkOf, type Decision, type EngineEvent, stepKey } from 
 import { logger } from "../observability.ts";
 import { MAX_DELAY_SECONDS, sendStepMessages } from "../queues.ts";
 import type { LoadedJob } from "../stores/jobs.ts";
+import { failBatchFromDeadLetter, processBatchMessage, startFanOut } from "./chunk-run.ts";
 import { runCommands, stepMessageFor } from "./effects.ts";
 import { executeStep, leaseSecondsFor, type StepOutcome, stepTimeoutSeconds } from "./run-step.ts";
 import { startStepTask } from "./tasks.ts";
@@ -61,6 +62,14 @@ async function resend(message: StepMessage, delaySeconds: number): Promise<void>
  * tenants costs no writes here: the steps queues deliver fairly by message group (the tenant).
  */
 export async function processStepMessage(message: StepMessage, budget?: StepBudget): Promise<void> {
+  if (message.items !== undefined) {
+    await processBatchMessage(message, budget === undefined ? {} : { deadline: budget.deadline });
+    return;
+  }
+  if (message.fanOut === true) {
+    await startFanOut(message);
+    return;
+  }
   let next = await claimAndRun(message, budget);
   while (next !== undefined) {
     const current: InlineStep = next;
@@ -517,6 +526,7 @@ export async function heartbeat(message: StepMessage, leaseSeconds: number): Pro
 
 /** Marks a step failed because its message could not be processed (dead-lettered), so the job does not hang. */
 export async function failStepFromDeadLetter(message: StepMessage, reason: string): Promise<void> {
+  if (message.items !== undefined) return failBatchFromDeadLetter(message, reason);
   await decideAndCommit(
     message.tenantId,
     message.jobId,
