@@ -1,18 +1,12 @@
 import { WORKER_TIMEOUT_SECONDS } from "#events/queues";
 import type { BatchItem, StepMessage } from "#events/steps";
 import { decide, getNode, isTerminalJob } from "../engine/engine.ts";
-import {
-  type Command,
-  chunkOf,
-  type Decision,
-  type EngineEvent,
-  type JobState,
-  stepKey,
-} from "../engine/types.ts";
+import { type Command, chunkOf, type Decision, type JobState, stepKey } from "../engine/types.ts";
 import { logger } from "../observability.ts";
 import { MAX_DELAY_SECONDS, type OutgoingStep, sendStepMessages } from "../queues.ts";
 import { batchMessageFor, stepMessageFor } from "./batches.ts";
 import { runCommands } from "./effects.ts";
+import { keepLogs, outcomeEvent } from "./outcomes.ts";
 import { executeStep, leaseSecondsFor, type StepOutcome, stepTimeoutSeconds } from "./run-step.ts";
 import { decideAndCommit } from "./unit-of-work.ts";
 
@@ -58,19 +52,6 @@ export function foldDecisions(first: JobState, decisions: Decision[]): Decision 
     commands: decisions.flatMap((d) => d.commands),
     notes: decisions.flatMap((d) => d.notes),
   };
-}
-
-function eventFor(nodeId: string, item: BatchItem, outcome: StepOutcome): EngineEvent {
-  const where = { nodeId, itemIndex: item.i, attempt: item.a };
-  if (outcome.ok) return { type: "stepSucceeded", ...where, output: outcome.output };
-  if (outcome.waitSeconds !== undefined)
-    return {
-      type: "stepDeferred",
-      ...where,
-      delaySeconds: outcome.waitSeconds,
-      reason: outcome.error.message,
-    };
-  return { type: "stepFailed", ...where, error: outcome.error, retryable: outcome.retryable };
 }
 
 /**
@@ -228,15 +209,12 @@ export async function processBatchMessage(
         const key = stepKey(nodeId, item.i);
         const step = current.steps[key];
         if (step === undefined || step.status !== "running" || step.attempt !== item.a) continue;
-        const decision = await decide(current, eventFor(nodeId, item, outcome), now);
-        const recordedStep = decision.state.steps[key];
-        if (
-          outcome.logs !== undefined &&
-          outcome.logs.length > 0 &&
-          recordedStep !== undefined &&
-          decision.changedSteps.includes(recordedStep)
-        )
-          recordedStep.logs = outcome.logs;
+        const decision = await decide(
+          current,
+          outcomeEvent({ nodeId, itemIndex: item.i, attempt: item.a }, outcome),
+          now,
+        );
+        keepLogs(decision, key, outcome);
         if (decision.changedSteps.length === 0 && !decision.jobChanged) continue;
         decisions.push(decision);
         current = decision.state;

@@ -1,12 +1,13 @@
 import type { StepMessage } from "#events/steps";
 import { decide, getNode, isTerminalJob } from "../engine/engine.ts";
 import { nodeKind } from "../engine/nodes/index.ts";
-import { type Command, chunkOf, type Decision, type EngineEvent, stepKey } from "../engine/types.ts";
+import { type Command, chunkOf, type Decision, stepKey } from "../engine/types.ts";
 import { logger } from "../observability.ts";
 import { MAX_DELAY_SECONDS, sendStepMessages } from "../queues.ts";
 import type { LoadedJob } from "../stores/jobs.ts";
 import { failBatchFromDeadLetter, processBatchMessage, startFanOut } from "./chunk-run.ts";
 import { runCommands, stepMessageFor } from "./effects.ts";
+import { combined, keepLogs, outcomeEvent } from "./outcomes.ts";
 import { executeStep, leaseSecondsFor, type StepOutcome, stepTimeoutSeconds } from "./run-step.ts";
 import { startStepTask } from "./tasks.ts";
 import { decideAndCommit } from "./unit-of-work.ts";
@@ -206,19 +207,7 @@ function inlineable(
 
 /** One decision for one commit: `first`, then the claim of `inlined` (one of its run commands). */
 function withClaim(first: Decision, claim: Decision, inlined: Command): Decision {
-  const keys = new Set(
-    [...first.changedSteps, ...claim.changedSteps].map((step) => stepKey(step.nodeId, step.itemIndex)),
-  );
-  return {
-    state: claim.state,
-    changedSteps: [...keys].flatMap((key) => {
-      const step = claim.state.steps[key];
-      return step === undefined ? [] : [step];
-    }),
-    jobChanged: first.jobChanged || claim.jobChanged,
-    commands: [...first.commands.filter((command) => command !== inlined), ...claim.commands],
-    notes: [...first.notes, ...claim.notes],
-  };
+  return combined(first, claim, (command) => command === inlined);
 }
 
 /**
@@ -233,16 +222,7 @@ export async function recordStepOutcome(
 ): Promise<InlineStep | undefined> {
   const { tenantId, jobId, nodeId, itemIndex, attempt } = message;
   const key = stepKey(nodeId, itemIndex);
-  const event: EngineEvent = outcome.ok
-    ? { type: "stepSucceeded", ...where(message), output: outcome.output }
-    : outcome.waitSeconds !== undefined
-      ? {
-          type: "stepDeferred",
-          ...where(message),
-          delaySeconds: outcome.waitSeconds,
-          reason: outcome.error.message,
-        }
-      : { type: "stepFailed", ...where(message), error: outcome.error, retryable: outcome.retryable };
+  const event = outcomeEvent(where(message), outcome);
   let inline: StepMessage | undefined;
   let inlined: Command | undefined;
   let inlinePure = false;
@@ -257,15 +237,7 @@ export async function recordStepOutcome(
       if (step === undefined || step.status !== "running" || step.attempt !== attempt) return undefined;
       const now = new Date();
       let decision = await decide(loaded.state, event, now);
-      // The engine decides on outcomes, not on what the code printed: the attempt's console lines ride along.
-      const recordedStep = decision.state.steps[key];
-      if (
-        outcome.logs !== undefined &&
-        outcome.logs.length > 0 &&
-        recordedStep !== undefined &&
-        decision.changedSteps.includes(recordedStep)
-      )
-        recordedStep.logs = outcome.logs;
+      keepLogs(decision, key, outcome);
       const until = options.inlineUntil;
       const command =
         until === undefined ? undefined : decision.commands.find((c) => inlineable(decision, c, until));
@@ -332,19 +304,6 @@ interface PureLink {
   endedAt: Date;
 }
 
-function outcomeEvent(message: StepMessage, outcome: StepOutcome): EngineEvent {
-  return outcome.ok
-    ? { type: "stepSucceeded", ...where(message), output: outcome.output }
-    : outcome.waitSeconds !== undefined
-      ? {
-          type: "stepDeferred",
-          ...where(message),
-          delaySeconds: outcome.waitSeconds,
-          reason: outcome.error.message,
-        }
-      : { type: "stepFailed", ...where(message), error: outcome.error, retryable: outcome.retryable };
-}
-
 /** Whether the step named by `message` is open for an unclaimed run on `state`. */
 function openFor(state: LoadedJob["state"], message: StepMessage, now: Date): boolean {
   const step = state.steps[message.nodeId];
@@ -359,20 +318,7 @@ function openFor(state: LoadedJob["state"], message: StepMessage, now: Date): bo
 
 /** `a` then `b`, taken as one decision on one commit (b was decided on a's state). */
 function merged(a: Decision | undefined, b: Decision): Decision {
-  if (a === undefined) return b;
-  const keys = new Set(
-    [...a.changedSteps, ...b.changedSteps].map((step) => stepKey(step.nodeId, step.itemIndex)),
-  );
-  return {
-    state: b.state,
-    changedSteps: [...keys].flatMap((key) => {
-      const step = b.state.steps[key];
-      return step === undefined ? [] : [step];
-    }),
-    jobChanged: a.jobChanged || b.jobChanged,
-    commands: [...a.commands, ...b.commands],
-    notes: [...a.notes, ...b.notes],
-  };
+  return a === undefined ? b : combined(a, b);
 }
 
 /**
@@ -396,10 +342,8 @@ async function foldLinks(
       link.claimedAt,
     );
     if (claim.changedSteps.length === 0) break;
-    const result = await decide(claim.state, outcomeEvent(link.message, link.outcome), link.endedAt);
-    const recorded = result.state.steps[link.message.nodeId];
-    if (link.outcome.logs !== undefined && link.outcome.logs.length > 0 && recorded !== undefined)
-      recorded.logs = link.outcome.logs;
+    const result = await decide(claim.state, outcomeEvent(where(link.message), link.outcome), link.endedAt);
+    keepLogs(result, link.message.nodeId, link.outcome);
     // The link's own run command was what started it: drop it, it ran here.
     const ran = (c: Command) =>
       c.type === "run" && c.nodeId === link.message.nodeId && c.itemIndex === undefined;
@@ -442,7 +386,7 @@ async function runPureChain(
     const outcome = await executeStep(claim.state, message.nodeId, undefined, message.attempt);
     const link: PureLink = { message, claimedAt, outcome, endedAt: new Date() };
     links.push(link);
-    const result = await decide(claim.state, outcomeEvent(message, outcome), link.endedAt);
+    const result = await decide(claim.state, outcomeEvent(where(message), outcome), link.endedAt);
     state = result.state;
     message = undefined;
     if (Date.now() - started >= PURE_COMMIT_EVERY_MS || budget === undefined) break;
