@@ -3,6 +3,7 @@ import type { AuditEntry as AuditEntryView } from "#events/auth";
 import { dynamo } from "../aws.ts";
 import { decodeCursor, encodeCursor, epochSeconds, tableName } from "../db.ts";
 import { badRequest } from "../errors.ts";
+import { mergeShardPages } from "./page.ts";
 
 /** Audit entries are kept for a year, then DynamoDB's TTL removes them. */
 export const AUDIT_TTL_SECONDS = 365 * 24 * 3600;
@@ -168,21 +169,7 @@ export async function listAudit(
       return { items, stoppedAt };
     }),
   );
-  const bound = pages.reduce<string | undefined>(
-    (max, page) =>
-      page.stoppedAt !== undefined && (max === undefined || page.stoppedAt > max) ? page.stoppedAt : max,
-    undefined,
-  );
-  const candidates = pages
-    .flatMap((page) => page.items)
-    .map((item) => ({ item, sortKey: String(item[skName]) }))
-    .filter((entry) => bound === undefined || entry.sortKey >= bound)
-    .sort((a, b) => (a.sortKey < b.sortKey ? 1 : a.sortKey > b.sortKey ? -1 : 0));
-  const taken = candidates.slice(0, filter.limit);
-  let next: string | undefined;
-  if (taken.length === filter.limit && (candidates.length > taken.length || bound !== undefined))
-    next = taken.at(-1)?.sortKey;
-  else if (taken.length < filter.limit && bound !== undefined) next = bound;
-  const cursor = next === undefined ? undefined : encodeCursor({ l: family, k: next });
-  return { items: taken.map((entry) => toEntry(entry.item)), ...(cursor === undefined ? {} : { cursor }) };
+  const merged = mergeShardPages(pages, skName, filter.limit);
+  const cursor = merged.next === undefined ? undefined : encodeCursor({ l: family, k: merged.next });
+  return { items: merged.items.map((item) => toEntry(item)), ...(cursor === undefined ? {} : { cursor }) };
 }

@@ -172,3 +172,37 @@ export async function deletePartition(pk: string): Promise<void> {
     ExclusiveStartKey = page.LastEvaluatedKey;
   } while (ExclusiveStartKey !== undefined);
 }
+
+/** One shard's page of a sharded list, newest first, and the sort key it stopped at when it filled. */
+export interface ShardPage {
+  items: Record<string, unknown>[];
+  stoppedAt?: string;
+}
+
+/**
+ * Merges the pages of a list's shards newest first. A shard that stopped early (its page filled, or a filter
+ * left it short) bounds the page: nothing older than where it stopped is returned, since that shard may hold
+ * items in between. `next` is the sort key to continue below, when there is more.
+ */
+export function mergeShardPages(
+  pages: ShardPage[],
+  sortKey: string,
+  limit: number,
+): { items: Record<string, unknown>[]; next?: string } {
+  const bound = pages.reduce<string | undefined>(
+    (max, page) =>
+      page.stoppedAt !== undefined && (max === undefined || page.stoppedAt > max) ? page.stoppedAt : max,
+    undefined,
+  );
+  const candidates = pages
+    .flatMap((page) => page.items)
+    .map((item) => ({ item, key: String(item[sortKey]) }))
+    .filter((entry) => bound === undefined || entry.key >= bound)
+    .sort((a, b) => (a.key < b.key ? 1 : a.key > b.key ? -1 : 0));
+  const taken = candidates.slice(0, limit);
+  let next: string | undefined;
+  if (taken.length === limit && (candidates.length > taken.length || bound !== undefined))
+    next = taken.at(-1)?.key;
+  else if (taken.length < limit && bound !== undefined) next = bound;
+  return { items: taken.map((entry) => entry.item), ...(next === undefined ? {} : { next }) };
+}

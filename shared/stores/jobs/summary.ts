@@ -4,7 +4,7 @@ import { dynamo } from "../../aws.ts";
 import { decodeCursor, encodeCursor, tableName } from "../../db.ts";
 import { badRequest } from "../../errors.ts";
 import { keys } from "../../keys.ts";
-import { allOf, createdByFilter, FILTER_READ_SIZE } from "../page.ts";
+import { allOf, createdByFilter, FILTER_READ_SIZE, mergeShardPages } from "../page.ts";
 
 /**
  * The job lists. Each job has one small summary item holding only what a list shows. It lives in one of
@@ -243,21 +243,7 @@ export async function listJobs(
       return { items, stoppedAt };
     }),
   );
-  const bound = pages.reduce<string | undefined>(
-    (max, page) =>
-      page.stoppedAt !== undefined && (max === undefined || page.stoppedAt > max) ? page.stoppedAt : max,
-    undefined,
-  );
-  const candidates = pages
-    .flatMap((page) => page.items)
-    .map((item) => ({ item, sortKey: String(item[skName]) }))
-    .filter((entry) => bound === undefined || entry.sortKey >= bound)
-    .sort((a, b) => (a.sortKey < b.sortKey ? 1 : a.sortKey > b.sortKey ? -1 : 0));
-  const taken = candidates.slice(0, options.limit);
-  let next: string | undefined;
-  if (taken.length === options.limit && (candidates.length > taken.length || bound !== undefined))
-    next = taken.at(-1)?.sortKey;
-  else if (taken.length < options.limit && bound !== undefined) next = bound;
-  const cursor = next === undefined ? undefined : encodeCursor({ l: source.family, k: next });
-  return { items: taken.map((entry) => toJob(entry.item)), ...(cursor === undefined ? {} : { cursor }) };
+  const merged = mergeShardPages(pages, skName, options.limit);
+  const cursor = merged.next === undefined ? undefined : encodeCursor({ l: source.family, k: merged.next });
+  return { items: merged.items.map((item) => toJob(item)), ...(cursor === undefined ? {} : { cursor }) };
 }
