@@ -1,10 +1,11 @@
-import { describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { ServerMessage } from "#events/ws";
 import { costOf, priceOf } from "#shared/agents/prices";
 import { parseConfidence, promptOf } from "#shared/agents/run-agent";
 import { TokenStream } from "#shared/agents/token-stream";
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Time passes on the test's clock only: the stream's intervals are fake timers, so load cannot move them. */
+const sleep = (ms: number) => vi.advanceTimersByTimeAsync(ms);
 
 function stream(subscribers: string[], options: { intervalMs?: number; refreshMs?: number } = {}) {
   const sent: { connectionId: string; message: ServerMessage }[] = [];
@@ -24,6 +25,13 @@ function stream(subscribers: string[], options: { intervalMs?: number; refreshMs
 }
 
 describe("token streaming", () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it("sends the first token at once, then coalesces into one message per interval, in order", async () => {
     const { tokens, sent } = stream(["c1"], { intervalMs: 40 });
     tokens.push("Hel");
