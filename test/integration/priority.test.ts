@@ -12,13 +12,17 @@ afterAll(async () => {
   await platform?.stop();
 });
 
-/** Five steps, so each low job holds a worker for a while and the backlog outlasts its submission. */
+/**
+ * Five steps of 25 ms of work each, so each low job holds the low queue's one consumer for a while and the
+ * backlog outlasts its submission: a chain of trivial code steps commits once and would drain as fast as
+ * it is submitted.
+ */
 const fiveSteps = {
   name: "chain",
   nodes: ["a", "b", "c", "d", "e"].map((id, index, ids) => ({
     id,
     type: "code",
-    code: `return ${index}`,
+    code: `const end = Date.now() + 25; while (Date.now() < end) {} return ${index}`,
     ...(index === 0 ? {} : { dependsOn: [ids[index - 1] as string] }),
   })),
 };
