@@ -15,15 +15,16 @@ afterAll(async () => {
 
 const oneStep = { name: "tick", nodes: [{ id: "a", type: "code", code: "return 1" }] };
 /**
- * The burst's jobs: a chain of five steps, each job holding a worker for five steps, so the burst queues up
- * faster than the twin drains it and there is a backlog to be fair against.
+ * The burst's jobs: a chain of five steps of 25 ms of work each, each job holding a worker for five steps, so
+ * the burst queues up faster than the twin drains it and there is a backlog to be fair against (a chain of
+ * trivial code steps commits once and would drain as fast as it is submitted).
  */
 const fiveSteps = {
   name: "chain",
   nodes: ["a", "b", "c", "d", "e"].map((id, index, ids) => ({
     id,
     type: "code",
-    code: `return ${index}`,
+    code: `const end = Date.now() + 25; while (Date.now() < end) {} return ${index}`,
     ...(index === 0 ? {} : { dependsOn: [ids[index - 1] as string] }),
   })),
 };
