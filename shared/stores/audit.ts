@@ -1,9 +1,8 @@
 import { PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import type { AuditEntry as AuditEntryView } from "#events/auth";
 import { dynamo } from "../aws.ts";
-import { decodeCursor, encodeCursor, epochSeconds, tableName } from "../db.ts";
-import { badRequest } from "../errors.ts";
-import { mergeShardPages } from "./page.ts";
+import { encodeCursor, epochSeconds, tableName } from "../db.ts";
+import { cursorAfter, mergeShardPages } from "./page.ts";
 
 /** Audit entries are kept for a year, then DynamoDB's TTL removes them. */
 export const AUDIT_TTL_SECONDS = 365 * 24 * 3600;
@@ -85,19 +84,6 @@ function toEntry(item: Record<string, unknown>): AuditEntryView {
     status: Number(item.status),
     at: String(item.at),
   };
-}
-
-/** The cursor is the sort key of the page's last entry, and the list it belongs to. */
-function cursorAfter(cursor: string | undefined, family: string): string | undefined {
-  let value: Record<string, unknown> | undefined;
-  try {
-    value = decodeCursor(cursor);
-  } catch {
-    throw badRequest("cursor is not valid");
-  }
-  if (value === undefined) return undefined;
-  if (value.l !== family || typeof value.k !== "string") throw badRequest("cursor is not valid");
-  return value.k;
 }
 
 /**

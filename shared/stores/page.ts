@@ -206,3 +206,16 @@ export function mergeShardPages(
   else if (taken.length < limit && bound !== undefined) next = bound;
   return { items: taken.map((entry) => entry.item), ...(next === undefined ? {} : { next }) };
 }
+
+/** A sharded list's cursor names the list (`l`) and the sort key of the page's last item (`k`). */
+export function cursorAfter(cursor: string | undefined, family: string): string | undefined {
+  let value: Record<string, unknown> | undefined;
+  try {
+    value = decodeCursor(cursor);
+  } catch {
+    throw badRequest("cursor is not valid");
+  }
+  if (value === undefined) return undefined;
+  if (value.l !== family || typeof value.k !== "string") throw badRequest("cursor is not valid");
+  return value.k;
+}

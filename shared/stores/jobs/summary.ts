@@ -1,10 +1,9 @@
 import { QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { DEFAULT_JOB_PRIORITY, type Job, type JobPriority, type JobStatus } from "#events/jobs";
 import { dynamo } from "../../aws.ts";
-import { decodeCursor, encodeCursor, tableName } from "../../db.ts";
-import { badRequest } from "../../errors.ts";
+import { encodeCursor, tableName } from "../../db.ts";
 import { keys } from "../../keys.ts";
-import { allOf, createdByFilter, FILTER_READ_SIZE, mergeShardPages } from "../page.ts";
+import { allOf, createdByFilter, cursorAfter, FILTER_READ_SIZE, mergeShardPages } from "../page.ts";
 
 /**
  * The job lists. Each job has one small summary item holding only what a list shows. It lives in one of
@@ -170,19 +169,6 @@ function sourceOf(tenantId: string, options: ListJobsOptions): ListSource {
     partitionOf: (shard) => keys.jobList(tenantId, shard),
     family: keys.jobList(tenantId, 0),
   };
-}
-
-/** The cursor is the sort key of the last job of the page, and the list it belongs to. */
-function cursorAfter(cursor: string | undefined, family: string): string | undefined {
-  let value: Record<string, unknown> | undefined;
-  try {
-    value = decodeCursor(cursor);
-  } catch {
-    throw badRequest("cursor is not valid");
-  }
-  if (value === undefined) return undefined;
-  if (value.l !== family || typeof value.k !== "string") throw badRequest("cursor is not valid");
-  return value.k;
 }
 
 /**
