@@ -26,6 +26,12 @@ export const StepMessage = z
     items: z.array(BatchItem).min(1).max(ITEMS_PER_CHUNK).optional(),
     /** The step is a forEach node's own, queued to fan out: the worker writes its chunks and starts its items. */
     fanOut: z.literal(true).optional(),
+    /**
+     * The job item as the commit that queued this step wrote it, when small (shared/jobs/effects.ts): the
+     * worker decides on it instead of reading the job again. Commits are conditioned on its version, so a
+     * copy that has gone stale only loses the race.
+     */
+    job: z.record(z.string(), z.unknown()).optional(),
   })
   .superRefine((message, ctx) => {
     const items = message.items;

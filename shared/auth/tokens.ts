@@ -1,3 +1,4 @@
+import { createSecretKey, type KeyObject } from "node:crypto";
 import { getSecret } from "@aws-lambda-powertools/parameters/secrets";
 import jwt from "jsonwebtoken";
 import type { Role } from "#events/auth";
@@ -39,10 +40,22 @@ export async function signingSecret(): Promise<string> {
   return secret;
 }
 
+let signingKeyOf: { secret: string; key: KeyObject } | undefined;
+
+/**
+ * The secret as a key object, made once per secret: given a string, jsonwebtoken first tries it as a public
+ * key and builds the secret key from the failure, on every call.
+ */
+async function signingKey(): Promise<KeyObject> {
+  const secret = await signingSecret();
+  if (signingKeyOf?.secret !== secret) signingKeyOf = { secret, key: createSecretKey(Buffer.from(secret)) };
+  return signingKeyOf.key;
+}
+
 export async function signAccessToken(claims: AccessClaims): Promise<string> {
   return jwt.sign(
     { tid: claims.tid, role: claims.role, email: claims.email, pa: claims.pa === true, typ: "access" },
-    await signingSecret(),
+    await signingKey(),
     {
       algorithm: "HS256",
       subject: claims.sub,
@@ -56,7 +69,7 @@ export async function signAccessToken(claims: AccessClaims): Promise<string> {
 export async function signRefreshToken(claims: RefreshClaims): Promise<string> {
   return jwt.sign(
     { tid: claims.tid, fam: claims.fam, gen: claims.gen, fst: claims.fst, typ: "refresh" },
-    await signingSecret(),
+    await signingKey(),
     {
       algorithm: "HS256",
       subject: claims.sub,
@@ -67,7 +80,7 @@ export async function signRefreshToken(claims: RefreshClaims): Promise<string> {
   );
 }
 
-function verify(token: string, secret: string, type: "access" | "refresh"): jwt.JwtPayload {
+function verify(token: string, secret: KeyObject, type: "access" | "refresh"): jwt.JwtPayload {
   const payload = jwt.verify(token, secret, {
     algorithms: ["HS256"],
     issuer: issuer(),
@@ -81,7 +94,7 @@ function verify(token: string, secret: string, type: "access" | "refresh"): jwt.
 
 /** Throws on any defect: bad signature, other algorithm, expired, wrong issuer, audience or type. */
 export async function verifyAccessToken(token: string): Promise<AccessClaims> {
-  const payload = verify(token, await signingSecret(), "access");
+  const payload = verify(token, await signingKey(), "access");
   return {
     sub: payload.sub as string,
     tid: String(payload.tid),
@@ -93,7 +106,7 @@ export async function verifyAccessToken(token: string): Promise<AccessClaims> {
 }
 
 export async function verifyRefreshToken(token: string): Promise<RefreshClaims> {
-  const payload = verify(token, await signingSecret(), "refresh");
+  const payload = verify(token, await signingKey(), "refresh");
   return {
     sub: payload.sub as string,
     tid: String(payload.tid),

@@ -83,7 +83,7 @@ export async function startJob(
     return { jobId: outcome.jobId, status: existing?.state.status ?? "queued", created: false };
   }
   metrics.addMetric("JobsStarted", MetricUnit.Count, 1);
-  await runCommands(decision.state, decision.commands);
+  await runCommands(decision.state, decision.commands, outcome.item);
   return { jobId, status: decision.state.status, created: true };
 }
 

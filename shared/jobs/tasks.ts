@@ -38,7 +38,8 @@ export async function startStepTask(message: StepMessage): Promise<string> {
         containerOverrides: [
           {
             name: requireEnv(ENV.taskContainerName),
-            environment: [{ name: STEP_MESSAGE_ENV, value: JSON.stringify(message) }],
+            // Without the job item it may carry: overrides are capped at 8 KB, and the task reads the job.
+            environment: [{ name: STEP_MESSAGE_ENV, value: JSON.stringify({ ...message, job: undefined }) }],
           },
         ],
       },

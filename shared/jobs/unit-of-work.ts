@@ -87,7 +87,7 @@ export async function decideAndCommit<T>(
       decision.notes.length === 0 &&
       (outcome.extraEvents ?? []).length === 0;
     if (nothingChanged) {
-      if (!options.keepCommands) await runCommands(before, decision.commands);
+      if (!options.keepCommands) await runCommands(before, decision.commands, loaded.item);
       if (where !== undefined) await syncChunk(loaded, where);
       return { loaded, result: outcome.result, committed: false, decision };
     }
@@ -96,7 +96,7 @@ export async function decideAndCommit<T>(
       const changes = jobMetrics(before, decision, at);
       await commitDecision(loaded, decision, at, outcome.extraEvents, outcome.ran);
       for (const metric of changes) metrics.addMetric(metric.name, metric.unit, metric.value);
-      if (!options.keepCommands) await runCommands(decision.state, decision.commands);
+      if (!options.keepCommands) await runCommands(decision.state, decision.commands, loaded.item);
       if (where !== undefined) await syncChunk(loaded, where);
       return { loaded, result: outcome.result, committed: true, decision };
     } catch (error) {

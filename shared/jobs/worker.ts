@@ -4,7 +4,7 @@ import { nodeKind } from "../engine/nodes/index.ts";
 import { type Command, chunkOf, type Decision, stepKey } from "../engine/types.ts";
 import { logger } from "../observability.ts";
 import { MAX_DELAY_SECONDS, sendStepMessages } from "../queues.ts";
-import type { LoadedJob } from "../stores/jobs.ts";
+import { type LoadedJob, loadedFromItem } from "../stores/jobs.ts";
 import { failBatchFromDeadLetter, processBatchMessage, startFanOut } from "./chunk-run.ts";
 import { runCommands, stepMessageFor } from "./effects.ts";
 import { combined, keepLogs, outcomeEvent } from "./outcomes.ts";
@@ -53,7 +53,18 @@ function chunkOption(message: StepMessage): { chunk?: { nodeId: string; chunk: n
 }
 
 async function resend(message: StepMessage, delaySeconds: number): Promise<void> {
-  await sendStepMessages([{ message, delaySeconds: Math.min(Math.max(0, delaySeconds), MAX_DELAY_SECONDS) }]);
+  // The job item it carried is out of date by now: the next delivery reads the job.
+  const { job: _stale, ...fresh } = message;
+  await sendStepMessages([
+    { message: fresh, delaySeconds: Math.min(Math.max(0, delaySeconds), MAX_DELAY_SECONDS) },
+  ]);
+}
+
+/** The job as the message's own commit wrote it, when it carries that item for this job. */
+async function snapshotOf(message: StepMessage): Promise<LoadedJob | undefined> {
+  const item = message.job;
+  if (item === undefined || item.id !== message.jobId || item.tenantId !== message.tenantId) return undefined;
+  return loadedFromItem(item);
 }
 
 /**
@@ -97,6 +108,7 @@ async function claimAndRun(
   const key = stepKey(nodeId, itemIndex);
   let later: number | undefined;
   let pure: LoadedJob | undefined;
+  const snapshot = await snapshotOf(message);
   const claim = await decideAndCommit(
     tenantId,
     jobId,
@@ -138,8 +150,13 @@ async function claimAndRun(
         result: "claimed" as const,
       };
     },
-    chunkOption(message),
+    { ...chunkOption(message), ...(snapshot === undefined ? {} : { loaded: snapshot }) },
   );
+  if (snapshot !== undefined && claim?.loaded === snapshot && !claim.committed && pure === undefined) {
+    // Nothing to do, as the copy has it: the copy may be stale, so the job itself has the last word.
+    const { job: _copy, ...bare } = message;
+    return claimAndRun(bare, budget);
+  }
   if (later !== undefined) {
     await resend(message, later);
     return undefined;
@@ -279,7 +296,7 @@ export async function recordStepOutcome(
     },
   );
   if (recorded?.decision !== undefined)
-    await runCommands(recorded.decision.state, recorded.decision.commands);
+    await runCommands(recorded.decision.state, recorded.decision.commands, recorded.loaded.item);
   if (!recorded?.committed || inline === undefined || inlined === undefined) return undefined;
   return { message: inline, loaded: recorded.loaded, ...(inlinePure ? { pure: true } : {}) };
 }
@@ -435,7 +452,7 @@ async function runPureChain(
     { loaded, keepCommands: true },
   );
   if (recorded?.decision !== undefined)
-    await runCommands(recorded.decision.state, recorded.decision.commands);
+    await runCommands(recorded.decision.state, recorded.decision.commands, recorded.loaded.item);
   if (!recorded?.committed || follow === undefined) return undefined;
   return { message: follow.message, loaded: recorded.loaded, ...(follow.pure ? { pure: true } : {}) };
 }

@@ -13,7 +13,14 @@ export {
   SWEEP_SHARDS,
   stepDueAt,
 } from "./jobs/items.ts";
-export { getJobWithSteps, jobExists, type ListJobsOptions, listJobs, loadJob } from "./jobs/reads.ts";
+export {
+  getJobWithSteps,
+  jobExists,
+  type ListJobsOptions,
+  listJobs,
+  loadedFromItem,
+  loadJob,
+} from "./jobs/reads.ts";
 export { EVENT_TTL_SECONDS, listEvents, writeTimelinePage } from "./jobs/timeline.ts";
 export {
   ConcurrentUpdateError,

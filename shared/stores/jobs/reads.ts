@@ -61,7 +61,17 @@ async function readJobItem(tenantId: string, jobId: string): Promise<Record<stri
 /** The job with its steps, read consistently from its one item; values offloaded to S3 are hydrated. */
 export async function loadJob(tenantId: string, jobId: string): Promise<LoadedJob | undefined> {
   const item = await readJobItem(tenantId, jobId);
-  if (item === undefined) return undefined;
+  return item === undefined ? undefined : loadedFromItem(item);
+}
+
+/**
+ * The job as `item` (a job item as stored) has it: a step message carries the item its commit wrote, and the
+ * worker decides on that instead of reading it again. It may be stale by the time it is used; every commit
+ * is conditioned on the version, so a stale copy only loses the race and is read afresh.
+ */
+export async function loadedFromItem(item: Record<string, unknown>): Promise<LoadedJob> {
+  const jobId = String(item.id);
+  const tenantId = String(item.tenantId);
   const definition = await definitionOf(item);
   if (definition === undefined) throw new Error(`Job ${jobId} has no definition`);
   const steps: Record<string, StepState> = {};
