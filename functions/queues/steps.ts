@@ -44,8 +44,11 @@ async function processRecord(record: SQSRecord): Promise<void> {
     return;
   }
   logger.appendKeys({ jobId: parsed.data.jobId, nodeId: parsed.data.nodeId, tenantId: parsed.data.tenantId });
+  // A redelivery's job item is likely stale (the first delivery may have done the work): read the job.
+  const { job, ...bare } = parsed.data;
+  const message = job !== undefined && record.attributes.ApproximateReceiveCount === "1" ? parsed.data : bare;
   try {
-    await processStepMessage(parsed.data, { deadline });
+    await processStepMessage(message, { deadline });
   } catch (error) {
     logger.error("Step message failed; it will be retried", error as Error);
     await backOffRecord(record);
