@@ -66,6 +66,11 @@ export const ENV = {
   /** Webhook retries: the first wait in seconds (doubling after each failure) and the attempts in all. */
   notifyRetryBaseSeconds: "NOTIFY_RETRY_BASE_SECONDS",
   notifyMaxAttempts: "NOTIFY_MAX_ATTEMPTS",
+  /**
+   * Milliseconds a job's start may spend running its first code steps itself, before its first write
+   * (default 100; 0 sends every step to the workers).
+   */
+  startChainMs: "SWITCHBOARD_START_CHAIN_MS",
   version: "SWITCHBOARD_VERSION",
   /**
    * Names this deployment's API Gateway usage plans and keys (the stack's name): plans are

@@ -213,6 +213,11 @@ export async function runCode(
   return { output: JSON.parse(answer.text, dropProtoKeys), logs: answer.logs, durationMs: answer.durationMs };
 }
 
+/** Whether a sandbox worker is up or starting, so a run now pays no thread start. */
+export function sandboxWarm(): boolean {
+  return idle.length > 0 || live > 0;
+}
+
 /** Starts a worker and loads QuickJS into it ahead of the first run (cold start). */
 export async function warmSandbox(): Promise<void> {
   if (idle.length > 0 || live >= POOL_SIZE) return;

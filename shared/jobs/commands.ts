@@ -10,6 +10,8 @@ import { metrics } from "../observability.ts";
 import type { AuditEntry } from "../stores/audit.ts";
 import { insertJob, loadJob, requestHash } from "../stores/jobs.ts";
 import { runCommands } from "./effects.ts";
+import { jobMetrics } from "./metrics.ts";
+import { runAtStart } from "./pure-chain.ts";
 import { decideAndCommit } from "./unit-of-work.ts";
 
 export interface StartJobInput {
@@ -47,7 +49,8 @@ export async function startJob(
     ...(input.priority === undefined || input.priority === "normal" ? {} : { priority: input.priority }),
   };
   // A wide first fan-out is left to a worker, so this request writes no chunk items.
-  const decision = await decide(initial, { type: "start" }, now, { deferWideFanOut: true });
+  const options = { deferWideFanOut: true };
+  const { decision, ran } = await runAtStart(await decide(initial, { type: "start" }, now, options), options);
   const notes: NewTimelineEvent[] = [
     ...(input.seed === undefined ? [] : [{ type: "job.note" as const, message: input.seed.note }]),
     ...decision.notes.map((note) => ({
@@ -77,12 +80,15 @@ export async function startJob(
     decision,
     notes,
     now,
+    ran,
   );
   if (!outcome.created) {
     const existing = await loadJob(input.tenantId, outcome.jobId);
     return { jobId: outcome.jobId, status: existing?.state.status ?? "queued", created: false };
   }
   metrics.addMetric("JobsStarted", MetricUnit.Count, 1);
+  for (const metric of jobMetrics(initial, decision, new Date()))
+    metrics.addMetric(metric.name, metric.unit, metric.value);
   await runCommands(decision.state, decision.commands, outcome.item);
   return { jobId, status: decision.state.status, created: true };
 }

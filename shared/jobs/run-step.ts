@@ -41,8 +41,10 @@ export async function executeStep(
   nodeId: string,
   itemIndex: number | undefined,
   attempt: number,
+  /** Cuts the run's limit to this many ms (a pure chain at a job's start), never lengthens it. */
+  capMs?: number,
 ): Promise<StepOutcome> {
-  const outcome = await runStep(state, nodeId, itemIndex, attempt);
+  const outcome = await runStep(state, nodeId, itemIndex, attempt, capMs);
   const logs = outcome.logs === undefined ? {} : { logs: boundLogs(outcome.logs) };
   if (outcome.ok) return { ...outcome, ...logs };
   const step = `${nodeId}${itemIndex === undefined ? "" : `[${itemIndex}]`}/${attempt}`;
@@ -55,6 +57,7 @@ async function runStep(
   nodeId: string,
   itemIndex: number | undefined,
   attempt: number,
+  capMs: number | undefined,
 ): Promise<StepOutcome> {
   const node = getNode(state, nodeId);
   if (node === undefined) return failure("UNKNOWN_NODE", `Node ${nodeId} is not in the workflow`, false);
@@ -79,6 +82,6 @@ async function runStep(
     attempt,
     input,
     context,
-    timeoutMs: stepTimeoutSeconds(node) * 1000,
+    timeoutMs: Math.min(stepTimeoutSeconds(node) * 1000, capMs ?? Number.POSITIVE_INFINITY),
   });
 }

@@ -86,6 +86,11 @@ export function timelineOf(before: JobImage | undefined, after: JobImage): NewTi
         events.push(at("queued", from, attempt));
         from = "queued";
       }
+      if (jobFrom === undefined) {
+        // The job's first steps ran before its first write (see runAtStart): it was queued like any job.
+        events.push({ type: "job.status_changed", status: "queued" });
+        jobFrom = "queued";
+      }
       events.push(at("running", from, attempt));
       from = "running";
       if (jobFrom === "queued") {
@@ -117,7 +122,8 @@ export function timelineOf(before: JobImage | undefined, after: JobImage): NewTi
     });
   }
   events.push(...(own ? (after.tl ?? []) : []));
-  if (before === undefined || jobFrom !== after.status) {
+  // jobFrom is undefined only for a job's first write whose steps did not run in it.
+  if (jobFrom !== after.status) {
     events.push({
       type: "job.status_changed",
       status: after.status,

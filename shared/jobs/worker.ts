@@ -8,6 +8,7 @@ import { type LoadedJob, loadedFromItem } from "../stores/jobs.ts";
 import { failBatchFromDeadLetter, processBatchMessage, startFanOut } from "./chunk-run.ts";
 import { runCommands, stepMessageFor } from "./effects.ts";
 import { combined, keepLogs, outcomeEvent } from "./outcomes.ts";
+import { foldLinks, isPure, PURE_COMMIT_EVERY_MS, runLinks, where } from "./pure-chain.ts";
 import { executeStep, leaseSecondsFor, type StepOutcome, stepTimeoutSeconds } from "./run-step.ts";
 import { startStepTask } from "./tasks.ts";
 import { decideAndCommit } from "./unit-of-work.ts";
@@ -28,22 +29,7 @@ interface InlineStep {
   pure?: boolean;
 }
 
-/** A pure chain commits at least this often, so a long chain's progress shows. */
-export const PURE_COMMIT_EVERY_MS = 250;
-
-/**
- * Pure steps with a longer timeout are claimed as usual: the sweeper sends a queued step's message again
- * 30 s after it was due, and a long unclaimed attempt would then run twice (harmless, but wasted).
- */
-export const PURE_UNCLAIMED_MAX_SECONDS = 60;
-
-function where(message: StepMessage) {
-  return {
-    nodeId: message.nodeId,
-    ...(message.itemIndex === undefined ? {} : { itemIndex: message.itemIndex }),
-    attempt: message.attempt,
-  };
-}
+export { PURE_COMMIT_EVERY_MS, PURE_UNCLAIMED_MAX_SECONDS } from "./pure-chain.ts";
 
 /** A forEach item's decisions are taken on its chunk (see decideAndCommit's `chunk`). */
 function chunkOption(message: StepMessage): { chunk?: { nodeId: string; chunk: number } } {
@@ -301,80 +287,6 @@ export async function recordStepOutcome(
   return { message: inline, loaded: recorded.loaded, ...(inlinePure ? { pure: true } : {}) };
 }
 
-/** A node whose steps may run without a claim (see NodeKind's `pure`). */
-function isPure(state: LoadedJob["state"], nodeId: string): boolean {
-  const node = getNode(state, nodeId);
-  return (
-    node !== undefined &&
-    node.runtime !== "fargate" &&
-    node.forEach === undefined &&
-    nodeKind(node.type)?.pure === true &&
-    stepTimeoutSeconds(node) <= PURE_UNCLAIMED_MAX_SECONDS
-  );
-}
-
-/** One pure step run in memory: when it was claimed, its outcome, and when it ended. */
-interface PureLink {
-  message: StepMessage;
-  claimedAt: Date;
-  outcome: StepOutcome;
-  endedAt: Date;
-}
-
-/** Whether the step named by `message` is open for an unclaimed run on `state`. */
-function openFor(state: LoadedJob["state"], message: StepMessage, now: Date): boolean {
-  const step = state.steps[message.nodeId];
-  return (
-    !isTerminalJob(state.status) &&
-    step !== undefined &&
-    step.status === "queued" &&
-    step.attempt === message.attempt &&
-    (step.notBefore === undefined || Date.parse(step.notBefore) <= now.getTime() + 1000)
-  );
-}
-
-/** `a` then `b`, taken as one decision on one commit (b was decided on a's state). */
-function merged(a: Decision | undefined, b: Decision): Decision {
-  return a === undefined ? b : combined(a, b);
-}
-
-/**
- * Applies the chain's links in order to `state`, each as the engine's claim then its result: the engine stays
- * the only writer of step state. Stops at the first link whose step is no longer open (recorded, superseded,
- * cancelled): that link and the ones after it were decided on a past that did not happen, and are dropped.
- */
-async function foldLinks(
-  state: LoadedJob["state"],
-  links: PureLink[],
-): Promise<{ decision?: Decision; applied: number }> {
-  let decision: Decision | undefined;
-  let applied = 0;
-  for (const link of links) {
-    const current = decision?.state ?? state;
-    if (!openFor(current, link.message, link.claimedAt)) break;
-    const leaseSeconds = leaseSecondsFor(current, link.message.nodeId);
-    const claim = await decide(
-      current,
-      { type: "claim", ...where(link.message), leaseSeconds },
-      link.claimedAt,
-    );
-    if (claim.changedSteps.length === 0) break;
-    const result = await decide(claim.state, outcomeEvent(where(link.message), link.outcome), link.endedAt);
-    keepLogs(result, link.message.nodeId, link.outcome);
-    // The link's own run command was what started it: drop it, it ran here.
-    const ran = (c: Command) =>
-      c.type === "run" && c.nodeId === link.message.nodeId && c.itemIndex === undefined;
-    decision = merged(
-      decision === undefined
-        ? undefined
-        : { ...decision, commands: decision.commands.filter((c) => !ran(c)) },
-      merged(claim, result),
-    );
-    applied++;
-  }
-  return { ...(decision === undefined ? {} : { decision }), applied };
-}
-
 /**
  * Runs a chain of pure steps in memory, starting with the queued step `first` names, and records them with
  * ONE conditional write on the job's version: no claim is written. The chain goes on to the next ready pure
@@ -387,29 +299,10 @@ async function runPureChain(
   loaded: LoadedJob,
   budget: StepBudget | undefined,
 ): Promise<InlineStep | undefined> {
-  const started = Date.now();
-  const links: PureLink[] = [];
-  let state = loaded.state;
-  let message: StepMessage | undefined = first;
-  while (message !== undefined) {
-    const claimedAt = new Date();
-    if (!openFor(state, message, claimedAt)) break;
-    const claim = await decide(
-      state,
-      { type: "claim", ...where(message), leaseSeconds: leaseSecondsFor(state, message.nodeId) },
-      claimedAt,
-    );
-    if (claim.changedSteps.length === 0) break;
-    const outcome = await executeStep(claim.state, message.nodeId, undefined, message.attempt);
-    const link: PureLink = { message, claimedAt, outcome, endedAt: new Date() };
-    links.push(link);
-    const result = await decide(claim.state, outcomeEvent(where(message), outcome), link.endedAt);
-    state = result.state;
-    message = undefined;
-    if (Date.now() - started >= PURE_COMMIT_EVERY_MS || budget === undefined) break;
-    const next = nextRun(result, budget.deadline);
-    if (next !== undefined && isPure(state, next.nodeId)) message = stepMessageFor(state, next);
-  }
+  const { links } = await runLinks(loaded.state, first, {
+    next: (decision) => (budget === undefined ? undefined : nextRun(decision, budget.deadline)),
+    budgetMs: budget === undefined ? 0 : PURE_COMMIT_EVERY_MS,
+  });
   if (links.length === 0) return undefined;
   const { tenantId, jobId } = first;
   let follow: { message: StepMessage; pure: boolean; command: Command } | undefined;

@@ -11,7 +11,7 @@ let platform: Platform;
 const score = tally();
 
 beforeAll(async () => {
-  platform = await startPlatform({ ownDynamoDb: true });
+  platform = await startPlatform({ ownDynamoDb: true, startChainMs: 0 });
 });
 
 afterAll(async () => {

@@ -80,7 +80,9 @@ export async function startChaosPlatform(): Promise<ChaosPlatform> {
     }
     return next();
   });
+  // The faults are the worker's: every step goes through the queue to it.
   const platform = await startPlatform({
+    startChainMs: 0,
     functions: {
       worker: (event: unknown, context: Context) =>
         inWorker.run(true, () => realWorker(event as never, context)),

@@ -56,7 +56,9 @@ async function dlqDepth(): Promise<number> {
 }
 
 beforeAll(async () => {
+  // A worker crash on the fragile step: it must reach a worker, not run at the job's start.
   platform = await startPlatform({
+    startChainMs: 0,
     functions: { worker, dlq },
     // Two receives a second apart, then the DLQ: seconds, not the stack's 5 × 12 minutes.
     queueOverrides: { steps: { visibilityTimeoutSeconds: 1, maxReceiveCount: 2 } },

@@ -6,7 +6,7 @@ let platform: Platform;
 beforeAll(async () => {
   // One batch at a time, so the burst drains slower than it is submitted on any machine and there is a
   // backlog to be fair against. It is the queue's consumer, not a limit on tenants.
-  platform = await startPlatform({ queueOverrides: { steps: { concurrency: 1 } } });
+  platform = await startPlatform({ startChainMs: 0, queueOverrides: { steps: { concurrency: 1 } } });
 });
 
 afterAll(async () => {

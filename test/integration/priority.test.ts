@@ -5,7 +5,7 @@ let platform: Platform;
 
 beforeAll(async () => {
   // The low queue's consumer runs one batch at a time, so the backlog outlasts its submission on any machine.
-  platform = await startPlatform({ queueOverrides: { "steps-low": { concurrency: 1 } } });
+  platform = await startPlatform({ startChainMs: 0, queueOverrides: { "steps-low": { concurrency: 1 } } });
 });
 
 afterAll(async () => {

@@ -7,7 +7,8 @@ import { type Platform, startPlatform, waitForJob } from "../support/platform.ts
 let platform: Platform;
 
 beforeAll(async () => {
-  platform = await startPlatform();
+  // The workers' pure chains: no step runs at the job's start (that path is test/integration/start-chain.test.ts).
+  platform = await startPlatform({ startChainMs: 0 });
 });
 
 afterAll(async () => {

@@ -19,7 +19,8 @@ const savedAllow = process.env.SWITCHBOARD_ALLOW_HOSTS;
 beforeAll(async () => {
   openai = await FakeProvider.start("openai");
   process.env.SWITCHBOARD_ALLOW_HOSTS = openai.hostPort;
-  platform = await startPlatform();
+  // The messages to the workers: no step runs at the job's start.
+  platform = await startPlatform({ startChainMs: 0 });
   const secret = await platform.api("POST", "/v1/secrets", { name: "openai-key", value: "sk-snapshot-key" });
   expect(secret.status).toBeLessThan(300);
   const agent = await platform.api("POST", "/v1/agents", {

@@ -77,10 +77,18 @@ export async function sharedDynamoDb(): Promise<{ endpoint: string; accessKeyId:
  * starts a DynamoDB Local of its own, for tests that kill or restart it.
  */
 export async function startPlatform(
-  options: Record<string, unknown> & { ownDynamoDb?: boolean } = {},
+  options: Record<string, unknown> & {
+    ownDynamoDb?: boolean;
+    /**
+     * SWITCHBOARD_START_CHAIN_MS for this file's process: 0 sends every step through the queue to the workers,
+     * for files whose subject is the worker's side of a job (deliveries, crashes, fairness between tenants).
+     */
+    startChainMs?: number;
+  } = {},
 ): Promise<Platform> {
   const { startTwin } = await import("#infra/local/twin");
-  const { ownDynamoDb, ...twinOptions } = options;
+  const { ownDynamoDb, startChainMs, ...twinOptions } = options;
+  if (startChainMs !== undefined) process.env.SWITCHBOARD_START_CHAIN_MS = String(startChainMs);
   const dataDir = await mkdtemp(join(tmpdir(), "switchboard-test-"));
   const shared = ownDynamoDb ? undefined : await sharedDynamoDb();
   const twin = await startTwin({

@@ -97,10 +97,16 @@ export async function insertJob(
   decision: Decision,
   notes: NewTimelineEvent[],
   now: Date,
+  /** Attempts the start ran itself before this first write (see runAtStart). */
+  ran: [string, number][] = [],
 ): Promise<{ created: true; item: Record<string, unknown> } | { created: false; jobId: string }> {
   const state = decision.state;
   const steps = await encodeSteps(state);
   const storedInput = await offloadJobValue(input.tenantId, input.jobId, "input", state.input);
+  const output =
+    state.output === undefined
+      ? undefined
+      : await offloadJobValue(input.tenantId, input.jobId, "output", state.output);
   const meta: JobMeta = {
     tenantId: input.tenantId,
     jobId: input.jobId,
@@ -115,7 +121,7 @@ export async function insertJob(
     ...(input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey }),
     ...(input.workflowId === undefined ? { definitionHash: definitionHash(input.definition) } : {}),
   };
-  const item = jobItem({ meta, state, steps, input: storedInput, output: undefined, notes, extras: [], now });
+  const item = jobItem({ meta, state, steps, input: storedInput, output, notes, extras: [], ran, now });
   item.seq = timelineOf(undefined, imageOf(item)).length;
   // A job that fans out at once: its chunks first, so no item message can name a chunk that is not there.
   const blank: LoadedJob = {
