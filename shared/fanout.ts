@@ -102,16 +102,19 @@ async function updateSummary(job: Record<string, unknown>): Promise<void> {
   }
 }
 
+/** One job's events of one stream batch, stored as its timeline page and waiting to be pushed. */
+export interface StoredJobEvents {
+  tenantId: string;
+  jobId: string;
+  createdBy?: string;
+  events: TimelineEvent[];
+}
+
 /**
- * Handles one job's records of one stream batch, in stream order: derives the timeline events, stores them
- * as one page, keeps the list summary in step, and pushes the events to the job's subscribers. Subscribers
- * are looked up once per job per batch, only when the batch produced events and `listening` says the
- * tenant holds any subscription at all (the handler asks that once per tenant per batch).
+ * Stores one job's records of one stream batch, in stream order: derives the timeline events, writes them as
+ * one page, and keeps the list summary in step. Undefined when the records hold no job item.
  */
-export async function publishJobRecords(
-  records: DynamoDBRecord[],
-  listening: (tenantId: string) => Promise<boolean> = hasSubscribers,
-): Promise<number> {
+export async function storeJobRecords(records: DynamoDBRecord[]): Promise<StoredJobEvents | undefined> {
   const events: TimelineEvent[] = [];
   let latest: Record<string, unknown> | undefined;
   let moved = false;
@@ -122,14 +125,32 @@ export async function publishJobRecords(
     if (summaryChanged(imageItem(record.dynamodb?.OldImage), after)) moved = true;
     latest = after;
   }
-  if (latest === undefined) return 0;
+  if (latest === undefined) return undefined;
   const tenantId = String(latest.tenantId);
   const jobId = String(latest.id);
   await writeTimelinePage(tenantId, jobId, events);
   if (moved) await updateSummary(latest);
+  return {
+    tenantId,
+    jobId,
+    ...(typeof latest.createdBy === "string" ? { createdBy: latest.createdBy } : {}),
+    events,
+  };
+}
+
+/**
+ * Pushes a stored job's events to its subscribers. Subscribers are looked up only when there are events and
+ * `listening` says the tenant holds any subscription at all. Call it only once the events are stored, and
+ * ask `listening` after that too: a subscribe counts itself, then replays what is stored without waiting,
+ * so an event it did not find stored is one whose push finds it counted.
+ */
+export async function pushJobEvents(
+  stored: StoredJobEvents,
+  listening: (tenantId: string) => Promise<boolean> = hasSubscribers,
+): Promise<number> {
+  const { tenantId, jobId, events, createdBy } = stored;
   if (events.length === 0 || !(await listening(tenantId))) return 0;
   // A tenant-wide subscription made under owner-only access follows only its owner's jobs.
-  const createdBy = typeof latest.createdBy === "string" ? latest.createdBy : undefined;
   const subscribers = (await subscribersOf(tenantId, jobId)).filter((s) => mayAccess(s, createdBy));
   let sent = 0;
   await Promise.all(
@@ -146,4 +167,13 @@ export async function publishJobRecords(
     }),
   );
   return sent;
+}
+
+/** One job's records of one stream batch: stored, then pushed (see storeJobRecords and pushJobEvents). */
+export async function publishJobRecords(
+  records: DynamoDBRecord[],
+  listening: (tenantId: string) => Promise<boolean> = hasSubscribers,
+): Promise<number> {
+  const stored = await storeJobRecords(records);
+  return stored === undefined ? 0 : pushJobEvents(stored, listening);
 }

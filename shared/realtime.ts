@@ -116,26 +116,39 @@ async function handle(connectionId: string, principal: Principal, msg: ClientMes
         });
         return;
       }
-      await addSubscription(principal.tenantId, connectionId, { jobId: msg.jobId }, job.seq, msg.batch);
-      // Events written between the first read and the subscription are replayed too; the fanout may also
-      // send those, which clients drop by seq.
-      const until = (await jobExists(principal.tenantId, msg.jobId))?.seq ?? job.seq;
+      // A `since` subscription takes every event after `since` from the fanout, and replays only what the
+      // timeline holds already, without waiting for the stream consumer: an event not stored yet is stored
+      // after this subscription was counted, so the consumer that stores it also sends it here. (The two may
+      // then arrive out of order, or twice: clients order and drop repeats by seq.) Without `since`, the
+      // subscription goes on from the job's seq as read above.
+      await addSubscription(
+        principal.tenantId,
+        connectionId,
+        { jobId: msg.jobId },
+        msg.since ?? job.seq,
+        msg.batch,
+      );
       if (
-        !(await send(connectionId, principal, { type: "subscribed", at: at(), jobId: msg.jobId, seq: until }))
+        !(await send(connectionId, principal, {
+          type: "subscribed",
+          at: at(),
+          jobId: msg.jobId,
+          seq: job.seq,
+        }))
       )
         return;
       if (msg.since !== undefined) {
         let since = msg.since;
-        while (since < until) {
-          const page = await listEvents(principal.tenantId, msg.jobId, since, 500, until);
-          const events = page.items.filter((event) => event.seq <= until);
+        for (;;) {
+          const page = await listEvents(principal.tenantId, msg.jobId, since, 500);
           // A batch subscriber gets the replay as batch frames too: a page is one or a few messages.
-          const frames: ServerMessage[] = msg.batch === true ? batchFrames(msg.jobId, events) : events;
+          const frames: ServerMessage[] =
+            msg.batch === true ? batchFrames(msg.jobId, page.items) : page.items;
           for (const frame of frames) {
             if (!(await send(connectionId, principal, frame))) return;
           }
-          const last = events.at(-1);
-          if (last === undefined) break;
+          const last = page.items.at(-1);
+          if (last === undefined || page.cursor === undefined) break;
           since = last.seq;
         }
         logger.debug("Replayed timeline", { jobId: msg.jobId, since: msg.since });

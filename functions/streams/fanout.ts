@@ -2,7 +2,7 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import middy from "@middy/core";
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
-import { publishJobRecords } from "#shared/fanout";
+import { pushJobEvents, storeJobRecords } from "#shared/fanout";
 import { logger, publishMetrics, tracer } from "#shared/observability";
 import { hasSubscribers } from "#shared/stores/connections";
 
@@ -35,16 +35,33 @@ export const handler = middy(async (event: DynamoDBStreamEvent): Promise<DynamoD
     }
     return known;
   };
-  await Promise.all(
+  const failed = (records: DynamoDBRecord[], error: unknown) => {
+    logger.error("Fanout failed; the records will be retried", {
+      ...jobOf(records[0]?.dynamodb?.Keys?.pk?.S ?? ""),
+      error: error as Error,
+    });
+    failures.push(records[0]?.dynamodb?.SequenceNumber ?? "");
+  };
+  // Every job's page is stored before any presence read: a subscribe that counted itself after a read
+  // would otherwise miss a page stored after its replay (see pushJobEvents).
+  const stored = await Promise.all(
     [...byJob.values()].map(async (records) => {
       try {
-        await publishJobRecords(records, listening);
+        const events = await storeJobRecords(records);
+        return events === undefined ? undefined : { records, events };
       } catch (error) {
-        logger.error("Fanout failed; the records will be retried", {
-          ...jobOf(records[0]?.dynamodb?.Keys?.pk?.S ?? ""),
-          error: error as Error,
-        });
-        failures.push(records[0]?.dynamodb?.SequenceNumber ?? "");
+        failed(records, error);
+        return undefined;
+      }
+    }),
+  );
+  await Promise.all(
+    stored.map(async (job) => {
+      if (job === undefined) return;
+      try {
+        await pushJobEvents(job.events, listening);
+      } catch (error) {
+        failed(job.records, error);
       }
     }),
   );

@@ -2,12 +2,19 @@ import type { StepMessage } from "#events/steps";
 import { ENV, numberEnv } from "../config.ts";
 import { type DecideOptions, decide, getNode, isTerminalJob } from "../engine/engine.ts";
 import { nodeKind } from "../engine/nodes/index.ts";
+import { pureRunner } from "../engine/nodes/pure-runners.ts";
 import { sandboxWarm, warmSandbox } from "../engine/sandbox.ts";
 import type { Command, Decision, JobState } from "../engine/types.ts";
 import { logger } from "../observability.ts";
+import {
+  attemptStep,
+  leaseSecondsFor,
+  type RunnerOf,
+  type StepOutcome,
+  stepTimeoutSeconds,
+} from "./attempt.ts";
 import { stepMessageFor } from "./effects.ts";
 import { combined, keepLogs, outcomeEvent } from "./outcomes.ts";
-import { executeStep, leaseSecondsFor, type StepOutcome, stepTimeoutSeconds } from "./run-step.ts";
 
 /**
  * Pure steps (see NodeKind's `pure`) run without a claim: in memory, one after another, and their results
@@ -82,6 +89,8 @@ function merged(a: Decision | undefined, b: Decision): Decision {
 }
 
 export interface ChainOptions {
+  /** The runners this process has: the worker's every one, a job's start only the pure ones. */
+  runners: RunnerOf;
   /** The next step of the chain, from the decision that recorded the last one (undefined: the chain ends). */
   next: (decision: Decision) => Extract<Command, { type: "run" }> | undefined;
   /** Wall time the chain may take; it always runs its first step. */
@@ -127,7 +136,14 @@ export async function runLinks(
       options.decide,
     );
     if (claim.changedSteps.length === 0) break;
-    const outcome = await executeStep(claim.state, message.nodeId, undefined, message.attempt, options.capMs);
+    const outcome = await attemptStep(
+      options.runners,
+      claim.state,
+      message.nodeId,
+      undefined,
+      message.attempt,
+      options.capMs,
+    );
     if (cutShort(state, message.nodeId, outcome, options.capMs)) break;
     const link: PureLink = { message, claimedAt, outcome, endedAt: new Date() };
     links.push(link);
@@ -219,6 +235,7 @@ export async function runAtStart(
     return { decision: start, ran: [] };
   }
   const { links } = await runLinks(start.state, stepMessageFor(start.state, first), {
+    runners: pureRunner,
     next: startable,
     budgetMs,
     capMs: budgetMs,

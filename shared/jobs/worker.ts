@@ -1,6 +1,7 @@
 import type { StepMessage } from "#events/steps";
 import { decide, getNode, isTerminalJob } from "../engine/engine.ts";
 import { nodeKind } from "../engine/nodes/index.ts";
+import { nodeRunner } from "../engine/nodes/runners.ts";
 import { type Command, chunkOf, type Decision, stepKey } from "../engine/types.ts";
 import { logger } from "../observability.ts";
 import { MAX_DELAY_SECONDS, sendStepMessages } from "../queues.ts";
@@ -300,6 +301,7 @@ async function runPureChain(
   budget: StepBudget | undefined,
 ): Promise<InlineStep | undefined> {
   const { links } = await runLinks(loaded.state, first, {
+    runners: nodeRunner,
     next: (decision) => (budget === undefined ? undefined : nextRun(decision, budget.deadline)),
     budgetMs: budget === undefined ? 0 : PURE_COMMIT_EVERY_MS,
   });

@@ -36,11 +36,6 @@ export async function putConnection(
   );
 }
 
-/**
- * `fromSeq`: the job's sequence number when the subscription was made. Events up to it reach the client by
- * replay, so the fanout sends only later ones live, and a lagging stream cannot put an old event ahead of
- * the replay.
- */
 /** A connection may follow at most this many targets (jobs, or its tenant's every job) at once. */
 export const maxSubscriptionsPerConnection = () => numberEnv("MAX_SUBSCRIPTIONS_PER_CONNECTION", 100);
 
@@ -49,9 +44,8 @@ export class SubscriptionLimitError extends Error {
 }
 
 /**
- * `fromSeq`: the job's sequence number when the subscription was made. Events up to it reach the client by
- * replay, so the fanout sends only later ones live, and a lagging stream cannot put an old event ahead of
- * the replay. Throws SubscriptionLimitError when the connection already follows the most it may.
+ * `fromSeq`: the fanout sends this subscriber the events after it (the subscribe's `since`, or the job's seq
+ * when it asked for none). Throws SubscriptionLimitError when the connection already follows the most it may.
  */
 export async function addSubscription(
   tenantId: string,

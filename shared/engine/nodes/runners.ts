@@ -2,8 +2,7 @@ import type { NodeType, WorkflowNode } from "#events/workflow";
 import { runAgentStep } from "#shared/agents/run-agent";
 import { resolveTemplate } from "#shared/engine/expressions";
 import type { BaseNode, NodeRunner, StepOutcome } from "#shared/engine/nodes/kind";
-import { runCode, SandboxError } from "#shared/engine/sandbox";
-import { logger } from "#shared/observability";
+import { runCodeNode } from "#shared/engine/nodes/pure-runners";
 import { runToolStep } from "#shared/tools/run-tool";
 
 /**
@@ -17,28 +16,6 @@ type Of<T extends NodeType> = Extract<WorkflowNode, { type: T }>;
 function inputError(message: string): StepOutcome {
   return { ok: false, error: { code: "INPUT_ERROR", message }, retryable: false };
 }
-
-/** Runs the code in a fresh sandbox with the step's limit. */
-const runCodeNode: NodeRunner<Of<"code">> = async ({ node, input, context, attempt, timeoutMs }) => {
-  try {
-    const result = await runCode(
-      node.code,
-      { input, item: context.item, index: context.index, attempt, steps: context.steps ?? {} },
-      { timeoutMs },
-    );
-    return { ok: true, output: result.output, logs: result.logs };
-  } catch (error) {
-    if (!(error instanceof SandboxError)) throw error;
-    logger.info("Code step failed", { nodeId: node.id, code: error.code });
-    // Running out of memory will happen again on the same input; a throw or a timeout may not.
-    return {
-      ok: false,
-      error: { code: error.code, message: error.message },
-      retryable: error.code !== "CODE_MEMORY",
-      logs: error.logs,
-    };
-  }
-};
 
 /** Calls the tool once, with the idempotency key `jobId:nodeId:item:attempt`. */
 const runToolNode: NodeRunner<Of<"tool">> = ({ state, node, itemIndex, attempt, input, timeoutMs }) =>
