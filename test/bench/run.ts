@@ -401,6 +401,63 @@ async function meteredRuns(
   return { snapshot: meter.snapshot(), jobs, connectionMinutes: 0 };
 }
 
+/**
+ * Runs followed by one subscriber that was already connected, as the dashboard is: one socket subscribed to
+ * every job of the tenant (`all`, with batch frames), opened before the window, so its connect and subscribe
+ * are not the runs'. Each run ends when its terminal event reaches that socket.
+ */
+async function followedRuns(platform: Platform, client: SwitchboardClient, meter: Meter, runs: number) {
+  const socket = new WebSocket(`${platform.wsUrl}?token=${encodeURIComponent(platform.token)}`);
+  await new Promise<void>((ok, fail) => {
+    socket.once("open", () => ok());
+    socket.once("error", fail);
+  });
+  const ended = new Map<string, string>();
+  const waiters = new Map<string, (status: string) => void>();
+  const subscribed = new Promise<void>((ok) => {
+    socket.on("message", (data) => {
+      const m = JSON.parse(data.toString());
+      if (m.type === "subscribed") ok();
+      for (const e of m.type === "batch" ? m.events : [m]) {
+        if (e.type !== "job.status_changed" || !TERMINAL_JOB_STATUSES.includes(e.status)) continue;
+        ended.set(e.jobId, e.status);
+        waiters.get(e.jobId)?.(e.status);
+      }
+    });
+  });
+  socket.send(JSON.stringify({ action: "subscribe", all: true, batch: true }));
+  await subscribed;
+  await sleep(1_000);
+  meter.reset();
+  meter.active = true;
+  const opened = performance.now();
+  const jobs: Window["jobs"] = [];
+  try {
+    for (let i = 0; i < runs; i++) {
+      const { jobId } = await client.jobs.create({ workflow: chain, input: { i } });
+      const status = await Promise.race([
+        new Promise<string>((ok) => {
+          const known = ended.get(jobId);
+          if (known !== undefined) ok(known);
+          else waiters.set(jobId, ok);
+        }),
+        sleep(60_000).then(() => "unfinished"),
+      ]);
+      await quiet(meter);
+      const job = await probe(platform, jobId);
+      jobs.push({ id: jobId, status, seconds: seconds(job) });
+    }
+  } finally {
+    meter.active = false;
+  }
+  const minutes = (performance.now() - opened) / 60_000;
+  await new Promise<void>((ok) => {
+    socket.once("close", () => ok());
+    socket.close();
+  });
+  return { snapshot: meter.snapshot(), jobs, connectionMinutes: minutes };
+}
+
 /** A run as a CLI user makes it: submit over REST, follow over the WebSocket until it ends. */
 async function subscribedRuns(platform: Platform, client: SwitchboardClient, meter: Meter, runs: number) {
   await sleep(1_000);
@@ -723,8 +780,13 @@ function printTable(r: Record<string, any>): void {
     );
     add(
       "cost / 1M 5-step runs, 1 subscriber",
+      usd(c.connectedSubscriber.usdPerMillionRuns),
+      `target ≤ $10; one connected socket following the tenant's jobs, as the dashboard does; ${round(c.connectedSubscriber.usdPerMillionRuns / c.stepFunctions.standardUsdPerMillionRuns, 2)}x SFN Standard`,
+    );
+    add(
+      "  a watcher per run",
       usd(c.oneSubscriber.usdPerMillionRuns),
-      `${round(c.oneSubscriber.usdPerMillionRuns / c.stepFunctions.standardUsdPerMillionRuns, 2)}x SFN Standard`,
+      "each run's own socket: connect, subscribe with since 0, follow to the end, disconnect (switchboard watch)",
     );
     add(
       "cost / 1M 5-step runs, through workers",
@@ -741,7 +803,7 @@ function printTable(r: Record<string, any>): void {
         add(
           `  ${service} (no subscriber)`,
           usd(value),
-          `1 subscriber: ${usd(c.oneSubscriber.byService[service] ?? 0)}`,
+          `1 subscriber: ${usd(c.connectedSubscriber.byService[service] ?? 0)}; a watcher per run: ${usd(c.oneSubscriber.byService[service] ?? 0)}`,
         );
     }
     const d = c.noSubscriber.dynamodb;
@@ -899,6 +961,8 @@ async function main(): Promise<void> {
       const subscribed = await phase("cost subscribed", () =>
         subscribedRuns(platform, client, meter, CALL_RUNS),
       );
+      log(`cost with one connected subscriber following the tenant (${CALL_RUNS} runs)`);
+      const followed = await phase("cost followed", () => followedRuns(platform, client, meter, CALL_RUNS));
       const stepFunctions = sfn({ kind: "chain", tasks: STEPS }, work.chain.p50);
       if (one && five) {
         const oneCalls = callsPerJob(one);
@@ -918,9 +982,11 @@ async function main(): Promise<void> {
       const noSubscriber = five ? price(five) : undefined;
       const oneSubscriber = subscribed ? price(subscribed) : undefined;
       const throughTheWorkers = fiveByWorkers ? price(fiveByWorkers) : undefined;
+      const connectedSubscriber = followed ? price(followed) : undefined;
       results.cost = {
         noSubscriber,
         oneSubscriber,
+        connectedSubscriber,
         throughTheWorkers,
         stepFunctions,
         stepWorkMs: work.chain,
