@@ -35,8 +35,13 @@ export const keys = {
 
   jobPk: (tenantId: string, jobId: string) => `T#${tenantId}#J#${jobId}`,
   job: (tenantId: string, jobId: string) => ({ pk: keys.jobPk(tenantId, jobId), sk: "A#JOB" }),
-  /** The job's pinned definition and input: written once, read with the job. */
+  /** A job's pinned inline definition, as jobs written before definitions were kept by content had it. */
   jobDefinition: (tenantId: string, jobId: string) => ({ pk: keys.jobPk(tenantId, jobId), sk: "A#DEF" }),
+  /**
+   * An inline workflow definition, by the hash of its content (`dh` on the job item): written by the first
+   * job of that content and shared by the jobs after it. It never changes, since its key is its content.
+   */
+  definition: (tenantId: string, hash: string) => ({ pk: `T#${tenantId}#DEF#${hash}`, sk: "A#DEF" }),
   /**
    * What job lists show, in one of the tenant's list partitions (shards, so one tenant's writes do not
    * crowd one partition); rewritten only when a listed field moves. See stores/jobs/summary.ts.

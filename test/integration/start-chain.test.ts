@@ -37,7 +37,7 @@ const chain = (name: string, steps: number) => ({
 
 /** Every AWS request made while `body` runs, by command name, with the job items each one wrote. */
 async function requestsDuring<T>(body: () => Promise<T>) {
-  const calls: { command: string; jobItems: Record<string, unknown>[] }[] = [];
+  const calls: { command: string; jobItems: Record<string, unknown>[]; definitionKeys: string[] }[] = [];
   const stop = addSdkHook("start-chain-calls", async (call, next) => {
     const input = call.input as {
       Item?: Record<string, unknown>;
@@ -51,7 +51,11 @@ async function requestsDuring<T>(body: () => Promise<T>) {
     ].map((raw) =>
       (raw.pk as { S?: string } | undefined)?.S === undefined ? raw : unmarshall(raw as never),
     );
-    calls.push({ command: call.commandName, jobItems: items.filter((item) => item.type === "job") });
+    calls.push({
+      command: call.commandName,
+      jobItems: items.filter((item) => item.type === "job"),
+      definitionKeys: items.filter((item) => item.sk === "A#DEF").map((item) => String(item.pk)),
+    });
     return next();
   });
   try {
@@ -209,6 +213,33 @@ describe("code steps at a job's start", () => {
       expect(job).toMatchObject({ status: "succeeded", output: 3 });
     } finally {
       delete process.env.SWITCHBOARD_START_CHAIN_MS;
+    }
+  });
+});
+
+describe("inline definitions", () => {
+  it("are stored once per content, and the jobs after the first only name it", async () => {
+    const workflow = {
+      name: `shared-definition-${Date.now()}`,
+      nodes: [{ id: "a", type: "code", code: "return input.n * 3", input: { n: "{% $input.n %}" } }],
+      output: "{% $steps.a.output %}",
+    };
+    const { result, calls } = await requestsDuring(async () => {
+      const ids: string[] = [];
+      for (let n = 1; n <= 3; n++) {
+        const submitted = await platform.api("POST", "/v1/jobs", { workflow, input: { n } });
+        expect(submitted.status).toBe(202);
+        ids.push(submitted.body.jobId);
+      }
+      return ids;
+    });
+    const definitions = calls.flatMap((c) => c.definitionKeys);
+    expect(definitions).toHaveLength(1);
+    expect(definitions[0]).toMatch(/^T#default#DEF#[0-9a-f]{24}$/);
+    for (const [i, id] of result.entries()) {
+      const job = await waitForJob(platform, id, ["succeeded", "failed"]);
+      expect(job).toMatchObject({ status: "succeeded", output: (i + 1) * 3 });
+      expect(job.workflowName).toBe(workflow.name);
     }
   });
 });

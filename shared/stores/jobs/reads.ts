@@ -21,6 +21,19 @@ function remember(key: string, definition: WorkflowDefinition): void {
   if (definitions.size > DEFINITION_ENTRIES) definitions.delete(definitions.keys().next().value as string);
 }
 
+/**
+ * Whether this process knows the inline definition of content `hash` is stored: it read it, or a job it
+ * started wrote it. A job start then leaves it out of its write.
+ */
+export function definitionStored(tenantId: string, hash: string): boolean {
+  return definitions.has(`${tenantId}/def/${hash}`);
+}
+
+/** Notes that the inline definition of content `hash` is stored (a job start's write just succeeded). */
+export function rememberDefinition(tenantId: string, hash: string, definition: WorkflowDefinition): void {
+  remember(`${tenantId}/def/${hash}`, definition);
+}
+
 async function definitionOf(item: Record<string, unknown>): Promise<WorkflowDefinition | undefined> {
   if (item.definition !== undefined) return item.definition as WorkflowDefinition;
   const tenantId = String(item.tenantId);
@@ -38,14 +51,18 @@ async function definitionOf(item: Record<string, unknown>): Promise<WorkflowDefi
     definition = (await getWorkflowVersion(tenantId, String(item.workflowId), Number(item.workflowVersion)))
       ?.definition;
   } else {
-    const { Item } = await dynamo().send(
-      new GetCommand({
-        TableName: tableName(),
-        Key: keys.jobDefinition(tenantId, jobId),
-        ConsistentRead: true,
-      }),
-    );
-    definition = Item?.definition as WorkflowDefinition | undefined;
+    // By its content; a job written before definitions were kept that way has its own copy.
+    const places = [
+      ...(item.dh === undefined ? [] : [keys.definition(tenantId, String(item.dh))]),
+      keys.jobDefinition(tenantId, jobId),
+    ];
+    for (const Key of places) {
+      const { Item } = await dynamo().send(
+        new GetCommand({ TableName: tableName(), Key, ConsistentRead: true }),
+      );
+      definition = Item?.definition as WorkflowDefinition | undefined;
+      if (definition !== undefined) break;
+    }
   }
   if (definition !== undefined) remember(cacheKey, definition);
   return definition;

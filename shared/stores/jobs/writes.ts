@@ -19,6 +19,7 @@ import {
   offloadJobValue,
   type StoredStep,
 } from "./items.ts";
+import { definitionStored, rememberDefinition } from "./reads.ts";
 import { summaryItem } from "./summary.ts";
 
 export class ConcurrentUpdateError extends Error {
@@ -134,12 +135,21 @@ export async function insertJob(
     if (!(error instanceof ChunkConflictError)) throw error;
   });
   const puts: Record<string, unknown>[] = [item, summaryItem(item)];
-  if (input.workflowId === undefined) {
-    puts.push({
-      ...keys.jobDefinition(input.tenantId, input.jobId),
-      type: "jobDefinition",
-      definition: input.definition,
-    });
+  const hash = meta.definitionHash;
+  // An inline definition is stored once per content; the jobs after the first only name it (`dh`).
+  const definitionItem =
+    hash === undefined || definitionStored(input.tenantId, hash)
+      ? undefined
+      : { ...keys.definition(input.tenantId, hash), type: "jobDefinition", definition: input.definition };
+  const stored = () => {
+    if (hash !== undefined && definitionItem !== undefined)
+      rememberDefinition(input.tenantId, hash, input.definition);
+  };
+  if (definitionItem !== undefined && input.idempotencyKey === undefined) puts.push(definitionItem);
+  else if (definitionItem !== undefined) {
+    // Not in the transaction: concurrent starts of one definition would conflict on it. Written first,
+    // and the same whoever writes it, so a transaction that then fails leaves nothing wrong behind.
+    await dynamo().send(new PutCommand({ TableName: tableName(), Item: definitionItem }));
   }
   if (input.audit !== undefined) puts.push(auditItem(input.audit));
   if (input.idempotencyKey === undefined) {
@@ -157,6 +167,7 @@ export async function insertJob(
           if (Item !== undefined) await dynamo().send(new PutCommand({ TableName: tableName(), Item }));
         }
       });
+    stored();
     return { created: true, item };
   }
   try {
@@ -194,6 +205,7 @@ export async function insertJob(
     }
     return { created: false, jobId: existing.jobId };
   }
+  stored();
   return { created: true, item };
 }
 
