@@ -33,8 +33,9 @@ export const PURE_UNCLAIMED_MAX_SECONDS = 60;
 
 /**
  * At a job's start, the time its first pure steps may take in the request that starts it, all together
- * and each (SWITCHBOARD_START_CHAIN_MS sets it): a step that needs longer is cut short, forgotten, and left queued for a worker, which gives it
- * its whole timeout. Cheap code steps so finish in the request: no message, no worker, one write.
+ * and each (SWITCHBOARD_START_CHAIN_MS sets it): a step that needs longer is cut short, forgotten, and left
+ * queued for a worker, which gives it its whole timeout. Cheap code steps so finish in the request: no
+ * message, no worker, one write.
  */
 export const START_CHAIN_MS = 100;
 

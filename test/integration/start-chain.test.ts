@@ -37,7 +37,12 @@ const chain = (name: string, steps: number) => ({
 
 /** Every AWS request made while `body` runs, by command name, with the job items each one wrote. */
 async function requestsDuring<T>(body: () => Promise<T>) {
-  const calls: { command: string; jobItems: Record<string, unknown>[]; definitionKeys: string[] }[] = [];
+  const calls: {
+    command: string;
+    jobItems: Record<string, unknown>[];
+    summaries: Record<string, unknown>[];
+    definitionKeys: string[];
+  }[] = [];
   const stop = addSdkHook("start-chain-calls", async (call, next) => {
     const input = call.input as {
       Item?: Record<string, unknown>;
@@ -54,6 +59,7 @@ async function requestsDuring<T>(body: () => Promise<T>) {
     calls.push({
       command: call.commandName,
       jobItems: items.filter((item) => item.type === "job"),
+      summaries: items.filter((item) => item.type === "jobSummary"),
       definitionKeys: items.filter((item) => item.sk === "A#DEF").map((item) => String(item.pk)),
     });
     return next();
@@ -93,6 +99,9 @@ describe("code steps at a job's start", () => {
     expect(mine.map((c) => c.command)).toEqual(["BatchWriteItemCommand"]);
     expect(mine[0]?.jobItems[0]).toMatchObject({ status: "succeeded", output: 6 });
     expect(mine[0]?.jobItems[0]).not.toHaveProperty("gsi4pk");
+    // Its list summary, written in the same request, is already final; `succeeded` is not on gsi2.
+    expect(mine[0]?.summaries).toEqual([expect.objectContaining({ id: jobId, status: "succeeded" })]);
+    expect(mine[0]?.summaries[0]).not.toHaveProperty("gsi2pk");
     expect(calls.map((c) => c.command)).not.toContain("SendMessageBatchCommand");
     expect(calls.map((c) => c.command)).not.toContain("SendMessageCommand");
 

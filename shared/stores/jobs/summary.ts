@@ -34,6 +34,13 @@ export const SUMMARY_FIELDS = [
   "output",
 ] as const;
 
+/**
+ * The status most jobs end in has no entry on the by-status index: `?status=succeeded` reads the all-jobs
+ * list with a filter instead, which in a tenant whose jobs mostly succeed passes nearly every item it
+ * reads, and every job that succeeds saves that index entry's write (and its move when it gets there).
+ */
+export const UNINDEXED_STATUS: JobStatus = "succeeded";
+
 export function summaryShard(jobId: string): number {
   let hash = 0;
   for (const char of jobId) hash = (hash * 31 + char.charCodeAt(0)) >>> 0;
@@ -49,10 +56,12 @@ export function summaryItem(item: Record<string, unknown>): Record<string, unkno
   const summary: Record<string, unknown> = {
     ...keys.jobSummary(tenantId, shard, sortKey),
     type: "jobSummary",
-    gsi2pk: keys.jobsByStatusIndex(tenantId, String(item.status), shard),
-    gsi2sk: sortKey,
     v: Number(item.version ?? 0),
   };
+  if (item.status !== UNINDEXED_STATUS) {
+    summary.gsi2pk = keys.jobsByStatusIndex(tenantId, String(item.status), shard);
+    summary.gsi2sk = sortKey;
+  }
   if (item.workflowId !== undefined) {
     summary.gsi3pk = keys.jobsByWorkflowIndex(tenantId, String(item.workflowId), shard);
     summary.gsi3sk = sortKey;
@@ -149,6 +158,21 @@ interface ListSource {
 }
 
 function sourceOf(tenantId: string, options: ListJobsOptions): ListSource {
+  if (options.status === UNINDEXED_STATUS && options.workflowId !== undefined) {
+    // Its workflow's list, filtered by status (see listJobs); the cursor still names the status list.
+    const workflowId = options.workflowId;
+    return {
+      index: "gsi3",
+      partitionOf: (shard) => keys.jobsByWorkflowIndex(tenantId, workflowId, shard),
+      family: keys.jobsByStatusIndex(tenantId, UNINDEXED_STATUS, 0),
+    };
+  }
+  if (options.status === UNINDEXED_STATUS) {
+    return {
+      partitionOf: (shard) => keys.jobList(tenantId, shard),
+      family: keys.jobsByStatusIndex(tenantId, UNINDEXED_STATUS, 0),
+    };
+  }
   if (options.status !== undefined) {
     const status = options.status;
     return {
@@ -185,7 +209,14 @@ export async function listJobs(
   const pkName = source.index === undefined ? "pk" : `${source.index}pk`;
   const skName = source.index === undefined ? "sk" : `${source.index}sk`;
   const filter = allOf(
-    options.status !== undefined && options.workflowId !== undefined
+    options.status === UNINDEXED_STATUS
+      ? {
+          expression: "#status = :status",
+          names: { "#status": "status" },
+          values: { ":status": options.status },
+        }
+      : undefined,
+    options.status !== undefined && options.status !== UNINDEXED_STATUS && options.workflowId !== undefined
       ? { expression: "workflowId = :workflowId", values: { ":workflowId": options.workflowId } }
       : undefined,
     createdByFilter(options.createdBy),
