@@ -36,7 +36,11 @@ async function processRecord(record: SQSRecord): Promise<void> {
   try {
     const receives = Number(record.attributes.ApproximateReceiveCount ?? 0);
     const reason = `the step message failed ${receives || "?"} deliveries and was dead-lettered`;
-    await failStepFromDeadLetter(message, reason);
+    if (!(await failStepFromDeadLetter(message, reason))) {
+      // An old dead letter delivered again after its job moved on (a redrive re-ran it): nothing to record.
+      logger.info("Dead letter of a step that has moved on; not recorded", { attempt: message.attempt });
+      return;
+    }
     // After the step is failed, so a record never points at a step that still looks alive. Keyed by the
     // first receive, which a redelivery of the same dead letter keeps: a retry overwrites, never duplicates.
     const now = new Date();

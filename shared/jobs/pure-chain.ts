@@ -225,6 +225,7 @@ function startable(decision: Decision): Extract<Command, { type: "run" }> | unde
 export async function runAtStart(
   start: Decision,
   options: DecideOptions,
+  runners: RunnerOf = pureRunner,
 ): Promise<{ decision: Decision; ran: [string, number][] }> {
   const budgetMs = startChainMs();
   const first = budgetMs > 0 ? startable(start) : undefined;
@@ -235,13 +236,20 @@ export async function runAtStart(
     warmSandbox().catch((error: unknown) => logger.warn("Sandbox warm-up failed", { error }));
     return { decision: start, ran: [] };
   }
-  const { links } = await runLinks(start.state, stepMessageFor(start.state, first), {
-    runners: pureRunner,
-    next: startable,
-    budgetMs,
-    capMs: budgetMs,
-    decide: options,
-  });
+  let links: PureLink[];
+  try {
+    ({ links } = await runLinks(start.state, stepMessageFor(start.state, first), {
+      runners,
+      next: startable,
+      budgetMs,
+      capMs: budgetMs,
+      decide: options,
+    }));
+  } catch (error) {
+    // A platform failure here (the sandbox would not start) costs the job nothing: its steps go to a worker.
+    logger.warn("Steps at the job's start failed; they go to the workers", { error: error as Error });
+    return { decision: start, ran: [] };
+  }
   if (links.length === 0) return { decision: start, ran: [] };
   const folded = await foldLinks(start.state, links, options);
   if (folded.decision === undefined) return { decision: start, ran: [] };

@@ -381,13 +381,28 @@ export async function heartbeat(message: StepMessage, leaseSeconds: number): Pro
 }
 
 /** Marks a step failed because its message could not be processed (dead-lettered), so the job does not hang. */
-export async function failStepFromDeadLetter(message: StepMessage, reason: string): Promise<void> {
-  if (message.items !== undefined) return failBatchFromDeadLetter(message, reason);
+/**
+ * Fails the step of a dead-lettered message. Returns whether the step now stands failed by this dead letter
+ * (failed here, or by an earlier delivery of the same one): false when the step has moved on since (a job
+ * retry, a later attempt), so a late delivery of an old dead letter leaves no record for a redrive.
+ */
+export async function failStepFromDeadLetter(message: StepMessage, reason: string): Promise<boolean> {
+  if (message.items !== undefined) {
+    await failBatchFromDeadLetter(message, reason);
+    return true;
+  }
+  let stands = false;
   await decideAndCommit(
     message.tenantId,
     message.jobId,
     async ({ state }) => {
       const decision = await decide(state, { type: "deadLettered", ...where(message), reason }, new Date());
+      const step = state.steps[stepKey(message.nodeId, message.itemIndex)];
+      stands =
+        decision.changedSteps.length > 0 ||
+        (step?.status === "failed" &&
+          step.attempt === message.attempt &&
+          step.error?.code === "DEAD_LETTERED");
       if (decision.changedSteps.length === 0) return undefined;
       return {
         decision,
@@ -404,4 +419,5 @@ export async function failStepFromDeadLetter(message: StepMessage, reason: strin
     },
     chunkOption(message),
   );
+  return stands;
 }

@@ -165,7 +165,13 @@ export async function healAll(
   client: SwitchboardClient,
   jobIds: string[],
   /** Without `sweepWhenQuiet`, returns once nothing has moved for twice `quietMs`: the jobs need healing. */
-  options: { deadlineMs?: number; quietMs?: number; sweepWhenQuiet?: boolean } = {},
+  options: {
+    deadlineMs?: number;
+    quietMs?: number;
+    sweepWhenQuiet?: boolean;
+    /** The sweeper's clock at the n-th sweep, from 0 (default ten minutes ahead, past every lease). */
+    sweepAt?: (n: number) => Date;
+  } = {},
 ): Promise<{ statuses: Map<string, string>; sweeps: number; endedAt: number }> {
   const { deadlineMs = 60_000, quietMs = 3_000, sweepWhenQuiet = true } = options;
   const deadline = Date.now() + deadlineMs;
@@ -189,7 +195,7 @@ export async function healAll(
     }
     if (!sweepWhenQuiet && Date.now() - lastChange > 2 * quietMs) break;
     if (sweepWhenQuiet && Date.now() - lastChange > quietMs) {
-      await sweep(new Date(Date.now() + 10 * 60_000));
+      await sweep(options.sweepAt?.(sweeps) ?? new Date(Date.now() + 10 * 60_000));
       sweeps++;
       lastChange = Date.now();
     }
