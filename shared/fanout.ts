@@ -168,12 +168,3 @@ export async function pushJobEvents(
   );
   return sent;
 }
-
-/** One job's records of one stream batch: stored, then pushed (see storeJobRecords and pushJobEvents). */
-export async function publishJobRecords(
-  records: DynamoDBRecord[],
-  listening: (tenantId: string) => Promise<boolean> = hasSubscribers,
-): Promise<number> {
-  const stored = await storeJobRecords(records);
-  return stored === undefined ? 0 : pushJobEvents(stored, listening);
-}

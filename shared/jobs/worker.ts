@@ -380,9 +380,8 @@ export async function heartbeat(message: StepMessage, leaseSeconds: number): Pro
   return outcome?.result === true;
 }
 
-/** Marks a step failed because its message could not be processed (dead-lettered), so the job does not hang. */
 /**
- * Fails the step of a dead-lettered message. Returns whether the step now stands failed by this dead letter
+ * Marks the step of a dead-lettered message failed, so the job does not hang. Returns whether the step now stands failed by this dead letter
  * (failed here, or by an earlier delivery of the same one): false when the step has moved on since (a job
  * retry, a later attempt), so a late delivery of an old dead letter leaves no record for a redrive.
  */

@@ -150,6 +150,7 @@ export async function insertJob(
     // Not in the transaction: concurrent starts of one definition would conflict on it. Written first,
     // and the same whoever writes it, so a transaction that then fails leaves nothing wrong behind.
     await dynamo().send(new PutCommand({ TableName: tableName(), Item: definitionItem }));
+    stored();
   }
   if (input.audit !== undefined) puts.push(auditItem(input.audit));
   if (input.idempotencyKey === undefined) {
@@ -205,7 +206,6 @@ export async function insertJob(
     }
     return { created: false, jobId: existing.jobId };
   }
-  stored();
   return { created: true, item };
 }
 
