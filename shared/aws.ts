@@ -4,35 +4,39 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { ENV, requireEnv } from "./config.ts";
+import { withoutRequestLog } from "./sdk.ts";
 
 /**
  * SDK clients with default configuration, created once per container. Endpoints come from the SDK's
  * standard variables (`AWS_ENDPOINT_URL_<SERVICE>`), never from code.
  */
 let ddb: DynamoDBDocumentClient | undefined;
+
 let sqs: SQSClient | undefined;
 let s3: S3Client | undefined;
 let management: ApiGatewayManagementApiClient | undefined;
 
 export function dynamo(): DynamoDBDocumentClient {
-  ddb ??= DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+  ddb ??= DynamoDBDocumentClient.from(withoutRequestLog(new DynamoDBClient({})), {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
   });
   return ddb;
 }
 
 export function sqsClient(): SQSClient {
-  sqs ??= new SQSClient({});
+  sqs ??= withoutRequestLog(new SQSClient({}));
   return sqs;
 }
 
 export function s3Client(): S3Client {
-  s3 ??= new S3Client({});
+  s3 ??= withoutRequestLog(new S3Client({}));
   return s3;
 }
 
 export function managementApi(): ApiGatewayManagementApiClient {
-  management ??= new ApiGatewayManagementApiClient({ endpoint: requireEnv(ENV.wsCallbackUrl) });
+  management ??= withoutRequestLog(
+    new ApiGatewayManagementApiClient({ endpoint: requireEnv(ENV.wsCallbackUrl) }),
+  );
   return management;
 }
 

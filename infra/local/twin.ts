@@ -13,6 +13,7 @@ import {
   usagePlanName,
 } from "#infra/stack/limits";
 import { ENV } from "#shared/config";
+import { withoutRequestLog } from "#shared/sdk";
 import { createApiGateway, usagePlanId } from "./aws-services/api-gateway.ts";
 import { createEcs } from "./aws-services/ecs.ts";
 import { createKms } from "./aws-services/kms.ts";
@@ -91,6 +92,8 @@ export interface TwinOptions {
    * tables; the twin neither supervises nor stops that process. The test suites share one this way.
    */
   dynamodb?: { endpoint: string; accessKeyId: string };
+  /** Start DynamoDB Local with its tables in memory: faster, and nothing is kept (the bench). */
+  dynamodbInMemory?: boolean;
 }
 
 export interface Twin {
@@ -146,7 +149,12 @@ export async function startTwin(options: TwinOptions = {}): Promise<Twin> {
     // The JVM is the slow part of a start; everything else runs while it boots.
     const dynamoStart =
       options.dynamodb === undefined
-        ? startDynamoDbLocal({ dataDir, preferredPort: previousPort("dynamodb"), log: log.child("dynamodb") })
+        ? startDynamoDbLocal({
+            dataDir,
+            preferredPort: previousPort("dynamodb"),
+            log: log.child("dynamodb"),
+            inMemory: options.dynamodbInMemory === true,
+          })
         : Promise.resolve(runningDynamoDbLocal(options.dynamodb.endpoint));
     const accessKeyId = options.dynamodb?.accessKeyId ?? "twin";
     const fauxqsStart = startFauxqsOn(previousPort("fauxqs"));
@@ -265,9 +273,13 @@ export async function startTwin(options: TwinOptions = {}): Promise<Twin> {
     applyEnvironment(env);
 
     const credentials = { accessKeyId, secretAccessKey: "twin" };
-    const dynamodb = new DynamoDBClient({ endpoint: dynamo.endpoint, region: REGION, credentials });
-    const streams = new DynamoDBStreamsClient({ endpoint: dynamo.endpoint, region: REGION, credentials });
-    const sqs = new SQSClient({ endpoint: awsServices.url, region: REGION, credentials });
+    const dynamodb = withoutRequestLog(
+      new DynamoDBClient({ endpoint: dynamo.endpoint, region: REGION, credentials }),
+    );
+    const streams = withoutRequestLog(
+      new DynamoDBStreamsClient({ endpoint: dynamo.endpoint, region: REGION, credentials }),
+    );
+    const sqs = withoutRequestLog(new SQSClient({ endpoint: awsServices.url, region: REGION, credentials }));
     stops.push(async () => {
       dynamodb.destroy();
       streams.destroy();

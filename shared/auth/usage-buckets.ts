@@ -15,6 +15,7 @@ import {
   NotFoundException,
 } from "@aws-sdk/client-api-gateway";
 import { logger } from "../observability.ts";
+import { withoutRequestLog } from "../sdk.ts";
 import {
   planOf,
   USAGE_PLANS,
@@ -28,7 +29,7 @@ import {
 
 let client: APIGatewayClient | undefined;
 const apiGateway = () => {
-  client ??= new APIGatewayClient({});
+  client ??= withoutRequestLog(new APIGatewayClient({}));
   return client;
 };
 

@@ -2,10 +2,11 @@ import { ECSClient, RunTaskCommand, StopTaskCommand } from "@aws-sdk/client-ecs"
 import type { StepMessage } from "#events/steps";
 import { ENV, requireEnv } from "../config.ts";
 import { logger } from "../observability.ts";
+import { withoutRequestLog } from "../sdk.ts";
 
 let ecs: ECSClient | undefined;
 const client = () => {
-  ecs ??= new ECSClient({});
+  ecs ??= withoutRequestLog(new ECSClient({}));
   return ecs;
 };
 

@@ -8,6 +8,7 @@ import {
   UpdateScheduleCommand,
 } from "@aws-sdk/client-scheduler";
 import { optionalEnv, requireEnv, SCHEDULE_ENV } from "../config.ts";
+import { withoutRequestLog } from "../sdk.ts";
 import type { ScheduleRecord } from "../stores/schedules.ts";
 
 /**
@@ -38,7 +39,7 @@ export function targetInput(record: Pick<ScheduleRecord, "tenantId" | "id">): st
 let client: SchedulerClient | undefined;
 
 function scheduler(): SchedulerClient {
-  client ??= new SchedulerClient({});
+  client ??= withoutRequestLog(new SchedulerClient({}));
   return client;
 }
 

@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import { ENV, requireEnv } from "../config.ts";
+import { withoutRequestLog } from "../sdk.ts";
 
 /**
  * KMS envelope encryption of tenant credentials. Each value gets its own data key from GenerateDataKey;
@@ -29,7 +30,7 @@ let kms: KMSClient | undefined;
 
 /** Default configuration: the endpoint comes from `AWS_ENDPOINT_URL_KMS` locally. */
 function kmsClient(): KMSClient {
-  kms ??= new KMSClient({});
+  kms ??= withoutRequestLog(new KMSClient({}));
   return kms;
 }
 

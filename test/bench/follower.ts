@@ -2,7 +2,18 @@ import WebSocket from "ws";
 import { TERMINAL_JOB_STATUSES } from "#events/jobs";
 import type { Platform } from "../support/platform.ts";
 
-/** One socket following every job of the tenant: resolves waiters on terminal statuses and keeps latencies. */
+interface Pushed {
+  type: string;
+  at?: string;
+  seq?: number;
+  jobId?: string;
+  status?: string;
+}
+
+/**
+ * One socket following every job of the tenant, as the dashboard does (`all`, with `batch` frames): resolves
+ * waiters on terminal statuses and keeps latencies.
+ */
 export class Follower {
   readonly latencies: number[] = [];
   recordLatency = false;
@@ -11,26 +22,25 @@ export class Follower {
   private constructor(private readonly socket: WebSocket) {
     socket.on("message", (data) => {
       const received = Date.now();
-      const message = JSON.parse(data.toString()) as {
-        type: string;
-        at?: string;
-        seq?: number;
-        jobId?: string;
-        status?: string;
-      };
-      if (message.seq !== undefined && message.at !== undefined && this.recordLatency) {
-        this.latencies.push(received - Date.parse(message.at));
-      }
-      if (
-        message.type === "job.status_changed" &&
-        message.jobId !== undefined &&
-        TERMINAL_JOB_STATUSES.includes(message.status as never)
-      ) {
-        this.ended.set(message.jobId, message.status as string);
-        this.waiting.get(message.jobId)?.(message.status as string);
-        this.waiting.delete(message.jobId);
-      }
+      const frame = JSON.parse(data.toString()) as Pushed & { events?: Pushed[] };
+      for (const message of frame.type === "batch" ? (frame.events ?? []) : [frame])
+        this.see(message, received);
     });
+  }
+
+  private see(message: Pushed, received: number): void {
+    if (message.seq !== undefined && message.at !== undefined && this.recordLatency) {
+      this.latencies.push(received - Date.parse(message.at));
+    }
+    if (
+      message.type === "job.status_changed" &&
+      message.jobId !== undefined &&
+      TERMINAL_JOB_STATUSES.includes(message.status as never)
+    ) {
+      this.ended.set(message.jobId, message.status as string);
+      this.waiting.get(message.jobId)?.(message.status as string);
+      this.waiting.delete(message.jobId);
+    }
   }
 
   static async open(platform: Platform): Promise<Follower> {
@@ -45,7 +55,7 @@ export class Follower {
         if (JSON.parse(data.toString()).type === "subscribed") ok();
       });
     });
-    socket.send(JSON.stringify({ action: "subscribe", all: true }));
+    socket.send(JSON.stringify({ action: "subscribe", all: true, batch: true }));
     await subscribed;
     return follower;
   }

@@ -4,7 +4,8 @@
  *
  *   baseline         raw DynamoDB PutItem + SQS SendMessage on the same twin, the yardstick for overhead
  *   overhead         a 5-step chain of no-op code steps: (job time − Σ step run times) / 5
- *   throughput       one-step jobs submitted by concurrent clients until all have succeeded, none lost
+ *   throughput       one-step jobs submitted by concurrent clients (a process of their own) until all have
+ *                    succeeded, none lost
  *   calls            every AWS request the platform makes for a 1-step and a 5-step job, no subscriber
  *   cost             the 5-step run priced by AWS's billing rules from those requests, with no subscriber
  *                    and with one WebSocket subscriber, next to Step Functions Standard and Express
@@ -19,8 +20,7 @@
  * The timing phases run with the meter off; the counting phases run one job at a time with it on, so
  * every request in a window belongs to that window's job (see `meter.ts`).
  */
-import { execFileSync } from "node:child_process";
-import { randomUUID } from "node:crypto";
+import { execFileSync, spawn } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
@@ -48,6 +48,7 @@ import {
   priceSwitchboardRun,
   stateTransitions,
 } from "./prices.ts";
+import { type SubmitterPlan, submit } from "./submitters.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const argv = process.argv.slice(2);
@@ -157,18 +158,6 @@ async function throughWorkers<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-async function submit(client: SwitchboardClient, body: { workflow: unknown; input?: unknown }) {
-  const idempotencyKey = `bench-${randomUUID()}`;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await client.jobs.create({ ...(body as { workflow: typeof chain }), idempotencyKey });
-    } catch (error) {
-      if ((error as { code?: string }).code !== "NETWORK_ERROR" || attempt >= 5) throw error;
-      await sleep(200 * attempt);
-    }
-  }
-}
-
 /** Reads the job as the bench's own probe: the meter leaves these requests out. */
 async function probe(platform: Platform, jobId: string): Promise<JobView> {
   for (let attempt = 1; ; attempt++) {
@@ -258,19 +247,38 @@ async function perStepOverhead(client: SwitchboardClient, follower: Follower) {
   };
 }
 
-async function throughput(client: SwitchboardClient, follower: Follower) {
-  const ids: string[] = [];
-  const started = performance.now();
-  let next = 0;
-  const submitters = Array.from({ length: CONCURRENCY }, async () => {
-    while (next < THROUGHPUT_JOBS) {
-      next++;
-      const { jobId } = await submit(client, { workflow: single, input: {} });
-      ids.push(jobId);
-    }
+/** Runs the submitters in a child process (`submitters.ts`) and gives back the ids of the jobs they started. */
+async function submitElsewhere(plan: SubmitterPlan): Promise<{ ids: string[]; submitMs: number }> {
+  // execArgv carries tsx's loader, so the child runs TypeScript as this process does.
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, resolve(import.meta.dirname, "submitters.ts")],
+    {
+      stdio: ["pipe", "pipe", "inherit"],
+      env: process.env,
+    },
+  );
+  const output: Buffer[] = [];
+  child.stdout.on("data", (chunk: Buffer) => output.push(chunk));
+  const exited = new Promise<number | null>((resolveExit, reject) => {
+    child.once("error", reject);
+    child.once("exit", (code) => resolveExit(code));
   });
-  await Promise.all(submitters);
-  const submittedMs = performance.now() - started;
+  child.stdin.end(JSON.stringify(plan));
+  const code = await exited;
+  if (code !== 0) throw new Error(`the submitters exited with ${code}`);
+  return JSON.parse(Buffer.concat(output).toString("utf8")) as { ids: string[]; submitMs: number };
+}
+
+async function throughput(platform: Platform, client: SwitchboardClient, follower: Follower) {
+  const started = performance.now();
+  const { ids, submitMs: submittedMs } = await submitElsewhere({
+    url: platform.url,
+    token: platform.token,
+    count: THROUGHPUT_JOBS,
+    concurrency: CONCURRENCY,
+    body: { workflow: single, input: {} },
+  });
   const deadline = Date.now() + (QUICK ? 60_000 : 240_000);
   let pending = ids.filter((id) => follower.endedOf(id) === undefined);
   while (pending.length > 0 && Date.now() < deadline) {
@@ -934,7 +942,8 @@ async function main(): Promise<void> {
     }
   }
   log(`starting the twin${QUICK ? " (quick run)" : ""}`);
-  const platform = await startPlatform();
+  // Tables in memory: the same DynamoDB Local, without its SQLite files on disk (README, "The bench").
+  const platform = await startPlatform({ dynamodbInMemory: true });
   const client = new SwitchboardClient({ url: platform.url, token: platform.token, wsUrl: platform.wsUrl });
   results.twinStartupMs = platform.twin.startupMs;
   let exitCode = 0;
@@ -1035,11 +1044,11 @@ async function main(): Promise<void> {
         });
         results.throughput = await phase("throughput", () => {
           log(`throughput (${THROUGHPUT_JOBS} jobs, ${CONCURRENCY} submitters)`);
-          return throughput(client, follower);
+          return throughput(platform, client, follower);
         });
         results.throughputThroughWorkers = await phase("throughput through the workers", () => {
           log(`throughput through the workers (${THROUGHPUT_JOBS} jobs, ${CONCURRENCY} submitters)`);
-          return throughWorkers(() => throughput(client, follower));
+          return throughWorkers(() => throughput(platform, client, follower));
         });
         if (
           [results.throughput, results.throughputThroughWorkers].some(
