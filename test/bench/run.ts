@@ -21,9 +21,11 @@
  * every request in a window belongs to that window's job (see `meter.ts`).
  */
 import { execFileSync, spawn } from "node:child_process";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import { createInterface } from "node:readline";
 import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { CreateQueueCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import WebSocket from "ws";
@@ -48,7 +50,7 @@ import {
   priceSwitchboardRun,
   stateTransitions,
 } from "./prices.ts";
-import { type SubmitterPlan, submit } from "./submitters.ts";
+import { type SubmitterPlan, type SubmitterResult, submit } from "./submitters.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const argv = process.argv.slice(2);
@@ -247,8 +249,11 @@ async function perStepOverhead(client: SwitchboardClient, follower: Follower) {
   };
 }
 
-/** Runs the submitters in a child process (`submitters.ts`) and gives back the ids of the jobs they started. */
-async function submitElsewhere(plan: SubmitterPlan): Promise<{ ids: string[]; submitMs: number }> {
+/**
+ * Starts the submitters' process (`submitters.ts`); `run` hands it a plan once it is loaded and resolves
+ * with what it reports, so its start stays outside the measured window.
+ */
+async function submittersProcess(): Promise<{ run(plan: SubmitterPlan): Promise<SubmitterResult> }> {
   // execArgv carries tsx's loader, so the child runs TypeScript as this process does.
   const child = spawn(
     process.execPath,
@@ -258,21 +263,58 @@ async function submitElsewhere(plan: SubmitterPlan): Promise<{ ids: string[]; su
       env: process.env,
     },
   );
-  const output: Buffer[] = [];
-  child.stdout.on("data", (chunk: Buffer) => output.push(chunk));
-  const exited = new Promise<number | null>((resolveExit, reject) => {
-    child.once("error", reject);
-    child.once("exit", (code) => resolveExit(code));
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const exited = new Promise<never>((_ok, fail) => {
+    child.once("error", fail);
+    child.once("exit", (code) => fail(new Error(`the submitters exited with ${code}`)));
   });
-  child.stdin.end(JSON.stringify(plan));
-  const code = await exited;
-  if (code !== 0) throw new Error(`the submitters exited with ${code}`);
-  return JSON.parse(Buffer.concat(output).toString("utf8")) as { ids: string[]; submitMs: number };
+  exited.catch(() => undefined);
+  const next = async () => {
+    const line = await Promise.race([lines.next(), exited]);
+    if (line.done) throw new Error("the submitters ended without a word");
+    return line.value as string;
+  };
+  if ((await next()) !== "ready") throw new Error("the submitters did not say they were ready");
+  return {
+    run: async (plan) => {
+      child.stdin.end(`${JSON.stringify(plan)}\n`);
+      return JSON.parse(await next()) as SubmitterResult;
+    },
+  };
 }
 
+/** CPU milliseconds a process has used so far, from /proc (Linux); undefined elsewhere or once it is gone. */
+async function processCpuMs(pid: number | undefined): Promise<number | undefined> {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th, in 1/100 s.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
+const cpuMsOfThisProcess = () => {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1000;
+};
+
 async function throughput(platform: Platform, client: SwitchboardClient, follower: Follower) {
+  const submitters = await submittersProcess();
+  const javaPid = platform.twin.dynamoPid();
+  const [twinCpu0, javaCpu0, loop0] = [
+    cpuMsOfThisProcess(),
+    await processCpuMs(javaPid),
+    performance.eventLoopUtilization(),
+  ];
   const started = performance.now();
-  const { ids, submitMs: submittedMs } = await submitElsewhere({
+  const {
+    ids,
+    submitMs: submittedMs,
+    cpuMs: clientCpuMs,
+  } = await submitters.run({
     url: platform.url,
     token: platform.token,
     count: THROUGHPUT_JOBS,
@@ -286,6 +328,10 @@ async function throughput(platform: Platform, client: SwitchboardClient, followe
     pending = pending.filter((id) => follower.endedOf(id) === undefined);
   }
   const elapsedMs = performance.now() - started;
+  const twinCpuMs = cpuMsOfThisProcess() - twinCpu0;
+  const javaCpu1 = await processCpuMs(javaPid);
+  const dynamodbCpuMs = javaCpu0 === undefined || javaCpu1 === undefined ? undefined : javaCpu1 - javaCpu0;
+  const eventLoop = performance.eventLoopUtilization(loop0).utilization;
   // The socket is the clock; the REST listing is the proof: every submitted job, succeeded, exactly once.
   const seen = new Map<string, string>();
   for await (const job of client.paginate((cursor) =>
@@ -310,6 +356,23 @@ async function throughput(platform: Platform, client: SwitchboardClient, followe
     seconds: round(elapsedMs / 1000, 2),
     jobsPerSecond: round(succeeded / (elapsedMs / 1000), 2),
     concurrency: CONCURRENCY,
+    /**
+     * Where the machine's time went, per job: the twin's process (every function, the gateway, the pollers,
+     * the sandbox threads, and this bench's follower), DynamoDB Local's JVM, and the clients' process.
+     * `ceilingJobsPerSecond` is what all the cores would carry at that CPU per job; `eventLoop` is the share
+     * of the phase the twin's one JavaScript thread was busy, which bounds it sooner when it nears 1.
+     */
+    cpu: {
+      twinMsPerJob: round(twinCpuMs / ids.length, 1),
+      dynamodbLocalMsPerJob: dynamodbCpuMs === undefined ? undefined : round(dynamodbCpuMs / ids.length, 1),
+      clientsMsPerJob: round(clientCpuMs / ids.length, 1),
+      eventLoop: round(eventLoop, 2),
+      cores: availableParallelism(),
+      ceilingJobsPerSecond: round(
+        (availableParallelism() * 1000 * ids.length) / (twinCpuMs + (dynamodbCpuMs ?? 0) + clientCpuMs),
+        1,
+      ),
+    },
   };
 }
 
@@ -853,6 +916,12 @@ function printTable(r: Record<string, any>): void {
         String(t.jobsPerSecond),
         `target ≥ 60; ${t.succeeded}/${t.jobs} succeeded, ${t.lost} lost, ${t.unfinished} unfinished in ${t.seconds} s`,
       );
+      if (t.cpu)
+        add(
+          `${label.startsWith(" ") ? "    " : "  "}CPU per job (ms)`,
+          `${round(t.cpu.twinMsPerJob + (t.cpu.dynamodbLocalMsPerJob ?? 0) + t.cpu.clientsMsPerJob)}`,
+          `twin ${t.cpu.twinMsPerJob} (event loop ${Math.round(t.cpu.eventLoop * 100)}% busy), DynamoDB Local ${t.cpu.dynamodbLocalMsPerJob ?? "?"}, clients ${t.cpu.clientsMsPerJob}: ${t.cpu.cores} cores carry ${t.cpu.ceilingJobsPerSecond} jobs/s`,
+        );
     }
   });
   section("AWS calls", () => {

@@ -1,7 +1,8 @@
 /**
  * The throughput phase's clients, in a process of their own as a platform's clients are, so the twin's
- * event loop does not also carry their requests. `concurrency` submitters share `count` jobs of one
- * workflow; the process prints `{ ids, submitMs }` as JSON on stdout and exits.
+ * event loop does not also carry their requests. Once loaded it prints `ready`, reads a `SubmitterPlan` as
+ * one line of JSON on stdin, and `concurrency` submitters share its `count` jobs of one workflow; then it
+ * prints a `SubmitterResult` as one line of JSON and exits. Its own start is outside the measured window.
  */
 import { randomUUID } from "node:crypto";
 import { pathToFileURL } from "node:url";
@@ -33,7 +34,15 @@ export async function submit(client: SwitchboardClient, body: { workflow: unknow
   }
 }
 
-export async function submitAll(plan: SubmitterPlan): Promise<{ ids: string[]; submitMs: number }> {
+export interface SubmitterResult {
+  ids: string[];
+  submitMs: number;
+  /** CPU this process used for the submissions, its start left out. */
+  cpuMs: number;
+}
+
+export async function submitAll(plan: SubmitterPlan): Promise<SubmitterResult> {
+  const cpu0 = process.cpuUsage();
   const client = new SwitchboardClient({ url: plan.url, token: plan.token });
   const ids: string[] = [];
   const started = performance.now();
@@ -46,12 +55,17 @@ export async function submitAll(plan: SubmitterPlan): Promise<{ ids: string[]; s
       }
     }),
   );
-  return { ids, submitMs: performance.now() - started };
+  const cpu = process.cpuUsage(cpu0);
+  return { ids, submitMs: performance.now() - started, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  const result = await submitAll(JSON.parse(Buffer.concat(chunks).toString("utf8")) as SubmitterPlan);
-  process.stdout.write(JSON.stringify(result));
+  const { createInterface } = await import("node:readline");
+  const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+  process.stdout.write("ready\n");
+  const plan = (await lines.next()).value as string | undefined;
+  if (plan === undefined) throw new Error("no plan on stdin");
+  const result = await submitAll(JSON.parse(plan) as SubmitterPlan);
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  process.exit(0);
 }
