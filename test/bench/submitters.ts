@@ -66,6 +66,6 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   const plan = (await lines.next()).value as string | undefined;
   if (plan === undefined) throw new Error("no plan on stdin");
   const result = await submitAll(JSON.parse(plan) as SubmitterPlan);
-  process.stdout.write(`${JSON.stringify(result)}\n`);
-  process.exit(0);
+  // Exit once the line is flushed: idle keep-alive sockets would hold the process open for seconds.
+  process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
 }
