@@ -11,7 +11,6 @@ import { withoutRequestLog } from "./sdk.ts";
  * standard variables (`AWS_ENDPOINT_URL_<SERVICE>`), never from code.
  */
 let ddb: DynamoDBDocumentClient | undefined;
-
 let sqs: SQSClient | undefined;
 let s3: S3Client | undefined;
 let management: ApiGatewayManagementApiClient | undefined;

@@ -40,8 +40,8 @@ export type RunnerOf = (type: string) => NodeRunner | undefined;
 /**
  * Runs one attempt of a step with the runners `runners` knows: resolves its input, then calls the node's
  * runner. Errors of the step itself (a throw in user code, a bad expression) come back as a failed outcome;
- * errors of the platform throw, so the message is retried. Every outcome leaves here with its error and logs cut to their limits, so
- * recording it cannot fail on the item size.
+ * errors of the platform throw, so the message is retried. Every outcome leaves here with its error and
+ * logs cut to their limits, so recording it cannot fail on the item size.
  */
 export async function attemptStep(
   runners: RunnerOf,

@@ -381,9 +381,10 @@ export async function heartbeat(message: StepMessage, leaseSeconds: number): Pro
 }
 
 /**
- * Marks the step of a dead-lettered message failed, so the job does not hang. Returns whether the step now stands failed by this dead letter
- * (failed here, or by an earlier delivery of the same one): false when the step has moved on since (a job
- * retry, a later attempt), so a late delivery of an old dead letter leaves no record for a redrive.
+ * Marks the step of a dead-lettered message failed, so the job does not hang. Returns whether the step
+ * now stands failed by this dead letter (failed here, or by an earlier delivery of the same one): false
+ * when the step has moved on since (a job retry, a later attempt), so a late delivery of an old dead
+ * letter leaves no record for a redrive.
  */
 export async function failStepFromDeadLetter(message: StepMessage, reason: string): Promise<boolean> {
   if (message.items !== undefined) {
