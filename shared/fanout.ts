@@ -11,7 +11,7 @@ import { isConditionalCheckFailed } from "./errors.ts";
 import { timelineOf } from "./jobs/timeline.ts";
 import { logger } from "./observability.ts";
 import { sendToConnection } from "./sockets.ts";
-import { deleteConnection, hasSubscribers, subscribersOf } from "./stores/connections.ts";
+import { deleteConnection, directReads, type SubscriberReads, subscribersOf } from "./stores/connections.ts";
 import { imageOf } from "./stores/jobs/items.ts";
 import { SUMMARY_FIELDS, summaryItem } from "./stores/jobs/summary.ts";
 import { writeTimelinePage } from "./stores/jobs/timeline.ts";
@@ -139,19 +139,23 @@ export async function storeJobRecords(records: DynamoDBRecord[]): Promise<Stored
 }
 
 /**
- * Pushes a stored job's events to its subscribers. Subscribers are looked up only when there are events and
- * `listening` says the tenant holds any subscription at all. Call it only once the events are stored, and
- * ask `listening` after that too: a subscribe counts itself, then replays what is stored without waiting,
+ * Pushes a stored job's events to its subscribers. Subscribers are looked up only when there are events, and
+ * only of the kinds the tenant's presence count says it holds. Call it only once the events are stored, and
+ * read the presence after that too: a subscribe counts itself, then replays what is stored without waiting,
  * so an event it did not find stored is one whose push finds it counted.
  */
 export async function pushJobEvents(
   stored: StoredJobEvents,
-  listening: (tenantId: string) => Promise<boolean> = hasSubscribers,
+  reads: SubscriberReads = directReads,
 ): Promise<number> {
   const { tenantId, jobId, events, createdBy } = stored;
-  if (events.length === 0 || !(await listening(tenantId))) return 0;
+  if (events.length === 0) return 0;
+  const presence = await reads.presence(tenantId);
+  if (!presence.jobs && !presence.tenant) return 0;
   // A tenant-wide subscription made under owner-only access follows only its owner's jobs.
-  const subscribers = (await subscribersOf(tenantId, jobId)).filter((s) => mayAccess(s, createdBy));
+  const subscribers = (await subscribersOf(tenantId, jobId, reads, presence)).filter((s) =>
+    mayAccess(s, createdBy),
+  );
   let sent = 0;
   await Promise.all(
     subscribers.map(async ({ connectionId, fromSeq, batch }) => {

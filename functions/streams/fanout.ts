@@ -4,7 +4,7 @@ import middy from "@middy/core";
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
 import { pushJobEvents, storeJobRecords } from "#shared/fanout";
 import { logger, publishMetrics, tracer } from "#shared/observability";
-import { hasSubscribers } from "#shared/stores/connections";
+import { batchReads } from "#shared/stores/connections";
 
 /** `T#<tenant>#J#<job>`: the record's job, for the log line (jobs are handled in parallel here). */
 function jobOf(pk: string): { tenantId?: string; jobId?: string } {
@@ -24,17 +24,8 @@ export const handler = middy(async (event: DynamoDBStreamEvent): Promise<DynamoD
     byJob.set(pk, [...(byJob.get(pk) ?? []), record]);
   }
   const failures: string[] = [];
-  // One presence read per tenant per batch, shared by its jobs; a failed read is not kept.
-  const presence = new Map<string, Promise<boolean>>();
-  const listening = (tenantId: string) => {
-    let known = presence.get(tenantId);
-    if (known === undefined) {
-      known = hasSubscribers(tenantId);
-      known.catch(() => presence.delete(tenantId));
-      presence.set(tenantId, known);
-    }
-    return known;
-  };
+  // One presence read and one tenant-wide subscriber read per tenant per batch, shared by its jobs.
+  const reads = batchReads();
   const failed = (records: DynamoDBRecord[], error: unknown) => {
     logger.error("Fanout failed; the records will be retried", {
       ...jobOf(records[0]?.dynamodb?.Keys?.pk?.S ?? ""),
@@ -59,7 +50,7 @@ export const handler = middy(async (event: DynamoDBStreamEvent): Promise<DynamoD
     stored.map(async (job) => {
       if (job === undefined) return;
       try {
-        await pushJobEvents(job.events, listening);
+        await pushJobEvents(job.events, reads);
       } catch (error) {
         failed(job.records, error);
       }

@@ -91,7 +91,7 @@ export async function addSubscription(
   }
   const ttl = epochSeconds() + CONNECTION_TTL_SECONDS;
   // Counted before it exists: a count too high costs a lookup, one too low would lose events.
-  await countSubscriptions(tenantId, 1, ttl);
+  await countSubscriptions(tenantId, pk, 1, ttl);
   const { Attributes } = await dynamo().send(
     new PutCommand({
       TableName: tableName(),
@@ -109,21 +109,35 @@ export async function addSubscription(
     }),
   );
   // A repeat subscribe replaced its own subscription: it was counted already.
-  if (Attributes !== undefined) await countSubscriptions(tenantId, -1);
+  if (Attributes !== undefined) await countSubscriptions(tenantId, pk, -1);
 }
 
 /**
- * Moves the tenant's count of subscriptions. `expiresAt` is the latest subscription's TTL: once it has
- * passed, every subscription counted has expired, even those whose $disconnect never came.
+ * Moves the tenant's count of subscriptions: `n` in all, and apart by kind, `jobs` for those to one job and
+ * `wide` for those to every job. `expiresAt` is the latest subscription's TTL: once it has passed, every
+ * subscription counted has expired, even those whose $disconnect never came.
  */
-async function countSubscriptions(tenantId: string, by: 1 | -1, expiresAt?: number): Promise<void> {
+async function countSubscriptions(
+  tenantId: string,
+  subscribersPk: string,
+  by: 1 | -1,
+  expiresAt?: number,
+): Promise<void> {
+  const [kind, other] =
+    subscribersPk === keys.tenantSubscribers(tenantId) ? ["wide", "jobs"] : ["jobs", "wide"];
   await dynamo().send(
     new UpdateCommand({
       TableName: tableName(),
       Key: keys.liveSubscriptions(tenantId),
-      UpdateExpression: `ADD #n :by${expiresAt === undefined ? "" : " SET expiresAt = :at"}`,
-      ExpressionAttributeNames: { "#n": "n" },
-      ExpressionAttributeValues: { ":by": by, ...(expiresAt === undefined ? {} : { ":at": expiresAt }) },
+      UpdateExpression: `ADD #n :by, #kind :by SET #other = if_not_exists(#other, :zero)${
+        expiresAt === undefined ? "" : ", expiresAt = :at"
+      }`,
+      ExpressionAttributeNames: { "#n": "n", "#kind": kind, "#other": other },
+      ExpressionAttributeValues: {
+        ":by": by,
+        ":zero": 0,
+        ...(expiresAt === undefined ? {} : { ":at": expiresAt }),
+      },
     }),
   );
 }
@@ -137,20 +151,35 @@ async function deleteSubscription(tenantId: string, pk: string, connectionId: st
       ReturnValues: "ALL_OLD",
     }),
   );
-  if (Attributes !== undefined) await countSubscriptions(tenantId, -1);
+  if (Attributes !== undefined) await countSubscriptions(tenantId, pk, -1);
 }
 
+/** Which kinds of subscription a tenant holds: to single jobs, to every job. */
+export interface Presence {
+  jobs: boolean;
+  tenant: boolean;
+}
+
+const NOBODY: Presence = { jobs: false, tenant: false };
+
 /**
- * Whether any connection of the tenant may be subscribed to anything. Read consistently after the write
- * being published, and a subscription is counted before its replay reads the job, so an event that
- * the replay does not carry is always published to a subscriber counted here.
+ * Which kinds of subscription the tenant may hold. Read consistently after the write being published, and a
+ * subscription is counted before its replay reads the job, so an event that the replay does not carry is
+ * always published to a subscriber counted here.
  */
-export async function hasSubscribers(tenantId: string): Promise<boolean> {
+export async function subscriptionPresence(tenantId: string): Promise<Presence> {
   const { Item } = await dynamo().send(
     new GetCommand({ TableName: tableName(), Key: keys.liveSubscriptions(tenantId), ConsistentRead: true }),
   );
-  if (Item === undefined) return false;
-  return Number(Item.n ?? 0) > 0 && Number(Item.expiresAt ?? 0) >= epochSeconds();
+  const n = Number(Item?.n ?? 0);
+  if (Item === undefined || n <= 0 || Number(Item.expiresAt ?? 0) < epochSeconds()) return NOBODY;
+  const { jobs, wide } = Item;
+  // The kinds add up to `n` unless the count holds subscriptions made before they were counted apart (or one
+  // whose removal was counted twice); then either kind may be there.
+  if (typeof jobs === "number" && typeof wide === "number" && jobs >= 0 && wide >= 0 && jobs + wide === n) {
+    return { jobs: jobs > 0, tenant: wide > 0 };
+  }
+  return { jobs: true, tenant: true };
 }
 
 export async function removeSubscription(tenantId: string, connectionId: string, target: SubscriptionTarget) {
@@ -207,45 +236,94 @@ export interface Subscriber {
   ownerId?: string;
 }
 
+type SubscriptionItem = Record<string, unknown>;
+
+/** The subscription items under one subscribers partition, read consistently; expired ones are left out. */
+async function subscriptionsIn(pk: string): Promise<SubscriptionItem[]> {
+  const items: SubscriptionItem[] = [];
+  const now = epochSeconds();
+  let ExclusiveStartKey: Record<string, unknown> | undefined;
+  do {
+    const page = await dynamo().send(
+      new QueryCommand({
+        TableName: tableName(),
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: { ":pk": pk },
+        ConsistentRead: true,
+        ExclusiveStartKey,
+      }),
+    );
+    // TTL deletion lags by up to days; an expired subscription is treated as gone.
+    items.push(...(page.Items ?? []).filter((item) => !(typeof item.ttl === "number" && item.ttl < now)));
+    ExclusiveStartKey = page.LastEvaluatedKey;
+  } while (ExclusiveStartKey !== undefined);
+  return items;
+}
+
+/** How subscribers are looked up: each read on its own, or shared by the jobs of one stream batch. */
+export interface SubscriberReads {
+  presence(tenantId: string): Promise<Presence>;
+  /** The tenant's subscriptions to every job. */
+  tenantWide(tenantId: string): Promise<SubscriptionItem[]>;
+}
+
+const tenantWide = (tenantId: string) => subscriptionsIn(keys.tenantSubscribers(tenantId));
+
+export const directReads: SubscriberReads = { presence: subscriptionPresence, tenantWide };
+
+/** One read per tenant, shared by its callers; a failed read is not kept, so the next caller reads again. */
+function sharedPerTenant<T>(read: (tenantId: string) => Promise<T>): (tenantId: string) => Promise<T> {
+  const known = new Map<string, Promise<T>>();
+  return (tenantId) => {
+    let result = known.get(tenantId);
+    if (result === undefined) {
+      result = read(tenantId);
+      result.catch(() => known.delete(tenantId));
+      known.set(tenantId, result);
+    }
+    return result;
+  };
+}
+
+/**
+ * Reads shared by the jobs of one stream batch. Start them only once every job of the batch is stored: each
+ * is then as late as the one a job would make on its own, so it finds every subscription whose replay
+ * missed a stored event (see `subscriptionPresence`).
+ */
+export function batchReads(): SubscriberReads {
+  return { presence: sharedPerTenant(subscriptionPresence), tenantWide: sharedPerTenant(tenantWide) };
+}
+
 /**
  * Connections subscribed to this job, or to every job of its tenant. Read consistently, so a subscription
- * stored before an event was written is always found for it.
+ * stored before an event was written is always found for it. `presence` leaves out the kinds the tenant
+ * holds none of.
  */
-export async function subscribersOf(tenantId: string, jobId: string): Promise<Subscriber[]> {
+export async function subscribersOf(
+  tenantId: string,
+  jobId: string,
+  reads: SubscriberReads = directReads,
+  presence: Presence = { jobs: true, tenant: true },
+): Promise<Subscriber[]> {
   // The job's own subscribers first: their access was checked when they subscribed, so a connection that
   // holds both kinds is not restricted by its tenant-wide one.
-  const partitions = [keys.jobSubscribers(tenantId, jobId), keys.tenantSubscribers(tenantId)];
+  const partitions = await Promise.all([
+    presence.jobs ? subscriptionsIn(keys.jobSubscribers(tenantId, jobId)) : [],
+    presence.tenant ? reads.tenantWide(tenantId) : [],
+  ]);
   const found = new Map<string, number>();
   const batched = new Map<string, boolean>();
   const owners = new Map<string, string | undefined>();
-  const now = epochSeconds();
-  for (const pk of partitions) {
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await dynamo().send(
-        new QueryCommand({
-          TableName: tableName(),
-          KeyConditionExpression: "pk = :pk",
-          ExpressionAttributeValues: { ":pk": pk },
-          ConsistentRead: true,
-          ExclusiveStartKey,
-        }),
-      );
-      for (const item of page.Items ?? []) {
-        // TTL deletion lags by up to days; an expired subscription is treated as gone.
-        if (typeof item.ttl === "number" && item.ttl < now) continue;
-        const id = String(item.connectionId);
-        const fromSeq = typeof item.fromSeq === "number" ? item.fromSeq : 0;
-        // Subscribed both to the job and to the tenant: the tenant-wide subscription sends everything.
-        found.set(id, Math.min(found.get(id) ?? fromSeq, fromSeq));
-        // Batch frames only when every subscription of the connection asked for them.
-        batched.set(id, (batched.get(id) ?? true) && item.batch === true);
-        const ownerId = typeof item.ownerId === "string" ? item.ownerId : undefined;
-        // Restricted only when every subscription of the connection that matched is restricted.
-        owners.set(id, owners.has(id) ? owners.get(id) && ownerId : ownerId);
-      }
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey !== undefined);
+  for (const item of partitions.flat()) {
+    const id = String(item.connectionId);
+    const fromSeq = typeof item.fromSeq === "number" ? item.fromSeq : 0;
+    // Subscribed both to the job and to the tenant: the tenant-wide subscription sends everything.
+    found.set(id, Math.min(found.get(id) ?? fromSeq, fromSeq));
+    // Batch frames only when every subscription of the connection asked for them.
+    batched.set(id, (batched.get(id) ?? true) && item.batch === true);
+    const ownerId = typeof item.ownerId === "string" ? item.ownerId : undefined;
+    // Restricted only when every subscription of the connection that matched is restricted.
+    owners.set(id, owners.has(id) ? owners.get(id) && ownerId : ownerId);
   }
   return [...found].map(([connectionId, fromSeq]) => ({
     connectionId,

@@ -23,12 +23,12 @@ const JOB = "j_01hx0000000000000000000000";
 let handler: typeof import("#functions/streams/fanout").handler;
 
 /** One commit of a job item as the stream delivers it: its first step claimed, so the job is running. */
-function jobRecordEvent(): DynamoDBStreamEvent {
+function jobRecordEvent(jobId = JOB): DynamoDBStreamEvent {
   const job = (status: string, step: string, version: number, seq: number) => ({
-    pk: `T#default#J#${JOB}`,
+    pk: `T#default#J#${jobId}`,
     sk: "A#JOB",
     type: "job",
-    id: JOB,
+    id: jobId,
     tenantId: "default",
     status,
     workflowName: "w",
@@ -48,7 +48,7 @@ function jobRecordEvent(): DynamoDBStreamEvent {
         eventName: "MODIFY",
         eventSource: "aws:dynamodb",
         dynamodb: {
-          Keys: image({ pk: `T#default#J#${JOB}`, sk: "A#JOB" }),
+          Keys: image({ pk: `T#default#J#${jobId}`, sk: "A#JOB" }),
           OldImage: image(job("queued", "queued", 1, 2)),
           NewImage: image(job("running", "running", 2, 4)),
           SequenceNumber: "111100000000000000000001",
@@ -147,6 +147,29 @@ describe("fanout", () => {
       expect(ddb.commandCalls(PutCommand).map((c) => c.args[0].input.Item?.type)).toContain("timelinePage");
       expect(sockets.commandCalls(PostToConnectionCommand)).toHaveLength(0);
     }
+  });
+
+  it("reads the tenant's presence and tenant-wide subscribers once per batch, and no job's when none is counted", async () => {
+    ddb
+      .on(GetCommand, { Key: { pk: "T#default#LIVE", sk: "LIVE" } })
+      .resolves({ Item: { n: 1, jobs: 0, wide: 1, expiresAt: Math.floor(Date.now() / 1000) + 3600 } });
+    const jobs = [
+      "j_01hx0000000000000000000001",
+      "j_01hx0000000000000000000002",
+      "j_01hx0000000000000000000003",
+    ];
+    const result = await handler({ Records: jobs.flatMap((id) => jobRecordEvent(id).Records) }, context);
+    expect(result).toEqual({ batchItemFailures: [] });
+    const queried = ddb
+      .commandCalls(QueryCommand)
+      .map((c) => c.args[0].input.ExpressionAttributeValues?.[":pk"]);
+    expect(queried).toEqual(["T#default#SUB#ALL"]);
+    const live = ddb.commandCalls(GetCommand).filter((c) => c.args[0].input.Key?.pk === "T#default#LIVE");
+    expect(live).toHaveLength(1);
+    const sent = sockets.commandCalls(PostToConnectionCommand).map((c) => c.args[0].input);
+    // Two events of each job to each of the tenant's subscribers.
+    expect(sent.filter((s) => s.ConnectionId === "conn-all")).toHaveLength(6);
+    expect(sent.filter((s) => s.ConnectionId === "conn-job")).toHaveLength(6);
   });
 
   it("ignores records that are not job items", async () => {
