@@ -19,6 +19,8 @@ export class Follower {
   recordLatency = false;
   private readonly waiting = new Map<string, (status: string) => void>();
   private readonly ended = new Map<string, string>();
+  /** When each job ended, by its terminal status change's `at` (the platform's clock, epoch ms). */
+  private readonly endedAt = new Map<string, number>();
   private constructor(private readonly socket: WebSocket) {
     socket.on("message", (data) => {
       const received = Date.now();
@@ -38,6 +40,7 @@ export class Follower {
       TERMINAL_JOB_STATUSES.includes(message.status as never)
     ) {
       this.ended.set(message.jobId, message.status as string);
+      if (message.at !== undefined) this.endedAt.set(message.jobId, Date.parse(message.at));
       this.waiting.get(message.jobId)?.(message.status as string);
       this.waiting.delete(message.jobId);
     }
@@ -66,6 +69,10 @@ export class Follower {
 
   endedOf(jobId: string): string | undefined {
     return this.ended.get(jobId);
+  }
+
+  endedAtOf(jobId: string): number | undefined {
+    return this.endedAt.get(jobId);
   }
 
   until(jobId: string, timeoutMs: number): Promise<string> {

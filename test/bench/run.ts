@@ -60,7 +60,7 @@ const option = (name: string, env: string, full: number, quick: number) => {
   return Number(flag ?? process.env[env] ?? (QUICK ? quick : full));
 };
 const JOBS = option("jobs", "BENCH_JOBS", 50, 5);
-const THROUGHPUT_JOBS = option("throughput-jobs", "BENCH_THROUGHPUT_JOBS", 300, 30);
+const THROUGHPUT_JOBS = option("throughput-jobs", "BENCH_THROUGHPUT_JOBS", 1_000, 30);
 const CONCURRENCY = option("concurrency", "BENCH_CONCURRENCY", 8, 8);
 const CALL_RUNS = option("runs", "BENCH_RUNS", 5, 2);
 const FOREACH_ITEMS = option("foreach-items", "BENCH_FOREACH_ITEMS", 10_000, 50);
@@ -310,6 +310,7 @@ async function throughput(platform: Platform, client: SwitchboardClient, followe
     performance.eventLoopUtilization(),
   ];
   const started = performance.now();
+  const startedAt = Date.now();
   const {
     ids,
     submitMs: submittedMs,
@@ -322,16 +323,28 @@ async function throughput(platform: Platform, client: SwitchboardClient, followe
     body: { workflow: single, input: {} },
   });
   const deadline = Date.now() + (QUICK ? 60_000 : 240_000);
+  // The event loop's share is sampled as the socket shows jobs ending, and read at the last job's end: the
+  // fanout's batching window delays the last frames by up to a second, and that idle tail is no load.
+  const loopSamples: { at: number; utilization: number }[] = [];
   let pending = ids.filter((id) => follower.endedOf(id) === undefined);
   while (pending.length > 0 && Date.now() < deadline) {
     await sleep(100);
+    loopSamples.push({ at: Date.now(), utilization: performance.eventLoopUtilization(loop0).utilization });
     pending = pending.filter((id) => follower.endedOf(id) === undefined);
   }
-  const elapsedMs = performance.now() - started;
+  const seenMs = performance.now() - started;
   const twinCpuMs = cpuMsOfThisProcess() - twinCpu0;
   const javaCpu1 = await processCpuMs(javaPid);
   const dynamodbCpuMs = javaCpu0 === undefined || javaCpu1 === undefined ? undefined : javaCpu1 - javaCpu0;
-  const eventLoop = performance.eventLoopUtilization(loop0).utilization;
+  // The rate is the platform's: from the first submit to the last job's end, by the time its status change
+  // carries. The socket shows that end up to the batching window later; `seenSeconds` includes it.
+  const lastEnd = Math.max(...ids.map((id) => follower.endedAtOf(id) ?? Number.NaN));
+  const elapsedMs = Number.isFinite(lastEnd) ? Math.max(1, lastEnd - startedAt) : seenMs;
+  const eventLoop = (
+    loopSamples.find((s) => s.at >= startedAt + elapsedMs) ?? {
+      utilization: performance.eventLoopUtilization(loop0).utilization,
+    }
+  ).utilization;
   // The socket is the clock; the REST listing is the proof: every submitted job, succeeded, exactly once.
   const seen = new Map<string, string>();
   for await (const job of client.paginate((cursor) =>
@@ -353,7 +366,10 @@ async function throughput(platform: Platform, client: SwitchboardClient, followe
     /** Missing from the listing, or ended other than succeeded. */
     lost: ids.length - succeeded - unfinished,
     submitSeconds: round(submittedMs / 1000, 2),
+    /** From the first submit to the last job's end. */
     seconds: round(elapsedMs / 1000, 2),
+    /** From the first submit until the socket had shown every job's end. */
+    seenSeconds: round(seenMs / 1000, 2),
     jobsPerSecond: round(succeeded / (elapsedMs / 1000), 2),
     concurrency: CONCURRENCY,
     /**
@@ -914,7 +930,7 @@ function printTable(r: Record<string, any>): void {
       add(
         label,
         String(t.jobsPerSecond),
-        `target ≥ 60; ${t.succeeded}/${t.jobs} succeeded, ${t.lost} lost, ${t.unfinished} unfinished in ${t.seconds} s`,
+        `target ≥ 60; ${t.succeeded}/${t.jobs} succeeded, ${t.lost} lost, ${t.unfinished} unfinished; the last ended at ${t.seconds} s, all seen on the socket at ${t.seenSeconds ?? "?"} s`,
       );
       if (t.cpu)
         add(
