@@ -1,4 +1,4 @@
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, GetCommand, PutCommand, paginateQuery, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { dynamo } from "../aws.ts";
 import { numberEnv } from "../config.ts";
 import { epochSeconds, nowIso, tableName } from "../db.ts";
@@ -242,21 +242,19 @@ type SubscriptionItem = Record<string, unknown>;
 async function subscriptionsIn(pk: string): Promise<SubscriptionItem[]> {
   const items: SubscriptionItem[] = [];
   const now = epochSeconds();
-  let ExclusiveStartKey: Record<string, unknown> | undefined;
-  do {
-    const page = await dynamo().send(
-      new QueryCommand({
-        TableName: tableName(),
-        KeyConditionExpression: "pk = :pk",
-        ExpressionAttributeValues: { ":pk": pk },
-        ConsistentRead: true,
-        ExclusiveStartKey,
-      }),
-    );
+  const pages = paginateQuery(
+    { client: dynamo() },
+    {
+      TableName: tableName(),
+      KeyConditionExpression: "pk = :pk",
+      ExpressionAttributeValues: { ":pk": pk },
+      ConsistentRead: true,
+    },
+  );
+  for await (const page of pages) {
     // TTL deletion lags by up to days; an expired subscription is treated as gone.
     items.push(...(page.Items ?? []).filter((item) => !(typeof item.ttl === "number" && item.ttl < now)));
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey !== undefined);
+  }
   return items;
 }
 
