@@ -11,7 +11,12 @@ import { isConditionalCheckFailed } from "./errors.ts";
 import { timelineOf } from "./jobs/timeline.ts";
 import { logger } from "./observability.ts";
 import { sendToConnection } from "./sockets.ts";
-import { deleteConnection, directReads, type SubscriberReads, subscribersOf } from "./stores/connections.ts";
+import {
+  deleteConnection,
+  directReads,
+  listeningSubscribers,
+  type SubscriberReads,
+} from "./stores/connections.ts";
 import { imageOf } from "./stores/jobs/items.ts";
 import { SUMMARY_FIELDS, summaryItem } from "./stores/jobs/summary.ts";
 import { writeTimelinePage } from "./stores/jobs/timeline.ts";
@@ -150,10 +155,8 @@ export async function pushJobEvents(
 ): Promise<number> {
   const { tenantId, jobId, events, createdBy } = stored;
   if (events.length === 0) return 0;
-  const presence = await reads.presence(tenantId);
-  if (!presence.jobs && !presence.tenant) return 0;
   // A tenant-wide subscription made under owner-only access follows only its owner's jobs.
-  const subscribers = (await subscribersOf(tenantId, jobId, reads, presence)).filter((s) =>
+  const subscribers = (await listeningSubscribers(tenantId, jobId, reads)).filter((s) =>
     mayAccess(s, createdBy),
   );
   let sent = 0;

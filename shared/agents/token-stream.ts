@@ -1,7 +1,7 @@
 import type { ServerMessage } from "#events/ws";
 import { logger } from "../observability.ts";
 import { sendToConnection } from "../sockets.ts";
-import { subscribersOf } from "../stores/connections.ts";
+import { listeningSubscribers } from "../stores/connections.ts";
 
 /**
  * Streams an agent's tokens straight to the connections subscribed to its job (or to all of its tenant's
@@ -10,7 +10,8 @@ import { subscribersOf } from "../stores/connections.ts";
  *
  * Coalescing: the first token goes out at once (time to first token is what people notice); after that,
  * at most one message per `intervalMs`, carrying everything that arrived in between. Subscribers are looked
- * up when the step starts and again every `refreshMs`; with nobody listening nothing is sent.
+ * up when the step starts and again every `refreshMs` (one read of the tenant's subscription count while it
+ * holds none); with nobody listening nothing is sent.
  */
 
 export interface TokenStreamOptions {
@@ -58,7 +59,7 @@ export class TokenStream {
     this.lookup =
       options.lookup ??
       (async (tenantId, jobId) =>
-        (await subscribersOf(tenantId, jobId)).map((subscriber) => subscriber.connectionId));
+        (await listeningSubscribers(tenantId, jobId)).map((subscriber) => subscriber.connectionId));
     this.send = options.send ?? sendToConnection;
     // Started now, so the list is usually ready before the model's first token.
     this.firstLookup = this.refresh();

@@ -16,7 +16,7 @@ import { newId, randomToken } from "../ids.ts";
 import { logger } from "../observability.ts";
 import { seal, unseal } from "../secrets/envelope.ts";
 import { sendToConnection } from "../sockets.ts";
-import { deleteConnection, subscribersOf } from "../stores/connections.ts";
+import { deleteConnection, listeningSubscribers } from "../stores/connections.ts";
 import {
   getDelivery,
   getTarget,
@@ -133,7 +133,7 @@ async function pushToSockets(notification: Notification): Promise<void> {
   if (notification.type === "approval.requested") return;
   const { tenantId, jobId, seq: _seq, tenantId: _tenant, ...rest } = notification;
   const frame: NotificationFrame = { ...rest, jobId, type: notification.type };
-  const subscribers = await subscribersAllowed(tenantId, jobId, await subscribersOf(tenantId, jobId));
+  const subscribers = await subscribersAllowed(tenantId, jobId, await listeningSubscribers(tenantId, jobId));
   await Promise.all(
     subscribers.map(async ({ connectionId }) => {
       if ((await sendToConnection(connectionId, frame)) === "gone") {

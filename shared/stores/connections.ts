@@ -330,3 +330,17 @@ export async function subscribersOf(
     ...(owners.get(connectionId) === undefined ? {} : { ownerId: owners.get(connectionId) }),
   }));
 }
+
+/**
+ * The job's subscribers, looked up only for the kinds of subscription the tenant's count says it holds: while
+ * it holds none, one read of the count and no Query.
+ */
+export async function listeningSubscribers(
+  tenantId: string,
+  jobId: string,
+  reads: SubscriberReads = directReads,
+): Promise<Subscriber[]> {
+  const presence = await reads.presence(tenantId);
+  if (!presence.jobs && !presence.tenant) return [];
+  return subscribersOf(tenantId, jobId, reads, presence);
+}

@@ -6,6 +6,7 @@ import { keys } from "#shared/keys";
 import {
   addSubscription,
   deleteConnection,
+  listeningSubscribers,
   putConnection,
   removeSubscription,
   subscriptionPresence,
@@ -72,6 +73,31 @@ describe("the tenant's subscription count, by kind", () => {
     await addSubscription(tenant, "c-all", { all: true });
     expect(await liveCount(tenant)).toEqual({ n: 2, jobs: 0, wide: 1 });
     expect(await subscriptionPresence(tenant)).toEqual({ jobs: true, tenant: true });
+  });
+});
+
+describe("listening subscribers (token stream, notifications)", () => {
+  it("reads only the count while the tenant holds no subscription, and only the partitions it holds", async () => {
+    const tenant = "presence-lookups";
+    const calls: string[] = [];
+    // Only this tenant's requests: the twin's pollers and sweeper make theirs in this process too.
+    const remove = addSdkHook("presence-lookups", async (call, next) => {
+      if (JSON.stringify(call.input).includes(tenant)) calls.push(call.commandName);
+      return next();
+    });
+    try {
+      expect(await listeningSubscribers(tenant, "j_watched")).toEqual([]);
+      expect(calls).toEqual(["GetItemCommand"]);
+      await putConnection(tenant, "c-job", principal);
+      await addSubscription(tenant, "c-job", { jobId: "j_watched" }, 3, true);
+      calls.length = 0;
+      expect(await listeningSubscribers(tenant, "j_watched")).toEqual([
+        { connectionId: "c-job", fromSeq: 3, batch: true },
+      ]);
+      expect(calls).toEqual(["GetItemCommand", "QueryCommand"]);
+    } finally {
+      remove();
+    }
   });
 });
 
