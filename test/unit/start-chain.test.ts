@@ -39,6 +39,8 @@ afterEach(() => {
 
 describe("steps run at a job's start", () => {
   it("runs the ready code steps in memory and names the attempts it ran", async () => {
+    // What runs, not how fast: on a loaded machine two steps can outrun the default 100 ms budget.
+    process.env.SWITCHBOARD_START_CHAIN_MS = "10000";
     const start = await started(twoSteps);
     const { decision, ran } = await runAtStart(start, options);
     expect(ran).toEqual([
