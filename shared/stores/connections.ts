@@ -115,7 +115,9 @@ export async function addSubscription(
 /**
  * Moves the tenant's count of subscriptions: `n` in all, and apart by kind, `jobs` for those to one job and
  * `wide` for those to every job. `expiresAt` is the latest subscription's TTL: once it has passed, every
- * subscription counted has expired, even those whose $disconnect never came.
+ * subscription counted has expired, even those whose $disconnect never came. When the last one goes, the
+ * kinds start over at zero, so a count that held subscriptions from before the kinds were counted (whose
+ * kinds no longer add up) is exact again.
  */
 async function countSubscriptions(
   tenantId: string,
@@ -125,7 +127,7 @@ async function countSubscriptions(
 ): Promise<void> {
   const [kind, other] =
     subscribersPk === keys.tenantSubscribers(tenantId) ? ["wide", "jobs"] : ["jobs", "wide"];
-  await dynamo().send(
+  const { Attributes } = await dynamo().send(
     new UpdateCommand({
       TableName: tableName(),
       Key: keys.liveSubscriptions(tenantId),
@@ -138,8 +140,27 @@ async function countSubscriptions(
         ":zero": 0,
         ...(expiresAt === undefined ? {} : { ":at": expiresAt }),
       },
+      ReturnValues: "ALL_NEW",
     }),
   );
+  const drifted = Attributes !== undefined && (Attributes.jobs !== 0 || Attributes.wide !== 0);
+  if (by === -1 && Number(Attributes?.n) === 0 && drifted) {
+    try {
+      await dynamo().send(
+        new UpdateCommand({
+          TableName: tableName(),
+          Key: keys.liveSubscriptions(tenantId),
+          UpdateExpression: "SET jobs = :zero, wide = :zero",
+          // A subscribe in between has counted itself and its kind: then the kinds stay as they are.
+          ConditionExpression: "#n = :zero",
+          ExpressionAttributeNames: { "#n": "n" },
+          ExpressionAttributeValues: { ":zero": 0 },
+        }),
+      );
+    } catch (error) {
+      if ((error as Error).name !== "ConditionalCheckFailedException") throw error;
+    }
+  }
 }
 
 /** Deletes a subscription item, and uncounts it when it was there. */

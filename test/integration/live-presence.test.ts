@@ -74,6 +74,30 @@ describe("the tenant's subscription count, by kind", () => {
     expect(await liveCount(tenant)).toEqual({ n: 2, jobs: 0, wide: 1 });
     expect(await subscriptionPresence(tenant)).toEqual({ jobs: true, tenant: true });
   });
+
+  it("counts kinds exactly again once the subscriptions from before them have all gone", async () => {
+    const tenant = "presence-heals";
+    const expiresAt = Math.floor(Date.now() / 1000) + 3600;
+    // As the count was kept before: a job subscription counted in `n` only.
+    await putConnection(tenant, "c-old", principal);
+    await addSubscription(tenant, "c-old", { jobId: "j_old" });
+    await dynamo().send(
+      new PutCommand({
+        TableName: tableName(),
+        Item: { ...keys.liveSubscriptions(tenant), n: 1, expiresAt },
+      }),
+    );
+    await putConnection(tenant, "c-all", principal);
+    await addSubscription(tenant, "c-all", { all: true });
+    expect(await subscriptionPresence(tenant)).toEqual({ jobs: true, tenant: true });
+    await deleteConnection(tenant, "c-all");
+    await deleteConnection(tenant, "c-old");
+    expect(await liveCount(tenant)).toEqual({ n: 0, jobs: 0, wide: 0 });
+    await putConnection(tenant, "c-new", principal);
+    await addSubscription(tenant, "c-new", { all: true });
+    expect(await liveCount(tenant)).toEqual({ n: 1, jobs: 0, wide: 1 });
+    expect(await subscriptionPresence(tenant)).toEqual({ jobs: false, tenant: true });
+  });
 });
 
 describe("listening subscribers (token stream, notifications)", () => {
